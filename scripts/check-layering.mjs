@@ -1,0 +1,31 @@
+// The core must stay orchestrator- and process-agnostic: no adapter, no gRPC, no
+// execa, no child processes, no files, no logging library — only ports.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve, dirname } from 'node:path';
+
+const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
+const core = join(root, 'src/core');
+const FORBIDDEN = [/^@grpc\//, /^execa$/, /^pino$/, /^(node:)?child_process$/, /^(node:)?fs(\/promises)?$/, /^hcl2-parser$/];
+
+function files(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? files(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+const problems = [];
+for (const file of files(core)) {
+  const text = readFileSync(file, 'utf8');
+  for (const match of text.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+    const spec = match[1] ?? match[2];
+    const where = relative(root, file);
+    if (FORBIDDEN.some((pattern) => pattern.test(spec))) problems.push(`${where}: imports ${spec}`);
+    if (spec.startsWith('.') && !resolve(dirname(file), spec).startsWith(core)) problems.push(`${where}: imports ${spec} from outside src/core`);
+  }
+}
+if (problems.length > 0) {
+  console.error(`layering: src/core must only depend on its ports:\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log('layering: src/core imports no adapter, gRPC, execa, fs or child_process');

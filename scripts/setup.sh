@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Makes a fresh Debian 12 machine (as root) ready for `npm run demo`, `npm test` and
+# `npm run bench`: system packages, npm packages, the build. Safe to run again; it
+# only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v nix-store >/dev/null 2>&1 || need_apt+=(nix-bin)
+command -v mount >/dev/null 2>&1 || need_apt+=(mount)
+command -v findmnt >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v rsync >/dev/null 2>&1 || need_apt+=(rsync)   # the nix-csi baseline in the benchmark uses it
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3) # serves the loopback binary cache in tests
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing ${need_apt[*]}; run as root so they can be installed" >&2
+    exit 1
+  fi
+  echo "setup: installing ${need_apt[*]} from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+echo "setup: building"
+npm run --silent build

@@ -1,0 +1,21 @@
+import type { OrchestratorAdapter } from '../core/orchestrator-adapter.js';
+import { LocalAdapter } from './local/local-adapter.js';
+
+export interface AdapterOptions {
+  nodeId: string;
+  /** Adapter-specific flags from the command line (e.g. --kubelet-dir), by flag name. */
+  flags: Record<string, string | undefined>;
+}
+
+type AdapterFactory = (options: AdapterOptions) => OrchestratorAdapter;
+
+/** Orchestrators nixmount can serve; a third-party adapter is one more entry here. */
+export const ADAPTERS: Record<string, AdapterFactory> = {
+  local: (options) => new LocalAdapter(options.nodeId),
+};
+
+export function createAdapter(name: string, options: AdapterOptions): OrchestratorAdapter {
+  const factory = ADAPTERS[name];
+  if (!factory) throw new Error(`--orchestrator: "${name}" is not one of ${Object.keys(ADAPTERS).join(', ')}`);
+  return factory(options);
+}

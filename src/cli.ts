@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+import { gc, publish, unpublish } from './cli/local-volume.js';
+import { serve } from './cli/serve.js';
+
+const USAGE = `usage: nixmount <command> [options]
+
+  serve       run the CSI plugin on a unix socket (--endpoint, --node-id, --state-dir, --orchestrator …)
+  publish     mount a closure at --target on this machine (--paths or --context key=value, --read-write)
+  unpublish   unmount what publish mounted at --target
+  gc          remove views no volume uses`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, publish, unpublish, gc };
+
+async function main(): Promise<void> {
+  const [command, ...rest] = process.argv.slice(2);
+  const run = command ? COMMANDS[command] : undefined;
+  if (!run) {
+    console.error(USAGE);
+    process.exit(command && command !== 'help' && command !== '--help' ? 2 : 0);
+  }
+  await run(rest);
+}
+
+main().catch((error: unknown) => {
+  console.error(`nixmount: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

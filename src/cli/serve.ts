@@ -1,0 +1,46 @@
+import { parseArgs } from 'node:util';
+import { createAdapter } from '../adapters/registry.js';
+import { NodePlugin } from '../node-plugin.js';
+import { createLogger } from '../platform/pino-logger.js';
+import { nixSettings, nodeOptions, nodeSettings } from './options.js';
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export async function serve(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...nodeOptions,
+      endpoint: { type: 'string' },
+      orchestrator: { type: 'string' },
+      'kubelet-dir': { type: 'string' },
+      'stage-publish-base-dir': { type: 'string' },
+    },
+    strict: true,
+  });
+  const logger = createLogger({ level: values['log-level'] });
+  const settings = nodeSettings(values);
+  const endpoint = values.endpoint ?? process.env.CSI_ENDPOINT ?? 'unix:///csi/csi.sock';
+  const adapter = createAdapter(values.orchestrator ?? process.env.NIXMOUNT_ORCHESTRATOR ?? 'local', {
+    nodeId: settings.nodeId,
+    flags: values,
+  });
+  const plugin = await NodePlugin.start({ settings, nix: nixSettings(values), adapter, logger }, endpoint);
+  logger.info({ driver: settings.driverName, node: settings.nodeId, orchestrator: adapter.name, stateDir: settings.stateDir }, 'nixmount serving');
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    plugin.stop(SHUTDOWN_GRACE_MS).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

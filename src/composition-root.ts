@@ -1,0 +1,26 @@
+import 'reflect-metadata';
+import { Container } from 'inversify';
+import { coreModule } from './core/core-module.js';
+import { OrchestratorAdapter } from './core/orchestrator-adapter.js';
+import { Logger } from './core/ports/logger.js';
+import { NodeSettings } from './core/settings.js';
+import { NixSettings } from './platform/nix-settings.js';
+import { platformModule } from './platform/platform-module.js';
+
+export interface PluginConfig {
+  settings: NodeSettings;
+  nix: NixSettings;
+  adapter: OrchestratorAdapter;
+  logger: Logger;
+}
+
+/** The one place real implementations are bound. */
+export function createContainer(config: PluginConfig): Container {
+  const container = new Container();
+  container.bind(NodeSettings).toConstantValue(config.settings);
+  container.bind(NixSettings).toConstantValue(config.nix);
+  container.bind(OrchestratorAdapter).toConstantValue(config.adapter);
+  container.bind(Logger).toConstantValue(config.logger);
+  container.load(coreModule, platformModule);
+  return container;
+}

@@ -1,0 +1,11 @@
+import { ContainerModule } from 'inversify';
+import { Resolver } from './resolver.js';
+import { ViewManager } from './view-manager.js';
+import { VolumePublisher } from './volume-publisher.js';
+
+/** The core's own services; the ports they need are bound by a platform or a test module. */
+export const coreModule = new ContainerModule((bind) => {
+  bind(Resolver).toSelf().inSingletonScope();
+  bind(ViewManager).toSelf().inSingletonScope();
+  bind(VolumePublisher).toSelf().inSingletonScope();
+});

@@ -1,0 +1,106 @@
+/**
+ * Domain errors thrown by the core. The gRPC edge maps `kind` to a status code;
+ * nothing in the core knows about gRPC.
+ */
+export type ErrorKind =
+  | 'InvalidArgument'
+  | 'NotFound'
+  | 'AlreadyExists'
+  | 'PermissionDenied'
+  | 'ResourceExhausted'
+  | 'FailedPrecondition'
+  | 'Aborted'
+  | 'Unimplemented'
+  | 'Internal'
+  | 'Unavailable';
+
+export class NixmountError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = `${kind}Error`;
+  }
+}
+
+export class InvalidArgumentError extends NixmountError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('InvalidArgument', message, options);
+  }
+}
+
+export class NotFoundError extends NixmountError {
+  constructor(message: string) {
+    super('NotFound', message);
+  }
+}
+
+export class AlreadyExistsError extends NixmountError {
+  constructor(message: string) {
+    super('AlreadyExists', message);
+  }
+}
+
+export class FailedPreconditionError extends NixmountError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('FailedPrecondition', message, options);
+  }
+}
+
+export class PermissionDeniedError extends NixmountError {
+  constructor(message: string) {
+    super('PermissionDenied', message);
+  }
+}
+
+export class AbortedError extends NixmountError {
+  constructor(message: string) {
+    super('Aborted', message);
+  }
+}
+
+export class UnavailableError extends NixmountError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('Unavailable', message, options);
+  }
+}
+
+export class UnimplementedError extends NixmountError {
+  constructor(message: string) {
+    super('Unimplemented', message);
+  }
+}
+
+/** Some store paths are neither valid in the node store nor substitutable from any cache. */
+export class StorePathsUnavailableError extends FailedPreconditionError {
+  constructor(
+    readonly paths: readonly string[],
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`store paths not available on this node or from its substituters: ${paths.join(', ')}${detail ? ` (${detail})` : ''}`, options);
+  }
+}
+
+/** An external command (nix, mount, cp) failed; the message carries the tail of its stderr. */
+export class CommandFailedError extends NixmountError {
+  constructor(
+    readonly command: string,
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+    options?: { cause?: unknown; timedOut?: boolean },
+  ) {
+    const why = options?.timedOut ? 'timed out' : `exited with ${exitCode ?? 'a signal'}`;
+    super('Internal', `${command} ${why}${stderr ? `: ${lastLines(stderr, 5)}` : ''}`, options);
+  }
+}
+
+export function lastLines(text: string, count: number): string {
+  return text.trim().split('\n').slice(-count).join('\n');
+}
+
+export function isNixmountError(error: unknown): error is NixmountError {
+  return error instanceof NixmountError;
+}

@@ -1,0 +1,35 @@
+import type { VolumeSpec } from './volume-spec.js';
+
+export const OrchestratorAdapter = Symbol('OrchestratorAdapter');
+
+export interface NodeIdentity {
+  nodeId: string;
+  /** 0 means no limit. */
+  maxVolumesPerNode: number;
+  /** Topology segments a volume's accessibility requirements can match. */
+  topology: Record<string, string>;
+}
+
+export interface ParsedVolumeContext {
+  spec: VolumeSpec;
+  /** Inline volume whose lifetime is the workload's (Kubernetes ephemeral). */
+  ephemeral: boolean;
+  /** Who asked (pod, allocation…), for logs only. */
+  workload: Record<string, string>;
+}
+
+/**
+ * What differs per orchestrator. The core and the CSI layer only talk to this
+ * interface; Kubernetes, Nomad and local are implementations, and third parties
+ * can write more.
+ */
+export interface OrchestratorAdapter {
+  readonly name: string;
+  /** Reads a CSI volume context (user keys plus the orchestrator's own) into a spec. */
+  parseVolumeContext(context: Readonly<Record<string, string>>): ParsedVolumeContext;
+  nodeIdentity(): NodeIdentity;
+  /** Throws InvalidArgumentError unless `path` is a target path this orchestrator would send. */
+  checkTargetPath(path: string): void;
+  /** Same for staging paths. */
+  checkStagingPath(path: string): void;
+}

@@ -1,0 +1,28 @@
+export const ProcessRunner = Symbol('ProcessRunner');
+
+export interface RunOptions {
+  /** Bytes written to the child's stdin. */
+  input?: string | Buffer;
+  /** Extra environment on top of the runner's base environment. */
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /** Strings replaced by *** in logs and errors (tokens, keys). */
+  redact?: readonly string[];
+  /** Return a failed result instead of throwing when the command exits non-zero. */
+  allowFailure?: boolean;
+  /** Stream stdout of `first` into this command's stdin (a shell-free pipe). */
+  pipeFrom?: { command: string; args: readonly string[] };
+  /** Called with each stderr line as it arrives (progress for long work). */
+  onStderrLine?: (line: string) => void;
+}
+
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The one way the platform layer starts external programs. */
+export interface ProcessRunner {
+  run(command: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+}

@@ -1,0 +1,32 @@
+import type { AccessMode } from '../volume-request.js';
+
+export const VolumeState = Symbol('VolumeState');
+
+/** What the node remembers about one published volume (one target path). */
+export interface VolumeRecord {
+  key: string;
+  volumeId: string;
+  targetPath: string;
+  readonly: boolean;
+  accessMode: AccessMode;
+  /** Fingerprint of the request that created it, for ALREADY_EXISTS vs idempotent OK. */
+  requestFingerprint: string;
+  viewKey: string;
+  roots: string[];
+  /** Per-volume overlay directory (upper, work) for read-write volumes. */
+  overlayDir?: string;
+  ephemeral: boolean;
+  publishedAt: string;
+}
+
+/**
+ * Durable per-volume records. Semantics: `put` replaces atomically; `delete` of
+ * an absent record is not an error; `load` rebuilds the in-memory index from disk.
+ */
+export interface VolumeState {
+  load(): Promise<void>;
+  get(key: string): VolumeRecord | undefined;
+  list(): VolumeRecord[];
+  put(record: VolumeRecord): Promise<void>;
+  delete(key: string): Promise<void>;
+}

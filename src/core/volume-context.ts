@@ -1,0 +1,46 @@
+import { InvalidArgumentError } from './errors.js';
+import { parseStorePathList } from './store-path.js';
+import { emptySpec, type VolumeSpec } from './volume-spec.js';
+
+/** Keys a user may write in a volume context; adapters strip their orchestrator's own keys first. */
+export const USER_KEYS = ['paths', 'expression', 'flakeRef'] as const;
+
+// A Nix system double such as x86_64-linux or aarch64-darwin.
+const SYSTEM_KEY = /^[a-z0-9_]+-(linux|darwin|freebsd|openbsd|netbsd|none|cygwin|windows)$/;
+
+export function isSystemKey(key: string): boolean {
+  return SYSTEM_KEY.test(key);
+}
+
+/**
+ * Reads the user keys of a volume context into a VolumeSpec. Unknown keys are an
+ * InvalidArgumentError naming the key, so typos never silently mount nothing.
+ */
+export function parseUserContext(context: Readonly<Record<string, string>>): VolumeSpec {
+  const spec = emptySpec();
+  for (const [key, value] of Object.entries(context)) {
+    if (key === 'paths') {
+      spec.storePaths = parseStorePathList(value, key);
+    } else if (isSystemKey(key)) {
+      spec.systemPaths[key] = parseStorePathList(value, key);
+    } else if (key === 'expression') {
+      if (value.trim() === '') throw new InvalidArgumentError('expression: empty');
+      spec.expression = value;
+    } else if (key === 'flakeRef') {
+      if (value.trim() === '') throw new InvalidArgumentError('flakeRef: empty');
+      spec.flakeRef = value.trim();
+    } else {
+      throw new InvalidArgumentError(
+        `unknown volume context key "${key}" (known: ${USER_KEYS.join(', ')}, or a system such as x86_64-linux)`,
+      );
+    }
+  }
+  const named =
+    spec.storePaths.length + Object.keys(spec.systemPaths).length + (spec.expression ? 1 : 0) + (spec.flakeRef ? 1 : 0);
+  if (named === 0) {
+    throw new InvalidArgumentError(
+      `the volume context names no closure: set one of ${USER_KEYS.join(', ')} or a system key such as x86_64-linux`,
+    );
+  }
+  return spec;
+}

@@ -1,0 +1,36 @@
+import type { VolumeSpec } from './volume-spec.js';
+
+/** CSI access modes in orchestrator-neutral words. */
+export type AccessMode =
+  | 'single-node-writer'
+  | 'single-node-reader-only'
+  | 'multi-node-reader-only'
+  | 'multi-node-single-writer'
+  | 'multi-node-multi-writer'
+  | 'single-node-single-writer'
+  | 'single-node-multi-writer';
+
+/** Modes under which a volume may be published at one target only. */
+export const SINGLE_TARGET_MODES: ReadonlySet<AccessMode> = new Set(['single-node-writer', 'single-node-single-writer']);
+
+export interface PublishRequest {
+  volumeId: string;
+  targetPath: string;
+  readonly: boolean;
+  accessMode: AccessMode;
+  /** Extra mount flags from the capability (validated by the edge). */
+  mountFlags: string[];
+  spec: VolumeSpec;
+  /** Inline/ephemeral volume: unpublish of a forgotten volume is OK, never NOT_FOUND. */
+  ephemeral: boolean;
+}
+
+export interface PublishResult {
+  targetPath: string;
+  viewKey: string;
+  roots: string[];
+  /** Whether this call built the view (false when an existing view was reused). */
+  viewBuilt: boolean;
+  /** True when the volume was already published with the same arguments. */
+  alreadyPublished: boolean;
+}

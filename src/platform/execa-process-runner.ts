@@ -1,0 +1,61 @@
+import { execa, type ResultPromise } from 'execa';
+import { inject, injectable } from 'inversify';
+import { CommandFailedError } from '../core/errors.js';
+import { Logger } from '../core/ports/logger.js';
+import type { ProcessRunner, RunOptions, RunResult } from '../core/ports/process-runner.js';
+
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+
+function redact(text: string, secrets: readonly string[] | undefined): string {
+  let out = text;
+  for (const secret of secrets ?? []) if (secret) out = out.split(secret).join('***');
+  return out;
+}
+
+/** Every external command of nixmount runs here: timeouts, logging, redaction, one error type. */
+@injectable()
+export class ExecaProcessRunner implements ProcessRunner {
+  constructor(@inject(Logger) private readonly log: Logger) {}
+
+  async run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const shown = redact([command, ...args].join(' '), options.redact);
+    const started = Date.now();
+    const common = {
+      reject: false,
+      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      env: options.env,
+      stripFinalNewline: false,
+      maxBuffer: 256 * 1024 * 1024,
+    } as const;
+    let child: ResultPromise;
+    if (options.pipeFrom) {
+      child = execa(options.pipeFrom.command, [...options.pipeFrom.args], { ...common, buffer: { stdout: false } }).pipe(
+        command,
+        [...args],
+        common,
+      ) as unknown as ResultPromise;
+    } else {
+      child = execa(command, [...args], { ...common, input: options.input });
+    }
+    if (options.onStderrLine && child.stderr) {
+      let pending = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        pending += chunk.toString();
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const line of lines) options.onStderrLine?.(redact(line, options.redact));
+      });
+    }
+    const result = await child;
+    const stdout = String(result.stdout ?? '');
+    const stderr = redact(String(result.stderr ?? ''), options.redact);
+    const exitCode = result.exitCode ?? -1;
+    this.log.debug({ command: shown, exitCode, ms: Date.now() - started }, 'command finished');
+    if ((exitCode !== 0 || result.timedOut) && !options.allowFailure) {
+      throw new CommandFailedError(shown.split(' ').slice(0, 3).join(' '), result.exitCode, stderr, {
+        timedOut: result.timedOut,
+      });
+    }
+    return { exitCode, stdout, stderr };
+  }
+}

@@ -1,0 +1,30 @@
+export const NixSettings = Symbol('NixSettings');
+
+/** How nixmount talks to the node's Nix store; set on `nixmount serve`. */
+export interface NixSettings {
+  /** Store URI given to every command (`--store`); empty means Nix's default. */
+  storeUri: string;
+  /** Binary caches to substitute from; undefined keeps Nix's own configuration. */
+  substituters?: string[];
+  trustedPublicKeys?: string[];
+  /** Seconds to wait for a cache connection before giving up on it. */
+  connectTimeoutSec: number;
+  /** The node's Nix system; asked from Nix when absent. */
+  system?: string;
+}
+
+/** The directory that holds /nix/store's files for this store URI (chroot stores: `local?root=DIR`). */
+export function physicalRoot(storeUri: string): string {
+  const query = storeUri.split('?')[1];
+  if (!query) return '/';
+  const root = new URLSearchParams(query).get('root');
+  return root && root.length > 0 ? root : '/';
+}
+
+/** NIX_CONFIG lines for the settings: what nixmount decides, on top of the node's nix.conf. */
+export function nixConfig(settings: NixSettings): string {
+  const lines = ['experimental-features = nix-command flakes', `connect-timeout = ${settings.connectTimeoutSec}`];
+  if (settings.substituters) lines.push(`substituters = ${settings.substituters.join(' ')}`);
+  if (settings.trustedPublicKeys) lines.push(`trusted-public-keys = ${settings.trustedPublicKeys.join(' ')}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,26 @@
+import { ContainerModule } from 'inversify';
+import { Clock } from '../core/ports/clock.js';
+import { Mounter } from '../core/ports/mounter.js';
+import { NixStore } from '../core/ports/nix-store.js';
+import { ProcessRunner } from '../core/ports/process-runner.js';
+import { ViewStore } from '../core/ports/view-store.js';
+import { VolumeDirs } from '../core/ports/volume-dirs.js';
+import { VolumeState } from '../core/ports/volume-state.js';
+import { ExecaProcessRunner } from './execa-process-runner.js';
+import { FsVolumeDirs } from './fs-volume-dirs.js';
+import { HardlinkViewStore } from './hardlink-view-store.js';
+import { JsonVolumeState } from './json-volume-state.js';
+import { LinuxMounter } from './linux-mounter.js';
+import { NixCliStore } from './nix-cli-store.js';
+import { SystemClock } from './system-clock.js';
+
+/** The ports implemented on the real machine. */
+export const platformModule = new ContainerModule((bind) => {
+  bind(ProcessRunner).to(ExecaProcessRunner).inSingletonScope();
+  bind(NixStore).to(NixCliStore).inSingletonScope();
+  bind(ViewStore).to(HardlinkViewStore).inSingletonScope();
+  bind(Mounter).to(LinuxMounter).inSingletonScope();
+  bind(VolumeDirs).to(FsVolumeDirs).inSingletonScope();
+  bind(VolumeState).to(JsonVolumeState).inSingletonScope();
+  bind(Clock).to(SystemClock).inSingletonScope();
+});

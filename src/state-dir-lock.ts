@@ -1,0 +1,36 @@
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One process at a time owns a state directory: two would build, hold and collect
+ * views without seeing each other's leases. A lock left by a dead process is taken over.
+ */
+export async function lockStateDir(stateDir: string): Promise<() => Promise<void>> {
+  await mkdir(stateDir, { recursive: true });
+  const file = join(stateDir, 'owner.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(file, `${process.pid}\n`, { flag: 'wx' });
+      return async () => {
+        await unlink(file).catch(() => undefined);
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+      if (owner && owner !== process.pid && alive(owner)) {
+        throw new Error(`state directory ${stateDir} is in use by process ${owner} (a running nixmount serve?)`);
+      }
+      await unlink(file).catch(() => undefined);
+    }
+  }
+  throw new Error(`could not lock state directory ${stateDir}`);
+}

@@ -1,0 +1,35 @@
+import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
+
+/** Nix as the tests use it: no network caches, flakes on, single-user root. */
+export const TEST_NIX_CONFIG = ['experimental-features = nix-command flakes', 'substituters =', 'sandbox = false'].join('\n');
+export const nixEnv = { NIX_CONFIG: TEST_NIX_CONFIG };
+
+export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
+
+export interface Fixture {
+  root: string;
+  closure: string[];
+}
+
+const built = new Map<string, Promise<Fixture>>();
+
+/** Builds test/fixtures/closure.nix (offline) with `salt`; once per salt per process. */
+export function buildFixture(salt = ''): Promise<Fixture> {
+  let fixture = built.get(salt);
+  if (!fixture) {
+    fixture = (async () => {
+      const { stdout } = await execa('nix-build', [`${FIXTURES}closure.nix`, '--no-out-link', '--argstr', 'salt', salt], { env: nixEnv });
+      const root = stdout.trim().split('\n').pop()!;
+      const closure = (await execa('nix-store', ['-qR', root], { env: nixEnv })).stdout.trim().split('\n').sort();
+      return { root, closure };
+    })();
+    built.set(salt, fixture);
+  }
+  return fixture;
+}
+
+/** Copies store paths (with their closure) into a chroot store at `root` — a second simulated node. */
+export async function copyToChrootStore(root: string, paths: string[]): Promise<void> {
+  await execa('nix', ['copy', '--no-check-sigs', '--to', `local?root=${root}`, ...paths], { env: nixEnv });
+}

@@ -1,0 +1,76 @@
+import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { LocalAdapter } from '../../src/adapters/local/local-adapter.js';
+import type { OrchestratorAdapter } from '../../src/core/orchestrator-adapter.js';
+import type { NodeSettings } from '../../src/core/settings.js';
+import { NodePlugin } from '../../src/node-plugin.js';
+import type { NixSettings } from '../../src/platform/nix-settings.js';
+import { createLogger } from '../../src/platform/pino-logger.js';
+import { CsiClient } from './csi-client.js';
+import { tempDir } from './temp.js';
+
+export interface TestPluginOptions {
+  adapter?: OrchestratorAdapter;
+  stateDir?: string;
+  settings?: Partial<NodeSettings>;
+  nix?: Partial<NixSettings>;
+}
+
+export interface TestPlugin {
+  plugin: NodePlugin;
+  client: CsiClient;
+  dir: string;
+  stateDir: string;
+  socketPath: string;
+  /** Stops the plugin (as a restart would) and starts a new one on the same state dir and socket. */
+  restart(): Promise<TestPlugin>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real nixmount node plugin on a temporary unix socket, with a real gRPC client.
+ * Everything it mounted is unmounted and its directories removed after the test.
+ */
+export async function startTestPlugin(t: ExecutionContext, options: TestPluginOptions = {}): Promise<TestPlugin> {
+  const dir = await tempDir(t);
+  return launch(t, dir, options);
+}
+
+async function launch(t: ExecutionContext, dir: string, options: TestPluginOptions): Promise<TestPlugin> {
+  const stateDir = options.stateDir ?? join(dir, 'state');
+  const settings: NodeSettings = {
+    driverName: 'nixmount.test',
+    driverVersion: '0.0.0-test',
+    nodeId: 'test-node',
+    stateDir,
+    viewIdleMs: 0,
+    ...options.settings,
+  };
+  const nix: NixSettings = { storeUri: '', substituters: [], connectTimeoutSec: 2, ...options.nix };
+  const logger = createLogger({ level: process.env.NIXMOUNT_TEST_LOG ?? 'silent' });
+  const plugin = await NodePlugin.start(
+    { settings, nix, adapter: options.adapter ?? new LocalAdapter(settings.nodeId), logger },
+    `unix://${join(dir, 'csi.sock')}`,
+  );
+  const client = new CsiClient(plugin.socketPath);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    client.close();
+    await plugin.stop(2000);
+  };
+  t.teardown(stop);
+  return {
+    plugin,
+    client,
+    dir,
+    stateDir,
+    socketPath: plugin.socketPath,
+    stop,
+    restart: async () => {
+      await stop();
+      return launch(t, dir, { ...options, stateDir });
+    },
+  };
+}
