@@ -1,4 +1,5 @@
 import { ContainerModule } from 'inversify';
+import { ClosureSource } from './closure-source.js';
 import { Resolver } from './resolver.js';
 import { ViewManager } from './view-manager.js';
 import { VolumePublisher } from './volume-publisher.js';
@@ -6,6 +7,7 @@ import { VolumePublisher } from './volume-publisher.js';
 /** The core's own services; the ports they need are bound by a platform or a test module. */
 export const coreModule = new ContainerModule((bind) => {
   bind(Resolver).toSelf().inSingletonScope();
+  bind(ClosureSource).toSelf().inSingletonScope();
   bind(ViewManager).toSelf().inSingletonScope();
   bind(VolumePublisher).toSelf().inSingletonScope();
 });

@@ -1,12 +1,11 @@
 import { inject, injectable } from 'inversify';
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from './errors.js';
+import { ClosureSource } from './closure-source.js';
 import { Clock } from './ports/clock.js';
 import { Logger } from './ports/logger.js';
 import { Mounter } from './ports/mounter.js';
-import { NixStore } from './ports/nix-store.js';
 import { VolumeDirs, type VolumeUsage } from './ports/volume-dirs.js';
 import { VolumeState, type VolumeRecord } from './ports/volume-state.js';
-import { Resolver } from './resolver.js';
 import { NodeSettings } from './settings.js';
 import { ViewManager } from './view-manager.js';
 import { volumeKey } from './view-key.js';
@@ -22,8 +21,7 @@ const READER_MODES = new Set(['single-node-reader-only', 'multi-node-reader-only
 @injectable()
 export class VolumePublisher {
   constructor(
-    @inject(Resolver) private readonly resolver: Resolver,
-    @inject(NixStore) private readonly nix: NixStore,
+    @inject(ClosureSource) private readonly source: ClosureSource,
     @inject(ViewManager) private readonly views: ViewManager,
     @inject(Mounter) private readonly mounter: Mounter,
     @inject(VolumeDirs) private readonly dirs: VolumeDirs,
@@ -72,8 +70,7 @@ export class VolumePublisher {
       }
     }
 
-    const roots = await this.resolver.roots(request.spec);
-    await this.realise(roots, log);
+    const roots = await this.source.prepare(request.spec, log);
     const view = await this.views.acquire(roots);
     const undo: Array<() => Promise<unknown>> = [];
     try {
@@ -166,13 +163,6 @@ export class VolumePublisher {
       }
     }
     this.log.info({ volumes: records.length }, 'state reloaded');
-  }
-
-  private async realise(roots: readonly string[], log: Logger): Promise<void> {
-    const missing = await this.nix.invalidPaths(roots);
-    if (missing.length === 0) return;
-    log.info({ paths: missing }, 'substituting store paths missing from the node store');
-    await this.nix.substitute(missing);
   }
 
   private async dropRecord(record: VolumeRecord): Promise<void> {
