@@ -1,9 +1,11 @@
-import { mkdir, readdir, symlink, unlink } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rmdir, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import { CommandFailedError, StorePathsUnavailableError, lastLines } from '../core/errors.js';
 import type { NixStore } from '../core/ports/nix-store.js';
 import { ProcessRunner, type RunOptions } from '../core/ports/process-runner.js';
+import { NodeSettings } from '../core/settings.js';
 import { STORE_DIR } from '../core/store-path.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
 
@@ -25,14 +27,18 @@ function lines(text: string): string[] {
 export class NixCliStore implements NixStore {
   readonly storeDir = STORE_DIR;
   private readonly root: string;
+  private readonly gcRoots: string;
   private readonly env: Record<string, string>;
   private systemName?: Promise<string>;
 
   constructor(
     @inject(ProcessRunner) private readonly runner: ProcessRunner,
     @inject(NixSettings) private readonly settings: NixSettings,
+    @inject(NodeSettings) node: NodeSettings,
   ) {
     this.root = physicalRoot(settings.storeUri);
+    // One directory of roots per state dir: two plugins sharing a store never touch each other's roots.
+    this.gcRoots = join(this.root, 'nix/var/nix/gcroots/nixmount', createHash('sha256').update(node.stateDir).digest('hex').slice(0, 16));
     this.env = { NIX_CONFIG: nixConfig(settings) };
   }
 
@@ -80,7 +86,14 @@ export class NixCliStore implements NixStore {
     await this.removeGcRoots(holder);
     const dir = this.gcRootDir();
     await mkdir(dir, { recursive: true });
-    await Promise.all(roots.map((root, index) => symlink(root, join(dir, `${holder}-${index}`))));
+    await Promise.all(
+      roots.map(async (root, index) => {
+        // Made aside and renamed over, so a root is replaced, never briefly missing or EEXIST.
+        const temp = join(dir, `.${holder}-${index}-${randomBytes(4).toString('hex')}`);
+        await symlink(root, temp);
+        await rename(temp, join(dir, `${holder}-${index}`));
+      }),
+    );
   }
 
   async removeGcRoots(holder: string): Promise<void> {
@@ -89,15 +102,16 @@ export class NixCliStore implements NixStore {
     await Promise.all(
       names.filter((name) => name.startsWith(`${holder}-`)).map((name) => unlink(join(dir, name)).catch(() => undefined)),
     );
+    await rmdir(dir).catch(() => undefined); // only succeeds once this plugin holds no root at all
   }
 
   async check(): Promise<void> {
     await this.nix('nix', ['store', 'ping', ...this.storeArgs()], { timeoutMs: 20_000 });
   }
 
-  /** Where this store keeps nixmount's GC roots (inside the store's own gcroots, so `nix-collect-garbage` honours them). */
+  /** Where this plugin keeps its GC roots: inside the store's own gcroots, so `nix-collect-garbage` honours them. */
   gcRootDir(): string {
-    return join(this.root, 'nix/var/nix/gcroots/nixmount');
+    return this.gcRoots;
   }
 
   private storeArgs(): string[] {

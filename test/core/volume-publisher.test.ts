@@ -1,0 +1,174 @@
+import test from 'ava';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, StorePathsUnavailableError } from '../../src/core/errors.js';
+import { ViewManager } from '../../src/core/view-manager.js';
+import { VolumePublisher } from '../../src/core/volume-publisher.js';
+import type { PublishRequest } from '../../src/core/volume-request.js';
+import { emptySpec } from '../../src/core/volume-spec.js';
+import { createTestContainer, type Fakes } from '../helpers/test-container.js';
+
+const APP = '/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-app';
+const LIB = '/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-lib';
+const OTHER = '/nix/store/cccccccccccccccccccccccccccccccc-other';
+const REMOTE = '/nix/store/dddddddddddddddddddddddddddddddd-remote';
+
+function setup(settings = {}) {
+  const { container, fakes } = createTestContainer(settings);
+  fakes.nix.add(LIB).add(APP, [LIB]).add(OTHER);
+  return { publisher: container.get(VolumePublisher), views: container.get(ViewManager), fakes };
+}
+
+function request(target: string, paths: string[] = [APP], extra: Partial<PublishRequest> = {}): PublishRequest {
+  return {
+    volumeId: `vol-${target}`,
+    targetPath: target,
+    readonly: true,
+    accessMode: 'single-node-writer',
+    mountFlags: [],
+    spec: { ...emptySpec(), storePaths: paths },
+    ephemeral: true,
+    ...extra,
+  };
+}
+
+function nothingLeft(t: { deepEqual: (a: unknown, b: unknown) => void }, fakes: Fakes) {
+  t.deepEqual(
+    { mounts: fakes.mounter.mounts.size, records: fakes.state.records.size, views: fakes.views.views.size, targets: fakes.dirs.targets.size, overlays: fakes.dirs.overlays.size, roots: fakes.nix.gcRoots.size },
+    { mounts: 0, records: 0, views: 0, targets: 0, overlays: 0, roots: 0 },
+  );
+}
+
+test('read-only publish mounts the closure view and records the volume', async (t) => {
+  const { publisher, fakes } = setup();
+  const result = await publisher.publish(request('/t/1'));
+  t.true(result.viewBuilt);
+  t.deepEqual(result.roots, [APP]);
+  const mount = fakes.mounter.mounts.get('/t/1');
+  t.deepEqual(mount, { source: `/views/${result.viewKey}/nix`, readonly: true, flags: [] });
+  t.deepEqual(fakes.views.views.get(result.viewKey)?.paths.map((p) => p.storePath), [APP, LIB]);
+  t.is(fakes.state.list()[0]?.viewKey, result.viewKey);
+  t.deepEqual(fakes.nix.gcRoots.get(result.viewKey), [APP]);
+});
+
+test('a second volume of the same closure reuses the view; another closure gets its own', async (t) => {
+  const { publisher, fakes } = setup();
+  const first = await publisher.publish(request('/t/1'));
+  const second = await publisher.publish(request('/t/2'));
+  const third = await publisher.publish(request('/t/3', [OTHER]));
+  t.false(second.viewBuilt);
+  t.is(second.viewKey, first.viewKey);
+  t.not(third.viewKey, first.viewKey);
+  t.is(fakes.views.materializeCalls, 2);
+});
+
+test('twenty concurrent publishes of one closure build one view', async (t) => {
+  const { publisher, fakes } = setup();
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) => publisher.publish(request(`/t/${i}`))));
+  t.is(fakes.views.materializeCalls, 1);
+  t.is(results.filter((r) => r.viewBuilt).length, 1);
+  t.is(fakes.mounter.mounts.size, 20);
+});
+
+test('republishing with the same arguments is OK; other arguments are ALREADY_EXISTS', async (t) => {
+  const { publisher } = setup();
+  await publisher.publish(request('/t/1'));
+  t.true((await publisher.publish(request('/t/1'))).alreadyPublished);
+  await t.throwsAsync(publisher.publish(request('/t/1', [OTHER])), { instanceOf: AlreadyExistsError });
+  await t.throwsAsync(publisher.publish(request('/t/1', [APP], { readonly: false })), { instanceOf: AlreadyExistsError });
+  await t.throwsAsync(publisher.publish(request('/t/1', [APP], { volumeId: 'someone-else' })), { instanceOf: AlreadyExistsError, message: /already holds volume/ });
+});
+
+test('a single-writer volume at a second target is FAILED_PRECONDITION; multi-node modes are fine', async (t) => {
+  const { publisher } = setup();
+  await publisher.publish(request('/t/1', [APP], { volumeId: 'shared' }));
+  await t.throwsAsync(publisher.publish(request('/t/2', [APP], { volumeId: 'shared' })), { instanceOf: FailedPreconditionError });
+  await publisher.publish(request('/t/3', [APP], { volumeId: 'many', accessMode: 'multi-node-reader-only' }));
+  await t.notThrowsAsync(publisher.publish(request('/t/4', [APP], { volumeId: 'many', accessMode: 'multi-node-reader-only' })));
+});
+
+test('a read-write publish gets its own overlay; reader modes are always read-only', async (t) => {
+  const { publisher, fakes } = setup();
+  await publisher.publish(request('/t/rw', [APP], { readonly: false }));
+  t.false(fakes.mounter.mounts.get('/t/rw')?.readonly);
+  t.is(fakes.dirs.overlays.size, 1);
+  await publisher.publish(request('/t/ro', [APP], { readonly: false, accessMode: 'multi-node-reader-only' }));
+  t.true(fakes.mounter.mounts.get('/t/ro')?.readonly);
+  t.is(fakes.dirs.overlays.size, 1);
+});
+
+test('missing paths are substituted; paths no cache has fail naming them and leave nothing', async (t) => {
+  const { publisher, fakes } = setup();
+  fakes.nix.add(REMOTE, [], 'cache');
+  await publisher.publish(request('/t/1', [REMOTE]));
+  t.is(fakes.nix.substituteCalls, 1);
+  await publisher.unpublish('vol-/t/1', '/t/1');
+  const missing = '/nix/store/ffffffffffffffffffffffffffffffff-nowhere';
+  const error = await t.throwsAsync(publisher.publish(request('/t/2', [missing])), { instanceOf: StorePathsUnavailableError });
+  t.regex(error!.message, /ffffffffffffffffffffffffffffffff-nowhere/);
+  nothingLeft(t, fakes);
+});
+
+test('a failed mount rolls back target, overlay, record and the view it built', async (t) => {
+  const { publisher, fakes } = setup();
+  fakes.mounter.failNextMount = new Error('mount: permission denied');
+  await t.throwsAsync(publisher.publish(request('/t/1', [APP], { readonly: false })), { message: /permission denied/ });
+  nothingLeft(t, fakes);
+});
+
+test('a failed view build leaves nothing and the next publish builds again', async (t) => {
+  const { publisher, fakes } = setup();
+  fakes.views.failNextMaterialize = new Error('disk full');
+  await t.throwsAsync(publisher.publish(request('/t/1')), { message: 'disk full' });
+  nothingLeft(t, fakes);
+  t.true((await publisher.publish(request('/t/1'))).viewBuilt);
+});
+
+test('a failure does not remove a view other volumes hold', async (t) => {
+  const { publisher, fakes } = setup();
+  const held = await publisher.publish(request('/t/1'));
+  fakes.mounter.failNextMount = new Error('boom');
+  await t.throwsAsync(publisher.publish(request('/t/2')));
+  t.true(fakes.views.views.has(held.viewKey));
+});
+
+test('unpublish unmounts and forgets; again is OK; another volume id at the target is NOT_FOUND', async (t) => {
+  const { publisher, fakes } = setup();
+  await publisher.publish(request('/t/1', [APP], { readonly: false }));
+  await t.throwsAsync(publisher.unpublish('not-this-one', '/t/1'), { instanceOf: NotFoundError });
+  t.deepEqual(await publisher.unpublish('vol-/t/1', '/t/1'), { wasPublished: true });
+  t.deepEqual(await publisher.unpublish('vol-/t/1', '/t/1'), { wasPublished: false });
+  nothingLeft(t, fakes);
+});
+
+test('with an idle period, a released view survives until collection after that period', async (t) => {
+  const { publisher, views, fakes } = setup({ viewIdleMs: 60_000 });
+  const { viewKey } = await publisher.publish(request('/t/1'));
+  await publisher.unpublish('vol-/t/1', '/t/1');
+  t.deepEqual(await views.collect(60_000), []);
+  t.true(fakes.views.views.has(viewKey));
+  t.false((await publisher.publish(request('/t/2'))).viewBuilt); // warm: the idle view is reused
+  await publisher.unpublish('vol-/t/2', '/t/2');
+  fakes.clock.advance(60_000);
+  t.deepEqual(await views.collect(60_000), [viewKey]);
+  t.false(fakes.nix.gcRoots.has(viewKey));
+});
+
+test('a record whose mount vanished (reboot) is mounted again by a retry', async (t) => {
+  const { publisher, fakes } = setup();
+  await publisher.publish(request('/t/1'));
+  fakes.mounter.mounts.clear();
+  const again = await publisher.publish(request('/t/1'));
+  t.false(again.alreadyPublished);
+  t.true(fakes.mounter.mounts.has('/t/1'));
+  t.is(fakes.state.records.size, 1);
+});
+
+test('system keys pick the node system; naming only other systems is INVALID_ARGUMENT listing them', async (t) => {
+  const { publisher, fakes } = setup();
+  const spec = { ...emptySpec(), systemPaths: { 'x86_64-linux': [APP], 'aarch64-linux': [OTHER] } };
+  const result = await publisher.publish({ ...request('/t/1'), spec });
+  t.deepEqual(result.roots, [APP]);
+  const elsewhere = { ...emptySpec(), systemPaths: { 'aarch64-linux': [OTHER], 'aarch64-darwin': [OTHER] } };
+  const error = await t.throwsAsync(publisher.publish({ ...request('/t/2'), spec: elsewhere }), { instanceOf: InvalidArgumentError });
+  t.regex(error!.message, /aarch64-linux, aarch64-darwin.*x86_64-linux/);
+  t.is(fakes.mounter.mounts.size, 1);
+});

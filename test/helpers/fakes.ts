@@ -1,0 +1,190 @@
+import { StorePathsUnavailableError } from '../../src/core/errors.js';
+import type { Clock } from '../../src/core/ports/clock.js';
+import type { Logger } from '../../src/core/ports/logger.js';
+import type { Mounter, OverlayDirs } from '../../src/core/ports/mounter.js';
+import type { NixStore } from '../../src/core/ports/nix-store.js';
+import type { ViewContents, ViewStore } from '../../src/core/ports/view-store.js';
+import type { VolumeDirs, VolumeUsage } from '../../src/core/ports/volume-dirs.js';
+import type { VolumeRecord, VolumeState } from '../../src/core/ports/volume-state.js';
+
+/** An in-memory store: paths with their references; `cache` holds what substitution can bring. */
+export class FakeNixStore implements NixStore {
+  readonly storeDir = '/nix/store';
+  readonly valid = new Map<string, string[]>();
+  readonly cache = new Map<string, string[]>();
+  readonly gcRoots = new Map<string, string[]>();
+  substituteCalls = 0;
+  /** Resolves when a test lets a substitution finish (simulates slow caches). */
+  substituteGate?: Promise<void>;
+
+  add(path: string, references: string[] = [], where: 'store' | 'cache' = 'store'): this {
+    (where === 'store' ? this.valid : this.cache).set(path, references);
+    return this;
+  }
+
+  async system(): Promise<string> {
+    return 'x86_64-linux';
+  }
+  physicalPath(storePath: string): string {
+    return storePath;
+  }
+  async invalidPaths(paths: readonly string[]): Promise<string[]> {
+    return paths.filter((path) => !this.valid.has(path));
+  }
+  async substitute(paths: readonly string[]): Promise<void> {
+    this.substituteCalls++;
+    await this.substituteGate;
+    const missing = paths.filter((path) => !this.cache.has(path));
+    if (missing.length > 0) throw new StorePathsUnavailableError(missing, 'not in any cache');
+    const bring = (path: string) => {
+      if (this.valid.has(path)) return;
+      const refs = this.cache.get(path) ?? [];
+      this.valid.set(path, refs);
+      refs.forEach(bring);
+    };
+    paths.forEach(bring);
+  }
+  async closure(roots: readonly string[]): Promise<string[]> {
+    const seen = new Set<string>();
+    const visit = (path: string) => {
+      if (seen.has(path)) return;
+      seen.add(path);
+      (this.valid.get(path) ?? []).forEach(visit);
+    };
+    roots.forEach(visit);
+    return [...seen].sort();
+  }
+  async writeRegistration(): Promise<void> {}
+  async addGcRoots(holder: string, roots: readonly string[]): Promise<void> {
+    this.gcRoots.set(holder, [...roots]);
+  }
+  async removeGcRoots(holder: string): Promise<void> {
+    this.gcRoots.delete(holder);
+  }
+  async check(): Promise<void> {}
+}
+
+export class FakeViewStore implements ViewStore {
+  readonly views = new Map<string, ViewContents>();
+  materializeCalls = 0;
+  failNextMaterialize?: Error;
+
+  nixDir(key: string): string {
+    return `/views/${key}/nix`;
+  }
+  async exists(key: string): Promise<boolean> {
+    return this.views.has(key);
+  }
+  async materialize(key: string, contents: ViewContents): Promise<void> {
+    this.materializeCalls++;
+    await new Promise((resolve) => setImmediate(resolve)); // builds take time: let concurrent callers interleave
+    if (this.failNextMaterialize) {
+      const error = this.failNextMaterialize;
+      this.failNextMaterialize = undefined;
+      throw error;
+    }
+    this.views.set(key, contents);
+  }
+  async remove(key: string): Promise<void> {
+    this.views.delete(key);
+  }
+  async list(): Promise<string[]> {
+    return [...this.views.keys()];
+  }
+  async sweepLeftovers(): Promise<string[]> {
+    return [];
+  }
+}
+
+export class FakeMounter implements Mounter {
+  readonly mounts = new Map<string, { source: string; readonly: boolean; flags: readonly string[] }>();
+  failNextMount?: Error;
+
+  async bindReadOnly(source: string, target: string, extraFlags: readonly string[] = []): Promise<void> {
+    this.take();
+    this.mounts.set(target, { source, readonly: true, flags: extraFlags });
+  }
+  async overlay(dirs: OverlayDirs, target: string, extraFlags: readonly string[] = []): Promise<void> {
+    this.take();
+    this.mounts.set(target, { source: dirs.lower, readonly: false, flags: extraFlags });
+  }
+  async unmount(target: string): Promise<void> {
+    this.mounts.delete(target);
+  }
+  async isMountPoint(target: string): Promise<boolean> {
+    return this.mounts.has(target);
+  }
+  async mountOptions(target: string): Promise<string[] | undefined> {
+    const mount = this.mounts.get(target);
+    return mount ? [mount.readonly ? 'ro' : 'rw'] : undefined;
+  }
+  private take(): void {
+    if (this.failNextMount) {
+      const error = this.failNextMount;
+      this.failNextMount = undefined;
+      throw error;
+    }
+  }
+}
+
+export class FakeVolumeDirs implements VolumeDirs {
+  readonly targets = new Set<string>();
+  readonly overlays = new Set<string>();
+
+  async createTarget(targetPath: string): Promise<boolean> {
+    if (this.targets.has(targetPath)) return false;
+    this.targets.add(targetPath);
+    return true;
+  }
+  async removeTarget(targetPath: string): Promise<void> {
+    this.targets.delete(targetPath);
+  }
+  async createOverlay(key: string, lower: string) {
+    this.overlays.add(key);
+    return { dir: `/overlays/${key}`, lower, upper: `/overlays/${key}/upper`, work: `/overlays/${key}/work` };
+  }
+  async removeOverlay(key: string): Promise<void> {
+    this.overlays.delete(key);
+  }
+  async listOverlays(): Promise<string[]> {
+    return [...this.overlays];
+  }
+  async usage(): Promise<VolumeUsage> {
+    return { bytesTotal: 100, bytesAvailable: 40, bytesUsed: 60, inodesTotal: 10, inodesFree: 4, inodesUsed: 6 };
+  }
+}
+
+export class MemoryVolumeState implements VolumeState {
+  readonly records = new Map<string, VolumeRecord>();
+  async load(): Promise<void> {}
+  get(key: string): VolumeRecord | undefined {
+    return this.records.get(key);
+  }
+  list(): VolumeRecord[] {
+    return [...this.records.values()];
+  }
+  async put(record: VolumeRecord): Promise<void> {
+    this.records.set(record.key, record);
+  }
+  async delete(key: string): Promise<void> {
+    this.records.delete(key);
+  }
+}
+
+export class FakeClock implements Clock {
+  constructor(public ms = Date.UTC(2026, 0, 1)) {}
+  now(): Date {
+    return new Date(this.ms);
+  }
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+export const silentLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  child: () => silentLogger,
+};
