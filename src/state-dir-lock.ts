@@ -14,13 +14,18 @@ function alive(pid: number): boolean {
  * One process at a time owns a state directory: two would build, hold and collect
  * views without seeing each other's leases. A lock left by a dead process is taken over.
  */
+const heldHere = new Set<string>();
+
 export async function lockStateDir(stateDir: string): Promise<() => Promise<void>> {
   await mkdir(stateDir, { recursive: true });
   const file = join(stateDir, 'owner.pid');
+  if (heldHere.has(file)) throw new Error(`state directory ${stateDir} is in use by process ${process.pid} (this one)`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await writeFile(file, `${process.pid}\n`, { flag: 'wx' });
+      heldHere.add(file);
       return async () => {
+        heldHere.delete(file);
         await unlink(file).catch(() => undefined);
       };
     } catch (error) {

@@ -1,9 +1,12 @@
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { LocalAdapter } from '../../src/adapters/local/local-adapter.js';
 import type { OrchestratorAdapter } from '../../src/core/orchestrator-adapter.js';
 import type { NodeSettings } from '../../src/core/settings.js';
+import { NixStore } from '../../src/core/ports/nix-store.js';
 import { NodePlugin } from '../../src/node-plugin.js';
+import type { NixCliStore } from '../../src/platform/nix-cli-store.js';
 import type { NixSettings } from '../../src/platform/nix-settings.js';
 import { createLogger } from '../../src/platform/pino-logger.js';
 import { CsiClient } from './csi-client.js';
@@ -60,6 +63,9 @@ async function launch(t: ExecutionContext, dir: string, options: TestPluginOptio
     client.close();
     await plugin.stop(2000);
   };
+  // Registered before `stop`, so it runs after it (teardowns run last-in, first-out): the state dir
+  // is about to be deleted, so the GC roots its views held in the node store must go too.
+  t.teardown(() => rm(plugin.container.get<NixCliStore>(NixStore).gcRootDir(), { recursive: true, force: true }));
   t.teardown(stop);
   return {
     plugin,
