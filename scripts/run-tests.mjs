@@ -1,7 +1,17 @@
 // Runs the static checks and the ava suite, passes their output through, and ends
 // with the line CI reads: "N passed, N failed". Exits non-zero on any failure.
 import { spawn } from 'node:child_process';
+import { mkdirSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+
+// Views are hardlinks into /nix/store, so test scratch space must be on the store's
+// filesystem; where /tmp is elsewhere (a tmpfs), tests work under /nix/var instead.
+mkdirSync('/nix/var', { recursive: true });
+if (statSync(process.env.TMPDIR ?? '/tmp').dev !== statSync('/nix/var').dev) {
+  process.env.TMPDIR = '/nix/var/nixmount-test-tmp';
+  mkdirSync(process.env.TMPDIR, { recursive: true });
+  console.log(`# /tmp is not on the Nix store's filesystem; tests use ${process.env.TMPDIR}`);
+}
 
 let passed = 0;
 let failed = 0;
