@@ -4,6 +4,7 @@ import { LocalAdapter } from '../../src/adapters/local/local-adapter.js';
 import type { OrchestratorAdapter } from '../../src/core/orchestrator-adapter.js';
 import type { NodeSettings } from '../../src/core/settings.js';
 import { NodePlugin } from '../../src/node-plugin.js';
+import type { PluginMode } from '../../src/plugin-services.js';
 import type { NixSettings } from '../../src/platform/nix-settings.js';
 import { createLogger } from '../../src/platform/pino-logger.js';
 import { CsiClient } from './csi-client.js';
@@ -14,6 +15,8 @@ export interface TestPluginOptions {
   stateDir?: string;
   settings?: Partial<NodeSettings>;
   nix?: Partial<NixSettings>;
+  /** Which services run; node (the default), controller or monolith. */
+  mode?: PluginMode;
 }
 
 export interface TestPlugin {
@@ -51,6 +54,7 @@ async function launch(t: ExecutionContext, dir: string, options: TestPluginOptio
   const plugin = await NodePlugin.start(
     { settings, nix, adapter: options.adapter ?? new LocalAdapter(settings.nodeId), logger },
     `unix://${join(dir, 'csi.sock')}`,
+    options.mode,
   );
   const client = new CsiClient(plugin.socketPath);
   let stopped = false;
