@@ -56,7 +56,10 @@ test('NodePublishVolume is idempotent; same target with other arguments is ALREA
   const other = await buildFixture(`${SALT}-other`);
   const plugin = await node(t);
   const target = plugin.target('a');
+  // The orchestrator guarantees the parent; the plugin creates the target itself.
+  t.is(await stat(target).catch(() => 'absent'), 'absent');
   await plugin.client.call('node', 'NodePublishVolume', publish('v', target, fixture.root));
+  t.true((await stat(target)).isDirectory());
   t.is((await plugin.client.code('node', 'NodePublishVolume', publish('v', target, fixture.root))).code, status.OK);
   t.is((await plugin.client.code('node', 'NodePublishVolume', publish('v', target, other.root))).code, status.ALREADY_EXISTS);
   t.is((await plugin.client.code('node', 'NodePublishVolume', publish('v', target, fixture.root, 'MULTI_NODE_MULTI_WRITER', false))).code, status.ALREADY_EXISTS);
@@ -109,6 +112,9 @@ test('NodeUnpublishVolume: required fields INVALID_ARGUMENT; not mounted OK; rem
   t.is((await plugin.client.code('node', 'NodeUnpublishVolume', { volume_id: 'v' })).code, status.INVALID_ARGUMENT);
   t.is((await plugin.client.code('node', 'NodeUnpublishVolume', { volume_id: 'v', target_path: target })).code, status.OK);
   await plugin.client.call('node', 'NodePublishVolume', publish('v', target, fixture.root));
+  // The target holds another volume: this one is not there, and nothing is unmounted.
+  t.is((await plugin.client.code('node', 'NodeUnpublishVolume', { volume_id: 'w', target_path: target })).code, status.NOT_FOUND);
+  t.deepEqual(await mountsBelow(target), [target]);
   t.is((await plugin.client.code('node', 'NodeUnpublishVolume', { volume_id: 'v', target_path: target })).code, status.OK);
   t.deepEqual(await mountsBelow(plugin.dir), []);
   t.is(await stat(target).catch(() => 'gone'), 'gone');
@@ -151,4 +157,14 @@ test('NodeExpandVolume is UNIMPLEMENTED (not advertised)', async (t) => {
   const plugin = await node(t);
   t.false((await nodeCapabilities(plugin)).includes('EXPAND_VOLUME'));
   t.is((await plugin.client.code('node', 'NodeExpandVolume', { volume_id: 'v', volume_path: '/x' })).code, status.UNIMPLEMENTED);
+});
+
+test('a 128-byte volume id and a 4 KiB volume context are accepted', async (t) => {
+  const fixture = await buildFixture(SALT);
+  const plugin = await node(t);
+  const target = plugin.target('long');
+  const paths = Array.from({ length: Math.floor(4000 / (fixture.root.length + 1)) }, () => fixture.root).join(' ');
+  await plugin.client.call('node', 'NodePublishVolume', publish('v'.repeat(128), target, paths));
+  t.deepEqual(await mountsBelow(target), [target]);
+  await plugin.client.call('node', 'NodeUnpublishVolume', { volume_id: 'v'.repeat(128), target_path: target });
 });
