@@ -4,7 +4,7 @@ import { serve } from './cli/serve.js';
 
 const USAGE = `usage: nixmount <command> [options]
 
-  serve       run the CSI plugin on a unix socket (--endpoint, --node-id, --state-dir, --orchestrator …)
+  serve       run the CSI plugin on a unix socket (--mode node|controller|monolith, --endpoint, --node-id, --state-dir, --orchestrator …)
   publish     mount a closure at --target on this machine (--paths or --context key=value, --read-write)
   unpublish   unmount what publish mounted at --target
   gc          remove views no volume uses`;

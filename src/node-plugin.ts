@@ -1,14 +1,9 @@
 import type { Container } from 'inversify';
 import { createContainer, type PluginConfig } from './composition-root.js';
-import { NixStore } from './core/ports/nix-store.js';
-import { ViewStore } from './core/ports/view-store.js';
 import { ViewManager } from './core/view-manager.js';
-import { VolumePublisher } from './core/volume-publisher.js';
 import { CsiServer } from './csi/csi-server.js';
-import { identityService } from './csi/identity-service.js';
-import { nodeService } from './csi/node-service.js';
-import { Readiness } from './csi/readiness.js';
 import { RpcHandlerFactory } from './csi/rpc-handler.js';
+import { runsNode, startServices, type PluginMode } from './plugin-services.js';
 import { lockStateDir } from './state-dir-lock.js';
 
 /** A running `nixmount serve`: state recovered, socket listening, idle views collected periodically. */
@@ -22,26 +17,15 @@ export class NodePlugin {
     readonly socketPath: string,
   ) {}
 
-  static async start(config: PluginConfig, endpoint: string): Promise<NodePlugin> {
+  static async start(config: PluginConfig, endpoint: string, mode: PluginMode = 'node'): Promise<NodePlugin> {
     const unlock = await lockStateDir(config.settings.stateDir);
     try {
       const container = createContainer(config);
-      const publisher = container.get(VolumePublisher);
-      const leftovers = await container.get<ViewStore>(ViewStore).sweepLeftovers();
-      if (leftovers.length > 0) config.logger.warn({ leftovers }, 'removed half-built views from an earlier run');
-      await publisher.recover();
       const rpc = new RpcHandlerFactory(config.logger);
-      const readiness = new Readiness(container.get<NixStore>(NixStore), config.settings.stateDir, config.logger);
-      const server = new CsiServer(
-        {
-          identity: identityService(rpc, { settings: config.settings, adapter: config.adapter, readiness }),
-          node: nodeService(rpc, publisher, config.adapter),
-        },
-        config.logger,
-      );
+      const server = new CsiServer(await startServices(mode, container, config, rpc), config.logger);
       const socketPath = await server.listen(endpoint);
       const plugin = new NodePlugin(container, server, unlock, socketPath);
-      plugin.scheduleGc(config);
+      if (runsNode(mode)) plugin.scheduleGc(config);
       return plugin;
     } catch (error) {
       await unlock();

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createAdapter } from '../adapters/registry.js';
 import { NodePlugin } from '../node-plugin.js';
+import { parsePluginMode } from '../plugin-services.js';
 import { createLogger } from '../platform/pino-logger.js';
 import { nixSettings, nodeOptions, nodeSettings } from './options.js';
 
@@ -15,18 +16,20 @@ export async function serve(argv: string[]): Promise<void> {
       orchestrator: { type: 'string' },
       'kubelet-dir': { type: 'string' },
       'stage-publish-base-dir': { type: 'string' },
+      mode: { type: 'string' },
     },
     strict: true,
   });
   const logger = createLogger({ level: values['log-level'] });
   const settings = nodeSettings(values);
+  const mode = parsePluginMode(values.mode ?? process.env.NIXMOUNT_MODE ?? 'node');
   const endpoint = values.endpoint ?? process.env.CSI_ENDPOINT ?? 'unix:///csi/csi.sock';
   const adapter = createAdapter(values.orchestrator ?? process.env.NIXMOUNT_ORCHESTRATOR ?? 'local', {
     nodeId: settings.nodeId,
     flags: values,
   });
-  const plugin = await NodePlugin.start({ settings, nix: nixSettings(values), adapter, logger }, endpoint);
-  logger.info({ driver: settings.driverName, node: settings.nodeId, orchestrator: adapter.name, stateDir: settings.stateDir }, 'nixmount serving');
+  const plugin = await NodePlugin.start({ settings, nix: nixSettings(values), adapter, logger }, endpoint, mode);
+  logger.info({ mode, driver: settings.driverName, node: settings.nodeId, orchestrator: adapter.name, stateDir: settings.stateDir }, 'nixmount serving');
 
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -1,5 +1,6 @@
 import { ContainerModule } from 'inversify';
 import { ClosureSource } from './closure-source.js';
+import { VolumeController } from './controller/volume-controller.js';
 import { Resolver } from './resolver.js';
 import { ViewManager } from './view-manager.js';
 import { VolumePublisher } from './volume-publisher.js';
@@ -10,4 +11,5 @@ export const coreModule = new ContainerModule((bind) => {
   bind(ClosureSource).toSelf().inSingletonScope();
   bind(ViewManager).toSelf().inSingletonScope();
   bind(VolumePublisher).toSelf().inSingletonScope();
+  bind(VolumeController).toSelf().inSingletonScope();
 });

@@ -12,7 +12,8 @@ export class Readiness {
   private last?: { at: number; ready: boolean };
 
   constructor(
-    private readonly nix: NixStore,
+    /** Absent for a controller alone, which never runs Nix. */
+    private readonly nix: NixStore | undefined,
     private readonly stateDir: string,
     private readonly log: Logger,
   ) {}
@@ -23,7 +24,7 @@ export class Readiness {
     try {
       await mkdir(this.stateDir, { recursive: true });
       await access(this.stateDir, constants.W_OK);
-      await this.nix.check();
+      await this.nix?.check();
     } catch (error) {
       this.log.warn({ err: error }, 'not ready');
       ready = false;

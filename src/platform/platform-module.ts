@@ -1,5 +1,6 @@
 import { ContainerModule } from 'inversify';
 import { Clock } from '../core/ports/clock.js';
+import { ControllerState } from '../core/ports/controller-state.js';
 import { Mounter } from '../core/ports/mounter.js';
 import { NixStore } from '../core/ports/nix-store.js';
 import { ProcessRunner } from '../core/ports/process-runner.js';
@@ -8,6 +9,7 @@ import { VolumeDirs } from '../core/ports/volume-dirs.js';
 import { VolumeState } from '../core/ports/volume-state.js';
 import { ExecaProcessRunner } from './execa-process-runner.js';
 import { FsVolumeDirs } from './fs-volume-dirs.js';
+import { JsonControllerState } from './json-controller-state.js';
 import { HardlinkViewStore } from './hardlink-view-store.js';
 import { JsonVolumeState } from './json-volume-state.js';
 import { LinuxMounter } from './linux-mounter.js';
@@ -23,4 +25,5 @@ export const platformModule = new ContainerModule((bind) => {
   bind(VolumeDirs).to(FsVolumeDirs).inSingletonScope();
   bind(VolumeState).to(JsonVolumeState).inSingletonScope();
   bind(Clock).to(SystemClock).inSingletonScope();
+  bind(ControllerState).to(JsonControllerState).inSingletonScope();
 });

@@ -7,6 +7,7 @@ import type { NodeSettings } from '../../src/core/settings.js';
 import { NixStore } from '../../src/core/ports/nix-store.js';
 import { NodePlugin } from '../../src/node-plugin.js';
 import type { NixCliStore } from '../../src/platform/nix-cli-store.js';
+import type { PluginMode } from '../../src/plugin-services.js';
 import type { NixSettings } from '../../src/platform/nix-settings.js';
 import { createLogger } from '../../src/platform/pino-logger.js';
 import { CsiClient } from './csi-client.js';
@@ -17,6 +18,8 @@ export interface TestPluginOptions {
   stateDir?: string;
   settings?: Partial<NodeSettings>;
   nix?: Partial<NixSettings>;
+  /** Which services run; node (the default), controller or monolith. */
+  mode?: PluginMode;
 }
 
 export interface TestPlugin {
@@ -54,6 +57,7 @@ async function launch(t: ExecutionContext, dir: string, options: TestPluginOptio
   const plugin = await NodePlugin.start(
     { settings, nix, adapter: options.adapter ?? new LocalAdapter(settings.nodeId), logger },
     `unix://${join(dir, 'csi.sock')}`,
+    options.mode,
   );
   const client = new CsiClient(plugin.socketPath);
   let stopped = false;

@@ -1,0 +1,61 @@
+import type { Container } from 'inversify';
+import type { PluginConfig } from './composition-root.js';
+import { VolumeController } from './core/controller/volume-controller.js';
+import { NixStore } from './core/ports/nix-store.js';
+import { ViewStore } from './core/ports/view-store.js';
+import { VolumePublisher } from './core/volume-publisher.js';
+import { controllerService } from './csi/controller-service.js';
+import type { CsiServices } from './csi/csi-server.js';
+import { identityService } from './csi/identity-service.js';
+import { nodeService } from './csi/node-service.js';
+import { Readiness } from './csi/readiness.js';
+import type { RpcHandlerFactory } from './csi/rpc-handler.js';
+
+/** Which CSI services one `nixmount serve` runs (Nomad's csi_plugin `type` uses the same words). */
+export const PLUGIN_MODES = ['node', 'controller', 'monolith'] as const;
+export type PluginMode = (typeof PLUGIN_MODES)[number];
+
+export function parsePluginMode(text: string): PluginMode {
+  const mode = PLUGIN_MODES.find((candidate) => candidate === text);
+  if (!mode) throw new Error(`--mode: "${text}" is not one of ${PLUGIN_MODES.join(', ')}`);
+  return mode;
+}
+
+export function runsNode(mode: PluginMode): boolean {
+  return mode !== 'controller';
+}
+
+export function runsController(mode: PluginMode): boolean {
+  return mode !== 'node';
+}
+
+/**
+ * Recovers the state of the services `mode` runs, then builds their handlers.
+ * A controller alone touches no mounts and needs no Nix: its only state is its records.
+ */
+export async function startServices(mode: PluginMode, container: Container, config: PluginConfig, rpc: RpcHandlerFactory): Promise<CsiServices> {
+  const services: Partial<CsiServices> = {};
+  if (runsNode(mode)) {
+    const publisher = container.get(VolumePublisher);
+    const leftovers = await container.get<ViewStore>(ViewStore).sweepLeftovers();
+    if (leftovers.length > 0) config.logger.warn({ leftovers }, 'removed half-built views from an earlier run');
+    await publisher.recover();
+    services.node = nodeService(rpc, publisher, config.adapter);
+  }
+  if (runsController(mode)) {
+    const controller = container.get(VolumeController);
+    await controller.recover();
+    services.controller = controllerService(rpc, controller);
+  }
+  const nix = runsNode(mode) ? container.get<NixStore>(NixStore) : undefined;
+  const readiness = new Readiness(nix, config.settings.stateDir, config.logger);
+  return {
+    ...services,
+    identity: identityService(rpc, {
+      settings: config.settings,
+      adapter: config.adapter,
+      readiness,
+      extraCapabilities: runsController(mode) ? [{ service: { type: 'CONTROLLER_SERVICE' } }] : [],
+    }),
+  };
+}

@@ -1,0 +1,11 @@
+import test from 'ava';
+import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+test('serve --mode refuses anything but node, controller or monolith, naming the flag', async (t) => {
+  const result = await execa('node', [CLI, 'serve', '--mode', 'both', '--endpoint', 'unix:///nonexistent/x.sock'], { reject: false });
+  t.is(result.exitCode, 1);
+  t.regex(result.stderr, /--mode: "both" is not one of node, controller, monolith/);
+});
