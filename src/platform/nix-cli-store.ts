@@ -1,4 +1,5 @@
-import { mkdir, readdir, symlink, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import { CommandFailedError, StorePathsUnavailableError, lastLines } from '../core/errors.js';
@@ -80,7 +81,15 @@ export class NixCliStore implements NixStore {
     await this.removeGcRoots(holder);
     const dir = this.gcRootDir();
     await mkdir(dir, { recursive: true });
-    await Promise.all(roots.map((root, index) => symlink(root, join(dir, `${holder}-${index}`))));
+    // Created aside and renamed over: another plugin on the same store (tests run several) may hold the same view key.
+    await Promise.all(
+      roots.map(async (root, index) => {
+        const link = join(dir, `${holder}-${index}`);
+        const aside = join(dir, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+        await symlink(root, aside);
+        await rename(aside, link);
+      }),
+    );
   }
 
   async removeGcRoots(holder: string): Promise<void> {
