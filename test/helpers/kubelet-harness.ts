@@ -162,15 +162,12 @@ export class KubeletHarness {
     return outcome;
   }
 
-  /** kubelet keeps retrying a failed mount while the pod exists; here a bounded number of attempts. */
+  /**
+   * kubelet keeps retrying a failed mount while the pod exists, with exponential
+   * backoff; here a bounded number of attempts with a short backoff.
+   */
   async mountVolumeWithRetries(p: Pod, volume: PodCsiVolume, attempts = 5): Promise<CallOutcome[]> {
-    const outcomes: CallOutcome[] = [];
-    for (let i = 0; i < attempts; i++) {
-      const outcome = await this.mountVolume(p, volume);
-      outcomes.push(outcome);
-      if (outcome.code === 0) break;
-    }
-    return outcomes;
+    return retried(attempts, () => this.mountVolume(p, volume));
   }
 
   /** Starts a pod: mounts all its volumes concurrently, as kubelet's volume manager does. */
@@ -186,17 +183,12 @@ export class KubeletHarness {
     return outcome;
   }
 
-  /** Pod deletion: every volume unpublished (retrying uncertain answers, bounded), then the pod directory removed. */
+  /** Pod deletion: every volume unpublished (uncertain answers retried, bounded), then the pod directory removed. */
   async deletePod(p: Pod, attemptsPerVolume = 5): Promise<CallOutcome[]> {
     const outcomes: CallOutcome[] = [];
     for (const volume of p.volumes) {
-      let outcome: CallOutcome = { code: -1, details: 'not attempted' };
-      for (let i = 0; i < attemptsPerVolume; i++) {
-        outcome = await this.unmountVolume(p, volume);
-        if (outcome.code === 0 || !isUncertain(outcome.code)) break;
-        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** i));
-      }
-      outcomes.push(outcome);
+      const tries = await retried(attemptsPerVolume, () => this.unmountVolume(p, volume), isUncertain);
+      outcomes.push(tries[tries.length - 1]!);
     }
     if (outcomes.every((o) => o.code === 0)) await rm(this.podDir(p), { recursive: true, force: true });
     return outcomes;
@@ -230,6 +222,18 @@ export class KubeletHarness {
     await unlink(join(volumeDir, 'vol_data.json')).catch(ignoreMissing);
     await rmdir(volumeDir).catch(ignoreMissing);
   }
+}
+
+/** Calls `attempt` until it succeeds, `retryOn` says no, or `attempts` run out; backoff doubles from 50 ms. */
+async function retried(attempts: number, attempt: () => Promise<CallOutcome>, retryOn: (code: number) => boolean = () => true): Promise<CallOutcome[]> {
+  const outcomes: CallOutcome[] = [];
+  for (let i = 0; i < attempts; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** (i - 1)));
+    const outcome = await attempt();
+    outcomes.push(outcome);
+    if (outcome.code === 0 || !retryOn(outcome.code)) break;
+  }
+  return outcomes;
 }
 
 async function exists(path: string): Promise<boolean> {

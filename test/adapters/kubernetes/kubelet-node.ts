@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { KubernetesAdapter } from '../../../src/adapters/kubernetes/kubernetes-adapter.js';
 import { KubeletHarness } from '../../helpers/kubelet-harness.js';
-import { startTestPlugin, type TestPlugin } from '../../helpers/plugin.js';
+import { startTestPlugin, type TestPlugin, type TestPluginOptions } from '../../helpers/plugin.js';
 import { tempDir } from '../../helpers/temp.js';
 
 export const NODE_NAME = 'worker-1';
@@ -15,12 +15,13 @@ export interface KubeletNode {
 }
 
 /** A real plugin serving the Kubernetes adapter, and a kubelet replaying calls against it under a temp kubelet root. */
-export async function startKubeletNode(t: ExecutionContext): Promise<KubeletNode> {
+export async function startKubeletNode(t: ExecutionContext, nix?: TestPluginOptions['nix']): Promise<KubeletNode> {
   const kubeletDir = join(await tempDir(t, 'nixmount-kubelet-'), 'var/lib/kubelet');
   await mkdir(join(kubeletDir, 'pods'), { recursive: true });
   const node = await startTestPlugin(t, {
     adapter: new KubernetesAdapter({ nodeName: NODE_NAME, kubeletDir }),
     settings: { driverName: DRIVER_NAME, nodeId: NODE_NAME },
+    nix,
   });
   const kubelet = new KubeletHarness({ client: node.client, kubeletDir, nodeName: NODE_NAME });
   return { node, kubelet };
