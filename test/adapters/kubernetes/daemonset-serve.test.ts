@@ -50,6 +50,10 @@ async function servesAs(t: ExecutionContext, daemonSetYaml: string, expectedDriv
     const info = await client.call('node', 'NodeGetInfo', {}, 20_000);
     t.is(info.node_id, NODE_NAME);
     t.deepEqual(info.accessible_topology.segments, { 'kubernetes.io/hostname': NODE_NAME });
+  } catch (error) {
+    child.kill('SIGKILL');
+    const { stderr, exitCode } = await child;
+    throw new Error(`${String(error)}; nixmount serve exited ${exitCode}: ${stderr}`);
   } finally {
     client.close();
   }

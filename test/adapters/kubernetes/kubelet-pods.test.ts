@@ -167,3 +167,25 @@ test('NodeUnpublishVolume for a volume the plugin never published is OK', async 
   const p = pod({ name: 'never', volumes: [{ name: 'nix', volumeAttributes: { paths: '/nix/store/00000000000000000000000000000000-x' } }] });
   t.is((await kubelet.unmountVolume(p, p.volumes[0]!)).code, status.OK);
 });
+
+test('the harness publishes as kubelet does: volume id, access mode from the advertised capabilities, pod info in the context', async (t) => {
+  const fixture = await buildFixture();
+  const { node, kubelet } = await startKubeletNode(t);
+  const p = nixPod('shape', fixture);
+  const request = await kubelet.publishRequest(p, p.volumes[0]!);
+  t.regex(String(request.volume_id), /^csi-[0-9a-f]{64}$/);
+  t.is(request.target_path, join(kubelet.kubeletDir, 'pods', p.uid, 'volumes/kubernetes.io~csi/nix/mount'));
+  t.deepEqual((request.volume_capability as any).access_mode, { mode: 'SINGLE_NODE_MULTI_WRITER' }); // the plugin advertises it
+  t.is((request.volume_context as Record<string, string>)['csi.storage.k8s.io/ephemeral'], 'true');
+  t.is((request.volume_context as Record<string, string>)['csi.storage.k8s.io/pod.uid'], p.uid);
+
+  t.is((await kubelet.mountVolume(p, p.volumes[0]!)).code, status.OK);
+  const [recordFile] = await stateEntries(node, 'volumes');
+  const record = JSON.parse(await readFile(join(node.stateDir, 'volumes', recordFile!), 'utf8'));
+  t.is(record.volumeId, request.volume_id);
+  t.is(record.accessMode, 'single-node-multi-writer');
+  t.is(record.ephemeral, true);
+  const volData = JSON.parse(await readFile(join(dirname(kubelet.targetPath(p, p.volumes[0]!)), 'vol_data.json'), 'utf8'));
+  t.is(volData.volumeHandle, request.volume_id);
+  t.is(volData.driverName, DRIVER_NAME);
+});
