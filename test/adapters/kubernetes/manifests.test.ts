@@ -2,7 +2,7 @@ import test from 'ava';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
+import { execa, execaSync } from 'execa';
 import { parseAllDocuments } from 'yaml';
 import { defaultManifestOptions } from '../../../src/adapters/kubernetes/manifests/options.js';
 import { renderManifests } from '../../../src/adapters/kubernetes/manifests/render.js';
@@ -81,6 +81,24 @@ test('overrides (nix-csi\'s driver name, a namespace, a moved kubelet dir) keep 
   const daemonSet = parsed.files.get('daemonset.yaml')![0]!;
   t.is(daemonSet.metadata.namespace, 'nix-csi');
   t.is(daemonSet.spec.template.spec.containers[0].image, 'example.org/nixmount:dev');
+});
+
+// kubectl is not part of the project's setup; where it is installed, kustomize itself checks kustomization.yaml.
+const kubectl = (() => {
+  try {
+    return execaSync('kubectl', ['version', '--client'], { reject: false, timeout: 20_000 }).exitCode === 0;
+  } catch {
+    return false;
+  }
+})();
+(kubectl ? test : test.skip)('`kubectl kustomize manifests/` builds exactly the installed objects', async (t) => {
+  const { parsed } = await parseTree(MANIFESTS);
+  const { stdout } = await execa('kubectl', ['kustomize', MANIFESTS]);
+  const built = parseAllDocuments(stdout).map((doc: any) => doc.toJS());
+  const resources = parsed.files.get('kustomization.yaml')![0]!.resources as string[];
+  // kustomize orders objects by kind; compare as sets.
+  const byKind = (a: any, b: any) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`);
+  t.deepEqual(built.sort(byKind), resources.flatMap((path) => parsed.files.get(path)!).sort(byKind));
 });
 
 test('the renderer refuses a state dir outside the /nix mount, saying why', (t) => {
