@@ -25,6 +25,10 @@ export class KubernetesAdapter implements OrchestratorAdapter {
     if (options.nodeName.trim() === '') {
       throw new Error('kubernetes: the node name is empty; pass --node-id $(NODE_NAME) from the downward API');
     }
+    if (/\$\(\w+\)/.test(options.nodeName)) {
+      // Kubernetes leaves $(VAR) as it is when the container has no such variable.
+      throw new Error(`kubernetes: the node name "${options.nodeName}" was not expanded; give the container NODE_NAME from fieldRef spec.nodeName`);
+    }
     this.paths = new KubeletPaths(options.kubeletDir);
   }
 

@@ -54,6 +54,7 @@ test('unknown keys, a bad ephemeral value and an empty context are INVALID_ARGUM
 test('node identity: the node name, with the kubernetes.io/hostname topology segment', (t) => {
   t.deepEqual(adapter.nodeIdentity(), { nodeId: 'worker-1', maxVolumesPerNode: 0, topology: { 'kubernetes.io/hostname': 'worker-1' } });
   t.throws(() => new KubernetesAdapter({ nodeName: '', kubeletDir: '/var/lib/kubelet' }), { message: /NODE_NAME/ });
+  t.throws(() => new KubernetesAdapter({ nodeName: '$(NODE_NAME)', kubeletDir: '/var/lib/kubelet' }), { message: /not expanded.*spec\.nodeName/ });
 });
 
 test('target paths: only kubelet CSI volume mount paths under the kubelet dir', (t) => {
