@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { k8s } from './cli/k8s.js';
 import { gc, publish, unpublish } from './cli/local-volume.js';
 import { serve } from './cli/serve.js';
 
@@ -7,9 +8,10 @@ const USAGE = `usage: nixmount <command> [options]
   serve       run the CSI plugin on a unix socket (--mode node|controller|monolith, --endpoint, --node-id, --state-dir, --orchestrator …)
   publish     mount a closure at --target on this machine (--paths or --context key=value, --read-write)
   unpublish   unmount what publish mounted at --target
-  gc          remove views no volume uses`;
+  gc          remove views no volume uses
+  k8s         Kubernetes tools: "k8s manifests" renders the install manifests (--driver-name, --namespace, --image, --out)`;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, publish, unpublish, gc };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, publish, unpublish, gc, k8s };
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);

@@ -1,4 +1,6 @@
 import type { OrchestratorAdapter } from '../core/orchestrator-adapter.js';
+import { DEFAULT_KUBELET_DIR } from './kubernetes/kubelet-paths.js';
+import { KubernetesAdapter } from './kubernetes/kubernetes-adapter.js';
 import { LocalAdapter } from './local/local-adapter.js';
 
 export interface AdapterOptions {
@@ -12,6 +14,8 @@ type AdapterFactory = (options: AdapterOptions) => OrchestratorAdapter;
 /** Orchestrators nixmount can serve; a third-party adapter is one more entry here. */
 export const ADAPTERS: Record<string, AdapterFactory> = {
   local: (options) => new LocalAdapter(options.nodeId),
+  kubernetes: (options) =>
+    new KubernetesAdapter({ nodeName: options.nodeId, kubeletDir: options.flags['kubelet-dir'] ?? DEFAULT_KUBELET_DIR }),
 };
 
 export function createAdapter(name: string, options: AdapterOptions): OrchestratorAdapter {

@@ -1,0 +1,51 @@
+import type { NodeIdentity, OrchestratorAdapter, ParsedVolumeContext } from '../../core/orchestrator-adapter.js';
+import { parseUserContext } from '../../core/volume-context.js';
+import { KubeletPaths } from './kubelet-paths.js';
+import { splitVolumeContext } from './pod-info.js';
+
+/** The topology key every Kubernetes node carries; its value here is the node name. */
+export const HOSTNAME_TOPOLOGY_KEY = 'kubernetes.io/hostname';
+
+export interface KubernetesAdapterOptions {
+  /** The Kubernetes node name (the DaemonSet passes it from the downward API as --node-id). */
+  nodeName: string;
+  /** kubelet's root directory (--root-dir of kubelet), /var/lib/kubelet unless the distribution moved it. */
+  kubeletDir: string;
+}
+
+/**
+ * Kubernetes: inline ephemeral volumes in pods (and PVs, whose paths look the same).
+ * kubelet's csi.storage.k8s.io/* keys are read here and never reach the core.
+ */
+export class KubernetesAdapter implements OrchestratorAdapter {
+  readonly name = 'kubernetes';
+  private readonly paths: KubeletPaths;
+
+  constructor(private readonly options: KubernetesAdapterOptions) {
+    if (options.nodeName.trim() === '') {
+      throw new Error('kubernetes: the node name is empty; pass --node-id $(NODE_NAME) from the downward API');
+    }
+    if (/\$\(\w+\)/.test(options.nodeName)) {
+      // Kubernetes leaves $(VAR) as it is when the container has no such variable.
+      throw new Error(`kubernetes: the node name "${options.nodeName}" was not expanded; give the container NODE_NAME from fieldRef spec.nodeName`);
+    }
+    this.paths = new KubeletPaths(options.kubeletDir);
+  }
+
+  parseVolumeContext(context: Readonly<Record<string, string>>): ParsedVolumeContext {
+    const { user, pod } = splitVolumeContext(context);
+    return { spec: parseUserContext(user), ephemeral: pod.ephemeral, workload: pod.workload };
+  }
+
+  nodeIdentity(): NodeIdentity {
+    return { nodeId: this.options.nodeName, maxVolumesPerNode: 0, topology: { [HOSTNAME_TOPOLOGY_KEY]: this.options.nodeName } };
+  }
+
+  checkTargetPath(path: string): void {
+    this.paths.checkTarget(path);
+  }
+
+  checkStagingPath(path: string): void {
+    this.paths.checkStaging(path);
+  }
+}

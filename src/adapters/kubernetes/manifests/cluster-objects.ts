@@ -1,0 +1,87 @@
+import type { ManifestFile } from './manifest-file.js';
+import { commonLabels, type ManifestOptions } from './options.js';
+
+export const SERVICE_ACCOUNT = 'nixmount-node';
+
+export function namespaceFile(options: ManifestOptions): ManifestFile {
+  return {
+    path: 'namespace.yaml',
+    header: ['The namespace of the nixmount node plugin.'],
+    object: {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: options.namespace,
+        labels: {
+          ...commonLabels('namespace'),
+          'pod-security.kubernetes.io/enforce': 'privileged',
+        },
+      },
+    },
+    comments: [
+      [['metadata', 'labels', 'pod-security.kubernetes.io/enforce'], 'The plugin container is privileged: it mounts into kubelet\'s pod directories.'],
+    ],
+  };
+}
+
+export function serviceAccountFile(options: ManifestOptions): ManifestFile {
+  return {
+    path: 'serviceaccount.yaml',
+    header: [
+      'Least privilege: the node plugin, node-driver-registrar and livenessprobe call no',
+      'Kubernetes API. Registration goes through kubelet\'s plugin socket and the pod\'s',
+      'identity arrives in the volume context (podInfoOnMount), so there is no Role or',
+      'ClusterRole, and no API token is mounted into the pods.',
+    ],
+    object: {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: SERVICE_ACCOUNT, namespace: options.namespace, labels: commonLabels('node-plugin') },
+      automountServiceAccountToken: false,
+    },
+  };
+}
+
+export function csiDriverFile(options: ManifestOptions): ManifestFile {
+  return {
+    path: 'csidriver.yaml',
+    header: ['Tells kubelet how to treat volumes of this driver.'],
+    object: {
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'CSIDriver',
+      metadata: { name: options.driverName, labels: commonLabels('csi-driver') },
+      spec: {
+        attachRequired: false,
+        podInfoOnMount: true,
+        volumeLifecycleModes: ['Ephemeral'],
+        fsGroupPolicy: 'None',
+      },
+    },
+    comments: [
+      [['spec', 'attachRequired'], 'Nothing to attach: a closure is mounted from the node\'s own store, so no controller is needed.'],
+      [
+        ['spec', 'podInfoOnMount'],
+        'kubelet adds csi.storage.k8s.io/pod.* and csi.storage.k8s.io/ephemeral to the volume context;\nnixmount logs the pod and answers OK to a late unpublish of an inline volume.',
+      ],
+      [['spec', 'volumeLifecycleModes'], 'Inline volumes in pod specs, living and dying with their pod.'],
+      [
+        ['spec', 'fsGroupPolicy'],
+        'Never chown/chmod for a pod\'s fsGroup: the files are hardlinks sharing their inodes with\nthe node\'s /nix/store and with every other pod, and read-only mounts cannot change anyway.',
+      ],
+    ],
+  };
+}
+
+export const INSTALL_FILES = ['namespace.yaml', 'serviceaccount.yaml', 'csidriver.yaml', 'daemonset.yaml'] as const;
+
+export function kustomizationFile(): ManifestFile {
+  return {
+    path: 'kustomization.yaml',
+    header: ['kubectl apply -k manifests/ installs the driver. The pods in examples/ are applied', 'separately (kubectl apply -f manifests/examples/) once their store paths are set.'],
+    object: {
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: [...INSTALL_FILES],
+    },
+  };
+}

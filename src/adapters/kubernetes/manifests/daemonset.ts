@@ -1,0 +1,130 @@
+import { isBelow } from '../../common/paths.js';
+import { kubeletPluginSocket } from '../kubelet-paths.js';
+import { SERVICE_ACCOUNT } from './cluster-objects.js';
+import type { ManifestFile } from './manifest-file.js';
+import { commonLabels, type ManifestOptions } from './options.js';
+
+/** Where the three containers meet: the plugin's socket directory, at the same path in each. */
+export const SOCKET_DIR = '/csi';
+export const SOCKET_PATH = `${SOCKET_DIR}/csi.sock`;
+export const REGISTRATION_DIR = '/registration';
+export const HEALTH_PORT = 9808;
+export const REGISTRAR_HEALTH_PORT = 9809;
+/** The node store's mount; the state dir lives inside it. */
+export const NIX_DIR = '/nix';
+
+export function daemonSetFile(options: ManifestOptions): ManifestFile {
+  if (!isBelow(options.stateDir, NIX_DIR)) {
+    throw new Error(`--state-dir: "${options.stateDir}" must be below ${NIX_DIR}: views are hardlinks into ${NIX_DIR}/store, and links cannot cross mounts`);
+  }
+  const labels = commonLabels('node-plugin');
+  const kubeletDir = options.kubeletDir;
+  return {
+    path: 'daemonset.yaml',
+    header: [
+      'The node plugin: one pod per node, with node-driver-registrar (registers the socket',
+      'with kubelet) and livenessprobe (serves /healthz by calling the plugin\'s Probe).',
+    ],
+    object: {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: 'nixmount-node', namespace: options.namespace, labels },
+      spec: {
+        selector: { matchLabels: labels },
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: SERVICE_ACCOUNT,
+            automountServiceAccountToken: false,
+            priorityClassName: 'system-node-critical',
+            tolerations: [{ operator: 'Exists' }],
+            terminationGracePeriodSeconds: 30,
+            containers: [pluginContainer(options), registrarContainer(options), livenessProbeContainer(options)],
+            volumes: [
+              { name: 'socket-dir', hostPath: { path: `${kubeletDir}/plugins/${options.driverName}`, type: 'DirectoryOrCreate' } },
+              { name: 'registration-dir', hostPath: { path: `${kubeletDir}/plugins_registry`, type: 'Directory' } },
+              { name: 'kubelet-dir', hostPath: { path: kubeletDir, type: 'Directory' } },
+              { name: 'nix', hostPath: { path: NIX_DIR, type: 'DirectoryOrCreate' } },
+            ],
+          },
+        },
+      },
+    },
+    comments: [
+      [['spec', 'template', 'spec', 'automountServiceAccountToken'], 'No container here calls the Kubernetes API (see serviceaccount.yaml).'],
+      [['spec', 'template', 'spec', 'priorityClassName'], 'Pods on the node cannot start without their /nix volume: never evict the plugin first.'],
+      [['spec', 'template', 'spec', 'tolerations'], 'Every node that may run pods with a nixmount volume needs the plugin, tainted or not.'],
+      [
+        ['spec', 'template', 'spec', 'containers', 0, 'volumeMounts', 1],
+        'Bidirectional: the mounts nixmount makes under kubelet\'s pod directories must reach the host,\nwhere kubelet hands them to the pod\'s containers.',
+      ],
+      [['spec', 'template', 'spec', 'containers', 0, 'ports'], 'Served by the liveness-probe container (same pod network), which calls the plugin\'s Probe.'],
+      [
+        ['spec', 'template', 'spec', 'containers', 0, 'resources'],
+        'No limits: a plugin killed while building a view fails every pod waiting for that view.',
+      ],
+      [
+        ['spec', 'template', 'spec', 'volumes', 3],
+        `The node store. nixmount's state dir (${options.stateDir}) is inside this one mount on purpose:\nviews are hardlinks into ${NIX_DIR}/store, and a hardlink cannot cross mount points,\nnot even two mounts of the same filesystem. Nodes without Nix get an empty store\nthat nixmount fills from its substituters.`,
+      ],
+    ],
+  };
+}
+
+function pluginContainer(options: ManifestOptions): Record<string, unknown> {
+  return {
+    name: 'nixmount',
+    image: options.image,
+    command: ['nixmount'],
+    args: [
+      'serve',
+      '--orchestrator=kubernetes',
+      `--driver-name=${options.driverName}`,
+      `--endpoint=unix://${SOCKET_PATH}`,
+      '--node-id=$(NODE_NAME)',
+      `--state-dir=${options.stateDir}`,
+      `--kubelet-dir=${options.kubeletDir}`,
+    ],
+    env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
+    securityContext: { privileged: true },
+    ports: [{ name: 'healthz', containerPort: HEALTH_PORT, protocol: 'TCP' }],
+    livenessProbe: { httpGet: { path: '/healthz', port: 'healthz' }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 5 },
+    readinessProbe: { httpGet: { path: '/healthz', port: 'healthz' }, periodSeconds: 10, timeoutSeconds: 5 },
+    resources: { requests: { cpu: '50m', memory: '128Mi' } },
+    volumeMounts: [
+      { name: 'socket-dir', mountPath: SOCKET_DIR },
+      { name: 'kubelet-dir', mountPath: options.kubeletDir, mountPropagation: 'Bidirectional' },
+      { name: 'nix', mountPath: NIX_DIR },
+    ],
+  };
+}
+
+function registrarContainer(options: ManifestOptions): Record<string, unknown> {
+  return {
+    name: 'node-driver-registrar',
+    image: options.registrarImage,
+    args: [
+      `--csi-address=${SOCKET_PATH}`,
+      `--kubelet-registration-path=${kubeletPluginSocket(options.kubeletDir, options.driverName)}`,
+      `--http-endpoint=:${REGISTRAR_HEALTH_PORT}`,
+    ],
+    ports: [{ name: 'registrar', containerPort: REGISTRAR_HEALTH_PORT, protocol: 'TCP' }],
+    livenessProbe: { httpGet: { path: '/healthz', port: 'registrar' }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5 },
+    resources: { requests: { cpu: '10m', memory: '20Mi' }, limits: { memory: '64Mi' } },
+    volumeMounts: [
+      { name: 'socket-dir', mountPath: SOCKET_DIR },
+      { name: 'registration-dir', mountPath: REGISTRATION_DIR },
+    ],
+  };
+}
+
+function livenessProbeContainer(options: ManifestOptions): Record<string, unknown> {
+  return {
+    name: 'liveness-probe',
+    image: options.livenessProbeImage,
+    args: [`--csi-address=${SOCKET_PATH}`, `--health-port=${HEALTH_PORT}`, '--probe-timeout=3s'],
+    resources: { requests: { cpu: '10m', memory: '20Mi' }, limits: { memory: '64Mi' } },
+    volumeMounts: [{ name: 'socket-dir', mountPath: SOCKET_DIR }],
+  };
+}

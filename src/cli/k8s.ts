@@ -1,0 +1,69 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { defaultManifestOptions, type ManifestOptions } from '../adapters/kubernetes/manifests/options.js';
+import { renderInstallStream, renderManifests } from '../adapters/kubernetes/manifests/render.js';
+import { DEFAULT_DRIVER_NAME, packageVersion } from './options.js';
+
+const USAGE = `usage: nixmount k8s manifests [options]
+
+  Prints the objects that install nixmount on a cluster (kubectl apply -f -),
+  or with --out DIR writes every file of manifests/ (with kustomization.yaml
+  and the example pods) into DIR.
+
+  --driver-name NAME         CSI driver name (default ${DEFAULT_DRIVER_NAME}; nix.csi.store replaces nix-csi)
+  --namespace NAME           namespace of the node plugin (default nixmount)
+  --image IMAGE              nixmount image
+  --kubelet-dir DIR          kubelet's root directory on the nodes (default /var/lib/kubelet)
+  --state-dir DIR            nixmount's state directory, below /nix (default /nix/var/nixmount)
+  --registrar-image IMAGE    node-driver-registrar image
+  --livenessprobe-image IMAGE livenessprobe image
+  --out DIR                  write the files instead of printing`;
+
+/** The manifests for the given flags; no environment is read, so the output is reproducible. */
+export function manifestOptionsFrom(values: Partial<Record<string, string>>): ManifestOptions {
+  const defaults = defaultManifestOptions(values['driver-name'] ?? DEFAULT_DRIVER_NAME, packageVersion());
+  return {
+    ...defaults,
+    namespace: values.namespace ?? defaults.namespace,
+    image: values.image ?? defaults.image,
+    kubeletDir: values['kubelet-dir'] ?? defaults.kubeletDir,
+    stateDir: values['state-dir'] ?? defaults.stateDir,
+    registrarImage: values['registrar-image'] ?? defaults.registrarImage,
+    livenessProbeImage: values['livenessprobe-image'] ?? defaults.livenessProbeImage,
+  };
+}
+
+async function manifests(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'driver-name': { type: 'string' },
+      namespace: { type: 'string' },
+      image: { type: 'string' },
+      'kubelet-dir': { type: 'string' },
+      'state-dir': { type: 'string' },
+      'registrar-image': { type: 'string' },
+      'livenessprobe-image': { type: 'string' },
+      out: { type: 'string' },
+    },
+    strict: true,
+  });
+  const options = manifestOptionsFrom(values);
+  if (!values.out) {
+    process.stdout.write(renderInstallStream(options));
+    return;
+  }
+  for (const [path, text] of renderManifests(options)) {
+    const file = join(values.out, path);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, text);
+  }
+}
+
+export async function k8s(argv: string[]): Promise<void> {
+  const [sub, ...rest] = argv;
+  if (sub === 'manifests') return manifests(rest);
+  console.error(USAGE);
+  process.exit(sub === undefined || sub === 'help' || sub === '--help' ? 0 : 2);
+}

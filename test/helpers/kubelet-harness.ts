@@ -1,0 +1,248 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { lstat, mkdir, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { kubeletTargetPath } from '../../src/adapters/kubernetes/kubelet-paths.js';
+import { POD_INFO_KEYS } from '../../src/adapters/kubernetes/pod-info.js';
+import type { CsiClient } from './csi-client.js';
+import { mountsBelow } from './mounts.js';
+
+/** A `csi` volume of a pod spec (spec.volumes[].csi). */
+export interface PodCsiVolume {
+  name: string;
+  volumeAttributes: Record<string, string>;
+  /** csi.readOnly; kubelet sends it as NodePublishVolume.readonly. */
+  readOnly?: boolean;
+  /** csi.fsType; kubelet sends "" when absent. */
+  fsType?: string;
+}
+
+export interface PodDescription {
+  name: string;
+  namespace?: string;
+  /** Generated when absent, as the API server does. */
+  uid?: string;
+  serviceAccountName?: string;
+  volumes: PodCsiVolume[];
+}
+
+export interface Pod extends Required<Omit<PodDescription, 'volumes'>> {
+  volumes: PodCsiVolume[];
+}
+
+export interface CallOutcome {
+  code: number;
+  details: string;
+}
+
+export interface KubeletOptions {
+  client: CsiClient;
+  kubeletDir: string;
+  nodeName: string;
+  /** The CSIDriver's podInfoOnMount (our manifests set true). */
+  podInfoOnMount?: boolean;
+  /** Per-call deadline; kubelet gives every CSI call two minutes. */
+  deadlineMs?: number;
+}
+
+const KUBELET_DEADLINE_MS = 120_000;
+
+/** kubelet's isFinalError: these codes leave the operation "uncertain" (it may still be running in the plugin). */
+const UNCERTAIN_CODES = new Set([status.CANCELLED, status.DEADLINE_EXCEEDED, status.UNAVAILABLE, status.RESOURCE_EXHAUSTED, status.ABORTED]);
+
+export function isUncertain(code: number): boolean {
+  return UNCERTAIN_CODES.has(code);
+}
+
+/** kubelet's volume handle for an inline volume: "csi-" + hex(sha256(podUID + volumeName)). */
+export function ephemeralVolumeId(podUid: string, volumeName: string): string {
+  return `csi-${createHash('sha256').update(`${podUid}${volumeName}`).digest('hex')}`;
+}
+
+export function pod(description: PodDescription): Pod {
+  return {
+    namespace: 'default',
+    uid: randomUUID(),
+    serviceAccountName: 'default',
+    ...description,
+  };
+}
+
+/**
+ * Replays what kubelet does with a CSI driver for inline ephemeral volumes: the
+ * registration calls, then per volume NodeGetCapabilities and NodePublishVolume
+ * with kubelet's volume id, target path, context and access mode, and on pod
+ * deletion NodeUnpublishVolume followed by kubelet's own directory cleanup.
+ */
+export class KubeletHarness {
+  readonly kubeletDir: string;
+  readonly nodeName: string;
+  private readonly client: CsiClient;
+  private readonly podInfoOnMount: boolean;
+  private readonly deadlineMs: number;
+
+  constructor(options: KubeletOptions) {
+    this.client = options.client;
+    this.kubeletDir = options.kubeletDir;
+    this.nodeName = options.nodeName;
+    this.podInfoOnMount = options.podInfoOnMount ?? true;
+    this.deadlineMs = options.deadlineMs ?? KUBELET_DEADLINE_MS;
+  }
+
+  /** node-driver-registrar asks GetPluginInfo; kubelet then asks NodeGetInfo on the registered socket. */
+  async register(): Promise<{ driverName: string; nodeId: string; topology: Record<string, string> | undefined; maxVolumes: string }> {
+    const info = await this.client.call('identity', 'GetPluginInfo', {}, this.deadlineMs);
+    const node = await this.client.call('node', 'NodeGetInfo', {}, this.deadlineMs);
+    return { driverName: info.name, nodeId: node.node_id, topology: node.accessible_topology?.segments, maxVolumes: node.max_volumes_per_node };
+  }
+
+  volumeId(p: Pod, volume: PodCsiVolume): string {
+    return ephemeralVolumeId(p.uid, volume.name);
+  }
+
+  targetPath(p: Pod, volume: PodCsiVolume): string {
+    return kubeletTargetPath(this.kubeletDir, p.uid, volume.name);
+  }
+
+  podDir(p: Pod): string {
+    return join(this.kubeletDir, 'pods', p.uid);
+  }
+
+  /** The NodePublishVolumeRequest kubelet builds; the access mode depends on what the node advertises. */
+  async publishRequest(p: Pod, volume: PodCsiVolume): Promise<Record<string, unknown>> {
+    const capabilities = await this.client.call('node', 'NodeGetCapabilities', {}, this.deadlineMs);
+    const types = new Set<string>((capabilities.capabilities ?? []).map((c: { rpc?: { type: string } }) => c.rpc?.type));
+    const context: Record<string, string> = { ...volume.volumeAttributes };
+    if (this.podInfoOnMount) {
+      // kubelet merges pod info over the attributes, so its keys win.
+      Object.assign(context, {
+        [POD_INFO_KEYS.podName]: p.name,
+        [POD_INFO_KEYS.podNamespace]: p.namespace,
+        [POD_INFO_KEYS.podUid]: p.uid,
+        [POD_INFO_KEYS.serviceAccount]: p.serviceAccountName,
+        [POD_INFO_KEYS.ephemeral]: 'true',
+      });
+    }
+    return {
+      volume_id: this.volumeId(p, volume),
+      publish_context: {},
+      staging_target_path: '',
+      target_path: this.targetPath(p, volume),
+      volume_capability: {
+        mount: { fs_type: volume.fsType ?? '', mount_flags: [] },
+        access_mode: { mode: types.has('SINGLE_NODE_MULTI_WRITER') ? 'SINGLE_NODE_MULTI_WRITER' : 'SINGLE_NODE_WRITER' },
+      },
+      readonly: volume.readOnly ?? false,
+      secrets: {},
+      volume_context: context,
+    };
+  }
+
+  /**
+   * One mount attempt of one volume, as kubelet's csiMountMgr.SetUpAt makes it:
+   * parent directory and vol_data.json first, then NodePublishVolume; after a
+   * final (not uncertain) error kubelet removes the directories again.
+   */
+  async mountVolume(p: Pod, volume: PodCsiVolume, deadlineMs = this.deadlineMs): Promise<CallOutcome> {
+    const target = this.targetPath(p, volume);
+    const volumeDir = dirname(target);
+    await mkdir(volumeDir, { recursive: true, mode: 0o750 });
+    await writeFile(
+      join(volumeDir, 'vol_data.json'),
+      JSON.stringify({
+        specVolumeID: volume.name,
+        volumeHandle: this.volumeId(p, volume),
+        driverName: (await this.client.call('identity', 'GetPluginInfo', {}, this.deadlineMs)).name,
+        nodeName: this.nodeName,
+        volumeLifecycleMode: 'Ephemeral',
+      }),
+    );
+    const outcome = await this.outcome('NodePublishVolume', await this.publishRequest(p, volume), deadlineMs);
+    if (outcome.code !== 0 && !isUncertain(outcome.code)) await this.removeMountDir(target);
+    return outcome;
+  }
+
+  /**
+   * kubelet keeps retrying a failed mount while the pod exists, with exponential
+   * backoff; here a bounded number of attempts with a short backoff.
+   */
+  async mountVolumeWithRetries(p: Pod, volume: PodCsiVolume, attempts = 5): Promise<CallOutcome[]> {
+    return retried(attempts, () => this.mountVolume(p, volume));
+  }
+
+  /** Starts a pod: mounts all its volumes concurrently, as kubelet's volume manager does. */
+  async startPod(p: Pod): Promise<CallOutcome[]> {
+    return Promise.all(p.volumes.map((volume) => this.mountVolume(p, volume)));
+  }
+
+  /** NodeUnpublishVolume, then kubelet's removeMountDir (only when the call succeeded). */
+  async unmountVolume(p: Pod, volume: PodCsiVolume, deadlineMs = this.deadlineMs): Promise<CallOutcome> {
+    const target = this.targetPath(p, volume);
+    const outcome = await this.outcome('NodeUnpublishVolume', { volume_id: this.volumeId(p, volume), target_path: target }, deadlineMs);
+    if (outcome.code === 0) await this.removeMountDir(target);
+    return outcome;
+  }
+
+  /** Pod deletion: every volume unpublished (uncertain answers retried, bounded), then the pod directory removed. */
+  async deletePod(p: Pod, attemptsPerVolume = 5): Promise<CallOutcome[]> {
+    const outcomes: CallOutcome[] = [];
+    for (const volume of p.volumes) {
+      const tries = await retried(attemptsPerVolume, () => this.unmountVolume(p, volume), isUncertain);
+      outcomes.push(tries[tries.length - 1]!);
+    }
+    if (outcomes.every((o) => o.code === 0)) await rm(this.podDir(p), { recursive: true, force: true });
+    return outcomes;
+  }
+
+  /** Whatever is mounted below the kubelet root. */
+  mounts(): Promise<string[]> {
+    return mountsBelow(this.kubeletDir);
+  }
+
+  private async outcome(method: string, request: Record<string, unknown>, deadlineMs: number): Promise<CallOutcome> {
+    try {
+      await this.client.call('node', method, request, deadlineMs);
+      return { code: 0, details: '' };
+    } catch (error) {
+      const e = error as ServiceError;
+      return { code: e.code, details: e.details };
+    }
+  }
+
+  /**
+   * kubelet's removeMountDir: the mount directory only if nothing is mounted
+   * there (os.Remove refuses a non-empty one), then vol_data.json and the
+   * volume's directory.
+   */
+  private async removeMountDir(target: string): Promise<void> {
+    const mounted = (await mountsBelow(target)).includes(target);
+    if (mounted) throw new Error(`kubelet: ${target} is still mounted; it would not remove it`);
+    if (await exists(target)) await rmdir(target);
+    const volumeDir = dirname(target);
+    await unlink(join(volumeDir, 'vol_data.json')).catch(ignoreMissing);
+    await rmdir(volumeDir).catch(ignoreMissing);
+  }
+}
+
+/** Calls `attempt` until it succeeds, `retryOn` says no, or `attempts` run out; backoff doubles from 50 ms. */
+async function retried(attempts: number, attempt: () => Promise<CallOutcome>, retryOn: (code: number) => boolean = () => true): Promise<CallOutcome[]> {
+  const outcomes: CallOutcome[] = [];
+  for (let i = 0; i < attempts; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** (i - 1)));
+    const outcome = await attempt();
+    outcomes.push(outcome);
+    if (outcome.code === 0 || !retryOn(outcome.code)) break;
+  }
+  return outcomes;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function ignoreMissing(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'ENOENT') throw error;
+}
