@@ -1,5 +1,7 @@
 import type { OrchestratorAdapter } from '../core/orchestrator-adapter.js';
 import { LocalAdapter } from './local/local-adapter.js';
+import { NomadAdapter } from './nomad/nomad-adapter.js';
+import { DEFAULT_STAGE_PUBLISH_BASE_DIR } from './nomad/nomad-paths.js';
 
 export interface AdapterOptions {
   nodeId: string;
@@ -12,6 +14,7 @@ type AdapterFactory = (options: AdapterOptions) => OrchestratorAdapter;
 /** Orchestrators nixmount can serve; a third-party adapter is one more entry here. */
 export const ADAPTERS: Record<string, AdapterFactory> = {
   local: (options) => new LocalAdapter(options.nodeId),
+  nomad: (options) => new NomadAdapter(options.nodeId, options.flags['stage-publish-base-dir'] ?? DEFAULT_STAGE_PUBLISH_BASE_DIR),
 };
 
 export function createAdapter(name: string, options: AdapterOptions): OrchestratorAdapter {
