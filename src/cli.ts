@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { gc, publish, unpublish } from './cli/local-volume.js';
+import { nomad } from './cli/nomad.js';
 import { serve } from './cli/serve.js';
 
 const USAGE = `usage: nixmount <command> [options]
@@ -7,9 +8,10 @@ const USAGE = `usage: nixmount <command> [options]
   serve       run the CSI plugin on a unix socket (--mode node|controller|monolith, --endpoint, --node-id, --state-dir, --orchestrator …)
   publish     mount a closure at --target on this machine (--paths or --context key=value, --read-write)
   unpublish   unmount what publish mounted at --target
-  gc          remove views no volume uses`;
+  gc          remove views no volume uses
+  nomad       Nomad tools: \`nomad volume\` writes a volume spec, \`nomad check\` checks a jobspec`;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, publish, unpublish, gc };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, publish, unpublish, gc, nomad };
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
