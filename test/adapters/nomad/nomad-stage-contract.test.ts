@@ -2,6 +2,7 @@ import test from 'ava';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
+import { execa } from 'execa';
 import { NomadAdapter } from '../../../src/adapters/nomad/nomad-adapter.js';
 import { mountCapability } from '../../helpers/csi-client.js';
 import { mountsBelow } from '../../helpers/mounts.js';
@@ -56,6 +57,10 @@ test('stage is idempotent; other arguments are ALREADY_EXISTS; publish needs the
   t.is((await code('NodeStageVolume', stage())).code, status.OK);
   t.is((await code('NodeStageVolume', stage({ volume_context: { paths: fixture.closure.find((p) => p.includes('fixture-data'))! } }))).code, status.ALREADY_EXISTS);
   t.is((await code('NodeStageVolume', stage({ volume_id: 'other' }))).code, status.ALREADY_EXISTS);
+  t.deepEqual(await mountsBelow(staging), [staging]);
+  // A stage whose bind vanished (a reboot) is bound again by the retried stage.
+  await execa('umount', [staging]);
+  t.is((await code('NodeStageVolume', stage())).code, status.OK);
   t.deepEqual(await mountsBelow(staging), [staging]);
   t.is((await code('NodePublishVolume', await publish('a1'))).code, status.OK);
   t.is((await code('NodePublishVolume', await publish('a1'))).code, status.OK);
