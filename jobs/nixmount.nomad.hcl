@@ -18,6 +18,7 @@ job "nixmount" {
 
         args = [
           "serve",
+          "--mode", "node",
           "--orchestrator", "nomad",
           "--node-id", "${node.unique.id}",
           "--stage-publish-base-dir", "/local/csi",

@@ -35,11 +35,14 @@ export function checkVolumeSpec(spec: NomadVolumeSpec, pluginId = DEFAULT_PLUGIN
     else if (capability.attachmentMode !== 'file-system') add(`capability attachment_mode "${capability.attachmentMode}": nixmount mounts file systems only, use "file-system"`);
   }
   if (spec.mountOptions.fsType) add(`mount_options fs_type "${spec.mountOptions.fsType}": nixmount takes no fs_type, leave it out`);
-  for (const key of spec.nonStringContext) add(`context key "${key}" must be a string`);
+  for (const key of spec.nonStringContext) add(`context/parameters key "${key}" must be a string`);
+  // A registered volume names its closure in `context`; a created one in `parameters`,
+  // which nixmount's controller checks and returns as the context.
+  const created = Object.keys(spec.context).length === 0 && Object.keys(spec.parameters).length > 0;
   try {
-    parseUserContext(spec.context);
+    parseUserContext(created ? spec.parameters : spec.context);
   } catch (error) {
-    add(`context: ${error instanceof Error ? error.message : String(error)}`);
+    add(`${created ? 'parameters' : 'context'}: ${error instanceof Error ? error.message : String(error)}`);
   }
   return problems;
 }

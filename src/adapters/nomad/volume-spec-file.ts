@@ -17,8 +17,10 @@ export interface NomadVolumeSpec {
   mountOptions: { fsType?: string; mountFlags: string[] };
   /** The `context` block; Nomad sends it verbatim as the CSI volume_context. */
   context: Record<string, string>;
+  /** The `parameters` block (`nomad volume create`): nixmount's controller turns it into the context. */
+  parameters: Record<string, string>;
   secrets: Record<string, string>;
-  /** Keys of `context` whose values are not strings (Nomad would refuse them). */
+  /** Keys of `context` or `parameters` whose values are not strings (Nomad would refuse them). */
   nonStringContext: string[];
 }
 
@@ -38,6 +40,7 @@ export function readVolumeSpec(text: string, file: string): NomadVolumeSpec {
 
 export function volumeSpecFromBody(body: HclBody, file: string): NomadVolumeSpec {
   const context = stringMap(blocks(body, 'context')[0]);
+  const parameters = stringMap(blocks(body, 'parameters')[0]);
   const mountOptions = blocks(body, 'mount_options')[0];
   const flags = mountOptions?.mount_flags;
   return {
@@ -56,7 +59,8 @@ export function volumeSpecFromBody(body: HclBody, file: string): NomadVolumeSpec
       mountFlags: Array.isArray(flags) ? flags.filter((f): f is string => typeof f === 'string') : [],
     },
     context: context.values,
+    parameters: parameters.values,
     secrets: stringMap(blocks(body, 'secrets')[0]).values,
-    nonStringContext: context.others,
+    nonStringContext: [...context.others, ...parameters.others],
   };
 }

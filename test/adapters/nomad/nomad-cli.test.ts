@@ -48,9 +48,12 @@ for (const [job, volumes, expected] of cases) {
 }
 
 test('nomad check passes the shipped jobs/ files', async (t) => {
-  const volumes = (await readdir(JOBS_DIR)).filter((name) => name.endsWith('.volume.hcl')).map((name) => join(JOBS_DIR, name));
+  const files = await readdir(JOBS_DIR);
+  const volumes = files.filter((name) => name.endsWith('.volume.hcl')).map((name) => join(JOBS_DIR, name));
+  const jobs = files.filter((name) => name.endsWith('.nomad.hcl'));
   t.true(volumes.length >= 4);
-  for (const job of ['example-app.nomad.hcl', 'nixmount.nomad.hcl']) {
+  t.true(jobs.includes('example-app.nomad.hcl') && jobs.includes('nixmount.nomad.hcl'));
+  for (const job of jobs) {
     const result = await nixmount('nomad', 'check', join(JOBS_DIR, job), ...volumes);
     t.is(result.exitCode, 0, result.stdout);
     t.regex(result.stdout, /no problems found/);
@@ -103,4 +106,17 @@ test('nomad volume writes a spec that parses back to the same context, templates
   t.regex(bad.stderr, /\/usr\/bin\/hello/);
   const two = await nixmount('nomad', 'volume', '--id', 'x', '--paths', '/nix/store/63l345l7dgcfz789w1y93j1540czafqh-hello-2.12.1', '--flake', 'a#b');
   t.regex(two.stderr, /exactly one of/);
+});
+
+test('a created volume (nomad volume create) is checked through its parameters', async (t) => {
+  const { checkVolumeSpec } = await import('../../../src/adapters/nomad/nomad-check.js');
+  const text = (block: string) => `id = "v"\ntype = "csi"\nplugin_id = "nixmount"\ncapability {\n  access_mode = "multi-node-reader-only"\n  attachment_mode = "file-system"\n}\n${block}\n`;
+  const good = readVolumeSpec(text('parameters {\n  flakeRef = "path:/x#y"\n}'), 'good.hcl');
+  t.deepEqual(checkVolumeSpec(good), []);
+  const typo = readVolumeSpec(text('parameters {\n  flake = "path:/x#y"\n}'), 'typo.hcl');
+  t.deepEqual(checkVolumeSpec(typo).map((p) => `${p.where}: ${p.message}`), [
+    'volume "v": parameters: unknown volume context key "flake" (known: paths, expression, flakeRef, or a system such as x86_64-linux)',
+  ]);
+  const neither = readVolumeSpec(text(''), 'neither.hcl');
+  t.regex(checkVolumeSpec(neither)[0]!.message, /^context: the volume context names no closure/);
 });
