@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { k8s } from './cli/k8s.js';
 import { gc, publish, unpublish } from './cli/local-volume.js';
+import { nomad } from './cli/nomad.js';
 import { serve } from './cli/serve.js';
 
 const USAGE = `usage: nixmount <command> [options]
@@ -9,9 +10,10 @@ const USAGE = `usage: nixmount <command> [options]
   publish     mount a closure at --target on this machine (--paths or --context key=value, --read-write)
   unpublish   unmount what publish mounted at --target
   gc          remove views no volume uses
-  k8s         Kubernetes tools: "k8s manifests" renders the install manifests (--driver-name, --namespace, --image, --out)`;
+  k8s         Kubernetes tools: "k8s manifests" renders the install manifests (--driver-name, --namespace, --image, --out)
+  nomad       Nomad tools: \`nomad volume\` writes a volume spec, \`nomad check\` checks a jobspec`;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, publish, unpublish, gc, k8s };
+const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, publish, unpublish, gc, k8s, nomad };
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);

@@ -4,6 +4,7 @@ import { VolumeController } from './core/controller/volume-controller.js';
 import { NixStore } from './core/ports/nix-store.js';
 import { ViewStore } from './core/ports/view-store.js';
 import { VolumePublisher } from './core/volume-publisher.js';
+import { VolumeStager } from './core/volume-stager.js';
 import { controllerService } from './csi/controller-service.js';
 import type { CsiServices } from './csi/csi-server.js';
 import { identityService } from './csi/identity-service.js';
@@ -39,8 +40,10 @@ export async function startServices(mode: PluginMode, container: Container, conf
     const publisher = container.get(VolumePublisher);
     const leftovers = await container.get<ViewStore>(ViewStore).sweepLeftovers();
     if (leftovers.length > 0) config.logger.warn({ leftovers }, 'removed half-built views from an earlier run');
+    const stager = container.get(VolumeStager);
+    await stager.recover(); // stage records hold views: loaded before any collection
     await publisher.recover();
-    services.node = nodeService(rpc, publisher, config.adapter);
+    services.node = nodeService(rpc, publisher, config.adapter, stager);
   }
   if (runsController(mode)) {
     const controller = container.get(VolumeController);

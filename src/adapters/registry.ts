@@ -2,6 +2,8 @@ import type { OrchestratorAdapter } from '../core/orchestrator-adapter.js';
 import { DEFAULT_KUBELET_DIR } from './kubernetes/kubelet-paths.js';
 import { KubernetesAdapter } from './kubernetes/kubernetes-adapter.js';
 import { LocalAdapter } from './local/local-adapter.js';
+import { NomadAdapter } from './nomad/nomad-adapter.js';
+import { DEFAULT_STAGE_PUBLISH_BASE_DIR } from './nomad/nomad-paths.js';
 
 export interface AdapterOptions {
   nodeId: string;
@@ -16,6 +18,7 @@ export const ADAPTERS: Record<string, AdapterFactory> = {
   local: (options) => new LocalAdapter(options.nodeId),
   kubernetes: (options) =>
     new KubernetesAdapter({ nodeName: options.nodeId, kubeletDir: options.flags['kubelet-dir'] ?? DEFAULT_KUBELET_DIR }),
+  nomad: (options) => new NomadAdapter(options.nodeId, options.flags['stage-publish-base-dir'] ?? DEFAULT_STAGE_PUBLISH_BASE_DIR),
 };
 
 export function createAdapter(name: string, options: AdapterOptions): OrchestratorAdapter {

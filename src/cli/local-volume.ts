@@ -6,6 +6,7 @@ import { createContainer } from '../composition-root.js';
 import { ViewStore } from '../core/ports/view-store.js';
 import { ViewManager } from '../core/view-manager.js';
 import { VolumePublisher } from '../core/volume-publisher.js';
+import { VolumeStager } from '../core/volume-stager.js';
 import { createLogger } from '../platform/pino-logger.js';
 import { lockStateDir } from '../state-dir-lock.js';
 import { nixSettings, nodeOptions, nodeSettings, type NodeOptionValues } from './options.js';
@@ -22,6 +23,7 @@ async function withLocalNode<T>(values: NodeOptionValues, work: (container: Retu
   try {
     const container = createContainer({ settings, nix: nixSettings(values), adapter: new LocalAdapter(settings.nodeId), logger });
     await container.get<ViewStore>(ViewStore).sweepLeftovers();
+    await container.get(VolumeStager).recover(); // stage records hold views: load them before any gc
     await container.get(VolumePublisher).recover();
     return await work(container);
   } finally {

@@ -4,6 +4,7 @@ import { VolumeController } from './controller/volume-controller.js';
 import { Resolver } from './resolver.js';
 import { ViewManager } from './view-manager.js';
 import { VolumePublisher } from './volume-publisher.js';
+import { VolumeStager } from './volume-stager.js';
 
 /** The core's own services; the ports they need are bound by a platform or a test module. */
 export const coreModule = new ContainerModule((bind) => {
@@ -12,4 +13,5 @@ export const coreModule = new ContainerModule((bind) => {
   bind(ViewManager).toSelf().inSingletonScope();
   bind(VolumePublisher).toSelf().inSingletonScope();
   bind(VolumeController).toSelf().inSingletonScope();
+  bind(VolumeStager).toSelf().inSingletonScope();
 });

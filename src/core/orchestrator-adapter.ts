@@ -25,6 +25,12 @@ export interface ParsedVolumeContext {
  */
 export interface OrchestratorAdapter {
   readonly name: string;
+  /**
+   * Whether the plugin advertises STAGE_UNSTAGE_VOLUME under this orchestrator. Only
+   * for orchestrators that stage every volume: advertising it makes a publish without
+   * a staging path FAILED_PRECONDITION (kubelet never stages inline volumes).
+   */
+  readonly supportsStaging: boolean;
   /** Reads a CSI volume context (user keys plus the orchestrator's own) into a spec. */
   parseVolumeContext(context: Readonly<Record<string, string>>): ParsedVolumeContext;
   nodeIdentity(): NodeIdentity;

@@ -3,7 +3,9 @@ import { Clock } from './ports/clock.js';
 import { Logger } from './ports/logger.js';
 import { NixStore } from './ports/nix-store.js';
 import { ViewStore } from './ports/view-store.js';
+import { StageState } from './ports/stage-state.js';
 import { VolumeState } from './ports/volume-state.js';
+import { FailedPreconditionError } from './errors.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { viewKey } from './view-key.js';
 
@@ -18,7 +20,7 @@ export interface AcquiredView {
  * Owns the views: builds each closure's view once (concurrent requests share the
  * build), tracks who holds a view, and collects views nobody holds.
  *
- * Holders are durable volume records plus in-memory leases taken by publishes in
+ * Holders are durable volume and stage records plus in-memory leases taken by publishes in
  * flight, so a collection can never remove a view between its build and the
  * record that holds it.
  */
@@ -32,6 +34,7 @@ export class ViewManager {
     @inject(NixStore) private readonly nix: NixStore,
     @inject(ViewStore) private readonly views: ViewStore,
     @inject(VolumeState) private readonly state: VolumeState,
+    @inject(StageState) private readonly stages: StageState,
     @inject(Clock) private readonly clock: Clock,
     @inject(Logger) private readonly log: Logger,
   ) {}
@@ -56,6 +59,21 @@ export class ViewManager {
     return { key, nixDir: this.views.nixDir(key), built };
   }
 
+  /**
+   * Takes a lease on a view that must already exist (a staged view a publish
+   * mounts without resolving again); call `release` after.
+   */
+  async acquireExisting(key: string): Promise<AcquiredView> {
+    this.leases.set(key, (this.leases.get(key) ?? 0) + 1);
+    this.idleSince.delete(key);
+    const exists = await this.perView.run(key, () => this.views.exists(key));
+    if (!exists) {
+      this.release(key);
+      throw new FailedPreconditionError(`view ${key} is gone; stage the volume again`);
+    }
+    return { key, nixDir: this.views.nixDir(key), built: false };
+  }
+
   release(key: string): void {
     const remaining = (this.leases.get(key) ?? 1) - 1;
     if (remaining > 0) {
@@ -76,7 +94,11 @@ export class ViewManager {
   }
 
   isHeld(key: string): boolean {
-    return (this.leases.get(key) ?? 0) > 0 || this.state.list().some((record) => record.viewKey === key);
+    return (
+      (this.leases.get(key) ?? 0) > 0 ||
+      this.state.list().some((record) => record.viewKey === key) ||
+      this.stages.list().some((record) => record.viewKey === key)
+    );
   }
 
   /** Removes `key` now if nobody holds it (used to undo a failed publish that built it). */

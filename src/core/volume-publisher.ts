@@ -39,6 +39,7 @@ export class VolumePublisher {
       readonly,
       mode: request.accessMode,
       flags: [...request.mountFlags].sort(),
+      ...(request.staged ? { staging: request.staged.stagingPath } : {}),
     });
 
     const existing = this.state.get(key);
@@ -70,8 +71,8 @@ export class VolumePublisher {
       }
     }
 
-    const roots = await this.source.prepare(request.spec, log);
-    const view = await this.views.acquire(roots);
+    const roots = request.staged ? request.staged.roots : await this.source.prepare(request.spec, log);
+    const view = request.staged ? await this.views.acquireExisting(request.staged.viewKey) : await this.views.acquire(roots);
     const undo: Array<() => Promise<unknown>> = [];
     try {
       if (await this.dirs.createTarget(request.targetPath)) {
@@ -87,6 +88,7 @@ export class VolumePublisher {
         viewKey: view.key,
         roots,
         ephemeral: request.ephemeral,
+        ...(request.staged ? { stagingPath: request.staged.stagingPath } : {}),
         publishedAt: this.clock.now().toISOString(),
       };
       if (!readonly) {

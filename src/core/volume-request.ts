@@ -23,6 +23,15 @@ export interface PublishRequest {
   spec: VolumeSpec;
   /** Inline/ephemeral volume: unpublish of a forgotten volume is OK, never NOT_FOUND. */
   ephemeral: boolean;
+  /** Publish from a staged volume: mount its view without resolving the spec again. */
+  staged?: StagedView;
+}
+
+/** What NodeStageVolume left for the publishes from one staging path. */
+export interface StagedView {
+  stagingPath: string;
+  viewKey: string;
+  roots: string[];
 }
 
 export interface PublishResult {

@@ -1,11 +1,14 @@
-import { UnimplementedError } from '../core/errors.js';
+import { FailedPreconditionError, UnimplementedError } from '../core/errors.js';
 import type { OrchestratorAdapter } from '../core/orchestrator-adapter.js';
 import type { VolumePublisher } from '../core/volume-publisher.js';
+import type { VolumeStager } from '../core/volume-stager.js';
 import type { NodeHandlers } from '../gen/csi/v1/Node.js';
 import type { NodeServiceCapability } from '../gen/csi/v1/NodeServiceCapability.js';
 import type { NodeGetVolumeStatsRequest__Output } from '../gen/csi/v1/NodeGetVolumeStatsRequest.js';
 import type { NodePublishVolumeRequest__Output } from '../gen/csi/v1/NodePublishVolumeRequest.js';
 import type { NodeUnpublishVolumeRequest__Output } from '../gen/csi/v1/NodeUnpublishVolumeRequest.js';
+import type { NodeStageVolumeRequest__Output } from '../gen/csi/v1/NodeStageVolumeRequest.js';
+import type { NodeUnstageVolumeRequest__Output } from '../gen/csi/v1/NodeUnstageVolumeRequest.js';
 import { readCapability } from './capability.js';
 import type { RpcHandlerFactory } from './rpc-handler.js';
 import { required } from './validation.js';
@@ -22,7 +25,11 @@ function volumeLock(volumeId: string, path: string): string {
   return `${volumeId}\0${path}`;
 }
 
-export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, adapter: OrchestratorAdapter): NodeHandlers {
+export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, adapter: OrchestratorAdapter, stager: VolumeStager): NodeHandlers {
+  const capabilities: NodeServiceCapability[] = adapter.supportsStaging
+    ? [{ rpc: { type: 'STAGE_UNSTAGE_VOLUME' } }, ...CAPABILITIES]
+    : CAPABILITIES;
+
   const unimplemented = (method: string) =>
     rpc.unary({ method, handle: async () => { throw new UnimplementedError(`${method} is not offered by this plugin`); } });
 
@@ -39,20 +46,25 @@ export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, 
         };
       },
     }),
-    NodeGetCapabilities: rpc.unary({ method: 'NodeGetCapabilities', handle: async () => ({ capabilities: CAPABILITIES }) }),
+    NodeGetCapabilities: rpc.unary({ method: 'NodeGetCapabilities', handle: async () => ({ capabilities }) }),
     NodePublishVolume: rpc.unary<NodePublishVolumeRequest__Output, object>({
       method: 'NodePublishVolume',
-      describe: (r) => ({ volumeId: r.volume_id, target: r.target_path, readonly: r.readonly }),
+      describe: (r) => ({ volumeId: r.volume_id, target: r.target_path, staging: r.staging_target_path || undefined, readonly: r.readonly }),
       validate: (r) => {
         required(r.volume_id, 'volume_id');
         required(r.target_path, 'target_path');
         readCapability(r.volume_capability);
         adapter.checkTargetPath(r.target_path);
+        if (adapter.supportsStaging && r.staging_target_path) adapter.checkStagingPath(r.staging_target_path);
       },
       lockKey: (r) => volumeLock(r.volume_id, r.target_path),
       handle: async (r, log) => {
         const capability = readCapability(r.volume_capability);
         const context = adapter.parseVolumeContext(r.volume_context);
+        if (adapter.supportsStaging && !r.staging_target_path) {
+          throw new FailedPreconditionError('staging_target_path is required: this plugin advertises STAGE_UNSTAGE_VOLUME');
+        }
+        const staged = adapter.supportsStaging ? stager.stagedView(r.volume_id, r.staging_target_path) : undefined;
         await publisher.publish(
           {
             volumeId: r.volume_id,
@@ -62,6 +74,7 @@ export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, 
             mountFlags: capability.mountFlags,
             spec: context.spec,
             ephemeral: context.ephemeral,
+            ...(staged ? { staged } : {}),
           },
           log.child(context.workload),
         );
@@ -101,8 +114,43 @@ export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, 
         };
       },
     }),
-    NodeStageVolume: unimplemented('NodeStageVolume'),
-    NodeUnstageVolume: unimplemented('NodeUnstageVolume'),
+    NodeStageVolume: adapter.supportsStaging
+      ? rpc.unary<NodeStageVolumeRequest__Output, object>({
+          method: 'NodeStageVolume',
+          describe: (r) => ({ volumeId: r.volume_id, staging: r.staging_target_path }),
+          validate: (r) => {
+            required(r.volume_id, 'volume_id');
+            required(r.staging_target_path, 'staging_target_path');
+            readCapability(r.volume_capability);
+            adapter.checkStagingPath(r.staging_target_path);
+          },
+          lockKey: (r) => volumeLock(r.volume_id, r.staging_target_path),
+          handle: async (r, log) => {
+            const capability = readCapability(r.volume_capability);
+            const context = adapter.parseVolumeContext(r.volume_context);
+            await stager.stage(
+              { volumeId: r.volume_id, stagingPath: r.staging_target_path, accessMode: capability.accessMode, spec: context.spec },
+              log.child(context.workload),
+            );
+            return {};
+          },
+        })
+      : unimplemented('NodeStageVolume'),
+    NodeUnstageVolume: adapter.supportsStaging
+      ? rpc.unary<NodeUnstageVolumeRequest__Output, object>({
+          method: 'NodeUnstageVolume',
+          describe: (r) => ({ volumeId: r.volume_id, staging: r.staging_target_path }),
+          validate: (r) => {
+            required(r.volume_id, 'volume_id');
+            required(r.staging_target_path, 'staging_target_path');
+          },
+          lockKey: (r) => volumeLock(r.volume_id, r.staging_target_path),
+          handle: async (r, log) => {
+            await stager.unstage(r.volume_id, r.staging_target_path, log);
+            return {};
+          },
+        })
+      : unimplemented('NodeUnstageVolume'),
     NodeExpandVolume: unimplemented('NodeExpandVolume'),
   };
 }

@@ -3,6 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { LocalAdapter } from '../../src/adapters/local/local-adapter.js';
 import { VolumePublisher } from '../../src/core/volume-publisher.js';
+import { VolumeStager } from '../../src/core/volume-stager.js';
 import { CsiServer } from '../../src/csi/csi-server.js';
 import { nodeService } from '../../src/csi/node-service.js';
 import { identityService } from '../../src/csi/identity-service.js';
@@ -27,7 +28,7 @@ test('a second call for a volume whose operation is in flight is ABORTED; other 
   const server = new CsiServer(
     {
       identity: identityService(rpc, { settings: { driverName: 'd', driverVersion: '0', nodeId: 'n', stateDir: dir, viewIdleMs: 0 }, adapter, readiness: new Readiness(fakes.nix, dir, silentLogger) }),
-      node: nodeService(rpc, container.get(VolumePublisher), adapter),
+      node: nodeService(rpc, container.get(VolumePublisher), adapter, container.get(VolumeStager)),
     },
     silentLogger,
   );

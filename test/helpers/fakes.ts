@@ -5,6 +5,7 @@ import type { Mounter, OverlayDirs } from '../../src/core/ports/mounter.js';
 import type { NixStore } from '../../src/core/ports/nix-store.js';
 import type { ViewContents, ViewStore } from '../../src/core/ports/view-store.js';
 import type { VolumeDirs, VolumeUsage } from '../../src/core/ports/volume-dirs.js';
+import type { StageRecord, StageState } from '../../src/core/ports/stage-state.js';
 import type { VolumeRecord, VolumeState } from '../../src/core/ports/volume-state.js';
 
 /** An in-memory store: paths with their references; `cache` holds what substitution can bring. */
@@ -154,22 +155,26 @@ export class FakeVolumeDirs implements VolumeDirs {
   }
 }
 
-export class MemoryVolumeState implements VolumeState {
-  readonly records = new Map<string, VolumeRecord>();
+class MemoryRecords<T extends { key: string }> {
+  readonly records = new Map<string, T>();
   async load(): Promise<void> {}
-  get(key: string): VolumeRecord | undefined {
+  get(key: string): T | undefined {
     return this.records.get(key);
   }
-  list(): VolumeRecord[] {
+  list(): T[] {
     return [...this.records.values()];
   }
-  async put(record: VolumeRecord): Promise<void> {
+  async put(record: T): Promise<void> {
     this.records.set(record.key, record);
   }
   async delete(key: string): Promise<void> {
     this.records.delete(key);
   }
 }
+
+export class MemoryVolumeState extends MemoryRecords<VolumeRecord> implements VolumeState {}
+
+export class MemoryStageState extends MemoryRecords<StageRecord> implements StageState {}
 
 export class FakeClock implements Clock {
   constructor(public ms = Date.UTC(2026, 0, 1)) {}

@@ -7,9 +7,10 @@ import { Mounter } from '../../src/core/ports/mounter.js';
 import { NixStore } from '../../src/core/ports/nix-store.js';
 import { ViewStore } from '../../src/core/ports/view-store.js';
 import { VolumeDirs } from '../../src/core/ports/volume-dirs.js';
+import { StageState } from '../../src/core/ports/stage-state.js';
 import { VolumeState } from '../../src/core/ports/volume-state.js';
 import { NodeSettings } from '../../src/core/settings.js';
-import { FakeClock, FakeMounter, FakeNixStore, FakeViewStore, FakeVolumeDirs, MemoryVolumeState, silentLogger } from './fakes.js';
+import { FakeClock, FakeMounter, FakeNixStore, FakeViewStore, FakeVolumeDirs, MemoryStageState, MemoryVolumeState, silentLogger } from './fakes.js';
 
 export interface Fakes {
   nix: FakeNixStore;
@@ -17,6 +18,7 @@ export interface Fakes {
   mounter: FakeMounter;
   dirs: FakeVolumeDirs;
   state: MemoryVolumeState;
+  stages: MemoryStageState;
   clock: FakeClock;
 }
 
@@ -28,6 +30,7 @@ export function createTestContainer(settings: Partial<NodeSettings> = {}): { con
     mounter: new FakeMounter(),
     dirs: new FakeVolumeDirs(),
     state: new MemoryVolumeState(),
+    stages: new MemoryStageState(),
     clock: new FakeClock(),
   };
   const fakeModule = new ContainerModule((bind) => {
@@ -36,6 +39,7 @@ export function createTestContainer(settings: Partial<NodeSettings> = {}): { con
     bind(Mounter).toConstantValue(fakes.mounter);
     bind(VolumeDirs).toConstantValue(fakes.dirs);
     bind(VolumeState).toConstantValue(fakes.state);
+    bind(StageState).toConstantValue(fakes.stages);
     bind(Clock).toConstantValue(fakes.clock);
     bind(Logger).toConstantValue(silentLogger);
     bind(NodeSettings).toConstantValue({

@@ -19,6 +19,9 @@ export interface KubernetesAdapterOptions {
  */
 export class KubernetesAdapter implements OrchestratorAdapter {
   readonly name = 'kubernetes';
+  // kubelet never stages inline ephemeral volumes, and advertising staging would make
+  // every publish without a staging path a FAILED_PRECONDITION.
+  readonly supportsStaging = false;
   private readonly paths: KubeletPaths;
 
   constructor(private readonly options: KubernetesAdapterOptions) {

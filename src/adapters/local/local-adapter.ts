@@ -5,6 +5,7 @@ import { assertAbsolutePath } from '../common/paths.js';
 /** No orchestrator: people and scripts publishing by hand (`nixmount publish`). Any absolute target. */
 export class LocalAdapter implements OrchestratorAdapter {
   readonly name = 'local';
+  readonly supportsStaging = false;
 
   constructor(private readonly nodeId: string) {}
 

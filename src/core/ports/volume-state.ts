@@ -16,6 +16,8 @@ export interface VolumeRecord {
   /** Per-volume overlay directory (upper, work) for read-write volumes. */
   overlayDir?: string;
   ephemeral: boolean;
+  /** The staging path this publish mounted from, when the volume was staged first. */
+  stagingPath?: string;
   publishedAt: string;
 }
 

@@ -1,0 +1,17 @@
+# A writable /nix per allocation: each allocation of a `per_alloc` group claims
+# its own volume "nix-scratch[N]" and gets an overlay over the shared view, so
+# it can install into /nix without touching the others.
+# One spec per allocation index (this is index 1, dev-scratch-0.volume.hcl is 0):
+id        = "nix-scratch[1]"
+name      = "nix-scratch[1]"
+type      = "csi"
+plugin_id = "nixmount"
+
+capability {
+  access_mode     = "single-node-writer"
+  attachment_mode = "file-system"
+}
+
+context {
+  paths = "/nix/store/63l345l7dgcfz789w1y93j1540czafqh-hello-2.12.1"
+}

@@ -1,0 +1,60 @@
+# The nixmount CSI node plugin on every Nomad client.
+#
+# Run it with `nomad job run jobs/nixmount.nomad.hcl`. The task mounts the host's
+# /nix read-write: nixmount substitutes missing store paths into the node store,
+# and keeps its state (views, records) under /nix/var/nixmount, because a view
+# is a hardlink farm and must sit on the same filesystem as /nix/store.
+job "nixmount" {
+  type        = "system"
+  datacenters = ["*"]
+
+  group "node" {
+    task "plugin" {
+      driver = "docker"
+
+      config {
+        image      = "ghcr.io/nixmount/nixmount:0.1.0"
+        privileged = true
+
+        args = [
+          "serve",
+          "--mode", "node",
+          "--orchestrator", "nomad",
+          "--node-id", "${node.unique.id}",
+          "--stage-publish-base-dir", "/local/csi",
+          "--state-dir", "/nix/var/nixmount",
+          "--view-idle", "15m",
+        ]
+
+        mount {
+          type     = "bind"
+          source   = "/nix"
+          target   = "/nix"
+          readonly = false
+          bind_options {
+            propagation = "rshared"
+          }
+        }
+      }
+
+      # Nomad sets CSI_ENDPOINT=unix:///csi/csi.sock from mount_dir; nixmount reads it.
+      csi_plugin {
+        id                     = "nixmount"
+        type                   = "node"
+        mount_dir              = "/csi"
+        stage_publish_base_dir = "/local/csi"
+        health_timeout         = "30s"
+      }
+
+      env {
+        NIXMOUNT_SUBSTITUTERS        = "https://cache.nixos.org"
+        NIXMOUNT_TRUSTED_PUBLIC_KEYS = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="
+      }
+
+      resources {
+        cpu    = 500
+        memory = 512
+      }
+    }
+  }
+}

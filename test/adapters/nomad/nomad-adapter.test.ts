@@ -1,0 +1,44 @@
+import test from 'ava';
+import { NomadAdapter } from '../../../src/adapters/nomad/nomad-adapter.js';
+import { createAdapter } from '../../../src/adapters/registry.js';
+import { InvalidArgumentError } from '../../../src/core/errors.js';
+
+const adapter = new NomadAdapter('node-1', '/local/csi');
+
+test('target and staging paths follow Nomad layout under stage_publish_base_dir', (t) => {
+  t.notThrows(() => adapter.checkTargetPath('/local/csi/per-alloc/6b1f-uuid/nix-hello/ro-file-system-multi-node-reader-only'));
+  t.notThrows(() => adapter.checkTargetPath('/local/csi/per-alloc/6b1f-uuid/nix-scratch[0]/rw-file-system-single-node-writer'));
+  t.notThrows(() => adapter.checkStagingPath('/local/csi/staging/default/nix-hello/ro-file-system-multi-node-reader-only'));
+  for (const bad of [
+    '/local/csi/per-alloc/a/v',
+    '/local/csi/per-alloc/a/v/ro-file-system-multi-node-reader-only/extra',
+    '/local/csi/staging/default/v/ro-file-system-multi-node-reader-only', // a staging path is no target
+    '/other/per-alloc/a/v/ro-file-system-multi-node-reader-only',
+    '/local/csi/per-alloc/a/v/rw-nfs-multi-node-reader-only',
+    '/local/csi/per-alloc/../v/x/ro-file-system-multi-node-reader-only',
+    'local/csi/per-alloc/a/v/ro-file-system-multi-node-reader-only',
+  ]) {
+    const error = t.throws(() => adapter.checkTargetPath(bad), { instanceOf: InvalidArgumentError });
+    t.true(error!.message.includes(bad), error!.message);
+  }
+  t.throws(() => adapter.checkStagingPath('/local/csi/per-alloc/a/v/ro-file-system-multi-node-reader-only'), { instanceOf: InvalidArgumentError });
+});
+
+test('node identity: never an empty node id, a topology segment naming the node', (t) => {
+  t.deepEqual(adapter.nodeIdentity(), { nodeId: 'node-1', maxVolumesPerNode: 0, topology: { nixmount_node: 'node-1' } });
+  t.throws(() => new NomadAdapter(' ', '/local/csi'), { message: /node id/ });
+  t.throws(() => new NomadAdapter('n', 'local/csi'), { message: /absolute/ });
+});
+
+test('volume context: the user keys, unknown keys refused by name', (t) => {
+  t.deepEqual(adapter.parseVolumeContext({ flakeRef: 'path:/x#y' }).spec.flakeRef, 'path:/x#y');
+  t.throws(() => adapter.parseVolumeContext({ server: 'nfs' }), { instanceOf: InvalidArgumentError, message: /"server"/ });
+});
+
+test('registered as "nomad" with --stage-publish-base-dir', (t) => {
+  const nomad = createAdapter('nomad', { nodeId: 'n', flags: { 'stage-publish-base-dir': '/alloc/csi' } });
+  t.is(nomad.name, 'nomad');
+  t.true(nomad.supportsStaging);
+  t.notThrows(() => nomad.checkStagingPath('/alloc/csi/staging/ns/v/ro-file-system-single-node-reader-only'));
+  t.false(createAdapter('local', { nodeId: 'n', flags: {} }).supportsStaging);
+});
