@@ -3,6 +3,7 @@ import { createAdapter } from '../adapters/registry.js';
 import { NodePlugin } from '../node-plugin.js';
 import { createLogger } from '../platform/pino-logger.js';
 import { nixSettings, nodeOptions, nodeSettings } from './options.js';
+import { sourceNixSettings, sourceOptions, sourceSettings } from './source-options.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -11,6 +12,7 @@ export async function serve(argv: string[]): Promise<void> {
     args: argv,
     options: {
       ...nodeOptions,
+      ...sourceOptions,
       endpoint: { type: 'string' },
       orchestrator: { type: 'string' },
       'kubelet-dir': { type: 'string' },
@@ -25,7 +27,9 @@ export async function serve(argv: string[]): Promise<void> {
     nodeId: settings.nodeId,
     flags: values,
   });
-  const plugin = await NodePlugin.start({ settings, nix: nixSettings(values), adapter, logger }, endpoint);
+  const sources = sourceSettings(values);
+  const nix = { ...nixSettings(values), ...sourceNixSettings(values, sources) };
+  const plugin = await NodePlugin.start({ settings, nix, sources, adapter, logger }, endpoint);
   logger.info({ driver: settings.driverName, node: settings.nodeId, orchestrator: adapter.name, stateDir: settings.stateDir }, 'nixmount serving');
 
   let stopping = false;

@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { LocalAdapter } from '../../src/adapters/local/local-adapter.js';
 import type { OrchestratorAdapter } from '../../src/core/orchestrator-adapter.js';
+import type { Logger } from '../../src/core/ports/logger.js';
 import type { NodeSettings } from '../../src/core/settings.js';
+import { DEFAULT_SOURCE_SETTINGS, type SourcePolicy, type SourceSettings } from '../../src/core/source-settings.js';
 import { NodePlugin } from '../../src/node-plugin.js';
 import type { NixSettings } from '../../src/platform/nix-settings.js';
 import { createLogger } from '../../src/platform/pino-logger.js';
@@ -14,6 +16,10 @@ export interface TestPluginOptions {
   stateDir?: string;
   settings?: Partial<NodeSettings>;
   nix?: Partial<NixSettings>;
+  /** Source policy and realisation timings; unset fields keep the production defaults (store paths only). */
+  sources?: Partial<Omit<SourceSettings, 'policy'>> & { policy?: Partial<SourcePolicy> };
+  /** Where the plugin logs (e.g. a recording logger); silent unless NIXMOUNT_TEST_LOG is set. */
+  logger?: Logger;
 }
 
 export interface TestPlugin {
@@ -47,9 +53,14 @@ async function launch(t: ExecutionContext, dir: string, options: TestPluginOptio
     ...options.settings,
   };
   const nix: NixSettings = { storeUri: '', substituters: [], connectTimeoutSec: 2, ...options.nix };
-  const logger = createLogger({ level: process.env.NIXMOUNT_TEST_LOG ?? 'silent' });
+  const sources: SourceSettings = {
+    ...DEFAULT_SOURCE_SETTINGS,
+    ...options.sources,
+    policy: { ...DEFAULT_SOURCE_SETTINGS.policy, ...options.sources?.policy },
+  };
+  const logger = options.logger ?? createLogger({ level: process.env.NIXMOUNT_TEST_LOG ?? 'silent' });
   const plugin = await NodePlugin.start(
-    { settings, nix, adapter: options.adapter ?? new LocalAdapter(settings.nodeId), logger },
+    { settings, nix, sources, adapter: options.adapter ?? new LocalAdapter(settings.nodeId), logger },
     `unix://${join(dir, 'csi.sock')}`,
   );
   const client = new CsiClient(plugin.socketPath);
