@@ -8,6 +8,7 @@ export class RealiseProgress {
   private toFetch = 0;
   private toBuild = 0;
   private downloadMiB = 0;
+  // Counted when Nix starts a path: its legacy output does not say when one ends.
   private fetched = 0;
   private built = 0;
   private readonly tail: string[] = [];
@@ -41,9 +42,9 @@ export class RealiseProgress {
     if (this.phase !== 'realising') return this.phase;
     const parts: string[] = [];
     if (this.toFetch > 0) {
-      parts.push(`${this.fetched}/${this.toFetch} paths fetched (${this.downloadMiB.toFixed(1)} MiB to download)`);
+      parts.push(`fetching ${this.fetched}/${this.toFetch} paths (${this.downloadMiB.toFixed(1)} MiB to download)`);
     }
-    if (this.toBuild > 0) parts.push(`${this.built}/${this.toBuild} derivations building or built`);
+    if (this.toBuild > 0) parts.push(`building ${this.built}/${this.toBuild} derivations`);
     return parts.length > 0 ? `realising: ${parts.join(', ')}` : 'realising';
   }
 }
