@@ -102,8 +102,8 @@ export class NixCliStore implements NixStore {
     const caches = this.settings.substituters?.join(' ') || 'the node\'s nix.conf';
     if (output.buildNotAllowed) {
       throw new PermissionDeniedError(
-        `${targets.join(', ')} must be built, and this node's source policy allows substitution only (serve --builds allowed); ` +
-          `no configured cache (${caches}) has them${output.problems.length > 1 ? ` (${output.problems.slice(0, -1).join('; ')})` : ''}`,
+        `${targets.map((target) => target.split('!')[0]).join(', ')} must be built, and this node's source policy allows substitution only ` +
+          `(serve --builds allowed); no configured cache (${caches}) has the outputs${output.problems.length > 0 ? ` (${output.problems.join('; ')})` : ''}`,
       );
     }
     if (output.failedDerivation) {

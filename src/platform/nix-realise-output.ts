@@ -8,7 +8,8 @@ const FETCHING = /^copying path '([^']+)' from '([^']+)'/;
 const BUILDING = /^building '([^']+)'/;
 const PLAN_ENTRY = /^ {2}\/nix\/store\//;
 // Nix's own chatter that says nothing about why a realise failed.
-const NOISE = [/--add-root/, /retrying in \d+ ms/, /^don't know how to build these paths:/];
+// ("build of P failed" for a store path P that is not a derivation just repeats that P was not fetched.)
+const NOISE = [/--add-root/, /retrying in \d+ ms/, /^don't know how to build these paths:/, /^error: build of '[^']*[^v]' failed$/, /unable to start any build/];
 
 /**
  * Reads `nix-store --realise` stderr line by line: progress events for the logs and
@@ -53,7 +54,7 @@ export class RealiseOutput {
     const builder = /^error: builder for '([^']+)' failed/.exec(line);
     if (builder) this.failedDerivation = builder[1];
     if (/unable to start any build/.test(line)) this.buildNotAllowed = true;
-    if (NOISE.some((pattern) => pattern.test(line))) return;
+    if (NOISE.some((pattern) => pattern.test(line)) || builder) return;
     const text = line.replace(/^warning: (error: )?/, '');
     if (!this.problems.includes(text)) this.problems.push(text);
   }

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
 import type { ExecutionContext } from 'ava';
@@ -56,6 +56,7 @@ export async function serveDirectory(t: ExecutionContext, dir: string): Promise<
 /** An empty binary cache directory served over HTTP on loopback. */
 export async function startBinaryCache(t: ExecutionContext): Promise<BinaryCache> {
   const dir = await tempDir(t, 'nixmount-cache-');
+  await writeFile(join(dir, 'nix-cache-info'), 'StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 30\n');
   return { dir, fileUri: `file://${dir}`, url: await serveDirectory(t, dir) };
 }
 
