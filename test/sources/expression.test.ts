@@ -1,5 +1,6 @@
 import test from 'ava';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import { buildFixture } from '../helpers/nix.js';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { startTestPlugin } from '../helpers/plugin.js';
@@ -85,4 +86,24 @@ test('five concurrent publishes of one expression share one evaluation and one r
   t.is(await buildCount(counter), 1);
   const stores = await Promise.all(targets.map((target) => storeOf(target)));
   for (const store of stores) t.deepEqual(store, stores[0]);
+});
+
+test('the view is keyed by the closure: an expression and the store path it gives share one view; roots combine', async (t) => {
+  const node = await startTestPlugin(t, { sources: expressions, settings: { viewIdleMs: 60_000 } });
+  const counter = await counterFile(t);
+  const expression = countedExpression({ salt: uniqueSalt(), counter });
+  const byExpression = join(node.dir, 'by-expression');
+  await node.client.call('node', 'NodePublishVolume', publishRequest('vol-e', byExpression, { expression }));
+  const output = await readlink(join(byExpression, 'var/result'));
+
+  const byPath = join(node.dir, 'by-path');
+  await node.client.call('node', 'NodePublishVolume', publishRequest('vol-p', byPath, { paths: output }));
+  t.is((await readdir(join(node.stateDir, 'views'))).length, 1, 'one view for both volumes');
+
+  const fixture = await buildFixture();
+  const combined = join(node.dir, 'combined');
+  await node.client.call('node', 'NodePublishVolume', publishRequest('vol-c', combined, { paths: fixture.root, expression }));
+  t.deepEqual((await readdir(join(combined, 'var/result'))).sort(), [output, fixture.root].map((p) => p.slice('/nix/store/'.length + 33)).sort());
+  t.is((await readdir(join(node.stateDir, 'views'))).length, 2);
+  t.is(await buildCount(counter), 1);
 });
