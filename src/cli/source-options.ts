@@ -32,7 +32,7 @@ function list(text: string | undefined): string[] {
 function allowedKinds(text: string): Set<string> {
   const kinds = new Set<string>();
   for (const entry of list(text)) {
-    const kind = entry.replace(/s$/, '');
+    const kind = { expressions: 'expression', flakes: 'flake', path: 'paths' }[entry] ?? entry;
     if (!(SOURCE_KINDS as readonly string[]).includes(kind)) {
       throw new Error(`--allow-sources: "${entry}" is not a source kind (known: ${SOURCE_KINDS.join(', ')})`);
     }
