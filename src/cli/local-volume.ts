@@ -21,7 +21,8 @@ async function withLocalNode<T>(
   work: (container: ReturnType<typeof createContainer>) => Promise<T>,
 ): Promise<T> {
   const settings = nodeSettings(values);
-  const sources = sourceSettings(values);
+  // A person at a shell waits for the work; there is no orchestrator retry to join it later.
+  const sources = { ...sourceSettings(values), realiseWaitMs: 0 };
   // Each command is a fresh process, so nixmount's own evaluation cache starts empty;
   // --refresh also makes Nix refetch unlocked flake inputs and tarballs.
   const nix = { ...nixSettings(values), ...sourceNixSettings(values, sources, values.refresh ?? false) };
