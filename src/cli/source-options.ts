@@ -14,6 +14,7 @@ export const sourceOptions = {
   'push-key-file': { type: 'string' },
   'nix-path': { type: 'string' },
   'download-attempts': { type: 'string' },
+  'stalled-download-timeout': { type: 'string' },
 } as const;
 
 export type SourceOptionValues = Partial<Record<keyof typeof sourceOptions, string>>;
@@ -72,7 +73,9 @@ export function sourceSettings(values: SourceOptionValues): SourceSettings {
 export function sourceNixSettings(values: SourceOptionValues, sources: SourceSettings, refresh = false): Partial<NixSettings> {
   const attempts = values['download-attempts'] ?? env('NIXMOUNT_DOWNLOAD_ATTEMPTS') ?? '2';
   if (!/^[1-9]\d*$/.test(attempts)) throw new Error(`--download-attempts: "${attempts}" is not a positive number`);
+  const stalled = parseDuration(values['stalled-download-timeout'] ?? env('NIXMOUNT_STALLED_DOWNLOAD_TIMEOUT') ?? '30s', 'stalled-download-timeout');
   return {
+    stalledDownloadTimeoutSec: Math.max(1, Math.round(stalled / 1000)),
     nixPath: values['nix-path'] ?? env('NIXMOUNT_NIX_PATH'),
     downloadAttempts: Number(attempts),
     // Nix's cache of fetched unlocked sources expires together with nixmount's evaluations.

@@ -111,7 +111,12 @@ export class NixCliStore implements NixStore {
     }
     const outputs = targets.filter((target) => !target.includes('!'));
     const stillMissing = outputs.length > 0 ? await this.invalidPaths(outputs) : [];
-    const detail = output.problems.length > 0 ? output.problems.join('; ') : lastLines(result.stderr, 3);
+    const problems = [...output.problems];
+    if (problems.some((problem) => /not signed by any of the keys/.test(problem))) {
+      const names = (this.settings.trustedPublicKeys ?? []).map((key) => key.split(':')[0]);
+      problems.push(`this node trusts ${names.length > 0 ? `the keys ${names.join(', ')}` : "the keys of its nix.conf"} (--trusted-public-keys)`);
+    }
+    const detail = problems.length > 0 ? problems.join('; ') : lastLines(result.stderr, 3);
     throw new StorePathsUnavailableError(stillMissing.length > 0 ? stillMissing : targets, `caches: ${caches}; ${detail}`);
   }
 
@@ -172,7 +177,7 @@ export class NixCliStore implements NixStore {
     const message = result.stderr.trim().slice(-2000);
     if (result.exitCode !== 0) {
       if (FETCH_FAILURE.test(message)) throw new UnavailableError(`${what}: fetching its sources failed: ${message}`);
-      throw new InvalidArgumentError(`${what} does not evaluate to a derivation: ${message}`);
+      throw new InvalidArgumentError(`${what} could not be evaluated: ${message}`);
     }
     const derivations = JSON.parse(result.stdout) as Record<string, { outputs: Record<string, { path?: string }> }>;
     const [drv, ...more] = Object.keys(derivations);

@@ -15,6 +15,8 @@ export interface NixSettings {
   nixPath?: string;
   /** Tries per download; Nix's default (5, with backoff) makes an unreachable cache cost many timeouts. */
   downloadAttempts?: number;
+  /** Seconds without data after which a download from a cache is abandoned (a cache that accepts but never answers). */
+  stalledDownloadTimeoutSec?: number;
   /** Seconds Nix trusts its cache of fetched unlocked sources (flake inputs, tarballs); 0 refetches. */
   tarballTtlSec?: number;
   /** Secret key file signing what the node pushes to a cache (`nix-store --generate-binary-cache-key`). */
@@ -40,6 +42,7 @@ export function nixConfig(settings: NixSettings): string {
     'narinfo-cache-negative-ttl = 0',
   ];
   if (settings.downloadAttempts !== undefined) lines.push(`download-attempts = ${settings.downloadAttempts}`);
+  if (settings.stalledDownloadTimeoutSec !== undefined) lines.push(`stalled-download-timeout = ${settings.stalledDownloadTimeoutSec}`);
   if (settings.tarballTtlSec !== undefined) lines.push(`tarball-ttl = ${settings.tarballTtlSec}`);
   if (settings.substituters) lines.push(`substituters = ${settings.substituters.join(' ')}`);
   if (settings.trustedPublicKeys) lines.push(`trusted-public-keys = ${settings.trustedPublicKeys.join(' ')}`);

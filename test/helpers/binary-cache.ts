@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { execa } from 'execa';
@@ -63,6 +63,21 @@ export async function startBinaryCache(t: ExecutionContext): Promise<BinaryCache
 /** Copies `paths` (with their closures) into `cache`, signed with `key`. */
 export async function pushSigned(cache: BinaryCache, key: SigningKey, paths: string[]): Promise<void> {
   await execa('nix', ['copy', '--to', `${cache.fileUri}?secret-key=${key.secretKeyFile}`, ...paths], { env: nixEnv });
+}
+
+/** A loopback "cache" that accepts connections and never answers (a hung server, not a refused port). */
+export async function silentServer(t: ExecutionContext): Promise<string> {
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 /** A loopback port nothing listens on (bound once, then released). */

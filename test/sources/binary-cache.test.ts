@@ -3,17 +3,17 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { execa } from 'execa';
-import { closedPort, pushSigned, signingKey, startBinaryCache } from '../helpers/binary-cache.js';
+import { closedPort, pushSigned, signingKey, silentServer, startBinaryCache } from '../helpers/binary-cache.js';
 import { buildFixture, nixEnv } from '../helpers/nix.js';
 import { startTestPlugin } from '../helpers/plugin.js';
 import { assertNothingLeft, buildCount, counterFile, countedExpression, publishRequest, storeOf, uniqueSalt } from '../helpers/sources.js';
 import { tempDir } from '../helpers/temp.js';
 
 /** A second simulated node: its own chroot store, substituting only from `caches`. */
-async function chrootNode(t: Parameters<typeof startTestPlugin>[0], caches: string[], trustedKeys: string[], connectTimeoutSec = 2) {
+async function chrootNode(t: Parameters<typeof startTestPlugin>[0], caches: string[], trustedKeys: string[], connectTimeoutSec = 2, stalledDownloadTimeoutSec = 2) {
   const storeRoot = await tempDir(t, 'nixmount-store-');
   const node = await startTestPlugin(t, {
-    nix: { storeUri: `local?root=${storeRoot}`, substituters: caches, trustedPublicKeys: trustedKeys, connectTimeoutSec, downloadAttempts: 1 },
+    nix: { storeUri: `local?root=${storeRoot}`, substituters: caches, trustedPublicKeys: trustedKeys, connectTimeoutSec, downloadAttempts: 1, stalledDownloadTimeoutSec },
     sources: { policy: { allowExpressions: true, allowBuilds: false } },
   });
   return { node, storeRoot, gcRoots: join(storeRoot, 'nix/var/nix/gcroots/nixmount') };
@@ -78,6 +78,7 @@ test('a path signed with an untrusted key is refused, naming the signature probl
   t.log(result.details);
   t.is(result.code, status.FAILED_PRECONDITION);
   t.regex(result.details, /is not signed by any of the keys in 'trusted-public-keys'/);
+  t.regex(result.details, /this node trusts the keys nixmount-test-trusted \(--trusted-public-keys\)/);
   t.true(result.details.includes(cache.url));
   t.true(result.details.includes(fixture.root));
   t.false(await validIn(storeRoot, fixture.root));
@@ -96,5 +97,20 @@ test('a cache on a closed port fails the publish, naming the cache', async (t) =
   t.is(result.code, status.FAILED_PRECONDITION);
   t.true(result.details.includes(url), result.details);
   t.regex(result.details, /Couldn't connect to server/);
+  await assertNothingLeft(t, node, target, gcRoots);
+});
+
+test('a cache that accepts connections but never answers fails the publish, naming the cache', async (t) => {
+  const fixture = await buildFixture(uniqueSalt());
+  const key = await signingKey(t, 'nixmount-test-silent');
+  const url = await silentServer(t);
+  const { node, gcRoots } = await chrootNode(t, [url], [key.publicKey], 1, 1);
+  const target = join(node.dir, 'target');
+
+  const result = await node.client.code('node', 'NodePublishVolume', publishRequest('vol-silent', target, { paths: fixture.root }));
+  t.log(result.details);
+  t.is(result.code, status.FAILED_PRECONDITION);
+  t.true(result.details.includes(url), result.details);
+  t.regex(result.details, /Timeout was reached/);
   await assertNothingLeft(t, node, target, gcRoots);
 });
