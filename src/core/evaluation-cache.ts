@@ -37,12 +37,14 @@ export class EvaluationCache {
   ) {}
 
   expression(text: string, options: { refresh?: boolean; log?: Logger } = {}): Promise<Evaluation> {
-    return this.lookup(`expression\0${text}`, false, options, () => this.nix.evaluateExpression(text));
+    const mayBuild = this.settings.policy.allowBuilds;
+    return this.lookup(`expression\0${text}`, false, options, () => this.nix.evaluateExpression(text, { mayBuild }));
   }
 
   flake(ref: string, options: { refresh?: boolean; log?: Logger } = {}): Promise<Evaluation> {
     const refresh = options.refresh ?? false;
-    return this.lookup(`flake\0${ref}`, isLockedFlakeRef(ref), options, () => this.nix.evaluateFlake(ref, { refresh }));
+    const mayBuild = this.settings.policy.allowBuilds;
+    return this.lookup(`flake\0${ref}`, isLockedFlakeRef(ref), options, () => this.nix.evaluateFlake(ref, { refresh, mayBuild }));
   }
 
   private lookup(key: string, forever: boolean, options: { refresh?: boolean; log?: Logger }, evaluate: () => Promise<Evaluation>): Promise<Evaluation> {

@@ -10,7 +10,7 @@ import {
   UnavailableError,
   lastLines,
 } from '../core/errors.js';
-import type { Evaluation, NixStore, RealiseOptions } from '../core/ports/nix-store.js';
+import type { EvaluateOptions, Evaluation, NixStore, RealiseOptions } from '../core/ports/nix-store.js';
 import { ProcessRunner, type RunOptions } from '../core/ports/process-runner.js';
 import { STORE_DIR } from '../core/store-path.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
@@ -30,6 +30,11 @@ function batches<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += BATCH) out.push(items.slice(i, i + BATCH));
   return out;
+}
+
+// --max-jobs 0: Nix may substitute but never start a builder (import-from-derivation included).
+function noBuilds(options: { mayBuild: boolean }): string[] {
+  return options.mayBuild ? [] : ['--max-jobs', '0'];
 }
 
 function lines(text: string): string[] {
@@ -79,20 +84,19 @@ export class NixCliStore implements NixStore {
     throw new StorePathsUnavailableError(stillMissing.length > 0 ? stillMissing : paths, lastLines(result.stderr, 3));
   }
 
-  evaluateExpression(text: string): Promise<Evaluation> {
+  evaluateExpression(text: string, options: EvaluateOptions): Promise<Evaluation> {
     // The text starts on the first line so Nix's line numbers in errors are the user's own.
     const wrapped = `(let nixmountSource = (${text}\n); in if builtins.isFunction nixmountSource then nixmountSource {} else nixmountSource)`;
-    return this.showDerivation(['--impure', '--expr', wrapped], 'expression');
+    return this.showDerivation([...noBuilds(options), '--impure', '--expr', wrapped], 'expression');
   }
 
-  evaluateFlake(ref: string, options: { refresh: boolean }): Promise<Evaluation> {
-    return this.showDerivation([...(options.refresh ? ['--refresh'] : []), ref], `flakeRef "${ref}"`);
+  evaluateFlake(ref: string, options: EvaluateOptions & { refresh: boolean }): Promise<Evaluation> {
+    return this.showDerivation([...noBuilds(options), ...(options.refresh ? ['--refresh'] : []), ref], `flakeRef "${ref}"`);
   }
 
   async realise(targets: readonly string[], options: RealiseOptions): Promise<void> {
     const output = new RealiseOutput(options.onEvent);
-    // --max-jobs 0: Nix may substitute but never start a builder.
-    const args = [...this.storeArgs(), '--realise', ...targets, ...(options.mayBuild ? [] : ['--max-jobs', '0'])];
+    const args = [...this.storeArgs(), '--realise', ...targets, ...noBuilds(options)];
     const result = await this.nix('nix-store', args, {
       allowFailure: true,
       timeoutMs: REALISE_TIMEOUT_MS,
@@ -176,6 +180,11 @@ export class NixCliStore implements NixStore {
     });
     const message = result.stderr.trim().slice(-2000);
     if (result.exitCode !== 0) {
+      if (/unable to start any build/.test(message)) {
+        throw new PermissionDeniedError(
+          `${what} needs a build while it is evaluated (import from derivation), and this node's source policy allows substitution only (serve --builds allowed)`,
+        );
+      }
       if (FETCH_FAILURE.test(message)) throw new UnavailableError(`${what}: fetching its sources failed: ${message}`);
       throw new InvalidArgumentError(`${what} could not be evaluated: ${message}`);
     }

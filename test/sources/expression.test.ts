@@ -107,3 +107,17 @@ test('the view is keyed by the closure: an expression and the store path it give
   t.is((await readdir(join(node.stateDir, 'views'))).length, 2);
   t.is(await buildCount(counter), 1);
 });
+
+test('import-from-derivation cannot build during evaluation on a node that may not build', async (t) => {
+  const node = await startTestPlugin(t, { sources: { policy: { allowExpressions: true, allowBuilds: false } } });
+  const counter = await counterFile(t);
+  const inner = countedExpression({ salt: uniqueSalt(), counter });
+  // The outer derivation's name is read from the inner one's output: evaluating it needs a build.
+  const expression = `let inner = (${inner}) {}; in derivation { name = "ifd-\${builtins.substring 0 7 (builtins.readFile "\${inner}/greeting")}"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo > $out" ]; }`;
+  const target = join(node.dir, 'target');
+  const result = await node.client.code('node', 'NodePublishVolume', publishRequest('vol-ifd', target, { expression }));
+  t.is(result.code, status.PERMISSION_DENIED, result.details);
+  t.regex(result.details, /needs a build while it is evaluated \(import from derivation\).*--builds allowed/);
+  t.is(await buildCount(counter), 0);
+  await assertNothingLeft(t, node, target);
+});

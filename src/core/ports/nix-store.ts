@@ -15,6 +15,11 @@ export type RealiseEvent =
   | { kind: 'building'; derivation: string }
   | { kind: 'log'; line: string };
 
+export interface EvaluateOptions {
+  /** False: import-from-derivation may substitute but never build during evaluation. */
+  mayBuild: boolean;
+}
+
 export interface RealiseOptions {
   /** False: substitute only; a path that would need a build fails with PermissionDeniedError. */
   mayBuild: boolean;
@@ -40,9 +45,9 @@ export interface NixStore {
    * Evaluates Nix expression text (a derivation or a function taking {}) with the
    * node's NIX_PATH. Throws InvalidArgumentError quoting Nix's message when it does not evaluate.
    */
-  evaluateExpression(text: string): Promise<Evaluation>;
+  evaluateExpression(text: string, options: EvaluateOptions): Promise<Evaluation>;
   /** Evaluates a flake installable; `refresh` refetches unlocked inputs. */
-  evaluateFlake(ref: string, options: { refresh: boolean }): Promise<Evaluation>;
+  evaluateFlake(ref: string, options: EvaluateOptions & { refresh: boolean }): Promise<Evaluation>;
   /**
    * Makes `targets` (store paths or `<drv>!<output>`) valid: substitutes from the
    * caches, builds when allowed. Throws StorePathsUnavailableError (naming the caches'
