@@ -59,7 +59,7 @@ export class RealisationTracker {
     } else {
       job = this.start(key, label, work, log);
     }
-    return this.await(job);
+    return this.wait(job);
   }
 
   /** Forgets a remembered failure (an explicit refresh). Running work is not affected. */
@@ -93,7 +93,7 @@ export class RealisationTracker {
     return job;
   }
 
-  private async await<T>(job: Job<T>): Promise<T> {
+  private async wait<T>(job: Job<T>): Promise<T> {
     const waitMs = this.settings.realiseWaitMs;
     if (waitMs <= 0) return job.promise;
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -127,7 +127,7 @@ export class NixCliStore implements NixStore {
   async push(uri: string, paths: readonly string[]): Promise<void> {
     const keyFile = this.settings.pushSecretKeyFile;
     if (keyFile) {
-      await this.nix('nix', ['store', 'sign', ...this.storeArgs(), '--key-file', keyFile, '--recursive', ...paths], { redact: [keyFile] });
+      await this.nix('nix', ['store', 'sign', ...this.storeArgs(), '--key-file', keyFile, '--recursive', ...paths]);
     }
     const from = this.settings.storeUri ? ['--from', this.settings.storeUri] : [];
     await this.nix('nix', ['copy', ...from, '--to', uri, ...paths], { timeoutMs: REALISE_TIMEOUT_MS });
