@@ -4,6 +4,7 @@ import { coreModule } from './core/core-module.js';
 import { OrchestratorAdapter } from './core/orchestrator-adapter.js';
 import { Logger } from './core/ports/logger.js';
 import { NodeSettings } from './core/settings.js';
+import { DEFAULT_SOURCE_SETTINGS, SourceSettings } from './core/source-settings.js';
 import { NixSettings } from './platform/nix-settings.js';
 import { platformModule } from './platform/platform-module.js';
 
@@ -12,6 +13,8 @@ export interface PluginConfig {
   nix: NixSettings;
   adapter: OrchestratorAdapter;
   logger: Logger;
+  /** Source policy and realisation behaviour; the defaults accept store paths only. */
+  sources?: SourceSettings;
 }
 
 /** The one place real implementations are bound. */
@@ -19,6 +22,7 @@ export function createContainer(config: PluginConfig): Container {
   const container = new Container();
   container.bind(NodeSettings).toConstantValue(config.settings);
   container.bind(NixSettings).toConstantValue(config.nix);
+  container.bind(SourceSettings).toConstantValue(config.sources ?? DEFAULT_SOURCE_SETTINGS);
   container.bind(OrchestratorAdapter).toConstantValue(config.adapter);
   container.bind(Logger).toConstantValue(config.logger);
   container.load(coreModule, platformModule);

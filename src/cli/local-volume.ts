@@ -10,18 +10,27 @@ import { VolumeStager } from '../core/volume-stager.js';
 import { createLogger } from '../platform/pino-logger.js';
 import { lockStateDir } from '../state-dir-lock.js';
 import { nixSettings, nodeOptions, nodeSettings, type NodeOptionValues } from './options.js';
+import { sourceNixSettings, sourceOptions, sourceSettings, type SourceOptionValues } from './source-options.js';
 
 /** Local volumes are named after their target, so publish and unpublish agree without bookkeeping. */
 export function localVolumeId(target: string): string {
   return `local-${createHash('sha256').update(target).digest('hex').slice(0, 16)}`;
 }
 
-async function withLocalNode<T>(values: NodeOptionValues, work: (container: ReturnType<typeof createContainer>) => Promise<T>): Promise<T> {
+async function withLocalNode<T>(
+  values: NodeOptionValues & SourceOptionValues & { refresh?: boolean },
+  work: (container: ReturnType<typeof createContainer>) => Promise<T>,
+): Promise<T> {
   const settings = nodeSettings(values);
+  // A person at a shell waits for the work; there is no orchestrator retry to join it later.
+  const sources = { ...sourceSettings(values), realiseWaitMs: 0 };
+  // Each command is a fresh process, so nixmount's own evaluation cache starts empty;
+  // --refresh also makes Nix refetch unlocked flake inputs and tarballs.
+  const nix = { ...nixSettings(values), ...sourceNixSettings(values, sources, values.refresh ?? false) };
   const logger = createLogger({ level: values['log-level'] ?? 'warn' });
   const unlock = await lockStateDir(settings.stateDir);
   try {
-    const container = createContainer({ settings, nix: nixSettings(values), adapter: new LocalAdapter(settings.nodeId), logger });
+    const container = createContainer({ settings, nix, sources, adapter: new LocalAdapter(settings.nodeId), logger });
     await container.get<ViewStore>(ViewStore).sweepLeftovers();
     await container.get(VolumeStager).recover(); // stage records hold views: load them before any gc
     await container.get(VolumePublisher).recover();
@@ -34,7 +43,16 @@ async function withLocalNode<T>(values: NodeOptionValues, work: (container: Retu
 export async function publish(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...nodeOptions, target: { type: 'string' }, paths: { type: 'string' }, context: { type: 'string', multiple: true }, 'read-write': { type: 'boolean' }, 'volume-id': { type: 'string' } },
+    options: {
+      ...nodeOptions,
+      ...sourceOptions,
+      target: { type: 'string' },
+      paths: { type: 'string' },
+      context: { type: 'string', multiple: true },
+      'read-write': { type: 'boolean' },
+      'volume-id': { type: 'string' },
+      refresh: { type: 'boolean' },
+    },
     strict: true,
   });
   if (!values.target) throw new Error('--target is required');

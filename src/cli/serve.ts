@@ -4,6 +4,7 @@ import { NodePlugin } from '../node-plugin.js';
 import { parsePluginMode } from '../plugin-services.js';
 import { createLogger } from '../platform/pino-logger.js';
 import { nixSettings, nodeOptions, nodeSettings } from './options.js';
+import { sourceNixSettings, sourceOptions, sourceSettings } from './source-options.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -12,6 +13,7 @@ export async function serve(argv: string[]): Promise<void> {
     args: argv,
     options: {
       ...nodeOptions,
+      ...sourceOptions,
       endpoint: { type: 'string' },
       orchestrator: { type: 'string' },
       'kubelet-dir': { type: 'string' },
@@ -28,7 +30,9 @@ export async function serve(argv: string[]): Promise<void> {
     nodeId: settings.nodeId,
     flags: values,
   });
-  const plugin = await NodePlugin.start({ settings, nix: nixSettings(values), adapter, logger }, endpoint, mode);
+  const sources = sourceSettings(values);
+  const nix = { ...nixSettings(values), ...sourceNixSettings(values, sources) };
+  const plugin = await NodePlugin.start({ settings, nix, sources, adapter, logger }, endpoint, mode);
   logger.info({ mode, driver: settings.driverName, node: settings.nodeId, orchestrator: adapter.name, stateDir: settings.stateDir }, 'nixmount serving');
 
   let stopping = false;

@@ -1,28 +1,97 @@
 import { inject, injectable } from 'inversify';
 import { Logger } from './ports/logger.js';
-import { NixStore } from './ports/nix-store.js';
+import { NixStore, type RealiseEvent } from './ports/nix-store.js';
+import { RealisationTracker } from './realisation-tracker.js';
+import type { RealiseProgress } from './realise-progress.js';
 import { Resolver } from './resolver.js';
-import type { VolumeSpec } from './volume-spec.js';
+import { SourceSettings, checkSourcePolicy } from './source-settings.js';
+import { specFingerprint, type VolumeSpec } from './volume-spec.js';
+
+export interface PrepareOptions {
+  /** Evaluate expressions and flakes again now, and forget a remembered failure. */
+  refresh?: boolean;
+}
+
+/** A short description of a spec for logs and retry messages (never the whole expression). */
+export function describeSource(spec: VolumeSpec): string {
+  const parts: string[] = [];
+  const paths = spec.storePaths.length + Object.values(spec.systemPaths).reduce((n, list) => n + list.length, 0);
+  if (paths > 0) parts.push(`${paths} store path(s)`);
+  if (spec.expression !== undefined) parts.push('an expression');
+  if (spec.flakeRef !== undefined) parts.push(`flake ${spec.flakeRef}`);
+  return parts.join(' + ');
+}
 
 /**
  * Resolve and realise: from what the user named to roots valid in the node
  * store. Publishing and staging both start here.
+ *
+ * The source policy is checked first; then one piece of work per source (see
+ * RealisationTracker) evaluates, substitutes or builds, and pushes to the node's
+ * cache. It does nothing a failure would have to undo: Nix adds valid paths or
+ * nothing, and no GC root is taken before a view exists.
  */
 @injectable()
 export class ClosureSource {
   constructor(
     @inject(Resolver) private readonly resolver: Resolver,
     @inject(NixStore) private readonly nix: NixStore,
+    @inject(RealisationTracker) private readonly tracker: RealisationTracker,
+    @inject(SourceSettings) private readonly settings: SourceSettings,
     @inject(Logger) private readonly log: Logger,
   ) {}
 
-  async prepare(spec: VolumeSpec, log: Logger = this.log): Promise<string[]> {
-    const roots = await this.resolver.roots(spec);
-    const missing = await this.nix.invalidPaths(roots);
-    if (missing.length > 0) {
-      log.info({ paths: missing }, 'substituting store paths missing from the node store');
-      await this.nix.substitute(missing);
+  async prepare(spec: VolumeSpec, log: Logger = this.log, options: PrepareOptions = {}): Promise<string[]> {
+    checkSourcePolicy(spec, this.settings.policy);
+    const key = specFingerprint(spec);
+    if (options.refresh) this.tracker.forget(key);
+    return this.tracker.run(key, describeSource(spec), (progress) => this.realise(spec, progress, log, options), log);
+  }
+
+  private async realise(spec: VolumeSpec, progress: RealiseProgress, log: Logger, options: PrepareOptions): Promise<string[]> {
+    progress.phase = 'evaluating';
+    const resolved = await this.resolver.resolve(spec, { refresh: options.refresh, log });
+    progress.phase = 'checking';
+    const missing = await this.nix.invalidPaths(resolved.roots);
+    if (missing.length === 0) return resolved.roots;
+
+    progress.phase = 'realising';
+    log.info({ paths: missing, mayBuild: this.settings.policy.allowBuilds }, 'realising store paths missing from the node store');
+    const targets = missing.map((path) => resolved.targets.get(path) ?? path);
+    await this.nix.realise(targets, {
+      mayBuild: this.settings.policy.allowBuilds,
+      onEvent: (event) => {
+        progress.apply(event);
+        logRealiseEvent(log, event, progress);
+      },
+    });
+
+    const pushTo = this.settings.pushTo;
+    if (pushTo) {
+      progress.phase = 'pushing';
+      // The volume does not depend on the push; a cache that is down costs other nodes a build, not this one its volume.
+      await this.nix.push(pushTo, missing).then(
+        () => log.info({ cache: pushTo, paths: missing }, 'pushed realised paths to the cache'),
+        (error: unknown) => log.warn({ cache: pushTo, err: error }, 'pushing realised paths to the cache failed'),
+      );
     }
-    return roots;
+    return resolved.roots;
+  }
+}
+
+function logRealiseEvent(log: Logger, event: RealiseEvent, progress: RealiseProgress): void {
+  switch (event.kind) {
+    case 'plan':
+      log.info({ fetch: event.fetch, build: event.build, downloadMiB: event.downloadMiB }, 'realise plan');
+      break;
+    case 'fetching':
+      log.info({ path: event.path, from: event.from, progress: progress.summary() }, 'fetching store path');
+      break;
+    case 'building':
+      log.info({ derivation: event.derivation, progress: progress.summary() }, 'building derivation');
+      break;
+    case 'log':
+      log.debug({ line: event.line }, 'build log');
+      break;
   }
 }

@@ -1,6 +1,8 @@
 import { ContainerModule } from 'inversify';
 import { ClosureSource } from './closure-source.js';
 import { VolumeController } from './controller/volume-controller.js';
+import { EvaluationCache } from './evaluation-cache.js';
+import { RealisationTracker } from './realisation-tracker.js';
 import { Resolver } from './resolver.js';
 import { ViewManager } from './view-manager.js';
 import { VolumePublisher } from './volume-publisher.js';
@@ -8,6 +10,8 @@ import { VolumeStager } from './volume-stager.js';
 
 /** The core's own services; the ports they need are bound by a platform or a test module. */
 export const coreModule = new ContainerModule((bind) => {
+  bind(EvaluationCache).toSelf().inSingletonScope();
+  bind(RealisationTracker).toSelf().inSingletonScope();
   bind(Resolver).toSelf().inSingletonScope();
   bind(ClosureSource).toSelf().inSingletonScope();
   bind(ViewManager).toSelf().inSingletonScope();

@@ -50,8 +50,8 @@ export class FailedPreconditionError extends NixmountError {
 }
 
 export class PermissionDeniedError extends NixmountError {
-  constructor(message: string) {
-    super('PermissionDenied', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PermissionDenied', message, options);
   }
 }
 
@@ -81,6 +81,17 @@ export class StorePathsUnavailableError extends FailedPreconditionError {
     options?: { cause?: unknown },
   ) {
     super(`store paths not available on this node or from its substituters: ${paths.join(', ')}${detail ? ` (${detail})` : ''}`, options);
+  }
+}
+
+/** A derivation's builder failed; the message carries the tail of its log. */
+export class BuildFailedError extends FailedPreconditionError {
+  constructor(
+    readonly derivation: string,
+    readonly logTail: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`build of ${derivation} failed${logTail.length > 0 ? `; last lines of its log:\n${logTail.join('\n')}` : ''}`, options);
   }
 }
 

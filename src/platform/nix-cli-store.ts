@@ -2,12 +2,28 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rmdir, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
-import { CommandFailedError, StorePathsUnavailableError, lastLines } from '../core/errors.js';
-import type { NixStore } from '../core/ports/nix-store.js';
+import {
+  BuildFailedError,
+  CommandFailedError,
+  InvalidArgumentError,
+  PermissionDeniedError,
+  StorePathsUnavailableError,
+  UnavailableError,
+  lastLines,
+} from '../core/errors.js';
+import type { EvaluateOptions, Evaluation, NixStore, RealiseOptions } from '../core/ports/nix-store.js';
 import { ProcessRunner, type RunOptions } from '../core/ports/process-runner.js';
 import { NodeSettings } from '../core/settings.js';
 import { STORE_DIR } from '../core/store-path.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
+import { RealiseOutput } from './nix-realise-output.js';
+
+// Evaluation may fetch flake inputs; a realise has no caller waiting on it (see
+// RealisationTracker), so its bound only catches a hung Nix.
+const EVALUATE_TIMEOUT_MS = 10 * 60_000;
+const REALISE_TIMEOUT_MS = 6 * 3_600_000;
+const BUILD_LOG_TAIL = 15;
+const FETCH_FAILURE = /unable to download|Couldn't resolve host|Could not resolve host|Couldn't connect to server|Connection refused|Timeout was reached/;
 
 // Paths go to nix-store in batches so a closure of thousands never exceeds ARG_MAX.
 const BATCH = 1000;
@@ -16,6 +32,11 @@ function batches<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += BATCH) out.push(items.slice(i, i + BATCH));
   return out;
+}
+
+// --max-jobs 0: Nix may substitute but never start a builder (import-from-derivation included).
+function noBuilds(options: { mayBuild: boolean }): string[] {
+  return options.mayBuild ? [] : ['--max-jobs', '0'];
 }
 
 function lines(text: string): string[] {
@@ -62,11 +83,53 @@ export class NixCliStore implements NixStore {
     return invalid;
   }
 
-  async substitute(paths: readonly string[]): Promise<void> {
-    const result = await this.nix('nix-store', [...this.storeArgs(), '--realise', ...paths], { allowFailure: true });
+  evaluateExpression(text: string, options: EvaluateOptions): Promise<Evaluation> {
+    // The text starts on the first line so Nix's line numbers in errors are the user's own.
+    const wrapped = `(let nixmountSource = (${text}\n); in if builtins.isFunction nixmountSource then nixmountSource {} else nixmountSource)`;
+    return this.showDerivation([...noBuilds(options), '--impure', '--expr', wrapped], 'expression');
+  }
+
+  evaluateFlake(ref: string, options: EvaluateOptions & { refresh: boolean }): Promise<Evaluation> {
+    return this.showDerivation([...noBuilds(options), ...(options.refresh ? ['--refresh'] : []), ref], `flakeRef "${ref}"`);
+  }
+
+  async realise(targets: readonly string[], options: RealiseOptions): Promise<void> {
+    const output = new RealiseOutput(options.onEvent);
+    const args = [...this.storeArgs(), '--realise', ...targets, ...noBuilds(options)];
+    const result = await this.nix('nix-store', args, {
+      allowFailure: true,
+      timeoutMs: REALISE_TIMEOUT_MS,
+      onStderrLine: (line) => output.line(line),
+    });
     if (result.exitCode === 0) return;
-    const stillMissing = await this.invalidPaths(paths);
-    throw new StorePathsUnavailableError(stillMissing.length > 0 ? stillMissing : paths, lastLines(result.stderr, 3));
+    const caches = this.settings.substituters?.join(' ') || 'the node\'s nix.conf';
+    if (output.buildNotAllowed) {
+      throw new PermissionDeniedError(
+        `${targets.map((target) => target.split('!')[0]).join(', ')} must be built, and this node's source policy allows substitution only ` +
+          `(serve --builds allowed); no configured cache (${caches}) has the outputs${output.problems.length > 0 ? ` (${output.problems.join('; ')})` : ''}`,
+      );
+    }
+    if (output.failedDerivation) {
+      throw new BuildFailedError(output.failedDerivation, output.buildLog.slice(-BUILD_LOG_TAIL));
+    }
+    const outputs = targets.filter((target) => !target.includes('!'));
+    const stillMissing = outputs.length > 0 ? await this.invalidPaths(outputs) : [];
+    const problems = [...output.problems];
+    if (problems.some((problem) => /not signed by any of the keys/.test(problem))) {
+      const names = (this.settings.trustedPublicKeys ?? []).map((key) => key.split(':')[0]);
+      problems.push(`this node trusts ${names.length > 0 ? `the keys ${names.join(', ')}` : "the keys of its nix.conf"} (--trusted-public-keys)`);
+    }
+    const detail = problems.length > 0 ? problems.join('; ') : lastLines(result.stderr, 3);
+    throw new StorePathsUnavailableError(stillMissing.length > 0 ? stillMissing : targets, `caches: ${caches}; ${detail}`);
+  }
+
+  async push(uri: string, paths: readonly string[]): Promise<void> {
+    const keyFile = this.settings.pushSecretKeyFile;
+    if (keyFile) {
+      await this.nix('nix', ['store', 'sign', ...this.storeArgs(), '--key-file', keyFile, '--recursive', ...paths]);
+    }
+    const from = this.settings.storeUri ? ['--from', this.settings.storeUri] : [];
+    await this.nix('nix', ['copy', ...from, '--to', uri, ...paths], { timeoutMs: REALISE_TIMEOUT_MS });
   }
 
   async closure(roots: readonly string[]): Promise<string[]> {
@@ -112,6 +175,36 @@ export class NixCliStore implements NixStore {
   /** Where this plugin keeps its GC roots: inside the store's own gcroots, so `nix-collect-garbage` honours them. */
   gcRootDir(): string {
     return this.gcRoots;
+  }
+
+  /** `nix show-derivation` of one installable: its derivation and default output (`out`, else the first). */
+  private async showDerivation(args: string[], what: string): Promise<Evaluation> {
+    const env = this.settings.nixPath !== undefined ? { NIX_PATH: this.settings.nixPath } : undefined;
+    const result = await this.nix('nix', ['show-derivation', ...this.storeArgs(), ...args], {
+      allowFailure: true,
+      timeoutMs: EVALUATE_TIMEOUT_MS,
+      env,
+    });
+    const message = result.stderr.trim().slice(-2000);
+    if (result.exitCode !== 0) {
+      if (/unable to start any build/.test(message)) {
+        throw new PermissionDeniedError(
+          `${what} needs a build while it is evaluated (import from derivation), and this node's source policy allows substitution only (serve --builds allowed)`,
+        );
+      }
+      if (FETCH_FAILURE.test(message)) throw new UnavailableError(`${what}: fetching its sources failed: ${message}`);
+      throw new InvalidArgumentError(`${what} could not be evaluated: ${message}`);
+    }
+    const derivations = JSON.parse(result.stdout) as Record<string, { outputs: Record<string, { path?: string }> }>;
+    const [drv, ...more] = Object.keys(derivations);
+    if (!drv || more.length > 0) {
+      throw new InvalidArgumentError(`${what} evaluates to ${Object.keys(derivations).length} derivations; it must name exactly one`);
+    }
+    const outputs = derivations[drv]!.outputs;
+    const name = 'out' in outputs ? 'out' : Object.keys(outputs).sort()[0];
+    const path = name ? outputs[name]?.path : undefined;
+    if (!name || !path) throw new InvalidArgumentError(`${what} evaluates to a derivation without a known output path (${drv})`);
+    return { output: path, target: `${drv}!${name}` };
   }
 
   private storeArgs(): string[] {

@@ -4,7 +4,7 @@ import { ViewManager } from '../../src/core/view-manager.js';
 import { VolumePublisher } from '../../src/core/volume-publisher.js';
 import type { PublishRequest } from '../../src/core/volume-request.js';
 import { emptySpec } from '../../src/core/volume-spec.js';
-import { createTestContainer, type Fakes } from '../helpers/test-container.js';
+import { createTestContainer, type TestContainer } from '../helpers/test-container.js';
 
 const APP = '/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-app';
 const LIB = '/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-lib';
@@ -12,9 +12,9 @@ const OTHER = '/nix/store/cccccccccccccccccccccccccccccccc-other';
 const REMOTE = '/nix/store/dddddddddddddddddddddddddddddddd-remote';
 
 function setup(settings = {}) {
-  const { container, fakes } = createTestContainer(settings);
+  const fakes = createTestContainer({ settings });
   fakes.nix.add(LIB).add(APP, [LIB]).add(OTHER);
-  return { publisher: container.get(VolumePublisher), views: container.get(ViewManager), fakes };
+  return { publisher: fakes.container.get(VolumePublisher), views: fakes.container.get(ViewManager), fakes };
 }
 
 function request(target: string, paths: string[] = [APP], extra: Partial<PublishRequest> = {}): PublishRequest {
@@ -30,7 +30,7 @@ function request(target: string, paths: string[] = [APP], extra: Partial<Publish
   };
 }
 
-function nothingLeft(t: { deepEqual: (a: unknown, b: unknown) => void }, fakes: Fakes) {
+function nothingLeft(t: { deepEqual: (a: unknown, b: unknown) => void }, fakes: TestContainer) {
   t.deepEqual(
     { mounts: fakes.mounter.mounts.size, records: fakes.state.records.size, views: fakes.views.views.size, targets: fakes.dirs.targets.size, overlays: fakes.dirs.overlays.size, roots: fakes.nix.gcRoots.size },
     { mounts: 0, records: 0, views: 0, targets: 0, overlays: 0, roots: 0 },
@@ -99,7 +99,7 @@ test('missing paths are substituted; paths no cache has fail naming them and lea
   const { publisher, fakes } = setup();
   fakes.nix.add(REMOTE, [], 'cache');
   await publisher.publish(request('/t/1', [REMOTE]));
-  t.is(fakes.nix.substituteCalls, 1);
+  t.is(fakes.nix.calls.realise.length, 1);
   await publisher.unpublish('vol-/t/1', '/t/1');
   const missing = '/nix/store/ffffffffffffffffffffffffffffffff-nowhere';
   const error = await t.throwsAsync(publisher.publish(request('/t/2', [missing])), { instanceOf: StorePathsUnavailableError });
@@ -169,6 +169,6 @@ test('system keys pick the node system; naming only other systems is INVALID_ARG
   t.deepEqual(result.roots, [APP]);
   const elsewhere = { ...emptySpec(), systemPaths: { 'aarch64-linux': [OTHER], 'aarch64-darwin': [OTHER] } };
   const error = await t.throwsAsync(publisher.publish({ ...request('/t/2'), spec: elsewhere }), { instanceOf: InvalidArgumentError });
-  t.regex(error!.message, /aarch64-linux, aarch64-darwin.*x86_64-linux/);
+  t.regex(error!.message, /aarch64-darwin, aarch64-linux.*x86_64-linux/);
   t.is(fakes.mounter.mounts.size, 1);
 });

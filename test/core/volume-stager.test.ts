@@ -12,9 +12,9 @@ const STAGING = '/csi/staging/default/vol/ro-file-system-multi-node-reader-only'
 const target = (alloc: string) => `/csi/per-alloc/${alloc}/vol/ro-file-system-multi-node-reader-only`;
 
 function setup() {
-  const { container, fakes } = createTestContainer();
+  const fakes = createTestContainer();
   fakes.nix.add(LIB).add(APP, [LIB]);
-  return { stager: container.get(VolumeStager), publisher: container.get(VolumePublisher), views: container.get(ViewManager), fakes };
+  return { stager: fakes.container.get(VolumeStager), publisher: fakes.container.get(VolumePublisher), views: fakes.container.get(ViewManager), fakes };
 }
 
 const stageRequest: StageRequest = { volumeId: 'vol', stagingPath: STAGING, accessMode: 'multi-node-reader-only', spec: { ...emptySpec(), storePaths: [APP] } };

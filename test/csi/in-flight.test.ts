@@ -10,7 +10,7 @@ import { identityService } from '../../src/csi/identity-service.js';
 import { RpcHandlerFactory } from '../../src/csi/rpc-handler.js';
 import { Readiness } from '../../src/csi/readiness.js';
 import { CsiClient, mountCapability } from '../helpers/csi-client.js';
-import { silentLogger } from '../helpers/fakes.js';
+import { Deferred, silentLogger } from '../helpers/fakes.js';
 import { createTestContainer } from '../helpers/test-container.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -19,10 +19,10 @@ const REMOTE = '/nix/store/dddddddddddddddddddddddddddddddd-remote';
 // The gRPC layer over a core whose substitution is held open, to catch a second call mid-flight.
 test('a second call for a volume whose operation is in flight is ABORTED; other volumes proceed', async (t) => {
   const dir = await tempDir(t);
-  const { container, fakes } = createTestContainer();
+  const fakes = createTestContainer();
+  const { container } = fakes;
   fakes.nix.add(REMOTE, [], 'cache');
-  let open!: () => void;
-  fakes.nix.substituteGate = new Promise((resolve) => (open = resolve));
+  fakes.nix.realiseGate = new Deferred();
   const rpc = new RpcHandlerFactory(silentLogger);
   const adapter = new LocalAdapter('n');
   const server = new CsiServer(
@@ -40,13 +40,13 @@ test('a second call for a volume whose operation is in flight is ABORTED; other 
   });
   const request = { volume_id: 'slow', target_path: '/t/slow', volume_capability: mountCapability(), readonly: true, volume_context: { paths: REMOTE } };
   const first = client.call('node', 'NodePublishVolume', request);
-  while (fakes.nix.substituteCalls === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  while (fakes.nix.calls.realise.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
   const second = await client.code('node', 'NodePublishVolume', request);
   t.is(second.code, status.ABORTED);
   t.regex(second.details, /already in progress/);
   t.is((await client.code('node', 'NodeUnpublishVolume', { volume_id: 'slow', target_path: '/t/slow' })).code, status.ABORTED);
   t.is((await client.code('node', 'NodeUnpublishVolume', { volume_id: 'other', target_path: '/t/other' })).code, status.OK);
-  open();
+  fakes.nix.realiseGate.resolve();
   await first;
   t.true(fakes.mounter.mounts.has('/t/slow'));
 });

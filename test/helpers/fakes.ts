@@ -2,21 +2,39 @@ import { StorePathsUnavailableError } from '../../src/core/errors.js';
 import type { Clock } from '../../src/core/ports/clock.js';
 import type { Logger } from '../../src/core/ports/logger.js';
 import type { Mounter, OverlayDirs } from '../../src/core/ports/mounter.js';
-import type { NixStore } from '../../src/core/ports/nix-store.js';
+import type { Evaluation, NixStore, RealiseOptions } from '../../src/core/ports/nix-store.js';
 import type { ViewContents, ViewStore } from '../../src/core/ports/view-store.js';
 import type { VolumeDirs, VolumeUsage } from '../../src/core/ports/volume-dirs.js';
 import type { StageRecord, StageState } from '../../src/core/ports/stage-state.js';
 import type { VolumeRecord, VolumeState } from '../../src/core/ports/volume-state.js';
 
-/** An in-memory store: paths with their references; `cache` holds what substitution can bring. */
+/** A promise resolved or rejected from outside, to hold work in flight. */
+export class Deferred<T = void> {
+  resolve!: (value: T) => void;
+  reject!: (error: unknown) => void;
+  readonly promise = new Promise<T>((resolve, reject) => {
+    this.resolve = resolve;
+    this.reject = reject;
+  });
+}
+
+/**
+ * An in-memory node store: `valid` paths with their references; `cache` holds what a
+ * realise can substitute; evaluations come from `expressions` and `flakes`, whose
+ * outputs a realise "builds". Every call is counted; `realiseGate` holds realises open.
+ */
 export class FakeNixStore implements NixStore {
   readonly storeDir = '/nix/store';
   readonly valid = new Map<string, string[]>();
   readonly cache = new Map<string, string[]>();
   readonly gcRoots = new Map<string, string[]>();
-  substituteCalls = 0;
-  /** Resolves when a test lets a substitution finish (simulates slow caches). */
-  substituteGate?: Promise<void>;
+  readonly expressions = new Map<string, Evaluation>();
+  readonly flakes = new Map<string, Evaluation>();
+  readonly calls = { evaluate: 0, realise: [] as Array<{ targets: string[]; mayBuild: boolean }>, push: [] as Array<{ uri: string; paths: string[] }> };
+  realiseGate?: Deferred;
+  realiseError?: Error;
+  pushError?: Error;
+  systemName = 'x86_64-linux';
 
   add(path: string, references: string[] = [], where: 'store' | 'cache' = 'store'): this {
     (where === 'store' ? this.valid : this.cache).set(path, references);
@@ -24,7 +42,7 @@ export class FakeNixStore implements NixStore {
   }
 
   async system(): Promise<string> {
-    return 'x86_64-linux';
+    return this.systemName;
   }
   physicalPath(storePath: string): string {
     return storePath;
@@ -32,10 +50,26 @@ export class FakeNixStore implements NixStore {
   async invalidPaths(paths: readonly string[]): Promise<string[]> {
     return paths.filter((path) => !this.valid.has(path));
   }
-  async substitute(paths: readonly string[]): Promise<void> {
-    this.substituteCalls++;
-    await this.substituteGate;
-    const missing = paths.filter((path) => !this.cache.has(path));
+  async evaluateExpression(text: string): Promise<Evaluation> {
+    this.calls.evaluate++;
+    const evaluation = this.expressions.get(text);
+    if (!evaluation) throw new Error(`fake: no evaluation for expression ${text}`);
+    return evaluation;
+  }
+  async evaluateFlake(ref: string): Promise<Evaluation> {
+    this.calls.evaluate++;
+    const evaluation = this.flakes.get(ref);
+    if (!evaluation) throw new Error(`fake: no evaluation for flake ${ref}`);
+    return evaluation;
+  }
+  async realise(targets: readonly string[], options: RealiseOptions): Promise<void> {
+    this.calls.realise.push({ targets: [...targets], mayBuild: options.mayBuild });
+    options.onEvent?.({ kind: 'plan', fetch: targets.length, build: 0, downloadMiB: 1.5 });
+    options.onEvent?.({ kind: 'fetching', path: targets[0]!, from: 'http://cache' });
+    await this.realiseGate?.promise;
+    if (this.realiseError) throw this.realiseError;
+    const evaluations = [...this.expressions.values(), ...this.flakes.values()];
+    const missing = targets.filter((target) => !evaluations.some((e) => e.target === target) && !this.cache.has(target));
     if (missing.length > 0) throw new StorePathsUnavailableError(missing, 'not in any cache');
     const bring = (path: string) => {
       if (this.valid.has(path)) return;
@@ -43,7 +77,15 @@ export class FakeNixStore implements NixStore {
       this.valid.set(path, refs);
       refs.forEach(bring);
     };
-    paths.forEach(bring);
+    for (const target of targets) {
+      const built = evaluations.find((e) => e.target === target);
+      if (built) this.valid.set(built.output, []);
+      else bring(target);
+    }
+  }
+  async push(uri: string, paths: readonly string[]): Promise<void> {
+    this.calls.push.push({ uri, paths: [...paths] });
+    if (this.pushError) throw this.pushError;
   }
   async closure(roots: readonly string[]): Promise<string[]> {
     const seen = new Set<string>();

@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { LocalAdapter } from '../../src/adapters/local/local-adapter.js';
 import type { OrchestratorAdapter } from '../../src/core/orchestrator-adapter.js';
+import type { Logger } from '../../src/core/ports/logger.js';
 import type { NodeSettings } from '../../src/core/settings.js';
 import { NixStore } from '../../src/core/ports/nix-store.js';
+import { DEFAULT_SOURCE_SETTINGS, type SourcePolicy, type SourceSettings } from '../../src/core/source-settings.js';
 import { NodePlugin } from '../../src/node-plugin.js';
 import type { NixCliStore } from '../../src/platform/nix-cli-store.js';
 import type { PluginMode } from '../../src/plugin-services.js';
@@ -20,6 +22,10 @@ export interface TestPluginOptions {
   nix?: Partial<NixSettings>;
   /** Which services run; node (the default), controller or monolith. */
   mode?: PluginMode;
+  /** Source policy and realisation timings; unset fields keep the production defaults (store paths only). */
+  sources?: Partial<Omit<SourceSettings, 'policy'>> & { policy?: Partial<SourcePolicy> };
+  /** Where the plugin logs (e.g. a recording logger); silent unless NIXMOUNT_TEST_LOG is set. */
+  logger?: Logger;
 }
 
 export interface TestPlugin {
@@ -53,9 +59,14 @@ async function launch(t: ExecutionContext, dir: string, options: TestPluginOptio
     ...options.settings,
   };
   const nix: NixSettings = { storeUri: '', substituters: [], connectTimeoutSec: 2, ...options.nix };
-  const logger = createLogger({ level: process.env.NIXMOUNT_TEST_LOG ?? 'silent' });
+  const sources: SourceSettings = {
+    ...DEFAULT_SOURCE_SETTINGS,
+    ...options.sources,
+    policy: { ...DEFAULT_SOURCE_SETTINGS.policy, ...options.sources?.policy },
+  };
+  const logger = options.logger ?? createLogger({ level: process.env.NIXMOUNT_TEST_LOG ?? 'silent' });
   const plugin = await NodePlugin.start(
-    { settings, nix, adapter: options.adapter ?? new LocalAdapter(settings.nodeId), logger },
+    { settings, nix, sources, adapter: options.adapter ?? new LocalAdapter(settings.nodeId), logger },
     `unix://${join(dir, 'csi.sock')}`,
     options.mode,
   );

@@ -1,5 +1,31 @@
 export const NixStore = Symbol('NixStore');
 
+/** What evaluating an expression or a flake gave: the derivation and its default output. */
+export interface Evaluation {
+  /** The output path the source names (a root of the view). */
+  output: string;
+  /** What to realise to make `output` valid: `<drv>!<output name>`. */
+  target: string;
+}
+
+/** Progress reported while realising (parsed from Nix's output). */
+export type RealiseEvent =
+  | { kind: 'plan'; fetch: number; build: number; downloadMiB?: number }
+  | { kind: 'fetching'; path: string; from: string }
+  | { kind: 'building'; derivation: string }
+  | { kind: 'log'; line: string };
+
+export interface EvaluateOptions {
+  /** False: import-from-derivation may substitute but never build during evaluation. */
+  mayBuild: boolean;
+}
+
+export interface RealiseOptions {
+  /** False: substitute only; a path that would need a build fails with PermissionDeniedError. */
+  mayBuild: boolean;
+  onEvent?: (event: RealiseEvent) => void;
+}
+
 /**
  * The node's Nix store. Store paths are logical (`/nix/store/…`); `physicalPath`
  * says where the files of a path really are (different for chroot stores).
@@ -13,8 +39,21 @@ export interface NixStore {
   physicalPath(storePath: string): string;
   /** The subset of paths that are not valid in the node store. */
   invalidPaths(paths: readonly string[]): Promise<string[]>;
-  /** Substitute paths from the configured caches; throws StorePathsUnavailableError naming what could not be had. */
-  substitute(paths: readonly string[]): Promise<void>;
+  /**
+   * Evaluates Nix expression text (a derivation or a function taking {}) with the
+   * node's NIX_PATH. Throws InvalidArgumentError quoting Nix's message when it does not evaluate.
+   */
+  evaluateExpression(text: string, options: EvaluateOptions): Promise<Evaluation>;
+  /** Evaluates a flake installable; `refresh` refetches unlocked inputs. */
+  evaluateFlake(ref: string, options: EvaluateOptions & { refresh: boolean }): Promise<Evaluation>;
+  /**
+   * Makes `targets` (store paths or `<drv>!<output>`) valid: substitutes from the
+   * caches, builds when allowed. Throws StorePathsUnavailableError (naming the caches'
+   * problems), PermissionDeniedError (a build needed but not allowed) or BuildFailedError.
+   */
+  realise(targets: readonly string[], options: RealiseOptions): Promise<void>;
+  /** Copies the closures of `paths` to the binary cache `uri`, signed with the node's signing key when it has one. */
+  push(uri: string, paths: readonly string[]): Promise<void>;
   /** All paths the roots reference, the roots included, sorted. */
   closure(roots: readonly string[]): Promise<string[]>;
   /** Write a Nix database registering exactly `paths` (with their hashes and references) under `rootDir`/nix/var/nix/db. */
