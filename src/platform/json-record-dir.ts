@@ -3,13 +3,18 @@ import { join } from 'node:path';
 import type { Logger } from '../core/ports/logger.js';
 import { syncDirectory, writeFileAtomic } from './atomic-file.js';
 
-/** Records as one JSON file each in one directory, mirrored in memory; writes are atomic. */
-export class JsonRecordDir<T extends { key: string }> {
+/**
+ * Records as one JSON file each in one directory, mirrored in memory. Each file is
+ * written atomically, so a crash leaves the old record or the new one, and a reload
+ * sees exactly the records that were acknowledged. Deleting an absent record is not an error.
+ */
+export class JsonRecordDir<T> {
   private readonly records = new Map<string, T>();
 
   constructor(
     private readonly dir: string,
     private readonly log: Logger,
+    private readonly keyOf: (record: T) => string,
   ) {}
 
   async load(): Promise<void> {
@@ -24,7 +29,7 @@ export class JsonRecordDir<T extends { key: string }> {
       if (!name.endsWith('.json')) continue;
       try {
         const record = JSON.parse(await readFile(file, 'utf8')) as T;
-        this.records.set(record.key, record);
+        this.records.set(this.keyOf(record), record);
       } catch (error) {
         this.log.error({ file, err: error }, 'unreadable record skipped');
       }
@@ -41,11 +46,14 @@ export class JsonRecordDir<T extends { key: string }> {
 
   async put(record: T): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    await writeFileAtomic(join(this.dir, `${record.key}.json`), `${JSON.stringify(record, null, 2)}\n`);
-    this.records.set(record.key, record);
+    const key = this.keyOf(record);
+    await writeFileAtomic(join(this.dir, `${key}.json`), `${JSON.stringify(record, null, 2)}\n`);
+    this.records.set(key, record);
   }
 
   async delete(key: string): Promise<void> {
+    // Keys can come straight from callers: only a known key ever names a file.
+    if (!this.records.has(key)) return;
     this.records.delete(key);
     try {
       await unlink(join(this.dir, `${key}.json`));

@@ -11,7 +11,7 @@ export class JsonStageState implements StageState {
   private readonly records: JsonRecordDir<StageRecord>;
 
   constructor(@inject(NodeSettings) settings: NodeSettings, @inject(Logger) log: Logger) {
-    this.records = new JsonRecordDir(join(settings.stateDir, 'stages'), log);
+    this.records = new JsonRecordDir(join(settings.stateDir, 'stages'), log, (record) => record.key);
   }
 
   load(): Promise<void> {

@@ -1,41 +1,21 @@
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import { Logger } from '../core/ports/logger.js';
 import type { VolumeRecord, VolumeState } from '../core/ports/volume-state.js';
 import { NodeSettings } from '../core/settings.js';
-import { syncDirectory, writeFileAtomic } from './atomic-file.js';
+import { JsonRecordDir } from './json-record-dir.js';
 
-/** Volume records as one JSON file each under <state>/volumes, mirrored in memory. */
+/** Volume records as one JSON file each under <state>/volumes. */
 @injectable()
 export class JsonVolumeState implements VolumeState {
-  private readonly records = new Map<string, VolumeRecord>();
-  private readonly dir: string;
+  private readonly records: JsonRecordDir<VolumeRecord>;
 
-  constructor(
-    @inject(NodeSettings) settings: NodeSettings,
-    @inject(Logger) private readonly log: Logger,
-  ) {
-    this.dir = join(settings.stateDir, 'volumes');
+  constructor(@inject(NodeSettings) settings: NodeSettings, @inject(Logger) log: Logger) {
+    this.records = new JsonRecordDir(join(settings.stateDir, 'volumes'), log, (record) => record.key);
   }
 
-  async load(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    this.records.clear();
-    for (const name of await readdir(this.dir)) {
-      const file = join(this.dir, name);
-      if (name.endsWith('.tmp')) {
-        await unlink(file).catch(() => undefined); // a write a crash interrupted
-        continue;
-      }
-      if (!name.endsWith('.json')) continue;
-      try {
-        const record = JSON.parse(await readFile(file, 'utf8')) as VolumeRecord;
-        this.records.set(record.key, record);
-      } catch (error) {
-        this.log.error({ file, err: error }, 'unreadable volume record skipped');
-      }
-    }
+  load(): Promise<void> {
+    return this.records.load();
   }
 
   get(key: string): VolumeRecord | undefined {
@@ -43,22 +23,14 @@ export class JsonVolumeState implements VolumeState {
   }
 
   list(): VolumeRecord[] {
-    return [...this.records.values()];
+    return this.records.list();
   }
 
-  async put(record: VolumeRecord): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    await writeFileAtomic(join(this.dir, `${record.key}.json`), `${JSON.stringify(record, null, 2)}\n`);
-    this.records.set(record.key, record);
+  put(record: VolumeRecord): Promise<void> {
+    return this.records.put(record);
   }
 
-  async delete(key: string): Promise<void> {
-    this.records.delete(key);
-    try {
-      await unlink(join(this.dir, `${key}.json`));
-      await syncDirectory(this.dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+  delete(key: string): Promise<void> {
+    return this.records.delete(key);
   }
 }
