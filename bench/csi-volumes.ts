@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mountCapability } from '../test/helpers/csi-client.js';
+import { mountCapability } from '../src/csi/csi-client.js';
 import type { PluginProcess } from './plugin-process.js';
 import { timed } from './stats.js';
 

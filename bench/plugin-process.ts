@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, readdir, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CsiClient } from '../test/helpers/csi-client.js';
+import { CsiClient } from '../src/csi/csi-client.js';
 import { BENCH_NIX_ENV } from './commands.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
-const GC_ROOTS = '/nix/var/nix/gcroots/nixmount';
 const READY_ATTEMPTS = 100;
 
 /**
@@ -17,7 +17,6 @@ const READY_ATTEMPTS = 100;
 export class PluginProcess {
   readonly client: CsiClient;
   private viewsBuilt = 0;
-  private readonly builtKeys = new Set<string>();
   private exited: Promise<void>;
 
   private constructor(
@@ -74,7 +73,7 @@ export class PluginProcess {
     return names.filter((name) => !name.startsWith('.')).map((name) => join(this.stateDir, 'views', name));
   }
 
-  /** SIGTERM (graceful), SIGKILL after 15 s; then drops GC roots of views it built if it left any. */
+  /** SIGTERM (graceful), SIGKILL after 15 s; then drops the GC roots it may have left (its own directory). */
   async stop(): Promise<void> {
     this.client.close();
     if (this.child.exitCode === null && this.child.signalCode === null) {
@@ -83,10 +82,9 @@ export class PluginProcess {
       await this.exited;
       clearTimeout(timer);
     }
-    const names = await readdir(GC_ROOTS).catch(() => [] as string[]);
-    for (const name of names) {
-      if ([...this.builtKeys].some((key) => name.startsWith(`${key}-`))) await unlink(join(GC_ROOTS, name)).catch(() => undefined);
-    }
+    // nixmount keeps one GC-root directory per state dir (see NixCliStore.gcRootDir).
+    const ownRoots = createHash('sha256').update(this.stateDir).digest('hex').slice(0, 16);
+    await rm(join('/nix/var/nix/gcroots/nixmount', ownRoots), { recursive: true, force: true });
   }
 
   private async waitReady(): Promise<void> {
@@ -105,10 +103,7 @@ export class PluginProcess {
   private readLogLine(line: string): void {
     try {
       const entry = JSON.parse(line) as { msg?: string; view?: string; level?: number };
-      if (entry.msg === 'building view') {
-        this.viewsBuilt++;
-        if (entry.view) this.builtKeys.add(entry.view);
-      }
+      if (entry.msg === 'building view') this.viewsBuilt++;
       if ((entry.level ?? 0) >= 50) console.error(`plugin: ${line}`);
     } catch {
       if (line.trim()) console.error(`plugin: ${line}`);

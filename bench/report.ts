@@ -36,7 +36,7 @@ function verdict(target: Target): { pass: boolean; margin: string } {
   if (kind === 'exact') return { pass: value === limit, margin: value === limit ? 'exact' : `off by ${value - limit}` };
   const pass = kind === 'max' ? value <= limit : value >= limit;
   const factor = kind === 'max' ? value / limit : limit / value;
-  const margin = pass ? `${times(1 / factor)} headroom` : `${times(factor)} over the limit`;
+  const margin = pass ? `${times(1 / factor)} headroom` : `${times(factor)} ${kind === 'max' ? 'over' : 'short of'} the limit`;
   return { pass, margin };
 }
 
