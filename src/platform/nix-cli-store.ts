@@ -8,6 +8,7 @@ import { ProcessRunner, type RunOptions } from '../core/ports/process-runner.js'
 import { NodeSettings } from '../core/settings.js';
 import { STORE_DIR } from '../core/store-path.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
+import { RootedPaths } from './rooted-paths.js';
 
 // Paths go to nix-store in batches so a closure of thousands never exceeds ARG_MAX.
 const BATCH = 1000;
@@ -30,6 +31,7 @@ export class NixCliStore implements NixStore {
   private readonly gcRoots: string;
   private readonly env: Record<string, string>;
   private systemName?: Promise<string>;
+  private readonly rooted = new RootedPaths();
 
   constructor(
     @inject(ProcessRunner) private readonly runner: ProcessRunner,
@@ -55,7 +57,7 @@ export class NixCliStore implements NixStore {
 
   async invalidPaths(paths: readonly string[]): Promise<string[]> {
     const invalid: string[] = [];
-    for (const batch of batches(paths)) {
+    for (const batch of batches(paths.filter((path) => !this.rooted.isRooted(path)))) {
       const result = await this.nix('nix-store', [...this.storeArgs(), '--check-validity', '--print-invalid', ...batch]);
       invalid.push(...lines(result.stdout));
     }
@@ -70,8 +72,12 @@ export class NixCliStore implements NixStore {
   }
 
   async closure(roots: readonly string[]): Promise<string[]> {
+    const known = this.rooted.closureOf(roots);
+    if (known) return known;
     const result = await this.nix('nix-store', [...this.storeArgs(), '--query', '--requisites', ...roots]);
-    return [...new Set(lines(result.stdout))].sort();
+    const closure = [...new Set(lines(result.stdout))].sort();
+    this.rooted.remember(roots, closure);
+    return closure;
   }
 
   async writeRegistration(paths: readonly string[], rootDir: string): Promise<void> {
@@ -94,9 +100,11 @@ export class NixCliStore implements NixStore {
         await rename(temp, join(dir, `${holder}-${index}`));
       }),
     );
+    this.rooted.hold(holder, roots);
   }
 
   async removeGcRoots(holder: string): Promise<void> {
+    this.rooted.drop(holder);
     const dir = this.gcRootDir();
     const names = await readdir(dir).catch(() => [] as string[]);
     await Promise.all(
