@@ -9,6 +9,7 @@ import { NodeSettings } from '../core/settings.js';
 import { STORE_DIR } from '../core/store-path.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
 import { RootedPaths } from './rooted-paths.js';
+import { SingleFlight } from './single-flight.js';
 
 // Paths go to nix-store in batches so a closure of thousands never exceeds ARG_MAX.
 const BATCH = 1000;
@@ -32,6 +33,7 @@ export class NixCliStore implements NixStore {
   private readonly env: Record<string, string>;
   private systemName?: Promise<string>;
   private readonly rooted = new RootedPaths();
+  private readonly queries = new SingleFlight<string[]>();
 
   constructor(
     @inject(ProcessRunner) private readonly runner: ProcessRunner,
@@ -58,8 +60,8 @@ export class NixCliStore implements NixStore {
   async invalidPaths(paths: readonly string[]): Promise<string[]> {
     const invalid: string[] = [];
     for (const batch of batches(paths.filter((path) => !this.rooted.isRooted(path)))) {
-      const result = await this.nix('nix-store', [...this.storeArgs(), '--check-validity', '--print-invalid', ...batch]);
-      invalid.push(...lines(result.stdout));
+      const args = [...this.storeArgs(), '--check-validity', '--print-invalid', ...batch];
+      invalid.push(...(await this.queries.run(args.join('\n'), async () => lines((await this.nix('nix-store', args)).stdout))));
     }
     return invalid;
   }
@@ -74,10 +76,12 @@ export class NixCliStore implements NixStore {
   async closure(roots: readonly string[]): Promise<string[]> {
     const known = this.rooted.closureOf(roots);
     if (known) return known;
-    const result = await this.nix('nix-store', [...this.storeArgs(), '--query', '--requisites', ...roots]);
-    const closure = [...new Set(lines(result.stdout))].sort();
-    this.rooted.remember(roots, closure);
-    return closure;
+    const ticket = this.rooted.ticket(roots);
+    const args = [...this.storeArgs(), '--query', '--requisites', ...roots];
+    // The ticket is part of the key: a query begun before the roots were rooted is never shared as one begun after.
+    const closure = await this.queries.run(`${ticket ?? '-'}\n${args.join('\n')}`, async () => [...new Set(lines((await this.nix('nix-store', args)).stdout))].sort());
+    this.rooted.remember(roots, closure, ticket);
+    return [...closure];
   }
 
   async writeRegistration(paths: readonly string[], rootDir: string): Promise<void> {

@@ -9,6 +9,8 @@ export class RootedPaths {
   private readonly byHolder = new Map<string, readonly string[]>();
   private readonly holders = new Map<string, number>();
   private readonly closures = new Map<string, readonly string[]>();
+  // Bumped whenever a root is dropped: a closure query that began before cannot be trusted.
+  private generation = 0;
 
   hold(holder: string, roots: readonly string[]): void {
     this.drop(holder);
@@ -20,6 +22,7 @@ export class RootedPaths {
     const roots = this.byHolder.get(holder);
     if (!roots) return;
     this.byHolder.delete(holder);
+    this.generation++;
     for (const root of roots) {
       const left = (this.holders.get(root) ?? 1) - 1;
       if (left > 0) this.holders.set(root, left);
@@ -41,9 +44,17 @@ export class RootedPaths {
     return closure ? [...closure] : undefined;
   }
 
-  /** Remembers a closure computed just now; only rooted roots are remembered, since only they cannot change. */
-  remember(roots: readonly string[], closure: readonly string[]): void {
-    if (this.allRooted(roots)) this.closures.set(closureKey(roots), [...closure]);
+  /**
+   * Taken before a closure query: defined only when every root is rooted now. Only
+   * rooted roots cannot change, so only their closures are worth remembering.
+   */
+  ticket(roots: readonly string[]): number | undefined {
+    return this.allRooted(roots) ? this.generation : undefined;
+  }
+
+  /** Remembers a closure whose query began with `ticket`, if no root was dropped since. */
+  remember(roots: readonly string[], closure: readonly string[], ticket: number | undefined): void {
+    if (ticket === this.generation && this.allRooted(roots)) this.closures.set(closureKey(roots), [...closure]);
   }
 
   private allRooted(paths: readonly string[]): boolean {

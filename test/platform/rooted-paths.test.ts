@@ -6,8 +6,9 @@ const lib = '/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-lib';
 
 test('a closure computed before its roots were rooted is never served', (t) => {
   const rooted = new RootedPaths();
-  rooted.remember([app], [app, lib]);
+  const before = rooted.ticket([app]);
   rooted.hold('view1', [app]);
+  rooted.remember([app], [app, lib], before);
   t.is(rooted.closureOf([app]), undefined);
 });
 
@@ -15,7 +16,7 @@ test('a closure computed while rooted is served until the last root holding it i
   const rooted = new RootedPaths();
   rooted.hold('view1', [app]);
   rooted.hold('view2', [app]);
-  rooted.remember([app], [app, lib]);
+  rooted.remember([app], [app, lib], rooted.ticket([app]));
   t.deepEqual(rooted.closureOf([app]), [app, lib]);
   t.true(rooted.isRooted(app));
   t.false(rooted.isRooted(lib)); // only roots are known valid through our GC roots' own entries
@@ -36,4 +37,14 @@ test('holding again under one holder replaces its roots', (t) => {
   t.true(rooted.isRooted(lib));
   rooted.drop('view1');
   t.false(rooted.isRooted(lib));
+});
+
+test('a closure query during which a root was dropped is not remembered', (t) => {
+  const rooted = new RootedPaths();
+  rooted.hold('view1', [app]);
+  rooted.hold('view2', [app]);
+  const ticket = rooted.ticket([app]);
+  rooted.drop('view1');
+  rooted.remember([app], [app, lib], ticket);
+  t.is(rooted.closureOf([app]), undefined);
 });
