@@ -5,6 +5,7 @@ import { inject, injectable } from 'inversify';
 import { CommandFailedError, StorePathsUnavailableError, lastLines } from '../core/errors.js';
 import type { NixStore } from '../core/ports/nix-store.js';
 import { ProcessRunner, type RunOptions } from '../core/ports/process-runner.js';
+import { KeyedMutex } from '../core/keyed-mutex.js';
 import { NodeSettings } from '../core/settings.js';
 import { STORE_DIR } from '../core/store-path.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
@@ -34,6 +35,9 @@ export class NixCliStore implements NixStore {
   private systemName?: Promise<string>;
   private readonly rooted = new RootedPaths();
   private readonly queries = new SingleFlight<string[]>();
+  // All views' roots share one directory, removed once empty: one change at a time, or a
+  // removal could delete it between another view's mkdir and symlink (ENOENT).
+  private readonly rootDirChanges = new KeyedMutex();
 
   constructor(
     @inject(ProcessRunner) private readonly runner: ProcessRunner,
@@ -93,28 +97,36 @@ export class NixCliStore implements NixStore {
   }
 
   async addGcRoots(holder: string, roots: readonly string[]): Promise<void> {
-    await this.removeGcRoots(holder);
-    const dir = this.gcRootDir();
-    await mkdir(dir, { recursive: true });
-    await Promise.all(
-      roots.map(async (root, index) => {
-        // Made aside and renamed over, so a root is replaced, never briefly missing or EEXIST.
-        const temp = join(dir, `.${holder}-${index}-${randomBytes(4).toString('hex')}`);
-        await symlink(root, temp);
-        await rename(temp, join(dir, `${holder}-${index}`));
-      }),
-    );
+    await this.rootDirChanges.run('', async () => {
+      await this.unlinkRoots(holder);
+      const dir = this.gcRootDir();
+      await mkdir(dir, { recursive: true });
+      await Promise.all(
+        roots.map(async (root, index) => {
+          // Made aside and renamed over, so a root is replaced, never briefly missing or EEXIST.
+          const temp = join(dir, `.${holder}-${index}-${randomBytes(4).toString('hex')}`);
+          await symlink(root, temp);
+          await rename(temp, join(dir, `${holder}-${index}`));
+        }),
+      );
+    });
     this.rooted.hold(holder, roots);
   }
 
   async removeGcRoots(holder: string): Promise<void> {
     this.rooted.drop(holder);
+    await this.rootDirChanges.run('', async () => {
+      await this.unlinkRoots(holder);
+      await rmdir(this.gcRootDir()).catch(() => undefined); // only succeeds once this plugin holds no root at all
+    });
+  }
+
+  private async unlinkRoots(holder: string): Promise<void> {
     const dir = this.gcRootDir();
     const names = await readdir(dir).catch(() => [] as string[]);
     await Promise.all(
       names.filter((name) => name.startsWith(`${holder}-`)).map((name) => unlink(join(dir, name)).catch(() => undefined)),
     );
-    await rmdir(dir).catch(() => undefined); // only succeeds once this plugin holds no root at all
   }
 
   async check(): Promise<void> {
