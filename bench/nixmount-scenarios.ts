@@ -100,10 +100,15 @@ export async function concurrentPublishes(scene: Scene, closures: readonly Closu
   const builtBefore = scene.plugin.viewsBuiltCount;
   const volumes = await Promise.all(Array.from({ length: count }, () => scene.volumes.newVolume('burst')));
   try {
-    const { ms } = await timed(() => Promise.all(volumes.map((volume, i) => scene.volumes.publish(volume, [closures[i % closures.length]!.root]))));
+    const { ms, value: outcomes } = await timed(() =>
+      Promise.allSettled(volumes.map((volume, i) => scene.volumes.publish(volume, [closures[i % closures.length]!.root]))),
+    );
+    const failures = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [String(outcome.reason)] : []));
+    if (failures.length > 0) console.error(`bench: ${failures.length} concurrent publishes failed, first: ${failures[0]}`);
     const mounted = new Set(await mountsBelow(scene.targetsDir));
     return {
       wallMs: ms,
+      failed: failures.length,
       viewsBuilt: scene.plugin.viewsBuiltCount - builtBefore,
       viewsOnDisk: (await scene.plugin.viewDirs()).length,
       mounted: volumes.filter((volume) => mounted.has(volume.targetPath)).length,
