@@ -11,7 +11,7 @@ import { median, percentile } from './stats.js';
 import { storeInodes } from './tree-usage.js';
 
 const USAGE = `usage: node --expose-gc dist/bench/run-bench.js [--runs N] [--warm N] [--burst N] [--closures N] [--cpu-prof DIR]
-  --runs      cold publishes, cp -al copies and nix-csi volumes each (default 5)
+  --runs      cold publishes, cp -al copies and nix-csi volumes each (default 7)
   --warm      warm publishes and bare binds each (default 60)
   --burst     publishes of one closure issued at once (default 50)
   --closures  distinct small closures published at once (default 10)
@@ -20,7 +20,7 @@ const USAGE = `usage: node --expose-gc dist/bench/run-bench.js [--runs N] [--war
 function options() {
   const { values } = parseArgs({
     options: {
-      runs: { type: 'string', default: '5' },
+      runs: { type: 'string', default: '7' },
       warm: { type: 'string', default: '60' },
       burst: { type: 'string', default: '50' },
       closures: { type: 'string', default: '10' },
