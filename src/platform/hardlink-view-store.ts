@@ -46,11 +46,11 @@ export class HardlinkViewStore implements ViewStore {
     const store = join(building, 'nix/store');
     await mkdir(store, { recursive: true });
     try {
-      for (let i = 0; i < contents.paths.length; i += CP_BATCH) {
-        const sources = contents.paths.slice(i, i + CP_BATCH).map((path) => path.physicalPath);
-        await this.hardlink(sources, store);
-      }
-      await contents.register(building);
+      // The registration (two Nix processes) writes only nix/var/nix/db, so it runs
+      // while cp fills nix/store; both are awaited before anything is cleaned up.
+      const [linked, registered] = await Promise.allSettled([this.hardlinkAll(contents, store), contents.register(building)]);
+      if (linked.status === 'rejected') throw linked.reason;
+      if (registered.status === 'rejected') throw registered.reason;
       await this.linkResult(join(building, 'nix/var/result'), contents.roots);
       await rename(building, join(this.dir, key));
     } catch (error) {
@@ -84,6 +84,12 @@ export class HardlinkViewStore implements ViewStore {
     const leftovers = names.filter((name) => name.startsWith(BUILDING) || name.startsWith(DELETING));
     await Promise.all(leftovers.map((name) => rm(join(this.dir, name), { recursive: true, force: true })));
     return leftovers;
+  }
+
+  private async hardlinkAll(contents: ViewContents, store: string): Promise<void> {
+    for (let i = 0; i < contents.paths.length; i += CP_BATCH) {
+      await this.hardlink(contents.paths.slice(i, i + CP_BATCH).map((path) => path.physicalPath), store);
+    }
   }
 
   private async hardlink(sources: string[], destination: string): Promise<void> {

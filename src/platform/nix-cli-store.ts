@@ -13,9 +13,12 @@ import {
 } from '../core/errors.js';
 import type { EvaluateOptions, Evaluation, NixStore, RealiseOptions } from '../core/ports/nix-store.js';
 import { ProcessRunner, type RunOptions } from '../core/ports/process-runner.js';
+import { KeyedMutex } from '../core/keyed-mutex.js';
 import { NodeSettings } from '../core/settings.js';
 import { STORE_DIR } from '../core/store-path.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
+import { RootedPaths } from './rooted-paths.js';
+import { SingleFlight } from './single-flight.js';
 import { RealiseOutput } from './nix-realise-output.js';
 
 // Evaluation may fetch flake inputs; a realise has no caller waiting on it (see
@@ -51,6 +54,11 @@ export class NixCliStore implements NixStore {
   private readonly gcRoots: string;
   private readonly env: Record<string, string>;
   private systemName?: Promise<string>;
+  private readonly rooted = new RootedPaths();
+  private readonly queries = new SingleFlight<string[]>();
+  // All views' roots share one directory, removed once empty: one change at a time, or a
+  // removal could delete it between another view's mkdir and symlink (ENOENT).
+  private readonly rootDirChanges = new KeyedMutex();
 
   constructor(
     @inject(ProcessRunner) private readonly runner: ProcessRunner,
@@ -76,9 +84,9 @@ export class NixCliStore implements NixStore {
 
   async invalidPaths(paths: readonly string[]): Promise<string[]> {
     const invalid: string[] = [];
-    for (const batch of batches(paths)) {
-      const result = await this.nix('nix-store', [...this.storeArgs(), '--check-validity', '--print-invalid', ...batch]);
-      invalid.push(...lines(result.stdout));
+    for (const batch of batches(paths.filter((path) => !this.rooted.isRooted(path)))) {
+      const args = [...this.storeArgs(), '--check-validity', '--print-invalid', ...batch];
+      invalid.push(...(await this.queries.run(args.join('\n'), async () => lines((await this.nix('nix-store', args)).stdout))));
     }
     return invalid;
   }
@@ -133,8 +141,14 @@ export class NixCliStore implements NixStore {
   }
 
   async closure(roots: readonly string[]): Promise<string[]> {
-    const result = await this.nix('nix-store', [...this.storeArgs(), '--query', '--requisites', ...roots]);
-    return [...new Set(lines(result.stdout))].sort();
+    const known = this.rooted.closureOf(roots);
+    if (known) return known;
+    const ticket = this.rooted.ticket(roots);
+    const args = [...this.storeArgs(), '--query', '--requisites', ...roots];
+    // The ticket is part of the key: a query begun before the roots were rooted is never shared as one begun after.
+    const closure = await this.queries.run(`${ticket ?? '-'}\n${args.join('\n')}`, async () => [...new Set(lines((await this.nix('nix-store', args)).stdout))].sort());
+    this.rooted.remember(roots, closure, ticket);
+    return [...closure];
   }
 
   async writeRegistration(paths: readonly string[], rootDir: string): Promise<void> {
@@ -146,26 +160,36 @@ export class NixCliStore implements NixStore {
   }
 
   async addGcRoots(holder: string, roots: readonly string[]): Promise<void> {
-    await this.removeGcRoots(holder);
-    const dir = this.gcRootDir();
-    await mkdir(dir, { recursive: true });
-    await Promise.all(
-      roots.map(async (root, index) => {
-        // Made aside and renamed over, so a root is replaced, never briefly missing or EEXIST.
-        const temp = join(dir, `.${holder}-${index}-${randomBytes(4).toString('hex')}`);
-        await symlink(root, temp);
-        await rename(temp, join(dir, `${holder}-${index}`));
-      }),
-    );
+    await this.rootDirChanges.run('', async () => {
+      await this.unlinkRoots(holder);
+      const dir = this.gcRootDir();
+      await mkdir(dir, { recursive: true });
+      await Promise.all(
+        roots.map(async (root, index) => {
+          // Made aside and renamed over, so a root is replaced, never briefly missing or EEXIST.
+          const temp = join(dir, `.${holder}-${index}-${randomBytes(4).toString('hex')}`);
+          await symlink(root, temp);
+          await rename(temp, join(dir, `${holder}-${index}`));
+        }),
+      );
+    });
+    this.rooted.hold(holder, roots);
   }
 
   async removeGcRoots(holder: string): Promise<void> {
+    this.rooted.drop(holder);
+    await this.rootDirChanges.run('', async () => {
+      await this.unlinkRoots(holder);
+      await rmdir(this.gcRootDir()).catch(() => undefined); // only succeeds once this plugin holds no root at all
+    });
+  }
+
+  private async unlinkRoots(holder: string): Promise<void> {
     const dir = this.gcRootDir();
     const names = await readdir(dir).catch(() => [] as string[]);
     await Promise.all(
       names.filter((name) => name.startsWith(`${holder}-`)).map((name) => unlink(join(dir, name)).catch(() => undefined)),
     );
-    await rmdir(dir).catch(() => undefined); // only succeeds once this plugin holds no root at all
   }
 
   async check(): Promise<void> {

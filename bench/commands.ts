@@ -1,0 +1,24 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+/** Nix as the bench uses it: no network caches, single-user root, no sandbox. */
+export const BENCH_NIX_ENV = {
+  ...process.env,
+  NIX_CONFIG: ['experimental-features = nix-command flakes', 'substituters =', 'sandbox = false'].join('\n'),
+};
+
+/**
+ * Runs a command with the lightest spawn Node has (no shell, no execa), so the
+ * floors and the baseline are not slowed by the harness. Throws with stderr on failure.
+ */
+export async function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv = BENCH_NIX_ENV): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync(command, [...args], { env, maxBuffer: 256 * 1024 * 1024 });
+    return stdout;
+  } catch (error) {
+    const e = error as { stderr?: string; message: string };
+    throw new Error(`${command} ${args.slice(0, 4).join(' ')}… failed: ${(e.stderr ?? e.message).trim().slice(-500)}`);
+  }
+}

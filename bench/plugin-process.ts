@@ -1,0 +1,112 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CsiClient } from '../src/csi/csi-client.js';
+import { BENCH_NIX_ENV } from './commands.js';
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const READY_ATTEMPTS = 100;
+
+/**
+ * `nixmount serve` as its own process, like on a node: its RSS is the plugin's
+ * alone, and the CSI client (in the bench process) talks to it over the socket.
+ * Its JSON log on stderr tells how many views it built.
+ */
+export class PluginProcess {
+  readonly client: CsiClient;
+  private viewsBuilt = 0;
+  private exited: Promise<void>;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly stateDir: string,
+    socketPath: string,
+  ) {
+    this.client = new CsiClient(socketPath);
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    let pending = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) this.readLogLine(line);
+    });
+  }
+
+  static async start(dir: string, extraNodeArgs: string[] = []): Promise<PluginProcess> {
+    const stateDir = join(dir, 'state');
+    const socketPath = join(dir, 'csi.sock');
+    const args = [
+      ...extraNodeArgs, CLI, 'serve',
+      '--endpoint', `unix://${socketPath}`,
+      '--state-dir', stateDir,
+      '--node-id', 'bench-node',
+      '--view-idle', '0', // views go as soon as their last volume does: every cold publish is really cold
+      '--substituters', '',
+      '--log-level', 'info',
+    ];
+    const child = spawn(process.execPath, args, { env: BENCH_NIX_ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+    const plugin = new PluginProcess(child, stateDir, socketPath);
+    await plugin.waitReady();
+    return plugin;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Views the plugin built since it started (its "building view" log lines). */
+  get viewsBuiltCount(): number {
+    return this.viewsBuilt;
+  }
+
+  async residentBytes(): Promise<{ rss: number; peak: number }> {
+    const status = await readFile(`/proc/${this.pid}/status`, 'utf8');
+    const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+    return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+  }
+
+  async viewDirs(): Promise<string[]> {
+    const names = await readdir(join(this.stateDir, 'views')).catch(() => [] as string[]);
+    return names.filter((name) => !name.startsWith('.')).map((name) => join(this.stateDir, 'views', name));
+  }
+
+  /** SIGTERM (graceful), SIGKILL after 15 s; then drops the GC roots it may have left (its own directory). */
+  async stop(): Promise<void> {
+    this.client.close();
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    // nixmount keeps one GC-root directory per state dir (see NixCliStore.gcRootDir).
+    const ownRoots = createHash('sha256').update(this.stateDir).digest('hex').slice(0, 16);
+    await rm(join('/nix/var/nix/gcroots/nixmount', ownRoots), { recursive: true, force: true });
+  }
+
+  private async waitReady(): Promise<void> {
+    for (let attempt = 0; attempt < READY_ATTEMPTS; attempt++) {
+      if (this.child.exitCode !== null) throw new Error(`nixmount serve exited with ${this.child.exitCode}`);
+      try {
+        await this.client.call('identity', 'GetPluginInfo', {}, 1000);
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    throw new Error('nixmount serve did not answer GetPluginInfo within 10 s');
+  }
+
+  private readLogLine(line: string): void {
+    try {
+      const entry = JSON.parse(line) as { msg?: string; view?: string; level?: number };
+      if (entry.msg === 'building view') this.viewsBuilt++;
+      if ((entry.level ?? 0) >= 50) console.error(`plugin: ${line}`);
+    } catch {
+      if (line.trim()) console.error(`plugin: ${line}`);
+    }
+  }
+}
