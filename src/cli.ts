@@ -1,8 +1,4 @@
 #!/usr/bin/env node
-import { k8s } from './cli/k8s.js';
-import { gc, publish, unpublish } from './cli/local-volume.js';
-import { nomad } from './cli/nomad.js';
-import { serve } from './cli/serve.js';
 
 const USAGE = `usage: nixmount <command> [options]
 
@@ -13,16 +9,26 @@ const USAGE = `usage: nixmount <command> [options]
   k8s         Kubernetes tools: "k8s manifests" renders the install manifests (--driver-name, --namespace, --image, --out)
   nomad       Nomad tools: \`nomad volume\` writes a volume spec, \`nomad check\` checks a jobspec`;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = { serve, publish, unpublish, gc, k8s, nomad };
+type Command = (argv: string[]) => Promise<void>;
+
+// Loaded on demand: the HCL parser alone is ~50 MiB of memory that `serve` must not carry.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./cli/serve.js')).serve,
+  publish: async () => (await import('./cli/local-volume.js')).publish,
+  unpublish: async () => (await import('./cli/local-volume.js')).unpublish,
+  gc: async () => (await import('./cli/local-volume.js')).gc,
+  k8s: async () => (await import('./cli/k8s.js')).k8s,
+  nomad: async () => (await import('./cli/nomad.js')).nomad,
+};
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
-  const run = command ? COMMANDS[command] : undefined;
-  if (!run) {
+  const load = command ? COMMANDS[command] : undefined;
+  if (!load) {
     console.error(USAGE);
     process.exit(command && command !== 'help' && command !== '--help' ? 2 : 0);
   }
-  await run(rest);
+  await (await load())(rest);
 }
 
 main().catch((error: unknown) => {

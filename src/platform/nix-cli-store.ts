@@ -17,7 +17,7 @@ import { KeyedMutex } from '../core/keyed-mutex.js';
 import { NodeSettings } from '../core/settings.js';
 import { STORE_DIR } from '../core/store-path.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
-import { RootedPaths } from './rooted-paths.js';
+import { RootedPaths, closureKey } from './rooted-paths.js';
 import { SingleFlight } from './single-flight.js';
 import { RealiseOutput } from './nix-realise-output.js';
 
@@ -27,6 +27,8 @@ const EVALUATE_TIMEOUT_MS = 10 * 60_000;
 const REALISE_TIMEOUT_MS = 6 * 3_600_000;
 const BUILD_LOG_TAIL = 15;
 const FETCH_FAILURE = /unable to download|Couldn't resolve host|Could not resolve host|Couldn't connect to server|Connection refused|Timeout was reached/;
+
+const CONFIRMED_CLOSURE_MS = 10_000;
 
 // Paths go to nix-store in batches so a closure of thousands never exceeds ARG_MAX.
 const BATCH = 1000;
@@ -55,6 +57,8 @@ export class NixCliStore implements NixStore {
   private readonly env: Record<string, string>;
   private systemName?: Promise<string>;
   private readonly rooted = new RootedPaths();
+  /** Closures computed by `invalidPaths`, taken by the `closure` call that follows it. */
+  private readonly confirmed = new Map<string, { closure: string[]; at: number }>();
   private readonly queries = new SingleFlight<string[]>();
   // All views' roots share one directory, removed once empty: one change at a time, or a
   // removal could delete it between another view's mkdir and symlink (ENOENT).
@@ -83,6 +87,17 @@ export class NixCliStore implements NixStore {
   }
 
   async invalidPaths(paths: readonly string[]): Promise<string[]> {
+    if (paths.some((path) => !this.rooted.isRooted(path)) && paths.length <= BATCH) {
+      // A publish asks "valid?" and then "closure?" of the same roots. One `--requisites`
+      // answers both when every root is valid (the usual case), saving a Nix start (~30 ms).
+      const args = [...this.storeArgs(), '--query', '--requisites', ...paths];
+      const result = await this.nix('nix-store', args, { allowFailure: true });
+      if (result.exitCode === 0) {
+        for (const [key, entry] of this.confirmed) if (Date.now() - entry.at >= CONFIRMED_CLOSURE_MS) this.confirmed.delete(key);
+        this.confirmed.set(closureKey(paths), { closure: [...new Set(lines(result.stdout))].sort(), at: Date.now() });
+        return [];
+      }
+    }
     const invalid: string[] = [];
     for (const batch of batches(paths.filter((path) => !this.rooted.isRooted(path)))) {
       const args = [...this.storeArgs(), '--check-validity', '--print-invalid', ...batch];
@@ -143,6 +158,10 @@ export class NixCliStore implements NixStore {
   async closure(roots: readonly string[]): Promise<string[]> {
     const known = this.rooted.closureOf(roots);
     if (known) return known;
+    const confirmed = this.confirmed.get(closureKey(roots));
+    this.confirmed.delete(closureKey(roots));
+    // Only moments old: the same publish's validity check computed it (valid paths' references never change).
+    if (confirmed && Date.now() - confirmed.at < CONFIRMED_CLOSURE_MS) return confirmed.closure;
     const ticket = this.rooted.ticket(roots);
     const args = [...this.storeArgs(), '--query', '--requisites', ...roots];
     // The ticket is part of the key: a query begun before the roots were rooted is never shared as one begun after.

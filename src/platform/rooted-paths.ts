@@ -62,6 +62,6 @@ export class RootedPaths {
   }
 }
 
-function closureKey(roots: readonly string[]): string {
+export function closureKey(roots: readonly string[]): string {
   return [...new Set(roots)].sort().join('\n');
 }
