@@ -6,7 +6,7 @@ const USAGE = `usage: nixmount <command> [options]
   publish     mount a closure at --target on this machine (--paths or --context key=value, --read-write)
   unpublish   unmount what publish mounted at --target
   gc          remove views no volume uses
-  k8s         Kubernetes tools: "k8s manifests" renders the install manifests (--driver-name, --namespace, --image, --out)
+  k8s         Kubernetes tools: "k8s manifests" renders the install manifests (--driver-name, --namespace, --image, --controller, --out)
   nomad       Nomad tools: \`nomad volume\` writes a volume spec, \`nomad check\` checks a jobspec`;
 
 type Command = (argv: string[]) => Promise<void>;

@@ -7,9 +7,10 @@ import { DEFAULT_DRIVER_NAME, packageVersion } from './options.js';
 
 const USAGE = `usage: nixmount k8s manifests [options]
 
-  Prints the objects that install nixmount on a cluster (kubectl apply -f -),
-  or with --out DIR writes every file of manifests/ (with kustomization.yaml
-  and the example pods) into DIR.
+  Prints the objects that install the nixmount node plugin on a cluster
+  (kubectl apply -f -), with --controller also those of the optional controller
+  (StorageClasses, PVCs); or with --out DIR writes every file of manifests/
+  (both kustomization.yaml files, controller/ and the examples) into DIR.
 
   --driver-name NAME         CSI driver name (default ${DEFAULT_DRIVER_NAME}; nix.csi.store replaces nix-csi)
   --namespace NAME           namespace of the node plugin (default nixmount)
@@ -18,6 +19,8 @@ const USAGE = `usage: nixmount k8s manifests [options]
   --state-dir DIR            nixmount's state directory, below /nix (default /nix/var/nixmount)
   --registrar-image IMAGE    node-driver-registrar image
   --livenessprobe-image IMAGE livenessprobe image
+  --provisioner-image IMAGE  external-provisioner image (controller)
+  --controller               print the controller's objects too
   --out DIR                  write the files instead of printing`;
 
 /** The manifests for the given flags; no environment is read, so the output is reproducible. */
@@ -31,6 +34,7 @@ export function manifestOptionsFrom(values: Partial<Record<string, string>>): Ma
     stateDir: values['state-dir'] ?? defaults.stateDir,
     registrarImage: values['registrar-image'] ?? defaults.registrarImage,
     livenessProbeImage: values['livenessprobe-image'] ?? defaults.livenessProbeImage,
+    provisionerImage: values['provisioner-image'] ?? defaults.provisionerImage,
   };
 }
 
@@ -45,13 +49,16 @@ async function manifests(argv: string[]): Promise<void> {
       'state-dir': { type: 'string' },
       'registrar-image': { type: 'string' },
       'livenessprobe-image': { type: 'string' },
+      'provisioner-image': { type: 'string' },
+      controller: { type: 'boolean' },
       out: { type: 'string' },
     },
     strict: true,
   });
-  const options = manifestOptionsFrom(values);
+  const { controller, ...strings } = values;
+  const options = manifestOptionsFrom(strings);
   if (!values.out) {
-    process.stdout.write(renderInstallStream(options));
+    process.stdout.write(renderInstallStream(options, controller ?? false));
     return;
   }
   for (const [path, text] of renderManifests(options)) {

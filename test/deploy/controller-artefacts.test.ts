@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { KubernetesAdapter } from '../../src/adapters/kubernetes/kubernetes-adapter.js';
 import { DEFAULT_DRIVER_NAME } from '../../src/cli/options.js';
 import { parseUserContext } from '../../src/core/volume-context.js';
 import { createRequest } from '../conformance/requests.js';
@@ -34,55 +35,23 @@ function find(docs: Doc[], kind: string): Doc {
   return doc;
 }
 
-test('controller Deployment: one replica, Recreate, nixmount --mode=controller and the provisioner on one socket', async (t) => {
-  const docs = await manifests('controller.yaml');
-  const deployment = find(docs, 'Deployment');
-  t.is(deployment.spec.replicas, 1);
-  t.is(deployment.spec.strategy.type, 'Recreate');
-  const pod = deployment.spec.template.spec;
-  const nixmount = pod.containers.find((c: Doc) => c.name === 'nixmount');
-  const provisioner = pod.containers.find((c: Doc) => c.name === 'csi-provisioner');
-  t.true(nixmount.args.includes('--mode=controller'));
-  t.true(nixmount.args.includes('--endpoint=unix:///csi/csi.sock'));
-  t.regex(provisioner.image, /\/csi-provisioner:v\d+/);
-  t.true(provisioner.args.includes('--csi-address=/csi/csi.sock'));
-  t.false(provisioner.args.some((arg: string) => arg.startsWith('--extra-create-metadata')));
-  for (const container of [nixmount, provisioner]) {
-    t.true(container.volumeMounts.some((m: Doc) => m.name === 'socket-dir' && m.mountPath === '/csi'), container.name);
-  }
-  // The state dir is on the claim, so it survives the pod.
-  const stateDir = nixmount.args.find((arg: string) => arg.startsWith('--state-dir=')).slice('--state-dir='.length);
-  const stateMount = nixmount.volumeMounts.find((m: Doc) => m.mountPath === stateDir);
-  const stateVolume = pod.volumes.find((v: Doc) => v.name === stateMount.name);
-  t.is(stateVolume.persistentVolumeClaim.claimName, find(docs, 'PersistentVolumeClaim').metadata.name);
-  t.is(pod.serviceAccountName, find(await manifests('rbac.yaml'), 'ServiceAccount').metadata.name);
-});
-
-test('provisioner RBAC covers PVs, PVCs, StorageClasses, events and leader-election leases', async (t) => {
-  const docs = await manifests('rbac.yaml');
-  const rules = find(docs, 'ClusterRole').rules as Doc[];
-  const allows = (resource: string, verb: string) => rules.some((r) => r.resources.includes(resource) && r.verbs.includes(verb));
-  for (const [resource, verb] of [['persistentvolumes', 'create'], ['persistentvolumes', 'delete'], ['persistentvolumeclaims', 'watch'], ['storageclasses', 'get'], ['events', 'create']]) {
-    t.true(allows(resource!, verb!), `${resource} ${verb}`);
-  }
-  t.true((find(docs, 'Role').rules as Doc[]).some((r) => r.resources.includes('leases') && r.verbs.includes('update')));
-});
-
-test('StorageClass: provisioned by nixmount, parameters are valid user keys that CreateVolume turns into the volume context', async (t) => {
-  const storageClass = find(await manifests('storageclass.yaml'), 'StorageClass');
-  t.is(storageClass.provisioner, DEFAULT_DRIVER_NAME);
-  t.notThrows(() => parseUserContext(storageClass.parameters));
+// The static facts of manifests/controller/ (Deployment, RBAC, StorageClass, claim) are checked with the
+// node plugin's in test/adapters/kubernetes/controller-facts.ts; here the StorageClass meets a real controller.
+test('StorageClass parameters: CreateVolume returns them as the context, and a node accepts the PV the provisioner writes', async (t) => {
+  const storageClass = find(await manifests('examples/storageclass.yaml'), 'StorageClass');
   const controller = await startTestPlugin(t, { mode: 'controller' });
   const { volume } = await controller.client.call('controller', 'CreateVolume', createRequest('pvc-0123', storageClass.parameters));
   t.deepEqual(volume.volume_context, storageClass.parameters);
-
-  const example = await manifests('pvc-example.yaml');
-  const claim = find(example, 'PersistentVolumeClaim');
-  t.is(claim.spec.storageClassName, storageClass.metadata.name);
-  t.deepEqual(claim.spec.accessModes, ['ReadOnlyMany']);
-  const pod = find(example, 'Pod').spec;
-  t.is(pod.volumes[0].persistentVolumeClaim.claimName, claim.metadata.name);
-  t.deepEqual(pod.containers[0].volumeMounts[0], { name: pod.volumes[0].name, mountPath: '/nix', readOnly: true });
+  // kubelet's context for the PV: the provisioner's volumeAttributes (context + its identity) and pod info.
+  const kubelet = new KubernetesAdapter({ nodeName: 'worker-1', kubeletDir: '/var/lib/kubelet' });
+  const parsed = kubelet.parseVolumeContext({
+    ...volume.volume_context,
+    'storage.kubernetes.io/csiProvisionerIdentity': `1732245600000-8081-${DEFAULT_DRIVER_NAME}`,
+    'csi.storage.k8s.io/pod.name': 'nix-hello-pvc',
+    'csi.storage.k8s.io/ephemeral': 'false',
+  });
+  t.deepEqual(parsed.spec, parseUserContext(storageClass.parameters));
+  t.false(parsed.ephemeral);
 });
 
 test('Nomad controller job: one controller instance of plugin "nixmount", state on a sticky disk', async (t) => {

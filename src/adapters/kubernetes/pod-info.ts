@@ -12,6 +12,13 @@ export const POD_INFO_KEYS = {
   ephemeral: 'csi.storage.k8s.io/ephemeral',
 } as const;
 
+/**
+ * The external-provisioner writes this key (its own identity) into the volumeAttributes of
+ * every PV it creates, next to the volume context CreateVolume returned; kubelet then sends
+ * it to NodePublishVolume. It says nothing about the volume.
+ */
+export const PROVISIONER_IDENTITY_KEY = 'storage.kubernetes.io/csiProvisionerIdentity';
+
 export interface PodInfo {
   /** True for an inline volume in a pod spec; false for a PersistentVolume or when kubelet sent no pod info. */
   ephemeral: boolean;
@@ -28,13 +35,14 @@ export interface SplitContext {
 /**
  * Separates kubelet's keys from the user's. Keys under csi.storage.k8s.io/ that we
  * do not know are tolerated, since kubelet adds more over time (serviceAccount.tokens
- * came with tokenRequests); everything else goes to the user-key parser, which
+ * came with tokenRequests), and so is the provisioner's identity on PVs; everything
+ * else goes to the user-key parser, which
  * rejects unknown keys by name.
  */
 export function splitVolumeContext(context: Readonly<Record<string, string>>): SplitContext {
   const user: Record<string, string> = {};
   for (const [key, value] of Object.entries(context)) {
-    if (!key.startsWith(KUBELET_KEY_PREFIX)) user[key] = value;
+    if (!key.startsWith(KUBELET_KEY_PREFIX) && key !== PROVISIONER_IDENTITY_KEY) user[key] = value;
   }
   const workload: Record<string, string> = {};
   const name = context[POD_INFO_KEYS.podName];

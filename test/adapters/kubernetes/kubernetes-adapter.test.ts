@@ -38,6 +38,17 @@ test('without pod info (podInfoOnMount false, or a PV) the volume is not ephemer
   t.deepEqual(parsed.workload, {});
 });
 
+test('a PV from the external-provisioner: its identity key is dropped and ephemeral "false" means persistent', (t) => {
+  const parsed = adapter.parseVolumeContext({
+    'x86_64-linux': STORE_PATH,
+    'storage.kubernetes.io/csiProvisionerIdentity': '1732245600000-8081-nixmount.csi.nixos.dev',
+    ...podInfo,
+    'csi.storage.k8s.io/ephemeral': 'false',
+  });
+  t.false(parsed.ephemeral);
+  t.deepEqual(parsed.spec, { storePaths: [], systemPaths: { 'x86_64-linux': [STORE_PATH] } });
+});
+
 test('future kubelet keys under csi.storage.k8s.io/ are tolerated and never logged', (t) => {
   const parsed = adapter.parseVolumeContext({ paths: STORE_PATH, ...podInfo, 'csi.storage.k8s.io/serviceAccount.tokens': '{"sts":{"token":"secret"}}' });
   t.false(JSON.stringify(parsed).includes('secret'));
@@ -45,7 +56,7 @@ test('future kubelet keys under csi.storage.k8s.io/ are tolerated and never logg
 
 test('unknown keys, a bad ephemeral value and an empty context are INVALID_ARGUMENT naming the key', (t) => {
   invalid(t, () => adapter.parseVolumeContext({ paths: STORE_PATH, pahts: STORE_PATH, ...podInfo }), '"pahts"');
-  invalid(t, () => adapter.parseVolumeContext({ paths: STORE_PATH, 'storage.kubernetes.io/csiProvisionerIdentity': 'x' }), 'storage.kubernetes.io/csiProvisionerIdentity');
+  invalid(t, () => adapter.parseVolumeContext({ paths: STORE_PATH, 'storage.kubernetes.io/other': 'x' }), 'storage.kubernetes.io/other');
   invalid(t, () => adapter.parseVolumeContext({ paths: STORE_PATH, 'csi.storage.k8s.io/ephemeral': 'yes' }), 'csi.storage.k8s.io/ephemeral');
   invalid(t, () => adapter.parseVolumeContext({ ...podInfo }), 'names no closure');
   invalid(t, () => adapter.parseVolumeContext({ paths: '/tmp/not-a-store-path', ...podInfo }), 'paths');

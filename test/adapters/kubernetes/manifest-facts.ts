@@ -1,17 +1,18 @@
 import { dirname } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { KubernetesAdapter } from '../../../src/adapters/kubernetes/kubernetes-adapter.js';
+import { checkControllerFacts } from './controller-facts.js';
 
 /* Checks the facts of shared/CONTRACTS.md (Kubernetes) on parsed manifest objects, by reading them as kubelet and the sidecars would. */
 
-type Obj = Record<string, any>;
+export type Obj = Record<string, any>;
 
 export interface ParsedManifests {
   /** Every object of every file, by file path. */
   files: Map<string, Obj[]>;
 }
 
-function flags(args: string[]): Map<string, string> {
+export function flags(args: string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const arg of args) {
     const match = /^--([^=]+)=(.*)$/.exec(arg);
@@ -20,34 +21,41 @@ function flags(args: string[]): Map<string, string> {
   return out;
 }
 
-function only(t: ExecutionContext, objects: Obj[], kind: string): Obj {
+export function only(t: ExecutionContext, objects: Obj[], kind: string): Obj {
   const found = objects.filter((o) => o.kind === kind);
   t.is(found.length, 1, `exactly one ${kind}`);
   return found[0]!;
 }
 
-function mountOf(container: Obj, volumeName: string): Obj {
+export function mountOf(container: Obj, volumeName: string): Obj {
   const mount = (container.volumeMounts as Obj[]).find((m) => m.name === volumeName);
   if (!mount) throw new Error(`container ${container.name} does not mount ${volumeName}`);
   return mount;
 }
 
 /** The volume mounted at the deepest mount path containing `path` in `container`. */
-function mountHolding(container: Obj, path: string): Obj | undefined {
+export function mountHolding(container: Obj, path: string): Obj | undefined {
   return (container.volumeMounts as Obj[])
     .filter((m) => path === m.mountPath || path.startsWith(`${m.mountPath}/`))
     .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
 }
 
-/** Asserts the facts; returns the driver name they agree on. */
-export function checkManifestFacts(t: ExecutionContext, manifests: ParsedManifests, kubeletDir = '/var/lib/kubelet'): string {
-  const objects = [...manifests.files.values()].flat();
-  const kustomization = only(t, objects, 'Kustomization');
-  const installed = (kustomization.resources as string[]).flatMap((path) => {
-    const file = manifests.files.get(path);
-    t.truthy(file, `kustomization resource ${path} exists`);
+/** The objects a kustomization.yaml in `dir` ('' for manifests/ itself) installs. */
+export function installedBy(t: ExecutionContext, manifests: ParsedManifests, dir: string): Obj[] {
+  const prefix = dir ? `${dir}/` : '';
+  const [kustomization] = manifests.files.get(`${prefix}kustomization.yaml`) ?? [];
+  t.is(kustomization?.kind, 'Kustomization', `${prefix}kustomization.yaml`);
+  return ((kustomization?.resources ?? []) as string[]).flatMap((path) => {
+    const file = manifests.files.get(`${prefix}${path}`);
+    t.truthy(file, `kustomization resource ${prefix}${path} exists`);
     return file ?? [];
   });
+}
+
+/** Asserts the facts of the node plugin and of the controller; returns the driver name they agree on. */
+export function checkManifestFacts(t: ExecutionContext, manifests: ParsedManifests, kubeletDir = '/var/lib/kubelet'): string {
+  const examples = [...manifests.files].filter(([path]) => path.startsWith('examples/')).flatMap(([, file]) => file);
+  const installed = installedBy(t, manifests, '');
   const namespace = only(t, installed, 'Namespace');
   const serviceAccount = only(t, installed, 'ServiceAccount');
   const driver = only(t, installed, 'CSIDriver');
@@ -56,7 +64,8 @@ export function checkManifestFacts(t: ExecutionContext, manifests: ParsedManifes
   const driverName: string = driver.metadata.name;
 
   // CSIDriver
-  t.deepEqual(driver.spec, { attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: ['Ephemeral'], fsGroupPolicy: 'None' });
+  // Persistent: the node plugin also publishes the controller's PVs (the adapter tells them apart by csi.storage.k8s.io/ephemeral).
+  t.deepEqual(driver.spec, { attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: ['Ephemeral', 'Persistent'], fsGroupPolicy: 'None' });
 
   // Namespace and identity
   t.is(daemonSet.metadata.namespace, namespace.metadata.name);
@@ -129,7 +138,7 @@ export function checkManifestFacts(t: ExecutionContext, manifests: ParsedManifes
 
   // Example pods: this driver, a /nix mount, attributes the adapter accepts.
   const adapter = new KubernetesAdapter({ nodeName: 'n', kubeletDir });
-  const pods = objects.filter((o) => o.kind === 'Pod');
+  const pods = examples.filter((o) => o.kind === 'Pod');
   t.true(pods.length >= 3, 'example pods');
   for (const example of pods) {
     const csiVolumes = (example.spec.volumes as Obj[]).filter((v) => v.csi);
@@ -146,5 +155,7 @@ export function checkManifestFacts(t: ExecutionContext, manifests: ParsedManifes
     }
   }
   t.true(pods.some((p) => p.spec.volumes.some((v: Obj) => v.csi?.readOnly === false)), 'a read-write example');
+
+  checkControllerFacts(t, manifests, { driverName, namespace: namespace.metadata.name, socket, image: plugin.image });
   return driverName;
 }

@@ -46,7 +46,7 @@ function parsedFromRender(rendered: Map<string, string>): ParsedManifests {
 
 test('every committed file under manifests/ parses and states the CONTRACTS facts', async (t) => {
   const { texts, parsed } = await parseTree(MANIFESTS);
-  t.true(texts.size >= 8);
+  t.true(texts.size >= 18);
   for (const path of texts.keys()) t.regex(path, /\.yaml$/);
   t.is(checkManifestFacts(t, parsed), DEFAULT_DRIVER_NAME);
 });
@@ -58,12 +58,24 @@ test('the committed manifests are exactly what the renderer produces for the def
   for (const [path, text] of rendered) t.is(texts.get(path), text, `manifests/${path} differs from the renderer; run: nixmount k8s manifests --out manifests`);
 });
 
-test('`nixmount k8s manifests` prints the kustomization resources as one stream, and --out writes manifests/', async (t) => {
+/** The paths a kustomization.yaml in `dir` installs, relative to manifests/. */
+function resourcesOf(parsed: ParsedManifests, dir: string): string[] {
+  const prefix = dir ? `${dir}/` : '';
+  return (parsed.files.get(`${prefix}kustomization.yaml`)![0]!.resources as string[]).map((path) => `${prefix}${path}`);
+}
+
+test('`nixmount k8s manifests` prints the kustomization resources as one stream (--controller adds the controller\'s), and --out writes manifests/', async (t) => {
   const { texts, parsed } = await parseTree(MANIFESTS);
-  const resources = parsed.files.get('kustomization.yaml')![0]!.resources as string[];
+  const stream = (paths: string[]) => paths.map((path) => texts.get(path)).join('---\n');
   const { stdout } = await execa('node', [CLI, 'k8s', 'manifests'], { stripFinalNewline: false });
-  t.is(stdout, resources.map((path) => texts.get(path)).join('---\n'));
+  t.is(stdout, stream(resourcesOf(parsed, '')));
   t.deepEqual(parseAllDocuments(stdout).map((doc: any) => doc.toJS().kind), ['Namespace', 'ServiceAccount', 'CSIDriver', 'DaemonSet']);
+
+  const withController = await execa('node', [CLI, 'k8s', 'manifests', '--controller'], { stripFinalNewline: false });
+  t.is(withController.stdout, stream([...resourcesOf(parsed, ''), ...resourcesOf(parsed, 'controller')]));
+  t.deepEqual(parseAllDocuments(withController.stdout).map((doc: any) => doc.toJS().kind).slice(4), [
+    'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'PersistentVolumeClaim', 'Deployment',
+  ]);
 
   const out = await tempDir(t);
   await execa('node', [CLI, 'k8s', 'manifests', '--out', out]);
@@ -81,6 +93,8 @@ test('overrides (nix-csi\'s driver name, a namespace, a moved kubelet dir) keep 
   const daemonSet = parsed.files.get('daemonset.yaml')![0]!;
   t.is(daemonSet.metadata.namespace, 'nix-csi');
   t.is(daemonSet.spec.template.spec.containers[0].image, 'example.org/nixmount:dev');
+  // Cluster-wide objects carry the namespace, so a second install does not take over the first one's.
+  t.is(parsed.files.get('controller/clusterrole.yaml')![0]!.metadata.name, 'nix-csi-provisioner');
 });
 
 // kubectl is not part of the project's setup; where it is installed, kustomize itself checks kustomization.yaml.
@@ -91,15 +105,16 @@ const kubectl = (() => {
     return false;
   }
 })();
-(kubectl ? test : test.skip)('`kubectl kustomize manifests/` builds exactly the installed objects', async (t) => {
-  const { parsed } = await parseTree(MANIFESTS);
-  const { stdout } = await execa('kubectl', ['kustomize', MANIFESTS]);
-  const built = parseAllDocuments(stdout).map((doc: any) => doc.toJS());
-  const resources = parsed.files.get('kustomization.yaml')![0]!.resources as string[];
-  // kustomize orders objects by kind; compare as sets.
-  const byKind = (a: any, b: any) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`);
-  t.deepEqual(built.sort(byKind), resources.flatMap((path) => parsed.files.get(path)!).sort(byKind));
-});
+for (const dir of ['', 'controller']) {
+  (kubectl ? test : test.skip)(`\`kubectl kustomize manifests/${dir}\` builds exactly the installed objects`, async (t) => {
+    const { parsed } = await parseTree(MANIFESTS);
+    const { stdout } = await execa('kubectl', ['kustomize', join(MANIFESTS, dir)]);
+    const built = parseAllDocuments(stdout).map((doc: any) => doc.toJS());
+    // kustomize orders objects by kind; compare as sets.
+    const byKind = (a: any, b: any) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`);
+    t.deepEqual(built.sort(byKind), resourcesOf(parsed, dir).flatMap((path) => parsed.files.get(path)!).sort(byKind));
+  });
+}
 
 test('the renderer refuses a state dir outside the /nix mount, saying why', (t) => {
   const options = { ...defaultManifestOptions(DEFAULT_DRIVER_NAME, '0.0.0'), stateDir: '/var/lib/nixmount' };

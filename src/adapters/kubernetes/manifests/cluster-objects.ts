@@ -53,17 +53,17 @@ export function csiDriverFile(options: ManifestOptions): ManifestFile {
       spec: {
         attachRequired: false,
         podInfoOnMount: true,
-        volumeLifecycleModes: ['Ephemeral'],
+        volumeLifecycleModes: ['Ephemeral', 'Persistent'],
         fsGroupPolicy: 'None',
       },
     },
     comments: [
-      [['spec', 'attachRequired'], 'Nothing to attach: a closure is mounted from the node\'s own store, so no controller is needed.'],
+      [['spec', 'attachRequired'], 'Nothing to attach: a closure is mounted from the node\'s own store. The optional controller\n(controller/) only creates PVs; it never publishes to nodes.'],
       [
         ['spec', 'podInfoOnMount'],
-        'kubelet adds csi.storage.k8s.io/pod.* and csi.storage.k8s.io/ephemeral to the volume context;\nnixmount logs the pod and answers OK to a late unpublish of an inline volume.',
+        'kubelet adds csi.storage.k8s.io/pod.* and csi.storage.k8s.io/ephemeral ("true" only for inline\nvolumes) to the volume context; nixmount logs the pod and answers OK to a late unpublish of an\ninline volume.',
       ],
-      [['spec', 'volumeLifecycleModes'], 'Inline volumes in pod specs, living and dying with their pod.'],
+      [['spec', 'volumeLifecycleModes'], 'Ephemeral: inline volumes in pod specs, living and dying with their pod.\nPersistent: PVs, created by the controller from a StorageClass or written by hand.'],
       [
         ['spec', 'fsGroupPolicy'],
         'Never chown/chmod for a pod\'s fsGroup: the files are hardlinks sharing their inodes with\nthe node\'s /nix/store and with every other pod, and read-only mounts cannot change anyway.',

@@ -11,12 +11,15 @@ export interface ManifestOptions {
   stateDir: string;
   registrarImage: string;
   livenessProbeImage: string;
+  /** The external-provisioner sidecar of the optional controller. */
+  provisionerImage: string;
 }
 
 export const DEFAULT_NAMESPACE = 'nixmount';
 export const DEFAULT_K8S_STATE_DIR = '/nix/var/nixmount';
 export const REGISTRAR_IMAGE = 'registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.12.0';
 export const LIVENESS_PROBE_IMAGE = 'registry.k8s.io/sig-storage/livenessprobe:v2.14.0';
+export const PROVISIONER_IMAGE = 'registry.k8s.io/sig-storage/csi-provisioner:v5.1.0';
 
 export function defaultImage(version: string): string {
   return `ghcr.io/nixmount/nixmount:v${version}`;
@@ -31,6 +34,7 @@ export function defaultManifestOptions(driverName: string, version: string): Man
     stateDir: DEFAULT_K8S_STATE_DIR,
     registrarImage: REGISTRAR_IMAGE,
     livenessProbeImage: LIVENESS_PROBE_IMAGE,
+    provisionerImage: PROVISIONER_IMAGE,
   };
 }
 
