@@ -129,7 +129,7 @@ function statePvc(options: ManifestOptions): ManifestFile {
     comments: [
       [
         ['spec'],
-        'No storageClassName: the cluster\'s default StorageClass (not nixmount\'s: the controller must\nnot depend on itself). Without a default, see docs/README-controller.md for a hostPath.',
+        'No storageClassName: the cluster\'s default StorageClass (not nixmount\'s: the controller must\nnot depend on itself). Without a default, see the README, "Where the controller\'s state lives", for a hostPath.',
       ],
     ],
   };
