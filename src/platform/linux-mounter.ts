@@ -2,7 +2,7 @@ import { realpath } from 'node:fs/promises';
 import { inject, injectable } from 'inversify';
 import type { Mounter, OverlayDirs } from '../core/ports/mounter.js';
 import { ProcessRunner } from '../core/ports/process-runner.js';
-import { readMountInfo, type MountEntry } from './mountinfo.js';
+import { readMountInfo } from './mountinfo.js';
 
 const HARDENING = ['nosuid', 'nodev'];
 
@@ -31,18 +31,7 @@ export class LinuxMounter implements Mounter {
   }
 
   async isMountPoint(target: string): Promise<boolean> {
-    return (await this.entry(target)) !== undefined;
-  }
-
-  async mountOptions(target: string): Promise<string[] | undefined> {
-    const entry = await this.entry(target);
-    return entry ? [...entry.options, ...entry.superOptions] : undefined;
-  }
-
-  private async entry(target: string): Promise<MountEntry | undefined> {
     const path = await canonical(target);
-    const entries = await readMountInfo();
-    // The last entry for a mount point is the one on top.
-    return entries.filter((entry) => entry.mountPoint === path).pop();
+    return (await readMountInfo()).some((entry) => entry.mountPoint === path);
   }
 }

@@ -157,10 +157,6 @@ export class FakeMounter implements Mounter {
   async isMountPoint(target: string): Promise<boolean> {
     return this.mounts.has(target);
   }
-  async mountOptions(target: string): Promise<string[] | undefined> {
-    const mount = this.mounts.get(target);
-    return mount ? [mount.readonly ? 'ro' : 'rw'] : undefined;
-  }
   private take(): void {
     if (this.failNextMount) {
       const error = this.failNextMount;

@@ -13,6 +13,4 @@ export interface Mounter {
   overlay(dirs: OverlayDirs, target: string, extraFlags?: readonly string[]): Promise<void>;
   unmount(target: string): Promise<void>;
   isMountPoint(target: string): Promise<boolean>;
-  /** Options of the mount at `target` (e.g. ["ro","nosuid"]), undefined when nothing is mounted there. */
-  mountOptions(target: string): Promise<string[] | undefined>;
 }
