@@ -27,6 +27,39 @@ const ACCESS_MODES: Record<string, string> = {
   'multi-node-multi-writer': 'MULTI_NODE_MULTI_WRITER',
 };
 
+/** A volume spec's `capability` blocks as CSI capabilities, with its mount_options (Nomad's VolumeCapabilities). */
+function csiCapabilities(volume: NomadVolumeSpec): unknown[] {
+  return volume.capabilities.map((c) => {
+    const mode = c.accessMode === undefined ? undefined : ACCESS_MODES[c.accessMode];
+    if (!mode) throw new Error(`${volume.file}: capability with unknown access_mode ${c.accessMode}`);
+    return c.attachmentMode === 'block-device'
+      ? { block: {}, access_mode: { mode } }
+      : { mount: { fs_type: volume.mountOptions.fsType ?? '', mount_flags: volume.mountOptions.mountFlags }, access_mode: { mode } };
+  });
+}
+
+/**
+ * The CreateVolumeRequest `nomad volume create` makes the controller plugin send:
+ * the spec's name, parameters, secrets and capabilities, and a capacity range from
+ * capacity_min/capacity_max (both 0 when the spec has none). Topology requests are
+ * not replayed.
+ */
+export function createVolumeRequest(volume: NomadVolumeSpec): Record<string, unknown> {
+  if (!volume.name) throw new Error(`${volume.file}: no name`);
+  return {
+    name: volume.name,
+    capacity_range: { required_bytes: '0', limit_bytes: '0' },
+    volume_capabilities: csiCapabilities(volume),
+    parameters: volume.parameters,
+    secrets: volume.secrets,
+  };
+}
+
+/** The volume Nomad registers after CreateVolume: external_id = the created volume id, context = its volume_context. */
+export function createdVolume(volume: NomadVolumeSpec, created: { volume_id: string; volume_context: Record<string, string> }): NomadVolumeSpec {
+  return { ...volume, externalId: created.volume_id, context: { ...created.volume_context } };
+}
+
 // Nomad retries node RPCs a few times on these codes before failing the claim.
 const RETRIED = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.ABORTED]);
 const MAX_TRIES = 3;
