@@ -21,10 +21,6 @@ export class Resolver {
     @inject(Logger) private readonly log: Logger,
   ) {}
 
-  async roots(spec: VolumeSpec): Promise<string[]> {
-    return (await this.resolve(spec)).roots;
-  }
-
   /** Static paths, the node's `<system>` paths and the outputs of an expression and a flake, all in one set. */
   async resolve(spec: VolumeSpec, options: { refresh?: boolean; log?: Logger } = {}): Promise<ResolvedSource> {
     const targets = new Map<string, string>();

@@ -173,21 +173,26 @@ export class KubeletHarness {
     return join(this.kubeletDir, 'pods', p.uid);
   }
 
-  /** The NodePublishVolumeRequest kubelet builds; the access mode depends on what the node advertises. */
-  async publishRequest(p: Pod, volume: PodVolume): Promise<Record<string, unknown>> {
-    const types = await this.nodeCapabilities();
-    if (isClaim(volume)) return this.persistentPublishRequest(p, volume, types);
-    const context: Record<string, string> = { ...volume.volumeAttributes };
+  /** The attributes with, under podInfoOnMount, the pod-info keys merged over them (kubelet's keys win). */
+  private volumeContext(p: Pod, attributes: Record<string, string> | undefined, ephemeral: boolean): Record<string, string> {
+    const context: Record<string, string> = { ...attributes };
     if (this.podInfoOnMount) {
-      // kubelet merges pod info over the attributes, so its keys win.
       Object.assign(context, {
         [POD_INFO_KEYS.podName]: p.name,
         [POD_INFO_KEYS.podNamespace]: p.namespace,
         [POD_INFO_KEYS.podUid]: p.uid,
         [POD_INFO_KEYS.serviceAccount]: p.serviceAccountName,
-        [POD_INFO_KEYS.ephemeral]: 'true',
+        [POD_INFO_KEYS.ephemeral]: String(ephemeral),
       });
     }
+    return context;
+  }
+
+  /** The NodePublishVolumeRequest kubelet builds; the access mode depends on what the node advertises. */
+  async publishRequest(p: Pod, volume: PodVolume): Promise<Record<string, unknown>> {
+    const types = await this.nodeCapabilities();
+    if (isClaim(volume)) return this.persistentPublishRequest(p, volume, types);
+    const context = this.volumeContext(p, volume.volumeAttributes, true);
     return {
       volume_id: this.volumeId(p, volume),
       publish_context: {},
@@ -207,16 +212,7 @@ export class KubeletHarness {
   private persistentPublishRequest(p: Pod, volume: PodClaimVolume, types: Set<string>): Record<string, unknown> {
     const pv = volume.persistentVolume;
     if (types.has('STAGE_UNSTAGE_VOLUME')) throw new Error('kubelet harness: NodeStageVolume for PVs is not replayed');
-    const context: Record<string, string> = { ...pv.volumeAttributes };
-    if (this.podInfoOnMount) {
-      Object.assign(context, {
-        [POD_INFO_KEYS.podName]: p.name,
-        [POD_INFO_KEYS.podNamespace]: p.namespace,
-        [POD_INFO_KEYS.podUid]: p.uid,
-        [POD_INFO_KEYS.serviceAccount]: p.serviceAccountName,
-        [POD_INFO_KEYS.ephemeral]: 'false',
-      });
-    }
+    const context = this.volumeContext(p, pv.volumeAttributes, false);
     return {
       volume_id: pv.volumeHandle,
       publish_context: {},
