@@ -22,6 +22,20 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
+# Debian's nix-bin ships no nix.conf, and Nix's built-in defaults (build users from a
+# `nixbld` group that nix-bin does not create, sandboxed builds, cache.nixos.org) fail on
+# a fresh machine without network. A node that already has a nix.conf keeps it.
+if [ ! -e /etc/nix/nix.conf ] && [ "$(id -u)" = 0 ]; then
+  echo "setup: writing /etc/nix/nix.conf for single-user Nix as root (no build users, no sandbox, no default cache)"
+  mkdir -p /etc/nix
+  cat > /etc/nix/nix.conf <<'CONF'
+# Written by nixmount's scripts/setup.sh: single-user Nix run by root, no daemon, offline.
+build-users-group =
+sandbox = false
+substituters =
+CONF
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
