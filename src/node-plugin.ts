@@ -4,7 +4,7 @@ import { ViewManager } from './core/view-manager.js';
 import { CsiServer } from './csi/csi-server.js';
 import { RpcHandlerFactory } from './csi/rpc-handler.js';
 import { runsNode, startServices, type PluginMode } from './plugin-services.js';
-import { lockStateDir } from './state-dir-lock.js';
+import { canonicalStateDir, lockStateDir } from './state-dir-lock.js';
 
 /** A running `nixmount serve`: state recovered, socket listening, idle views collected periodically. */
 export class NodePlugin {
@@ -17,7 +17,8 @@ export class NodePlugin {
     readonly socketPath: string,
   ) {}
 
-  static async start(config: PluginConfig, endpoint: string, mode: PluginMode = 'node'): Promise<NodePlugin> {
+  static async start(given: PluginConfig, endpoint: string, mode: PluginMode = 'node'): Promise<NodePlugin> {
+    const config = { ...given, settings: { ...given.settings, stateDir: await canonicalStateDir(given.settings.stateDir) } };
     const unlock = await lockStateDir(config.settings.stateDir);
     try {
       const container = createContainer(config);

@@ -3,12 +3,11 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalAdapter } from '../adapters/local/local-adapter.js';
 import { createContainer } from '../composition-root.js';
-import { ViewStore } from '../core/ports/view-store.js';
+import { NodeRecovery } from '../core/node-recovery.js';
 import { ViewManager } from '../core/view-manager.js';
 import { VolumePublisher } from '../core/volume-publisher.js';
-import { VolumeStager } from '../core/volume-stager.js';
 import { createLogger } from '../platform/pino-logger.js';
-import { lockStateDir } from '../state-dir-lock.js';
+import { canonicalStateDir, lockStateDir } from '../state-dir-lock.js';
 import { nixSettings, nodeOptions, nodeSettings, type NodeOptionValues } from './options.js';
 import { sourceNixSettings, sourceOptions, sourceSettings, type SourceOptionValues } from './source-options.js';
 
@@ -21,7 +20,8 @@ async function withLocalNode<T>(
   values: NodeOptionValues & SourceOptionValues & { refresh?: boolean },
   work: (container: ReturnType<typeof createContainer>) => Promise<T>,
 ): Promise<T> {
-  const settings = nodeSettings(values);
+  const given = nodeSettings(values);
+  const settings = { ...given, stateDir: await canonicalStateDir(given.stateDir) };
   // A person at a shell waits for the work; there is no orchestrator retry to join it later.
   const sources = { ...sourceSettings(values), realiseWaitMs: 0 };
   // Each command is a fresh process, so nixmount's own evaluation cache starts empty;
@@ -31,9 +31,7 @@ async function withLocalNode<T>(
   const unlock = await lockStateDir(settings.stateDir);
   try {
     const container = createContainer({ settings, nix, sources, adapter: new LocalAdapter(settings.nodeId), logger });
-    await container.get<ViewStore>(ViewStore).sweepLeftovers();
-    await container.get(VolumeStager).recover(); // stage records hold views: load them before any gc
-    await container.get(VolumePublisher).recover();
+    await container.get(NodeRecovery).recover();
     return await work(container);
   } finally {
     await unlock();

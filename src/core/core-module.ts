@@ -2,6 +2,8 @@ import { ContainerModule } from 'inversify';
 import { ClosureSource } from './closure-source.js';
 import { VolumeController } from './controller/volume-controller.js';
 import { EvaluationCache } from './evaluation-cache.js';
+import { MountLifecycle } from './mount-lifecycle.js';
+import { NodeRecovery } from './node-recovery.js';
 import { RealisationTracker } from './realisation-tracker.js';
 import { Resolver } from './resolver.js';
 import { ViewManager } from './view-manager.js';
@@ -18,4 +20,6 @@ export const coreModule = new ContainerModule((bind) => {
   bind(VolumePublisher).toSelf().inSingletonScope();
   bind(VolumeController).toSelf().inSingletonScope();
   bind(VolumeStager).toSelf().inSingletonScope();
+  bind(MountLifecycle).toSelf().inSingletonScope();
+  bind(NodeRecovery).toSelf().inSingletonScope();
 });

@@ -5,6 +5,7 @@ import type { ControllerState } from '../core/ports/controller-state.js';
 import { Logger } from '../core/ports/logger.js';
 import { NodeSettings } from '../core/settings.js';
 import { JsonRecordDir } from './json-record-dir.js';
+import { isProvisionedVolume } from '../core/record-shapes.js';
 
 /** Controller records as one JSON file per volume under <state>/controller/volumes. */
 @injectable()
@@ -12,7 +13,10 @@ export class JsonControllerState implements ControllerState {
   private readonly volumes: JsonRecordDir<ProvisionedVolume>;
 
   constructor(@inject(NodeSettings) settings: NodeSettings, @inject(Logger) log: Logger) {
-    this.volumes = new JsonRecordDir(join(settings.stateDir, 'controller', 'volumes'), log, (volume) => volume.volumeId);
+    this.volumes = new JsonRecordDir(
+      { dir: join(settings.stateDir, 'controller', 'volumes'), keyOf: (volume) => volume.volumeId, isRecord: isProvisionedVolume, quarantineDir: join(settings.stateDir, 'quarantine') },
+      log,
+    );
   }
 
   load(): Promise<void> {

@@ -4,6 +4,7 @@ import { Logger } from '../core/ports/logger.js';
 import type { StageRecord, StageState } from '../core/ports/stage-state.js';
 import { NodeSettings } from '../core/settings.js';
 import { JsonRecordDir } from './json-record-dir.js';
+import { isStageRecord } from '../core/record-shapes.js';
 
 /** Stage records as one JSON file each under <state>/stages. */
 @injectable()
@@ -11,7 +12,10 @@ export class JsonStageState implements StageState {
   private readonly records: JsonRecordDir<StageRecord>;
 
   constructor(@inject(NodeSettings) settings: NodeSettings, @inject(Logger) log: Logger) {
-    this.records = new JsonRecordDir(join(settings.stateDir, 'stages'), log, (record) => record.key);
+    this.records = new JsonRecordDir(
+      { dir: join(settings.stateDir, 'stages'), keyOf: (record) => record.key, isRecord: isStageRecord, quarantineDir: join(settings.stateDir, 'quarantine') },
+      log,
+    );
   }
 
   load(): Promise<void> {

@@ -4,6 +4,7 @@ import { Logger } from '../core/ports/logger.js';
 import type { VolumeRecord, VolumeState } from '../core/ports/volume-state.js';
 import { NodeSettings } from '../core/settings.js';
 import { JsonRecordDir } from './json-record-dir.js';
+import { isVolumeRecord } from '../core/record-shapes.js';
 
 /** Volume records as one JSON file each under <state>/volumes. */
 @injectable()
@@ -11,7 +12,10 @@ export class JsonVolumeState implements VolumeState {
   private readonly records: JsonRecordDir<VolumeRecord>;
 
   constructor(@inject(NodeSettings) settings: NodeSettings, @inject(Logger) log: Logger) {
-    this.records = new JsonRecordDir(join(settings.stateDir, 'volumes'), log, (record) => record.key);
+    this.records = new JsonRecordDir(
+      { dir: join(settings.stateDir, 'volumes'), keyOf: (record) => record.key, isRecord: isVolumeRecord, quarantineDir: join(settings.stateDir, 'quarantine') },
+      log,
+    );
   }
 
   load(): Promise<void> {

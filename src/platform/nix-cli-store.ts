@@ -71,6 +71,7 @@ export class NixCliStore implements NixStore {
   ) {
     this.root = physicalRoot(settings.storeUri);
     // One directory of roots per state dir: two plugins sharing a store never touch each other's roots.
+    // The state dir is canonical (its realpath, taken at start), so `/x/state/` and a symlink to it agree.
     this.gcRoots = join(this.root, 'nix/var/nix/gcroots/nixmount', createHash('sha256').update(node.stateDir).digest('hex').slice(0, 16));
     this.env = { NIX_CONFIG: nixConfig(settings) };
   }
@@ -203,11 +204,19 @@ export class NixCliStore implements NixStore {
     });
   }
 
+  async gcRootHolders(): Promise<string[]> {
+    const names = await readdir(this.gcRootDir()).catch(() => [] as string[]);
+    // `<holder>-<index>`, or `.<holder>-<index>-<random>` made aside by a replacement a crash interrupted.
+    return [...new Set(names.map((name) => name.replace(/^\./, '').replace(/-\d+(-[0-9a-f]+)?$/, '')))];
+  }
+
   private async unlinkRoots(holder: string): Promise<void> {
     const dir = this.gcRootDir();
     const names = await readdir(dir).catch(() => [] as string[]);
     await Promise.all(
-      names.filter((name) => name.startsWith(`${holder}-`)).map((name) => unlink(join(dir, name)).catch(() => undefined)),
+      names
+        .filter((name) => name.startsWith(`${holder}-`) || name.startsWith(`.${holder}-`))
+        .map((name) => unlink(join(dir, name)).catch(() => undefined)),
     );
   }
 

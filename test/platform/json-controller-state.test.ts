@@ -18,7 +18,7 @@ async function open(stateDir: string): Promise<JsonControllerState> {
   return state;
 }
 
-test('records are rebuilt from disk, sorted by id; interrupted writes and unreadable files are dropped', async (t) => {
+test('records are rebuilt from disk, sorted by id; interrupted writes are dropped and unreadable files quarantined', async (t) => {
   const dir = await tempDir(t);
   const first = await open(dir);
   await first.put(volume('nixmount-b'));
@@ -32,7 +32,8 @@ test('records are rebuilt from disk, sorted by id; interrupted writes and unread
   const reloaded = await open(dir);
   t.deepEqual(reloaded.list().map((v) => v.volumeId), ['nixmount-a', 'nixmount-b']);
   t.deepEqual(reloaded.get('nixmount-a'), volume('nixmount-a'));
-  t.deepEqual((await readdir(files)).sort(), ['nixmount-a.json', 'nixmount-b.json', 'nixmount-e.json']);
+  t.deepEqual((await readdir(files)).sort(), ['nixmount-a.json', 'nixmount-b.json']);
+  t.deepEqual((await readdir(join(dir, 'quarantine'))).map((name) => name.replace(/\.\d+$/, '')), ['volumes-nixmount-e.json']);
 });
 
 test('deleting an absent volume is not an error and touches no file', async (t) => {

@@ -62,6 +62,8 @@ export interface NixStore {
   addGcRoots(holder: string, roots: readonly string[]): Promise<void>;
   /** Drop every GC root `holder` holds. */
   removeGcRoots(holder: string): Promise<void>;
+  /** Every holder that has GC roots in this plugin's root directory (reconciled with the views at start). */
+  gcRootHolders(): Promise<string[]>;
   /** Cheap health check used by Probe: throws when Nix or the store is unusable. */
   check(): Promise<void>;
 }

@@ -11,6 +11,8 @@ export interface StageRecord {
   /** The view this stage holds; publishes from the staging path mount it without resolving again. */
   viewKey: string;
   roots: string[];
+  /** This plugin created the staging directory, so unstaging removes it; absent means it did not. */
+  createdPath?: boolean;
   stagedAt: string;
 }
 

@@ -15,6 +15,8 @@ export interface VolumeRecord {
   roots: string[];
   /** Per-volume overlay directory (upper, work) for read-write volumes. */
   overlayDir?: string;
+  /** This plugin created the target directory, so unpublishing removes it; absent means it did not. */
+  createdPath?: boolean;
   ephemeral: boolean;
   /** The staging path this publish mounted from, when the volume was staged first. */
   stagingPath?: string;
