@@ -6,6 +6,7 @@ import { MountLifecycle } from './mount-lifecycle.js';
 import { NodeRecovery } from './node-recovery.js';
 import { RealisationTracker } from './realisation-tracker.js';
 import { Resolver } from './resolver.js';
+import { RootedClosures } from './rooted-closures.js';
 import { ViewManager } from './view-manager.js';
 import { VolumePublisher } from './volume-publisher.js';
 import { VolumeStager } from './volume-stager.js';
@@ -15,6 +16,7 @@ export const coreModule = new ContainerModule((bind) => {
   bind(EvaluationCache).toSelf().inSingletonScope();
   bind(RealisationTracker).toSelf().inSingletonScope();
   bind(Resolver).toSelf().inSingletonScope();
+  bind(RootedClosures).toSelf().inSingletonScope();
   bind(ClosureSource).toSelf().inSingletonScope();
   bind(ViewManager).toSelf().inSingletonScope();
   bind(VolumePublisher).toSelf().inSingletonScope();

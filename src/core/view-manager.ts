@@ -8,6 +8,7 @@ import { StageState } from './ports/stage-state.js';
 import { VolumeState } from './ports/volume-state.js';
 import { FailedPreconditionError } from './errors.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { RootedClosures, type PreparedRoots } from './rooted-closures.js';
 import { viewKey } from './view-key.js';
 
 export interface AcquiredView {
@@ -38,22 +39,25 @@ export class ViewManager {
     @inject(VolumeState) private readonly state: VolumeState,
     @inject(StageState) private readonly stages: StageState,
     @inject(Mounter) private readonly mounter: Mounter,
+    @inject(RootedClosures) private readonly rooted: RootedClosures,
     @inject(Clock) private readonly clock: Clock,
     @inject(Logger) private readonly log: Logger,
   ) {}
 
-  /** Finds or builds the view of `roots`' closure and takes a lease on it; call `release` after. */
-  async acquire(roots: readonly string[]): Promise<AcquiredView> {
-    const closure = await this.nix.closure(roots);
+  /** Finds or builds the view of a closure and takes a lease on it; call `release` after. */
+  async acquire(prepared: PreparedRoots): Promise<AcquiredView> {
+    const { roots, closure } = prepared;
     const key = viewKey(roots, closure);
     this.leases.set(key, (this.leases.get(key) ?? 0) + 1);
     this.idleSince.delete(key);
     let built = false;
     try {
       await this.perView.run(key, async () => {
-        if (await this.views.exists(key)) return;
-        built = true;
-        await this.build(key, roots, closure);
+        if (!(await this.views.exists(key))) {
+          built = true;
+          await this.build(key, roots, closure);
+        }
+        this.rooted.remember(prepared, key);
       });
     } catch (error) {
       this.release(key);
@@ -192,6 +196,7 @@ export class ViewManager {
     return this.perView.run(key, async () => {
       if (this.isHeld(key, await this.mountedViews())) return false;
       this.idleSince.delete(key);
+      this.rooted.forgetView(key);
       await this.views.remove(key);
       await this.nix.removeGcRoots(key);
       this.log.info({ view: key }, 'view collected');

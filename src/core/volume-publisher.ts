@@ -6,7 +6,7 @@ import { Logger } from './ports/logger.js';
 import { VolumeDirs, type VolumeUsage } from './ports/volume-dirs.js';
 import { VolumeState, type VolumeRecord } from './ports/volume-state.js';
 import { MountLifecycle } from './mount-lifecycle.js';
-import { ViewManager } from './view-manager.js';
+import { ViewManager, type AcquiredView } from './view-manager.js';
 import { volumeKey } from './view-key.js';
 import { specFingerprint } from './volume-spec.js';
 import { SINGLE_TARGET_MODES, type PublishRequest, type PublishResult } from './volume-request.js';
@@ -64,8 +64,16 @@ export class VolumePublisher {
       }
     }
 
-    const roots = request.staged ? request.staged.roots : await this.source.prepare(request.spec, log);
-    const view = request.staged ? await this.views.acquireExisting(request.staged.viewKey) : await this.views.acquire(roots);
+    let roots: string[];
+    let view: AcquiredView;
+    if (request.staged) {
+      roots = request.staged.roots;
+      view = await this.views.acquireExisting(request.staged.viewKey);
+    } else {
+      const prepared = await this.source.prepare(request.spec, log);
+      roots = prepared.roots;
+      view = await this.views.acquire(prepared);
+    }
     await this.lifecycle.attach(
       {
         path: request.targetPath,

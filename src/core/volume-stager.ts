@@ -74,8 +74,9 @@ export class VolumeStager {
     }
     const alreadyStaged = view !== undefined;
     if (!view) {
-      roots = await this.source.prepare(request.spec, log);
-      view = await this.views.acquire(roots);
+      const prepared = await this.source.prepare(request.spec, log);
+      roots = prepared.roots;
+      view = await this.views.acquire(prepared);
     }
     const acquired = view;
     await this.lifecycle.attach(

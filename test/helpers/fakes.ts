@@ -2,7 +2,7 @@ import { StorePathsUnavailableError } from '../../src/core/errors.js';
 import type { Clock } from '../../src/core/ports/clock.js';
 import type { Logger } from '../../src/core/ports/logger.js';
 import type { Mounter, MountOwner, OverlayDirs, OwnMount } from '../../src/core/ports/mounter.js';
-import type { Evaluation, NixStore, RealiseOptions } from '../../src/core/ports/nix-store.js';
+import type { ClosureAnswer, Evaluation, NixStore, RealiseOptions } from '../../src/core/ports/nix-store.js';
 import type { SweepResult, ViewContents, ViewStore } from '../../src/core/ports/view-store.js';
 import type { VolumeDirs, VolumeUsage } from '../../src/core/ports/volume-dirs.js';
 import type { StageRecord, StageState } from '../../src/core/ports/stage-state.js';
@@ -30,7 +30,7 @@ export class FakeNixStore implements NixStore {
   readonly gcRoots = new Map<string, string[]>();
   readonly expressions = new Map<string, Evaluation>();
   readonly flakes = new Map<string, Evaluation>();
-  readonly calls = { evaluate: 0, realise: [] as Array<{ targets: string[]; mayBuild: boolean }>, push: [] as Array<{ uri: string; paths: string[] }> };
+  readonly calls = { evaluate: 0, query: 0, realise: [] as Array<{ targets: string[]; mayBuild: boolean }>, push: [] as Array<{ uri: string; paths: string[] }> };
   realiseGate?: Deferred;
   realiseError?: Error;
   pushError?: Error;
@@ -47,8 +47,10 @@ export class FakeNixStore implements NixStore {
   physicalPath(storePath: string): string {
     return storePath;
   }
-  async invalidPaths(paths: readonly string[]): Promise<string[]> {
-    return paths.filter((path) => !this.valid.has(path));
+  async queryClosure(roots: readonly string[]): Promise<ClosureAnswer> {
+    this.calls.query++;
+    const missing = roots.filter((path) => !this.valid.has(path));
+    return missing.length > 0 ? { valid: false, missing } : { valid: true, closure: this.closureOf(roots) };
   }
   async evaluateExpression(text: string): Promise<Evaluation> {
     this.calls.evaluate++;
@@ -87,7 +89,7 @@ export class FakeNixStore implements NixStore {
     this.calls.push.push({ uri, paths: [...paths] });
     if (this.pushError) throw this.pushError;
   }
-  async closure(roots: readonly string[]): Promise<string[]> {
+  private closureOf(roots: readonly string[]): string[] {
     const seen = new Set<string>();
     const visit = (path: string) => {
       if (seen.has(path)) return;
