@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../core/ports/logger.js';
+import type { RecordStore } from '../core/ports/record-store.js';
 import { syncDirectory, writeFileAtomic } from './atomic-file.js';
 
 export interface RecordDirOptions<T> {
@@ -19,7 +20,7 @@ export interface RecordDirOptions<T> {
  * its file is gone, so a failed delete is retried, never forgotten and resurrected
  * by the next start. Deleting an absent record is not an error.
  */
-export class JsonRecordDir<T> {
+export class JsonRecordDir<T> implements RecordStore<T> {
   private readonly records = new Map<string, T>();
 
   constructor(
@@ -48,7 +49,7 @@ export class JsonRecordDir<T> {
   }
 
   list(): T[] {
-    return [...this.records.values()];
+    return [...this.records.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, record]) => record);
   }
 
   async put(record: T): Promise<void> {

@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VolumeRecord } from '../../src/core/ports/volume-state.js';
-import { JsonVolumeState } from '../../src/platform/json-volume-state.js';
+import { volumeRecords } from '../../src/platform/record-stores.js';
 import { silentLogger } from '../helpers/fakes.js';
 import { RecordingLogger } from '../helpers/recording-logger.js';
 import { tempDir } from '../helpers/temp.js';
@@ -15,8 +15,7 @@ function record(c: string): VolumeRecord {
 }
 
 function stateAt(stateDir: string, log = silentLogger) {
-  const settings = { driverName: 'd', driverVersion: '0', nodeId: 'n', stateDir, viewIdleMs: 0 };
-  return new JsonVolumeState(settings, log);
+  return volumeRecords(stateDir, log);
 }
 
 test('records survive a reload from disk; deleting an absent record is not an error', async (t) => {
