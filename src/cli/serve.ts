@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createAdapter } from '../adapters/registry.js';
-import { NodePlugin } from '../node-plugin.js';
+import { RunningPlugin } from '../running-plugin.js';
 import { parsePluginMode } from '../plugin-services.js';
 import { createLogger } from '../platform/pino-logger.js';
 import { nixSettings, nodeOptions, nodeSettings } from './options.js';
@@ -32,7 +32,7 @@ export async function serve(argv: string[]): Promise<void> {
   });
   const sources = sourceSettings(values);
   const nix = { ...nixSettings(values), ...sourceNixSettings(values, sources) };
-  const plugin = await NodePlugin.start({ settings, nix, sources, adapter, logger }, endpoint, mode);
+  const plugin = await RunningPlugin.start({ settings, nix, sources, adapter, logger }, endpoint, mode);
   logger.info({ mode, driver: settings.driverName, node: settings.nodeId, orchestrator: adapter.name, stateDir: settings.stateDir }, 'nixmount serving');
 
   let stopping = false;

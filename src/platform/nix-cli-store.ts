@@ -14,7 +14,6 @@ import {
 import type { ClosureAnswer, EvaluateOptions, Evaluation, NixStore, RealiseOptions } from '../core/ports/nix-store.js';
 import { ProcessRunner, type RunOptions } from '../core/ports/process-runner.js';
 import { NodeSettings } from '../core/settings.js';
-import { STORE_DIR } from '../core/store-path.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
 import { RealiseOutput } from './nix-realise-output.js';
 
@@ -46,7 +45,6 @@ function lines(text: string): string[] {
 /** The node store through the `nix` and `nix-store` commands. */
 @injectable()
 export class NixCliStore implements NixStore {
-  readonly storeDir = STORE_DIR;
   private readonly root: string;
   private readonly gcRoots: string;
   private readonly env: Record<string, string>;

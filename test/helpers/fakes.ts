@@ -24,7 +24,6 @@ export class Deferred<T = void> {
  * outputs a realise "builds". Every call is counted; `realiseGate` holds realises open.
  */
 export class FakeNixStore implements NixStore {
-  readonly storeDir = '/nix/store';
   readonly valid = new Map<string, string[]>();
   readonly cache = new Map<string, string[]>();
   readonly gcRoots = new Map<string, string[]>();

@@ -33,8 +33,6 @@ export interface RealiseOptions {
  * says where the files of a path really are (different for chroot stores).
  */
 export interface NixStore {
-  /** The logical store directory, normally /nix/store. */
-  readonly storeDir: string;
   /** The Nix system of this node, e.g. x86_64-linux. */
   system(): Promise<string>;
   /** Where the files of a store path live on this machine. */
