@@ -4,7 +4,7 @@ import { execa, type ResultPromise } from 'execa';
 import { inject, injectable } from 'inversify';
 import { CommandFailedError } from '../core/errors.js';
 import { Logger } from '../core/ports/logger.js';
-import type { ProcessRunner, RunOptions, RunResult } from '../core/ports/process-runner.js';
+import type { ProcessRunner, RunOptions, RunResult } from './process-runner.js';
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 

@@ -3,7 +3,7 @@ import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/pr
 import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import { FailedPreconditionError, CommandFailedError } from '../core/errors.js';
-import { ProcessRunner } from '../core/ports/process-runner.js';
+import { ProcessRunner } from './process-runner.js';
 import type { SweepResult, ViewContents, ViewStore } from '../core/ports/view-store.js';
 import { NodeSettings } from '../core/settings.js';
 import { storePathName } from '../core/store-path.js';

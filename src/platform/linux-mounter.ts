@@ -1,7 +1,7 @@
 import { join, relative } from 'node:path';
 import { inject, injectable } from 'inversify';
 import type { Mounter, MountOwner, OverlayDirs, OwnMount } from '../core/ports/mounter.js';
-import { ProcessRunner } from '../core/ports/process-runner.js';
+import { ProcessRunner } from './process-runner.js';
 import { NodeSettings } from '../core/settings.js';
 import { mountContaining, readMountInfo, stackAt, type MountEntry } from './mountinfo.js';
 

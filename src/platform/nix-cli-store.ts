@@ -12,7 +12,7 @@ import {
   lastLines,
 } from '../core/errors.js';
 import type { ClosureAnswer, EvaluateOptions, Evaluation, NixStore, RealiseOptions } from '../core/ports/nix-store.js';
-import { ProcessRunner, type RunOptions } from '../core/ports/process-runner.js';
+import { ProcessRunner, type RunOptions } from './process-runner.js';
 import { NodeSettings } from '../core/settings.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
 import { RealiseOutput } from './nix-realise-output.js';

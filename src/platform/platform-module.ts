@@ -5,7 +5,7 @@ import { Clock } from '../core/ports/clock.js';
 import { ControllerState } from '../core/ports/controller-state.js';
 import { Mounter } from '../core/ports/mounter.js';
 import { NixStore } from '../core/ports/nix-store.js';
-import { ProcessRunner } from '../core/ports/process-runner.js';
+import { ProcessRunner } from './process-runner.js';
 import { ViewStore } from '../core/ports/view-store.js';
 import { VolumeDirs } from '../core/ports/volume-dirs.js';
 import { StageState } from '../core/ports/stage-state.js';
