@@ -60,14 +60,12 @@ export class HardlinkViewStore implements ViewStore {
       await this.linkResult(join(building, 'nix/var/result'), contents.roots);
       // Rooted before it is visible: a crash after the rename never leaves a view without roots.
       await contents.keepAlive();
-      await rename(building, join(this.dir, key));
-    } catch (error) {
-      await rm(building, { recursive: true, force: true });
-      if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (error as NodeJS.ErrnoException).code === 'EEXIST') {
-        return; // another process finished the same view first; it is identical
-      }
-      throw error;
+      await rename(building, join(this.dir, key)).catch((error: NodeJS.ErrnoException) => {
+        // Another process finished the same view first; it is identical.
+        if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+      });
     } finally {
+      await rm(building, { recursive: true, force: true }); // nothing left after the rename; everything after a failure
       this.busy.delete(building);
     }
   }
