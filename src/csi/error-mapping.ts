@@ -28,7 +28,7 @@ const ERRNO: Record<string, { code: status; words: string }> = {
   EEXIST: { code: status.FAILED_PRECONDITION, words: 'something else already exists there' },
   EBUSY: { code: status.FAILED_PRECONDITION, words: 'it is busy (in use or mounted on)' },
   EISDIR: { code: status.FAILED_PRECONDITION, words: 'it is a directory' },
-  ENOENT: { code: status.FAILED_PRECONDITION, words: 'it does not exist (is its parent directory there?)' },
+  ENOENT: { code: status.FAILED_PRECONDITION, words: 'it or a directory above it does not exist' },
   ELOOP: { code: status.FAILED_PRECONDITION, words: 'too many symbolic links' },
   ENOSPC: { code: status.RESOURCE_EXHAUSTED, words: 'no space left on the device' },
   EDQUOT: { code: status.RESOURCE_EXHAUSTED, words: 'the disk quota is exhausted' },
