@@ -34,7 +34,8 @@ export function readCapability(capability: VolumeCapability__Output | null | und
   const modeName = value.access_mode?.mode ?? 'UNKNOWN';
   const accessMode = MODES[modeName];
   if (!accessMode) {
-    throw new InvalidArgumentError(`${field}.access_mode: ${quote(String(modeName))} is not a usable access mode`);
+    // An enum name (or number) from the protobuf decoder, never free text: no quoting needed.
+    throw new InvalidArgumentError(`${field}.access_mode: ${modeName} is not a usable access mode`);
   }
   if (value.mount.fs_type !== '') {
     throw new InvalidArgumentError(`${field}.mount.fs_type: ${quote(value.mount.fs_type)} is not supported; leave it empty`);
