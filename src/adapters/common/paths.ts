@@ -42,11 +42,6 @@ export function canonicalPath(path: string, field: string): string {
   return `/${parts.join('/')}`;
 }
 
-/** Every adapter's first check on a path an orchestrator sent (kept for flags such as --kubelet-dir). */
-export function assertAbsolutePath(path: string, field: string): void {
-  canonicalPath(path, field);
-}
-
 /** True when `path` lies strictly below `base` (both canonical). */
 export function isBelow(path: string, base: string): boolean {
   const prefix = base.endsWith('/') ? base : `${base}/`;
