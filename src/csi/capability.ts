@@ -40,7 +40,8 @@ export function readCapability(capability: VolumeCapability__Output | null | und
   if (value.mount.fs_type !== '') {
     throw new InvalidArgumentError(`${field}.mount.fs_type: ${quote(value.mount.fs_type)} is not supported; leave it empty`);
   }
-  const mountFlags = value.mount.mount_flags.flatMap((flag) => flag.split(',')).filter((flag) => flag !== '');
+  // Each flag once: a request repeating one a million times must not become a million-entry mount option string.
+  const mountFlags = [...new Set(value.mount.mount_flags.flatMap((flag) => flag.split(',')).filter((flag) => flag !== ''))];
   for (const flag of mountFlags) {
     if (!ALLOWED_MOUNT_FLAGS.has(flag)) {
       throw new InvalidArgumentError(

@@ -34,7 +34,8 @@ interface Checked {
  * record), and Nomad reuses one volume id for all allocations, so the id is no part of it.
  */
 function pathLock(checked: Checked): string {
-  return `path\0${checked.path}`;
+  // Always absolute, so never equal to the controller's `controller\0<id>` keys.
+  return checked.path;
 }
 
 export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, adapter: OrchestratorAdapter, stager: VolumeStager): NodeHandlers {

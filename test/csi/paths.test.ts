@@ -170,3 +170,19 @@ test('NUL in target_path, a 300-byte name and a file as target are client errors
   t.deepEqual(await records(node), []);
   await t.throwsAsync(access(join(node.dir, 'pods', 'a')));
 });
+
+test('protected dirs: the state dir as given and through its realpath, what would hide it, and a chroot store root', async (t) => {
+  const dir = await tempDir(t);
+  const real = join(dir, 'real-state');
+  await mkdir(real);
+  const link = join(dir, 'state-link');
+  await symlink(real, link);
+  const storeRoot = join(dir, 'chroot');
+  const adapter = new LocalAdapter('n', { protectedDirs: defaultProtectedDirs(link, storeRoot) });
+  for (const target of [join(real, 'volumes'), real, join(link, 'volumes'), dir, join(storeRoot, 'nix/store/x'), join(storeRoot, 'nix')]) {
+    t.throws(() => adapter.checkTargetPath(target), { message: /nixmount protects|symlink/ }, target);
+  }
+  t.is(adapter.checkTargetPath(`${dir}//pods/a/`), join(dir, 'pods/a'));
+  t.is(adapter.checkTargetPath(join(storeRoot, 'other')), join(storeRoot, 'other'));
+  t.deepEqual(defaultProtectedDirs('/var/lib/nixmount/', '/'), ['/var/lib/nixmount', '/nix', '/nix']);
+});
