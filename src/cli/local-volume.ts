@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { defaultProtectedDirs } from '../adapters/common/paths.js';
 import { LocalAdapter } from '../adapters/local/local-adapter.js';
 import { createContainer } from '../composition-root.js';
 import { NodeRecovery } from '../core/node-recovery.js';
 import { ViewManager } from '../core/view-manager.js';
 import { VolumePublisher } from '../core/volume-publisher.js';
+import { physicalRoot } from '../platform/nix-settings.js';
 import { createLogger } from '../platform/pino-logger.js';
 import { canonicalStateDir, lockStateDir } from '../state-dir-lock.js';
 import { nixSettings, nodeOptions, nodeSettings, type NodeOptionValues } from './options.js';
@@ -30,7 +32,7 @@ async function withLocalNode<T>(
   const logger = createLogger({ level: values['log-level'] ?? 'warn' });
   const unlock = await lockStateDir(settings.stateDir);
   try {
-    const container = createContainer({ settings, nix, sources, adapter: new LocalAdapter(settings.nodeId), logger });
+    const container = createContainer({ settings, nix, sources, adapter: new LocalAdapter(settings.nodeId, { protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)) }), logger });
     await container.get(NodeRecovery).recover();
     return await work(container);
   } finally {
@@ -63,7 +65,7 @@ export async function publish(argv: string[]): Promise<void> {
     context[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   await withLocalNode(values, async (container) => {
-    const adapter = new LocalAdapter('local');
+    const adapter = new LocalAdapter('local', { protectedDirs: defaultProtectedDirs(nodeSettings(values).stateDir, physicalRoot(nixSettings(values).storeUri)) });
     adapter.checkTargetPath(target);
     const parsed = adapter.parseVolumeContext(context);
     const readonly = !values['read-write'];

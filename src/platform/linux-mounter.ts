@@ -1,3 +1,4 @@
+import { realpath } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { inject, injectable } from 'inversify';
 import type { Mounter, MountOwner, OverlayDirs, OwnMount } from '../core/ports/mounter.js';
@@ -45,9 +46,12 @@ export class LinuxMounter implements Mounter {
   }
 
   async mountsAt(target: string): Promise<MountOwner[]> {
+    // The table names mount points as the kernel resolved them: an orchestrator root
+    // that is itself a symlink (a moved kubelet dir) appears under its real path.
+    const point = await realpath(target).catch(() => target);
     const entries = await readMountInfo();
     const owner = this.attribution(entries);
-    return stackAt(entries, target).map(owner);
+    return stackAt(entries, point).map(owner);
   }
 
   async ownMounts(): Promise<OwnMount[]> {
