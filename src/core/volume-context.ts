@@ -35,6 +35,12 @@ export function assertContextBounds(context: Readonly<Record<string, string>>, f
   }
 }
 
+/** Values handed to Nix as command-line arguments, which cannot carry a NUL byte. */
+function noNul(value: string, key: string): string {
+  if (value.includes('\0')) throw new InvalidArgumentError(`${key}: ${quote(value)} contains a NUL byte`);
+  return value;
+}
+
 /**
  * Reads the user keys of a volume context into a VolumeSpec. Unknown keys are an
  * InvalidArgumentError naming the key, so typos never silently mount nothing.
@@ -49,10 +55,10 @@ export function parseUserContext(context: Readonly<Record<string, string>>): Vol
       spec.systemPaths[key] = parseStorePathList(value, key);
     } else if (key === 'expression') {
       if (value.trim() === '') throw new InvalidArgumentError('expression: empty');
-      spec.expression = value;
+      spec.expression = noNul(value, key);
     } else if (key === 'flakeRef') {
       if (value.trim() === '') throw new InvalidArgumentError('flakeRef: empty');
-      spec.flakeRef = value.trim();
+      spec.flakeRef = noNul(value.trim(), key);
     } else {
       throw new InvalidArgumentError(
         `unknown volume context key ${quote(key)} (known: ${USER_KEYS.join(', ')}, or a system such as x86_64-linux)`,

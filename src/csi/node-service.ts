@@ -1,6 +1,7 @@
 import { FailedPreconditionError, UnimplementedError } from '../core/errors.js';
 import { quote } from '../core/quote.js';
 import type { OrchestratorAdapter } from '../core/orchestrator-adapter.js';
+import { assertContextBounds } from '../core/volume-context.js';
 import type { VolumePublisher } from '../core/volume-publisher.js';
 import type { VolumeStager } from '../core/volume-stager.js';
 import type { NodeHandlers } from '../gen/csi/v1/Node.js';
@@ -13,7 +14,6 @@ import type { NodeUnstageVolumeRequest__Output } from '../gen/csi/v1/NodeUnstage
 import { readCapability } from './capability.js';
 import type { RpcHandlerFactory } from './rpc-handler.js';
 import { required, requiredId } from './validation.js';
-import { assertContextBounds } from '../core/volume-context.js';
 
 const CAPABILITIES: NodeServiceCapability[] = [
   { rpc: { type: 'GET_VOLUME_STATS' } },

@@ -57,3 +57,8 @@ test('a bad store path is quoted bounded: a 60 KB value never makes a 60 KB mess
   const key = t.throws(() => parseUserContext({ paths: GOOD, ['z'.repeat(1000)]: 'x' }), { instanceOf: InvalidArgumentError });
   t.regex(key!.message, /^unknown volume context key "z{256}…" \(1000 bytes, 744 not shown\)/);
 });
+
+test('a NUL byte in an expression or flake reference is INVALID_ARGUMENT (Nix takes them as arguments)', (t) => {
+  t.throws(() => parseUserContext({ expression: '{}:\0 1' }), { instanceOf: InvalidArgumentError, message: 'expression: "{}:\\u0000 1" contains a NUL byte' });
+  t.throws(() => parseUserContext({ flakeRef: 'path:/x\0#y' }), { instanceOf: InvalidArgumentError, message: /^flakeRef: .* contains a NUL byte$/ });
+});
