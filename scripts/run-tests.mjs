@@ -9,13 +9,27 @@ import { UNIT_TESTS } from './test-suites.mjs';
 const unit = process.argv.includes('--unit');
 
 // Views are hardlinks into /nix/store, so test scratch space must be on the store's
-// filesystem; where /tmp is elsewhere (a tmpfs), tests work under /nix/var instead.
+// filesystem. Where /tmp is elsewhere (a tmpfs), the first candidate on the store's
+// filesystem is used — never one below /nix, where nixmount refuses to mount.
 if (!unit) {
   mkdirSync('/nix/var', { recursive: true });
-  if (statSync(process.env.TMPDIR ?? '/tmp').dev !== statSync('/nix/var').dev) {
-    process.env.TMPDIR = '/nix/var/nixmount-test-tmp';
+  const storeDevice = statSync('/nix/var').dev;
+  const current = process.env.TMPDIR ?? '/tmp';
+  if (statSync(current).dev !== storeDevice) {
+    const candidate = ['/var/tmp', '/root', '/srv', '/opt'].find((dir) => {
+      try {
+        return statSync(dir).dev === storeDevice;
+      } catch {
+        return false;
+      }
+    });
+    if (!candidate) {
+      console.log(`not ok - no directory outside /nix on the Nix store's filesystem for test scratch space (${current} is elsewhere)`);
+      process.exit(1);
+    }
+    process.env.TMPDIR = `${candidate}/nixmount-test-tmp`;
     mkdirSync(process.env.TMPDIR, { recursive: true });
-    console.log(`# /tmp is not on the Nix store's filesystem; tests use ${process.env.TMPDIR}`);
+    console.log(`# ${current} is not on the Nix store's filesystem; tests use ${process.env.TMPDIR}`);
   }
 }
 

@@ -1,3 +1,5 @@
+import { quoteList } from './quote.js';
+
 /**
  * Domain errors thrown by the core. The gRPC edge maps `kind` to a status code;
  * nothing in the core knows about gRPC.
@@ -80,7 +82,7 @@ export class StorePathsUnavailableError extends FailedPreconditionError {
     detail: string,
     options?: { cause?: unknown },
   ) {
-    super(`store paths not available on this node or from its substituters: ${paths.join(', ')}${detail ? ` (${detail})` : ''}`, options);
+    super(`store paths not available on this node or from its substituters: ${quoteList(paths)}${detail ? ` (${detail})` : ''}`, options);
   }
 }
 

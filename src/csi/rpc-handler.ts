@@ -1,5 +1,5 @@
 import { status, type handleUnaryCall, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
-import { InFlightGuard } from '../core/in-flight-guard.js';
+import { InFlightGuard } from './in-flight-guard.js';
 import { LIMITS } from '../core/limits.js';
 import type { Logger } from '../core/ports/logger.js';
 import { boundMessage, quote, QUOTE_MAX_CHARS } from '../core/quote.js';

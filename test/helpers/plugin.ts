@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
+import { defaultProtectedDirs } from '../../src/adapters/common/paths.js';
 import { LocalAdapter } from '../../src/adapters/local/local-adapter.js';
 import type { OrchestratorAdapter } from '../../src/core/orchestrator-adapter.js';
 import type { Logger } from '../../src/core/ports/logger.js';
@@ -10,7 +11,7 @@ import { DEFAULT_SOURCE_SETTINGS, type SourcePolicy, type SourceSettings } from 
 import { RunningPlugin } from '../../src/running-plugin.js';
 import type { NixCliStore } from '../../src/platform/nix-cli-store.js';
 import type { PluginMode } from '../../src/plugin-services.js';
-import type { NixSettings } from '../../src/platform/nix-settings.js';
+import { physicalRoot, type NixSettings } from '../../src/platform/nix-settings.js';
 import { createLogger } from '../../src/platform/pino-logger.js';
 import { CsiClient } from './csi-client.js';
 import { tempDir } from './temp.js';
@@ -66,7 +67,14 @@ async function launch(t: ExecutionContext, dir: string, options: TestPluginOptio
   };
   const logger = options.logger ?? createLogger({ level: process.env.NIXMOUNT_TEST_LOG ?? 'silent' });
   const plugin = await RunningPlugin.start(
-    { settings, nix, sources, adapter: options.adapter ?? new LocalAdapter(settings.nodeId), logger },
+    {
+      settings,
+      nix,
+      sources,
+      // As `nixmount serve` builds it: the state dir, /nix and the store are never targets.
+      adapter: options.adapter ?? new LocalAdapter(settings.nodeId, { protectedDirs: defaultProtectedDirs(stateDir, physicalRoot(nix.storeUri)) }),
+      logger,
+    },
     `unix://${join(dir, 'csi.sock')}`,
     options.mode,
   );
