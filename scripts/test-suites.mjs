@@ -7,6 +7,8 @@ export const UNIT_TESTS = [
   'dist/test/csi/in-flight.test.js',
   'dist/test/csi/in-flight-guard.test.js',
   'dist/test/csi/error-mapping.test.js',
+  'dist/test/csi/capability.test.js',
+  'dist/test/csi/rpc-handler.test.js',
   'dist/test/cli/source-options.test.js',
   'dist/test/adapters/kubernetes/kubernetes-adapter.test.js',
   'dist/test/adapters/kubernetes/manifests.test.js',

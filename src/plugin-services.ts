@@ -38,12 +38,12 @@ export async function startServices(mode: PluginMode, container: Container, conf
   const services: Partial<CsiServices> = {};
   if (runsNode(mode)) {
     await container.get(NodeRecovery).recover();
-    services.node = nodeService(rpc, container.get(VolumePublisher), config.adapter, container.get(VolumeStager));
+    services.node = nodeService(rpc, { publisher: container.get(VolumePublisher), stager: container.get(VolumeStager), adapter: config.adapter });
   }
   if (runsController(mode)) {
     const controller = container.get(VolumeController);
     await controller.recover();
-    services.controller = controllerService(rpc, controller);
+    services.controller = controllerService(rpc, { controller });
   }
   const nix = runsNode(mode) ? container.get<NixStore>(NixStore) : undefined;
   const readiness = new Readiness(nix, config.settings.stateDir, config.logger);

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, UnimplementedError, isNixmountError } from '../core/errors.js';
+import { InvalidArgumentError, isNixmountError } from '../core/errors.js';
 import { quote } from '../core/quote.js';
 import type { ProvisionedVolume } from '../core/controller/provisioned-volume.js';
 import { volumeIdFor } from '../core/controller/provisioned-volume.js';
@@ -51,10 +51,11 @@ function toCsiVolume(volume: ProvisionedVolume): Volume {
   return { volume_id: volume.volumeId, capacity_bytes: '0', volume_context: volume.parameters, accessible_topology: [] };
 }
 
-export function controllerService(rpc: RpcHandlerFactory, controller: VolumeController): ControllerHandlers {
-  const unimplemented = (method: string) =>
-    rpc.unary({ method, handle: async () => { throw new UnimplementedError(`${method} is not offered by this plugin`); } });
+export interface ControllerServiceDeps {
+  controller: VolumeController;
+}
 
+export function controllerService(rpc: RpcHandlerFactory, { controller }: ControllerServiceDeps): ControllerHandlers {
   return {
     ControllerGetCapabilities: rpc.unary({ method: 'ControllerGetCapabilities', handle: async () => ({ capabilities: CAPABILITIES }) }),
     CreateVolume: rpc.unary<CreateVolumeRequest__Output, object>({
@@ -139,13 +140,13 @@ export function controllerService(rpc: RpcHandlerFactory, controller: VolumeCont
       // Nothing is attached anywhere by a controller, so there are no published nodes to report.
       handle: async (r) => ({ volume: toCsiVolume(controller.get(r.volume_id)), status: { published_node_ids: [] } }),
     }),
-    ControllerPublishVolume: unimplemented('ControllerPublishVolume'),
-    ControllerUnpublishVolume: unimplemented('ControllerUnpublishVolume'),
-    GetCapacity: unimplemented('GetCapacity'),
-    CreateSnapshot: unimplemented('CreateSnapshot'),
-    DeleteSnapshot: unimplemented('DeleteSnapshot'),
-    ListSnapshots: unimplemented('ListSnapshots'),
-    ControllerExpandVolume: unimplemented('ControllerExpandVolume'),
-    ControllerModifyVolume: unimplemented('ControllerModifyVolume'),
+    ControllerPublishVolume: rpc.unimplemented('ControllerPublishVolume'),
+    ControllerUnpublishVolume: rpc.unimplemented('ControllerUnpublishVolume'),
+    GetCapacity: rpc.unimplemented('GetCapacity'),
+    CreateSnapshot: rpc.unimplemented('CreateSnapshot'),
+    DeleteSnapshot: rpc.unimplemented('DeleteSnapshot'),
+    ListSnapshots: rpc.unimplemented('ListSnapshots'),
+    ControllerExpandVolume: rpc.unimplemented('ControllerExpandVolume'),
+    ControllerModifyVolume: rpc.unimplemented('ControllerModifyVolume'),
   };
 }

@@ -5,7 +5,7 @@ import type { PluginCapability } from '../gen/csi/v1/PluginCapability.js';
 import type { Readiness } from './readiness.js';
 import type { RpcHandlerFactory } from './rpc-handler.js';
 
-export interface IdentityOptions {
+export interface IdentityServiceDeps {
   settings: NodeSettings;
   adapter: OrchestratorAdapter;
   readiness: Readiness;
@@ -13,7 +13,7 @@ export interface IdentityOptions {
   extraCapabilities?: PluginCapability[];
 }
 
-export function identityService(rpc: RpcHandlerFactory, options: IdentityOptions): IdentityHandlers {
+export function identityService(rpc: RpcHandlerFactory, options: IdentityServiceDeps): IdentityHandlers {
   return {
     GetPluginInfo: rpc.unary({
       method: 'GetPluginInfo',

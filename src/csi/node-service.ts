@@ -1,4 +1,4 @@
-import { FailedPreconditionError, UnimplementedError } from '../core/errors.js';
+import { FailedPreconditionError } from '../core/errors.js';
 import { quote } from '../core/quote.js';
 import type { OrchestratorAdapter } from '../core/orchestrator-adapter.js';
 import { assertContextBounds } from '../core/volume-context.js';
@@ -11,7 +11,7 @@ import type { NodePublishVolumeRequest__Output } from '../gen/csi/v1/NodePublish
 import type { NodeUnpublishVolumeRequest__Output } from '../gen/csi/v1/NodeUnpublishVolumeRequest.js';
 import type { NodeStageVolumeRequest__Output } from '../gen/csi/v1/NodeStageVolumeRequest.js';
 import type { NodeUnstageVolumeRequest__Output } from '../gen/csi/v1/NodeUnstageVolumeRequest.js';
-import { readCapability } from './capability.js';
+import { readCapability, type MountCapability } from './capability.js';
 import type { RpcHandlerFactory } from './rpc-handler.js';
 import { required, requiredId } from './validation.js';
 
@@ -22,10 +22,17 @@ const CAPABILITIES: NodeServiceCapability[] = [
   { rpc: { type: 'SINGLE_NODE_MULTI_WRITER' } },
 ];
 
-/** What validation hands on: the canonical paths, the only form the core and the locks see. */
+/** What validation hands on: the canonical paths (the only form the core and the locks see) and the parsed capability. */
 interface Checked {
   path: string;
   staging?: string;
+  capability?: MountCapability;
+}
+
+export interface NodeServiceDeps {
+  publisher: VolumePublisher;
+  stager: VolumeStager;
+  adapter: OrchestratorAdapter;
 }
 
 /**
@@ -38,13 +45,10 @@ function pathLock(checked: Checked): string {
   return checked.path;
 }
 
-export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, adapter: OrchestratorAdapter, stager: VolumeStager): NodeHandlers {
+export function nodeService(rpc: RpcHandlerFactory, { publisher, stager, adapter }: NodeServiceDeps): NodeHandlers {
   const capabilities: NodeServiceCapability[] = adapter.supportsStaging
     ? [{ rpc: { type: 'STAGE_UNSTAGE_VOLUME' } }, ...CAPABILITIES]
     : CAPABILITIES;
-
-  const unimplemented = (method: string) =>
-    rpc.unary({ method, handle: async () => { throw new UnimplementedError(`${method} is not offered by this plugin`); } });
 
   return {
     NodeGetInfo: rpc.unary({
@@ -66,15 +70,15 @@ export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, 
       validate: (r) => {
         requiredId(r.volume_id, 'volume_id');
         required(r.target_path, 'target_path');
-        readCapability(r.volume_capability);
+        const capability = readCapability(r.volume_capability);
         assertContextBounds(r.volume_context);
         const path = adapter.checkTargetPath(r.target_path);
-        if (adapter.supportsStaging && r.staging_target_path) return { path, staging: adapter.checkStagingPath(r.staging_target_path) };
-        return { path };
+        if (adapter.supportsStaging && r.staging_target_path) return { path, capability, staging: adapter.checkStagingPath(r.staging_target_path) };
+        return { path, capability };
       },
       lockKey: (_r, checked) => pathLock(checked),
       handle: async (r, log, checked) => {
-        const capability = readCapability(r.volume_capability);
+        const capability = checked.capability!;
         const context = adapter.parseVolumeContext(r.volume_context);
         if (adapter.supportsStaging && !checked.staging) {
           throw new FailedPreconditionError('staging_target_path is required: this plugin advertises STAGE_UNSTAGE_VOLUME');
@@ -138,13 +142,13 @@ export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, 
           validate: (r) => {
             requiredId(r.volume_id, 'volume_id');
             required(r.staging_target_path, 'staging_target_path');
-            readCapability(r.volume_capability);
+            const capability = readCapability(r.volume_capability);
             assertContextBounds(r.volume_context);
-            return { path: adapter.checkStagingPath(r.staging_target_path) };
+            return { path: adapter.checkStagingPath(r.staging_target_path), capability };
           },
           lockKey: (_r, checked) => pathLock(checked),
           handle: async (r, log, checked) => {
-            const capability = readCapability(r.volume_capability);
+            const capability = checked.capability!;
             const context = adapter.parseVolumeContext(r.volume_context);
             await stager.stage(
               { volumeId: r.volume_id, stagingPath: checked.path, accessMode: capability.accessMode, spec: context.spec },
@@ -153,7 +157,7 @@ export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, 
             return {};
           },
         })
-      : unimplemented('NodeStageVolume'),
+      : rpc.unimplemented('NodeStageVolume'),
     NodeUnstageVolume: adapter.supportsStaging
       ? rpc.unary<NodeUnstageVolumeRequest__Output, object, Checked>({
           method: 'NodeUnstageVolume',
@@ -169,7 +173,7 @@ export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, 
             return {};
           },
         })
-      : unimplemented('NodeUnstageVolume'),
-    NodeExpandVolume: unimplemented('NodeExpandVolume'),
+      : rpc.unimplemented('NodeUnstageVolume'),
+    NodeExpandVolume: rpc.unimplemented('NodeExpandVolume'),
   };
 }

@@ -1,5 +1,6 @@
 import { status, type handleUnaryCall, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { InFlightGuard } from './in-flight-guard.js';
+import { UnimplementedError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import type { Logger } from '../core/ports/logger.js';
 import { boundMessage, quote, QUOTE_MAX_CHARS } from '../core/quote.js';
@@ -73,5 +74,15 @@ export class RpcHandlerFactory {
         },
       );
     };
+  }
+
+  /** A method this plugin does not offer: UNIMPLEMENTED, through the same choke point (logged like any call). */
+  unimplemented(method: string): handleUnaryCall<unknown, never> {
+    return this.unary({
+      method,
+      handle: async () => {
+        throw new UnimplementedError(`${method} is not offered by this plugin`);
+      },
+    });
   }
 }

@@ -28,7 +28,7 @@ test('a second call for a volume whose operation is in flight is ABORTED; other 
   const server = new CsiServer(
     {
       identity: identityService(rpc, { settings: { driverName: 'd', driverVersion: '0', nodeId: 'n', stateDir: dir, viewIdleMs: 0 }, adapter, readiness: new Readiness(fakes.nix, dir, silentLogger) }),
-      node: nodeService(rpc, container.get(VolumePublisher), adapter, container.get(VolumeStager)),
+      node: nodeService(rpc, { publisher: container.get(VolumePublisher), stager: container.get(VolumeStager), adapter }),
     },
     silentLogger,
   );
