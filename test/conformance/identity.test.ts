@@ -8,16 +8,31 @@ async function pluginCapabilities(mode: 'node' | 'controller' | 'monolith', t: P
   return (response.capabilities as Array<{ service?: { type: string } }>).map((capability) => capability.service?.type);
 }
 
-test('GetPluginInfo names the driver and its version', async (t) => {
+test('GetPluginInfo names the driver and its version; a node plugin advertises no plugin capability', async (t) => {
   const plugin = await startTestPlugin(t);
   const info = await plugin.client.call('identity', 'GetPluginInfo', {});
   t.is(info.name, 'nixmount.test');
   t.is(info.vendor_version, '0.0.0-test');
+  t.deepEqual((await plugin.client.call('identity', 'GetPluginCapabilities', {})).capabilities, []);
+  const renamed = await startTestPlugin(t, { settings: { driverName: 'nix.csi.store' } });
+  t.is((await renamed.client.call('identity', 'GetPluginInfo', {})).name, 'nix.csi.store');
 });
 
 test('Probe answers ready once Nix and the state dir work', async (t) => {
   const plugin = await startTestPlugin(t, { mode: 'monolith' });
   t.deepEqual((await plugin.client.call('identity', 'Probe', {})).ready, { value: true });
+  const node = await startTestPlugin(t);
+  t.deepEqual(await node.client.call('identity', 'Probe'), { ready: { value: true } });
+});
+
+test('Probe reports not ready when Nix cannot open the store', async (t) => {
+  const node = await startTestPlugin(t, { nix: { storeUri: 'unix:///nonexistent/nix-daemon.socket' } });
+  t.deepEqual(await node.client.call('identity', 'Probe'), { ready: { value: false } });
+});
+
+test('the plugin refuses a state dir another live process owns', async (t) => {
+  const node = await startTestPlugin(t);
+  await t.throwsAsync(startTestPlugin(t, { stateDir: node.stateDir }), { message: /in use by process/ });
 });
 
 test('a node plugin does not advertise CONTROLLER_SERVICE (Nomad would then demand a controller)', async (t) => {

@@ -1,5 +1,5 @@
 import anyTest from 'ava';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { mountCapability } from '../helpers/csi-client.js';
@@ -28,6 +28,8 @@ test('NodeGetInfo: a node id, and 0 (unlimited) volumes per node', async (t) => 
   const info = await plugin.client.call('node', 'NodeGetInfo', {});
   t.is(info.node_id, 'test-node');
   t.is(info.max_volumes_per_node, '0');
+  const caps = await plugin.client.call('node', 'NodeGetCapabilities', {});
+  t.deepEqual(caps.capabilities.map((c: { rpc: { type: string } }) => c.rpc.type), ['GET_VOLUME_STATS', 'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER']);
 });
 
 test('NodePublishVolume: each missing required field is INVALID_ARGUMENT, checked before anything else', async (t) => {
@@ -49,6 +51,8 @@ test('NodePublishVolume: a closure no node store or cache has is FAILED_PRECONDI
   t.regex(result.details, /0123456789abcdfghijklmnpqrsvwxyz-absent/);
   t.deepEqual(await mountsBelow(plugin.dir), []);
   t.is(await stat(target).catch(() => 'gone'), 'gone');
+  for (const dir of ['volumes', 'overlays']) t.deepEqual(await readdir(join(plugin.stateDir, dir)).catch(() => []), [], `no ${dir}`);
+  t.deepEqual(await readdir(join(plugin.stateDir, 'views')), [], 'no view, not even a half-built one');
 });
 
 test('NodePublishVolume is idempotent; same target with other arguments is ALREADY_EXISTS', async (t) => {
