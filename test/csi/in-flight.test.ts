@@ -40,7 +40,8 @@ test('a second call for a volume whose operation is in flight is ABORTED; other 
   });
   const request = { volume_id: 'slow', target_path: '/t/slow', volume_capability: mountCapability(), readonly: true, volume_context: { paths: REMOTE } };
   const first = client.call('node', 'NodePublishVolume', request);
-  while (fakes.nix.calls.realise.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  for (let i = 0; i < 1000 && fakes.nix.calls.realise.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  t.is(fakes.nix.calls.realise.length, 1, 'the first publish reached its realise within 5 s');
   const second = await client.code('node', 'NodePublishVolume', request);
   t.is(second.code, status.ABORTED);
   t.regex(second.details, /already in progress/);
