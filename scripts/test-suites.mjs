@@ -12,4 +12,5 @@ export const UNIT_TESTS = [
   'dist/test/adapters/nomad/nomad-cli.test.js',
   'dist/test/docs/markdown.test.js',
   'dist/test/docs/links.test.js',
+  'dist/test/docs/names.test.js',
 ];
