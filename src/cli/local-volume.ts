@@ -76,7 +76,6 @@ export async function publish(argv: string[]): Promise<void> {
       accessMode: readonly ? 'single-node-reader-only' : 'single-node-writer',
       mountFlags: [],
       spec: parsed.spec,
-      ephemeral: false,
     });
     const how = result.alreadyPublished ? 'was already published' : `published ${readonly ? 'read-only' : 'read-write'}`;
     console.log(`${target} ${how}: ${result.roots.join(' ')} (view ${result.viewKey}, ${result.viewBuilt ? 'built now' : 'reused'})`);

@@ -12,7 +12,11 @@ export interface NodeIdentity {
 
 export interface ParsedVolumeContext {
   spec: VolumeSpec;
-  /** Inline volume whose lifetime is the workload's (Kubernetes ephemeral). */
+  /**
+   * Inline volume whose lifetime is the workload's (Kubernetes ephemeral). Reported in the
+   * call's log fields only: every unpublish of a forgotten volume is OK, ephemeral or not
+   * (kubelet retries NOT_FOUND for ever, kubernetes#90752), so nothing else depends on it.
+   */
   ephemeral: boolean;
   /** Who asked (pod, allocation…), for logs only. */
   workload: Record<string, string>;

@@ -39,7 +39,6 @@ export const isVolumeRecord = shaped({
   readonly: boolean,
   accessMode: nonEmpty,
   overlayDir: optional(nonEmpty),
-  ephemeral: boolean,
   stagingPath: optional(nonEmpty),
   publishedAt: string,
 }) as (value: unknown) => value is VolumeRecord;

@@ -92,7 +92,6 @@ export class VolumePublisher {
           roots,
           ...(made.overlayDir ? { overlayDir: made.overlayDir } : {}),
           createdPath: made.createdPath,
-          ephemeral: request.ephemeral,
           ...(request.staged ? { stagingPath: request.staged.stagingPath } : {}),
           publishedAt: this.clock.now().toISOString(),
         }),

@@ -21,8 +21,6 @@ export interface PublishRequest {
   /** Extra mount flags from the capability (validated by the edge). */
   mountFlags: string[];
   spec: VolumeSpec;
-  /** Inline/ephemeral volume: unpublish of a forgotten volume is OK, never NOT_FOUND. */
-  ephemeral: boolean;
   /** Publish from a staged volume: mount its view without resolving the spec again. */
   staged?: StagedView;
 }

@@ -92,10 +92,9 @@ export function nodeService(rpc: RpcHandlerFactory, { publisher, stager, adapter
             accessMode: capability.accessMode,
             mountFlags: capability.mountFlags,
             spec: context.spec,
-            ephemeral: context.ephemeral,
             ...(staged ? { staged } : {}),
           },
-          log.child(context.workload),
+          log.child({ ...context.workload, ...(context.ephemeral ? { ephemeral: true } : {}) }),
         );
         return {};
       },
@@ -152,7 +151,7 @@ export function nodeService(rpc: RpcHandlerFactory, { publisher, stager, adapter
             const context = adapter.parseVolumeContext(r.volume_context);
             await stager.stage(
               { volumeId: r.volume_id, stagingPath: checked.path, accessMode: capability.accessMode, spec: context.spec },
-              log.child(context.workload),
+              log.child({ ...context.workload, ...(context.ephemeral ? { ephemeral: true } : {}) }),
             );
             return {};
           },

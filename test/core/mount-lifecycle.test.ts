@@ -21,7 +21,7 @@ function setup(settings = {}) {
 }
 
 function request(target: string, extra: Partial<PublishRequest> = {}): PublishRequest {
-  return { volumeId: 'vol', targetPath: target, readonly: true, accessMode: 'single-node-reader-only', mountFlags: [], spec: { ...emptySpec(), storePaths: [APP] }, ephemeral: false, ...extra };
+  return { volumeId: 'vol', targetPath: target, readonly: true, accessMode: 'single-node-reader-only', mountFlags: [], spec: { ...emptySpec(), storePaths: [APP] }, ...extra };
 }
 
 test('a publish onto someone else\'s mount is FAILED_PRECONDITION naming it, and creates nothing', async (t) => {

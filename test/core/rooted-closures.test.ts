@@ -8,7 +8,7 @@ const APP = '/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-app';
 const LIB = '/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-lib';
 
 function publishAt(publisher: VolumePublisher, target: string) {
-  return publisher.publish({ volumeId: target, targetPath: target, readonly: true, accessMode: 'multi-node-reader-only', mountFlags: [], spec: { ...emptySpec(), storePaths: [APP] }, ephemeral: false });
+  return publisher.publish({ volumeId: target, targetPath: target, readonly: true, accessMode: 'multi-node-reader-only', mountFlags: [], spec: { ...emptySpec(), storePaths: [APP] } });
 }
 
 test('a closure a view roots is answered from memory; once the view is collected Nix is asked again', async (t) => {

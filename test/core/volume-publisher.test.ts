@@ -25,7 +25,6 @@ function request(target: string, paths: string[] = [APP], extra: Partial<Publish
     accessMode: 'single-node-writer',
     mountFlags: [],
     spec: { ...emptySpec(), storePaths: paths },
-    ephemeral: true,
     ...extra,
   };
 }

@@ -27,7 +27,6 @@ function publishFrom(stager: VolumeStager, alloc: string) {
     accessMode: 'multi-node-reader-only' as const,
     mountFlags: [],
     spec: stageRequest.spec,
-    ephemeral: false,
     staged: stager.stagedView('vol', STAGING),
   };
 }

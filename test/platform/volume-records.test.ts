@@ -11,7 +11,7 @@ import { tempDir } from '../helpers/temp.js';
 const key = (c: string) => c.repeat(32);
 
 function record(c: string): VolumeRecord {
-  return { key: key(c), volumeId: `v-${c}`, targetPath: `/t/${c}`, readonly: true, accessMode: 'single-node-writer', requestFingerprint: 'f', viewKey: key('f'), roots: [], ephemeral: true, publishedAt: '2026-01-01T00:00:00.000Z' };
+  return { key: key(c), volumeId: `v-${c}`, targetPath: `/t/${c}`, readonly: true, accessMode: 'single-node-writer', requestFingerprint: 'f', viewKey: key('f'), roots: [], publishedAt: '2026-01-01T00:00:00.000Z' };
 }
 
 function stateAt(stateDir: string, log = silentLogger) {

@@ -18,7 +18,6 @@ export interface VolumeRecord {
   overlayDir?: string;
   /** This plugin created the target directory, so unpublishing removes it; absent means it did not. */
   createdPath?: boolean;
-  ephemeral: boolean;
   /** The staging path this publish mounted from, when the volume was staged first. */
   stagingPath?: string;
   publishedAt: string;
