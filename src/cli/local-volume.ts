@@ -16,7 +16,8 @@ export function localVolumeId(target: string): string {
   return `local-${createHash('sha256').update(target).digest('hex').slice(0, 16)}`;
 }
 
-async function withLocalNode<T>(
+/** Runs `work` against this node's state dir with no server: lock, recover, work, unlock (also the host volume plugin's path). */
+export async function withLocalNode<T>(
   values: NodeOptionValues & SourceOptionValues & { refresh?: boolean },
   work: (container: ReturnType<typeof createContainer>) => Promise<T>,
 ): Promise<T> {

@@ -1,0 +1,54 @@
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const DEFAULT_LOCK_FILE = '/run/nixmount-host-volume.lock';
+
+export interface WrapperOptions {
+  pluginDir: string;
+  /** The file name, which is the `plugin_id` volume specs name. */
+  name: string;
+  config?: string;
+  lockFile?: string;
+  /** PATH for Nix, mount and setpriv: Nomad runs plugins with none. */
+  path: string;
+}
+
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The executable Nomad calls. It names node and nixmount by absolute path and sets
+ * PATH, since Nomad passes only DHV_* variables. Create and delete queue on a kernel
+ * lock (flock, released even when Nomad kills a plugin at its deadline): Nomad runs
+ * them concurrently for different volumes, and nixmount's state dir has one owner at
+ * a time. Fingerprint never waits (Nomad allows it 5 seconds).
+ */
+export function wrapperScript(options: Omit<WrapperOptions, 'pluginDir'>, node = process.execPath, cli = fileURLToPath(new URL('../cli.js', import.meta.url))): string {
+  const command = [node, cli, 'host-volume', ...(options.config ? ['--config', options.config] : [])].map(shellQuote).join(' ');
+  const lock = shellQuote(options.lockFile ?? DEFAULT_LOCK_FILE);
+  return [
+    '#!/bin/sh',
+    `# Nomad dynamic host volume plugin "${options.name}" (plugin_id = "${options.name}"),`,
+    '# written by `nixmount host-volume install`. Rerun that command after moving nixmount.',
+    `PATH=${shellQuote(options.path)}`,
+    'export PATH',
+    'if [ "$1" = fingerprint ]; then',
+    `  exec ${command} "$@"`,
+    'fi',
+    `exec flock --timeout 50 --conflict-exit-code 75 ${lock} ${command} "$@"`,
+    '',
+  ].join('\n');
+}
+
+export async function installWrapper(options: WrapperOptions): Promise<string> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(options.name)) throw new Error(`--name "${options.name}" is not a plain file name`);
+  await mkdir(options.pluginDir, { recursive: true });
+  const file = join(options.pluginDir, options.name);
+  const temp = `${file}.tmp-${process.pid}`;
+  await writeFile(temp, wrapperScript(options), { mode: 0o755 });
+  await chmod(temp, 0o755);
+  await rename(temp, file);
+  return file;
+}

@@ -1,0 +1,132 @@
+import { parseArgs } from 'node:util';
+import { hostVolumeRequest, parseOperation, type HostVolumeRequest } from '../adapters/nomad-host/host-volume-request.js';
+import { readHostVolumeConfig } from '../adapters/nomad-host/host-volume-config.js';
+import { nodeOptions, packageVersion } from './options.js';
+import { sourceOptions } from './source-options.js';
+
+/**
+ * `nixmount host-volume <fingerprint|create|delete>`: nixmount as a Nomad dynamic host
+ * volume plugin. Nomad runs the plugin (normally the wrapper `host-volume install`
+ * writes) with the operation as its argument and DHV_* variables, reads JSON from
+ * stdout, and shows the user the `error` of that JSON when the exit status is not 0;
+ * stderr only reaches the client's debug log. Create and delete run the same
+ * in-process pipeline as `nixmount publish`/`unpublish`, on the same state dir as
+ * `nixmount serve`.
+ */
+
+const USAGE = `usage: nixmount host-volume [--config FILE] <fingerprint|create|delete>   (run by the Nomad client)
+       nixmount host-volume install --plugin-dir DIR [--name nixmount] [--config FILE] [--lock-file FILE]`;
+
+// Nomad runs plugins with no PATH at all; Nix, mount and setpriv are looked up in it.
+const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/nix/var/nix/profiles/default/bin:/run/current-system/sw/bin';
+
+// A `nixmount publish` by hand may hold the state dir briefly; a running `nixmount serve` holds it for good.
+const LOCK_WAIT_MS = 10_000;
+
+const CONFIG_KEYS = [...Object.keys(nodeOptions), ...Object.keys(sourceOptions)];
+
+/** One line, bounded: Nomad prints it inside its own error message. */
+export function oneLine(message: string): string {
+  const line = message.split('\n').map((part) => part.trim()).filter((part) => part.length > 0).join(' | ');
+  return line.length <= 2000 ? line : `${line.slice(0, 2000)}… (${line.length - 2000} more characters)`;
+}
+
+async function create(request: HostVolumeRequest, config: Record<string, string>): Promise<{ path: string; bytes: number }> {
+  const { LocalAdapter } = await import('../adapters/local/local-adapter.js');
+  const adapter = new LocalAdapter('local');
+  // Parameters are checked before the state dir is touched: a bad volume leaves nothing behind.
+  const { spec } = adapter.parseVolumeContext(request.context);
+  const checked: unknown = adapter.checkTargetPath(request.path);
+  const target = typeof checked === 'string' ? checked : request.path;
+  const { VolumePublisher } = await import('../core/volume-publisher.js');
+  await withNode(config, (container) =>
+    container.get(VolumePublisher).publish({
+      volumeId: request.volumeId,
+      targetPath: target,
+      readonly: request.readonly,
+      // Nomad bind-mounts the path into each task itself; nixmount's mount is one per volume.
+      accessMode: request.readonly ? 'single-node-reader-only' : 'single-node-writer',
+      mountFlags: [],
+      spec,
+      ephemeral: false,
+    }),
+  );
+  // A Nix volume has no capacity of its own (the controller reports 0 too).
+  return { path: target, bytes: 0 };
+}
+
+async function remove(request: HostVolumeRequest, config: Record<string, string>): Promise<void> {
+  const { VolumePublisher } = await import('../core/volume-publisher.js');
+  const { LocalAdapter } = await import('../adapters/local/local-adapter.js');
+  const checked: unknown = new LocalAdapter('local').checkTargetPath(request.path);
+  const target = typeof checked === 'string' ? checked : request.path;
+  // Absent (never created, or deleted before) is success: delete must be idempotent.
+  await withNode(config, (container) => container.get(VolumePublisher).unpublish(request.volumeId, target));
+}
+
+async function withNode<T>(config: Record<string, string>, work: Parameters<typeof import('./local-volume.js').withLocalNode<T>>[1]): Promise<T> {
+  const { withLocalNode } = await import('./local-volume.js');
+  const { StateDirInUseError } = await import('../state-dir-lock.js');
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      return await withLocalNode(config, work);
+    } catch (error) {
+      if (!(error instanceof StateDirInUseError) || Date.now() >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
+    }
+  }
+}
+
+async function install(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'plugin-dir': { type: 'string' },
+      name: { type: 'string' },
+      config: { type: 'string' },
+      'lock-file': { type: 'string' },
+    },
+    strict: true,
+  });
+  if (!values['plugin-dir']) throw new Error('--plugin-dir is required (the Nomad client\'s host_volume_plugin_dir, by default <data_dir>/host_volume_plugins)');
+  const { installWrapper } = await import('./host-volume-wrapper.js');
+  const file = await installWrapper({
+    pluginDir: values['plugin-dir'],
+    name: values.name ?? 'nixmount',
+    config: values.config,
+    lockFile: values['lock-file'],
+    path: process.env.PATH ?? FALLBACK_PATH,
+  });
+  console.error(`wrote ${file}; reload the Nomad client (SIGHUP) so it fingerprints the plugin`);
+}
+
+export async function hostVolume(argv: string[]): Promise<void> {
+  if (argv[0] === 'install') return install(argv.slice(1));
+  let operation: string | undefined;
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string' } }, allowPositionals: true, strict: true });
+    const op = parseOperation(positionals, process.env);
+    operation = op;
+    if (op === 'fingerprint') {
+      // Nomad gives fingerprint 5 seconds and no other variable: no state, no config.
+      process.stdout.write(`${JSON.stringify({ version: packageVersion() })}\n`);
+      return;
+    }
+    process.env.PATH ??= FALLBACK_PATH;
+    const request = hostVolumeRequest(op, process.env);
+    const config = await readHostVolumeConfig(values.config, CONFIG_KEYS);
+    if (op === 'create') {
+      process.stdout.write(`${JSON.stringify(await create(request, config))}\n`);
+    } else {
+      await remove(request, config);
+    }
+  } catch (error) {
+    const message = oneLine(error instanceof Error ? error.message : String(error));
+    // Nomad (≥ 1.10) shows stdout's "error" to the user; stderr goes to its debug log.
+    process.stdout.write(`${JSON.stringify({ error: message })}\n`);
+    process.stderr.write(`nixmount host-volume${operation ? ` ${operation}` : ''}: ${message}\n`);
+    if (operation === undefined) process.stderr.write(`${USAGE}\n`);
+    process.exitCode = operation === undefined ? 2 : 1;
+  }
+}
