@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { readVolumeSpec } from '../../../src/adapters/nomad/volume-spec-file.js';
 import { mountOptionsAt, mountsBelow } from '../../helpers/mounts.js';
-import { buildFixture, copyToChrootStore, type Fixture } from '../../helpers/nix.js';
+import { buildFixture, copyToChrootStore, FIXTURES, type Fixture } from '../../helpers/nix.js';
 import { tempDir } from '../../helpers/temp.js';
 import { JOBS_DIR } from '../nomad/shipped-jobs.js';
 import { NomadHostClient, type CreateRequest, type HostVolumeCall } from './nomad-host-client.js';
@@ -206,9 +206,9 @@ test('concurrent creates of different volumes (Nomad runs them in parallel) all 
 const badParameters: Array<[string, Record<string, string> | null, RegExp]> = [
   ['no parameters block', null, /names no closure/],
   ['a typo in a key', { path: '/nix/store/63l345l7dgcfz789w1y93j1540czafqh-hello-2.12.1' }, /unknown volume context key "path"/],
-  ['not a store path', { paths: '/usr/bin' }, /paths/],
+  ['not a store path', { paths: '/usr/bin' }, /paths: "\/usr\/bin" is not under \/nix\/store\//],
   ['a readOnly that is neither true nor false', { paths: '/nix/store/63l345l7dgcfz789w1y93j1540czafqh-hello-2.12.1', readOnly: 'no' }, /readOnly "no" must be "true" \(the default\) or "false"/],
-  ['an expression the node policy does not allow', { expression: 'import <nixpkgs> {}' }, /expression/i],
+  ['an expression the node policy does not allow', { expression: 'import <nixpkgs> {}' }, /the "expression" key is refused by this node's source policy/],
 ];
 
 for (const [what, parameters, pattern] of badParameters) {
@@ -228,7 +228,7 @@ test('a store path the node cannot get: non-zero exit, one line, the half-made v
   const n = await node(t);
   const req = request({ paths: '/nix/store/00000000000000000000000000000000-nixmount-missing' });
   const call = await n.client.create(req);
-  assertFailed(t, call, /nixmount-missing/);
+  assertFailed(t, call, /store paths not available on this node.*00000000000000000000000000000000-nixmount-missing/);
   await assertNothingLeft(t, n);
 });
 
@@ -264,5 +264,31 @@ test('a chroot-store node (store = local?root=DIR in the node config): the chroo
   const inVolume = await stat(join(path, 'store', data.slice('/nix/store/'.length), 'share/greeting'));
   t.not(`${inVolume.dev}:${inVolume.ino}`, `${nodeStore.dev}:${nodeStore.ino}`, 'the chroot store, not the host\'s /nix/store');
   assertOk(t, await n.client.delete(req, path));
+  await assertNothingLeft(t, n);
+});
+
+test('the node config is the source policy: an expression refused by default is created once the config allows expressions', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const expression = `import ${FIXTURES}closure.nix { salt = "hostvol"; }`;
+  const strict = await node(t);
+  assertFailed(t, await strict.client.create(request({ expression })), /refused by this node's source policy/);
+  await assertNothingLeft(t, strict);
+
+  const open = await node(t, { 'allow-sources': 'paths,expressions' });
+  const req = request({ expression });
+  const path = join(open.volumesDir, req.id);
+  const created = await open.client.create(req);
+  assertOk(t, created);
+  t.deepEqual(created.json, { path, bytes: 0 });
+  await assertClosureAt(t, open, path, fixture);
+  assertOk(t, await open.client.delete(req, path));
+  await assertNothingLeft(t, open);
+});
+
+test('a node config with an unknown key fails the create with the key named, touching nothing', async (t) => {
+  const n = await node(t, { 'allow-source': 'paths' });
+  const fixture = await buildFixture('hostvol');
+  const call = await n.client.create(request({ paths: fixture.root }));
+  assertFailed(t, call, /unknown key "allow-source"/);
   await assertNothingLeft(t, n);
 });
