@@ -115,7 +115,8 @@ export async function hostVolume(argv: string[]): Promise<void> {
     }
     process.env.PATH ??= FALLBACK_PATH;
     const request = hostVolumeRequest(op, process.env);
-    const config = await readHostVolumeConfig(values.config, CONFIG_KEYS);
+    // No process stays behind to collect a view later, so by default a view goes with its last volume.
+    const config = { 'view-idle': '0', ...(await readHostVolumeConfig(values.config, CONFIG_KEYS)) };
     if (op === 'create') {
       process.stdout.write(`${JSON.stringify(await create(request, config))}\n`);
     } else {

@@ -35,8 +35,8 @@ async function node(t: ExecutionContext, config: Record<string, string> = {}, st
   const volumesDir = join(dir, 'host_volumes');
   await mkdir(volumesDir);
   const configFile = join(dir, 'host-volume.json');
-  // view-idle 0: a view nobody holds goes with its last volume, so "nothing left" is checkable now.
-  await writeFile(configFile, JSON.stringify({ 'state-dir': stateDir, 'view-idle': '0', substituters: '', ...config }));
+  // No view-idle: the plugin's default (0) lets a view go with its last volume, so "nothing left" is checkable at once.
+  await writeFile(configFile, JSON.stringify({ 'state-dir': stateDir, substituters: '', ...config }));
   await execa('node', [CLI, 'host-volume', 'install', '--plugin-dir', pluginDir, '--config', configFile, '--lock-file', join(dir, 'plugin.lock')]);
   return { dir, stateDir, volumesDir, client: new NomadHostClient(join(pluginDir, 'nixmount'), pluginDir, volumesDir), storeRoot };
 }
@@ -290,5 +290,25 @@ test('a node config with an unknown key fails the create with the key named, tou
   const fixture = await buildFixture('hostvol');
   const call = await n.client.create(request({ paths: fixture.root }));
   assertFailed(t, call, /unknown key "allow-source"/);
+  await assertNothingLeft(t, n);
+});
+
+test('with a view-idle in the node config, delete keeps the unused view for a later create; nixmount gc removes it', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const n = await node(t, { 'view-idle': '15m' });
+  const first = request({ paths: fixture.root });
+  assertOk(t, await n.client.create(first));
+  const views = await entries(join(n.stateDir, 'views'));
+  t.is(views.length, 1);
+  assertOk(t, await n.client.delete(first, join(n.volumesDir, first.id)));
+  t.deepEqual(await mountsBelow(n.dir), []);
+  t.deepEqual(await entries(join(n.stateDir, 'volumes')), []);
+  t.deepEqual(await entries(join(n.stateDir, 'views')), views, 'kept for view-idle');
+  const second = request({ paths: fixture.root });
+  assertOk(t, await n.client.create(second));
+  t.deepEqual(await entries(join(n.stateDir, 'views')), views, 'reused');
+  assertOk(t, await n.client.delete(second, join(n.volumesDir, second.id)));
+  const gc = await execa('node', [CLI, 'gc', '--state-dir', n.stateDir]);
+  t.regex(gc.stdout, /removed 1 unused view/);
   await assertNothingLeft(t, n);
 });
