@@ -18,16 +18,22 @@ function shellQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
+// Queueing counts against Nomad's 60 s: what is left is nixmount's (see host-volume.ts).
+export const LOCK_TIMEOUT_S = 30;
+
 /**
  * The executable Nomad calls. It names node and nixmount by absolute path and sets
  * PATH, since Nomad passes only DHV_* variables. Create and delete queue on a kernel
- * lock (flock, released even when Nomad kills a plugin at its deadline): Nomad runs
- * them concurrently for different volumes, and nixmount's state dir has one owner at
- * a time. Fingerprint never waits (Nomad allows it 5 seconds).
+ * lock: Nomad runs them concurrently for different volumes, and nixmount's state dir
+ * has one owner at a time. The shell takes the lock on a descriptor and then execs
+ * node, so the process Nomad kills at its deadline is nixmount itself (not a `flock`
+ * parent that would leave it running), and the lock goes with it. Fingerprint never
+ * waits (Nomad allows it 5 seconds).
  */
 export function wrapperScript(options: Omit<WrapperOptions, 'pluginDir'>, node = process.execPath, cli = fileURLToPath(new URL('../cli.js', import.meta.url))): string {
   const command = [node, cli, 'host-volume', ...(options.config ? ['--config', options.config] : [])].map(shellQuote).join(' ');
-  const lock = shellQuote(options.lockFile ?? DEFAULT_LOCK_FILE);
+  const lockFile = options.lockFile ?? DEFAULT_LOCK_FILE;
+  const busy = `waited ${LOCK_TIMEOUT_S} s for other nixmount host volume operations on this node (lock ${lockFile}); retry`;
   return [
     '#!/bin/sh',
     `# Nomad dynamic host volume plugin "${options.name}" (plugin_id = "${options.name}"),`,
@@ -37,7 +43,14 @@ export function wrapperScript(options: Omit<WrapperOptions, 'pluginDir'>, node =
     'if [ "$1" = fingerprint ]; then',
     `  exec ${command} "$@"`,
     'fi',
-    `exec flock --timeout 50 --conflict-exit-code 75 ${lock} ${command} "$@"`,
+    'started=$(date +%s)',
+    `exec 9>>${shellQuote(lockFile)}`,
+    `if ! flock --timeout ${LOCK_TIMEOUT_S} 9; then`,
+    `  printf '%s\\n' ${shellQuote(JSON.stringify({ error: busy }))}`,
+    `  printf 'nixmount host-volume %s: %s\\n' "$1" ${shellQuote(busy)} >&2`,
+    '  exit 75',
+    'fi',
+    `exec ${command} --started-at "$started" "$@"`,
     '',
   ].join('\n');
 }

@@ -23,6 +23,14 @@ const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 // A `nixmount publish` by hand may hold the state dir briefly; a running `nixmount serve` holds it for good.
 const LOCK_WAIT_MS = 10_000;
 
+// Nomad kills create and delete at 60 s (SIGKILL: no rollback, and a failed create is
+// never deleted by Nomad). nixmount gives up on its own well before, counted from when
+// the wrapper started (before it queued), so a slow substitution fails cleanly.
+const BUDGET_MS = 50_000;
+// What the rest of a create needs after the closure is realised: the view, the record, the mount.
+const AFTER_REALISE_MS = 10_000;
+const MIN_REALISE_WAIT_MS = 1_000;
+
 const CONFIG_KEYS = [...Object.keys(nodeOptions), ...Object.keys(sourceOptions)];
 
 /** One line, bounded: Nomad prints it inside its own error message. */
@@ -31,7 +39,12 @@ export function oneLine(message: string): string {
   return line.length <= 2000 ? line : `${line.slice(0, 2000)}… (${line.length - 2000} more characters)`;
 }
 
-async function create(request: HostVolumeRequest, config: Record<string, string>): Promise<{ path: string; bytes: number }> {
+interface Budget {
+  /** Epoch ms by which nixmount answers, failed or not. */
+  deadline: number;
+}
+
+async function create(request: HostVolumeRequest, config: Record<string, string>, budget: Budget): Promise<{ path: string; bytes: number }> {
   const { LocalAdapter } = await import('../adapters/local/local-adapter.js');
   const adapter = new LocalAdapter('local');
   // Parameters are checked before the state dir is touched: a bad volume leaves nothing behind.
@@ -39,7 +52,7 @@ async function create(request: HostVolumeRequest, config: Record<string, string>
   const checked: unknown = adapter.checkTargetPath(request.path);
   const target = typeof checked === 'string' ? checked : request.path;
   const { VolumePublisher } = await import('../core/volume-publisher.js');
-  await withNode(config, (container) =>
+  await withNode(config, budget, (container) =>
     container.get(VolumePublisher).publish({
       volumeId: request.volumeId,
       targetPath: target,
@@ -55,27 +68,46 @@ async function create(request: HostVolumeRequest, config: Record<string, string>
   return { path: target, bytes: 0 };
 }
 
-async function remove(request: HostVolumeRequest, config: Record<string, string>): Promise<void> {
+async function remove(request: HostVolumeRequest, config: Record<string, string>, budget: Budget): Promise<void> {
   const { VolumePublisher } = await import('../core/volume-publisher.js');
   const { LocalAdapter } = await import('../adapters/local/local-adapter.js');
   const checked: unknown = new LocalAdapter('local').checkTargetPath(request.path);
   const target = typeof checked === 'string' ? checked : request.path;
   // Absent (never created, or deleted before) is success: delete must be idempotent.
-  await withNode(config, (container) => container.get(VolumePublisher).unpublish(request.volumeId, target));
+  await withNode(config, budget, (container) => container.get(VolumePublisher).unpublish(request.volumeId, target));
 }
 
-async function withNode<T>(config: Record<string, string>, work: Parameters<typeof import('./local-volume.js').withLocalNode<T>>[1]): Promise<T> {
+async function withNode<T>(
+  config: Record<string, string>,
+  budget: Budget,
+  work: Parameters<typeof import('./local-volume.js').withLocalNode<T>>[1],
+): Promise<T> {
   const { withLocalNode } = await import('./local-volume.js');
   const { StateDirInUseError } = await import('../state-dir-lock.js');
-  const deadline = Date.now() + LOCK_WAIT_MS;
+  const { AbortedError } = await import('../core/errors.js');
+  const lockDeadline = Math.min(Date.now() + LOCK_WAIT_MS, budget.deadline - AFTER_REALISE_MS);
   for (;;) {
+    const realiseWaitMs = Math.max(MIN_REALISE_WAIT_MS, budget.deadline - AFTER_REALISE_MS - Date.now());
     try {
-      return await withLocalNode(config, work);
+      return await withLocalNode(config, work, { realiseWaitMs });
     } catch (error) {
-      if (!(error instanceof StateDirInUseError) || Date.now() >= deadline) throw error;
+      if (error instanceof AbortedError) {
+        // The work dies with this process; what Nix finished substituting stays in the store.
+        throw new Error(
+          `the closure was not ready within Nomad's 60-second limit for a plugin (${error.message.replace(/; the work continues.*$/, '')}); ` +
+            'store paths fetched so far are kept: run the create again, or copy the closure to the node first (nix copy)',
+        );
+      }
+      if (!(error instanceof StateDirInUseError) || Date.now() >= lockDeadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
     }
   }
+}
+
+/** The wrapper passes when it started (epoch seconds), before it queued for the lock. */
+function budgetFrom(startedAt: string | undefined): Budget {
+  const started = startedAt !== undefined && /^\d+$/.test(startedAt) ? Number(startedAt) * 1000 : Date.now() - process.uptime() * 1000;
+  return { deadline: started + BUDGET_MS };
 }
 
 async function install(argv: string[]): Promise<void> {
@@ -105,7 +137,13 @@ export async function hostVolume(argv: string[]): Promise<void> {
   if (argv[0] === 'install') return install(argv.slice(1));
   let operation: string | undefined;
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: { config: { type: 'string' } }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string' }, 'started-at': { type: 'string' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    const budget = budgetFrom(values['started-at']);
     const op = parseOperation(positionals, process.env);
     operation = op;
     if (op === 'fingerprint') {
@@ -118,9 +156,9 @@ export async function hostVolume(argv: string[]): Promise<void> {
     // No process stays behind to collect a view later, so by default a view goes with its last volume.
     const config = { 'view-idle': '0', ...(await readHostVolumeConfig(values.config, CONFIG_KEYS)) };
     if (op === 'create') {
-      process.stdout.write(`${JSON.stringify(await create(request, config))}\n`);
+      process.stdout.write(`${JSON.stringify(await create(request, config, budget))}\n`);
     } else {
-      await remove(request, config);
+      await remove(request, config, budget);
     }
   } catch (error) {
     const message = oneLine(error instanceof Error ? error.message : String(error));
@@ -130,4 +168,7 @@ export async function hostVolume(argv: string[]): Promise<void> {
     if (operation === undefined) process.stderr.write(`${USAGE}\n`);
     process.exitCode = operation === undefined ? 2 : 1;
   }
+  // Nomad reads the answer when the process ends; a Nix child still substituting
+  // (after the wait ran out) must not keep it alive. Children die with it (pdeathsig).
+  process.exit();
 }

@@ -20,11 +20,13 @@ export function localVolumeId(target: string): string {
 export async function withLocalNode<T>(
   values: NodeOptionValues & SourceOptionValues & { refresh?: boolean },
   work: (container: ReturnType<typeof createContainer>) => Promise<T>,
+  overrides: { realiseWaitMs?: number } = {},
 ): Promise<T> {
   const given = nodeSettings(values);
   const settings = { ...given, stateDir: await canonicalStateDir(given.stateDir) };
   // A person at a shell waits for the work; there is no orchestrator retry to join it later.
-  const sources = { ...sourceSettings(values), realiseWaitMs: 0 };
+  // (A caller with a deadline, the host volume plugin, bounds the wait instead.)
+  const sources = { ...sourceSettings(values), realiseWaitMs: overrides.realiseWaitMs ?? 0 };
   // Each command is a fresh process, so nixmount's own evaluation cache starts empty;
   // --refresh also makes Nix refetch unlocked flake inputs and tarballs.
   const nix = { ...nixSettings(values), ...sourceNixSettings(values, sources, values.refresh ?? false) };
