@@ -9,7 +9,8 @@ import { mountOptionsAt, mountsBelow } from '../../helpers/mounts.js';
 import { buildFixture, copyToChrootStore, FIXTURES, type Fixture } from '../../helpers/nix.js';
 import { tempDir } from '../../helpers/temp.js';
 import { JOBS_DIR } from '../nomad/shipped-jobs.js';
-import { NomadHostClient, type CreateRequest, type HostVolumeCall } from './nomad-host-client.js';
+import { startGatedCache } from '../../helpers/gated-cache.js';
+import { NomadHostClient, OPERATION_TIMEOUT_MS, type CreateRequest, type HostVolumeCall } from './nomad-host-client.js';
 
 const CLI = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 const SPEC = 'host-volume-hello.volume.hcl';
@@ -310,5 +311,29 @@ test('with a view-idle in the node config, delete keeps the unused view for a la
   assertOk(t, await n.client.delete(second, join(n.volumesDir, second.id)));
   const gc = await execa('node', [CLI, 'gc', '--state-dir', n.stateDir]);
   t.regex(gc.stdout, /removed 1 unused view/);
+  await assertNothingLeft(t, n);
+});
+
+test('a closure slower than Nomad\'s 60 s: create fails cleanly before the kill, nothing left; the retry once the cache answers creates it', async (t) => {
+  const fixture = await buildFixture('hostvol-slow');
+  const cache = await startGatedCache(t, [fixture.root]);
+  const storeDir = await tempDir(t, 'nixmount-hostvol-store-');
+  // Nix itself must not give up first: it waits on the held cache longer than Nomad would.
+  const n = await node(t, { store: `local?root=${storeDir}`, substituters: cache.url, 'trusted-public-keys': cache.publicKey, 'stalled-download-timeout': '300s' }, storeDir);
+  const req = request({ paths: fixture.root });
+  const started = Date.now();
+  const call = await n.client.create(req);
+  const took = Date.now() - started;
+  assertFailed(t, call, /the closure was not ready within Nomad's 60-second limit .*run the create again/);
+  t.true(took < OPERATION_TIMEOUT_MS, `answered after ${took} ms, before Nomad's kill`);
+  await assertNothingLeft(t, n);
+  t.false(await exists(join(storeDir, fixture.root)), 'the held substitution did not complete behind Nomad\'s back');
+
+  cache.open();
+  const retry = await n.client.create(req);
+  assertOk(t, retry);
+  t.deepEqual(retry.json, { path: join(n.volumesDir, req.id), bytes: 0 });
+  await assertClosureAt(t, n, join(n.volumesDir, req.id), fixture);
+  assertOk(t, await n.client.delete(req, join(n.volumesDir, req.id)));
   await assertNothingLeft(t, n);
 });
