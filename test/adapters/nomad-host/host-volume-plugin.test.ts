@@ -9,7 +9,9 @@ import { mountOptionsAt, mountsBelow } from '../../helpers/mounts.js';
 import { buildFixture, copyToChrootStore, FIXTURES, type Fixture } from '../../helpers/nix.js';
 import { tempDir } from '../../helpers/temp.js';
 import { JOBS_DIR } from '../nomad/shipped-jobs.js';
+import { mountCapability } from '../../helpers/csi-client.js';
 import { startGatedCache } from '../../helpers/gated-cache.js';
+import { startServeProcess } from '../../helpers/serve-process.js';
 import { NomadHostClient, OPERATION_TIMEOUT_MS, type CreateRequest, type HostVolumeCall } from './nomad-host-client.js';
 
 const CLI = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
@@ -335,5 +337,56 @@ test('a closure slower than Nomad\'s 60 s: create fails cleanly before the kill,
   t.deepEqual(retry.json, { path: join(n.volumesDir, req.id), bytes: 0 });
   await assertClosureAt(t, n, join(n.volumesDir, req.id), fixture);
   assertOk(t, await n.client.delete(req, join(n.volumesDir, req.id)));
+  await assertNothingLeft(t, n);
+});
+
+test('one state dir with nixmount serve: refused (owner named) while serve runs; then the plugin reuses the view serve built, and serve keeps it held for the host volume', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const n = await node(t);
+  const socket = join(n.dir, 'csi.sock');
+  const serveArgs = ['--endpoint', `unix://${socket}`, '--state-dir', n.stateDir, '--node-id', 'hostvol-serve', '--substituters', '', '--view-idle', '0'];
+  const serve = async () => {
+    const started = await startServeProcess(serveArgs, socket);
+    t.teardown(() => {
+      started.client.close();
+      started.child.kill('SIGKILL');
+    });
+    return started;
+  };
+  const stop = async (started: Awaited<ReturnType<typeof serve>>) => {
+    started.client.close();
+    started.child.kill('SIGTERM');
+    t.is((await started.child).exitCode, 0);
+  };
+  const views = () => entries(join(n.stateDir, 'views'));
+  const records = () => entries(join(n.stateDir, 'volumes'));
+
+  let running = await serve();
+  await mkdir(join(n.dir, 'pod'));
+  const podTarget = join(n.dir, 'pod/mount');
+  await running.client.call('node', 'NodePublishVolume', { volume_id: 'csi-v', target_path: podTarget, volume_capability: mountCapability(), readonly: true, volume_context: { paths: fixture.root } });
+  const built = await views();
+  t.is(built.length, 1);
+
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  const refused = await n.client.create(req);
+  assertFailed(t, refused, new RegExp(`state directory .* is in use by process ${running.child.pid} \\(a running nixmount serve\\?\\)`));
+  t.deepEqual(await mountsBelow(n.volumesDir), []);
+  t.deepEqual(await entries(n.volumesDir), []);
+  t.is((await records()).length, 1, 'only serve\'s record');
+
+  await stop(running);
+  assertOk(t, await n.client.create(req));
+  t.deepEqual(await views(), built, 'the view serve built, reused: one view per closure');
+  t.is((await records()).length, 2);
+  await assertClosureAt(t, n, path, fixture);
+
+  running = await serve();
+  await running.client.call('node', 'NodeUnpublishVolume', { volume_id: 'csi-v', target_path: podTarget });
+  t.deepEqual(await views(), built, 'serve collects unheld views at once (view-idle 0), but the host volume\'s record holds this one');
+  await stop(running);
+
+  assertOk(t, await n.client.delete(req, path));
   await assertNothingLeft(t, n);
 });
