@@ -52,6 +52,7 @@ async function create(request: HostVolumeRequest, config: Record<string, string>
   const checked: unknown = adapter.checkTargetPath(request.path);
   const target = typeof checked === 'string' ? checked : request.path;
   const { VolumePublisher } = await import('../core/volume-publisher.js');
+  const { AlreadyExistsError } = await import('../core/errors.js');
   await withNode(config, budget, (container) =>
     container.get(VolumePublisher).publish({
       volumeId: request.volumeId,
@@ -63,7 +64,11 @@ async function create(request: HostVolumeRequest, config: Record<string, string>
       spec,
       ephemeral: false,
     }),
-  );
+  ).catch((error: unknown) => {
+    if (!(error instanceof AlreadyExistsError)) throw error;
+    // A spec changed under the same id: tasks may hold the old mount, so nothing is swapped under them.
+    throw new Error(`volume ${request.volumeId} already exists on this node with other parameters (${error.message}); nixmount does not change a volume in place: delete it and create it again`);
+  });
   // A Nix volume has no capacity of its own (the controller reports 0 too).
   return { path: target, bytes: 0 };
 }

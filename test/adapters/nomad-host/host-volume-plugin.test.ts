@@ -390,3 +390,37 @@ test('one state dir with nixmount serve: refused (owner named) while serve runs;
   assertOk(t, await n.client.delete(req, path));
   await assertNothingLeft(t, n);
 });
+
+test('a volume id that is not one path component, an unknown operation, or an operation the environment contradicts: refused, nothing made', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const n = await node(t);
+  for (const id of ['..', 'a/b', '.']) {
+    const call = await n.client.create({ id, name: 'evil', parameters: { paths: fixture.root } });
+    assertFailed(t, call, /DHV_VOLUME_ID ".*" cannot name a directory/);
+  }
+  await assertNothingLeft(t, n);
+  t.deepEqual(await entries(n.dir), ['host-volume.json', 'host_volume_plugins', 'host_volumes', 'plugin.lock'], 'nothing next to the volumes dir either');
+
+  const env = { DHV_OPERATION: 'create', DHV_VOLUMES_DIR: n.volumesDir, DHV_VOLUME_ID: 'x', DHV_PARAMETERS: JSON.stringify({ paths: fixture.root }) };
+  const unknown = await execa(n.client.executable, ['resize'], { env: { ...env, DHV_OPERATION: 'resize' }, extendEnv: false, cwd: '/', reject: false });
+  t.is(unknown.exitCode, 2);
+  t.regex(JSON.parse(unknown.stdout).error as string, /unknown operation "resize": a host volume plugin answers fingerprint, create, delete/);
+  const contradicted = await execa(n.client.executable, ['create'], { env: { ...env, DHV_OPERATION: 'delete' }, extendEnv: false, cwd: '/', reject: false });
+  t.is(contradicted.exitCode, 2);
+  t.regex(JSON.parse(contradicted.stdout).error as string, /the argument says "create" but DHV_OPERATION says "delete"/);
+  await assertNothingLeft(t, n);
+});
+
+test('create again with other parameters (a volume spec changed under the same id) is refused, and the volume stays as it was', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const other = await buildFixture('hostvol-other');
+  const n = await node(t);
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  assertOk(t, await n.client.create(req));
+  const changed = await n.client.create({ ...req, parameters: { paths: other.root } });
+  assertFailed(t, changed, /volume .* already exists on this node with other parameters .*; nixmount does not change a volume in place: delete it and create it again/);
+  await assertClosureAt(t, n, path, fixture);
+  assertOk(t, await n.client.delete(req, path));
+  await assertNothingLeft(t, n);
+});
