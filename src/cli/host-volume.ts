@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util';
 import { hostVolumeRequest, parseOperation, type HostVolumeRequest } from '../adapters/nomad-host/host-volume-request.js';
 import { readHostVolumeConfig } from '../adapters/nomad-host/host-volume-config.js';
+import { AbortedError, AlreadyExistsError } from '../core/errors.js';
+import { OrchestratorAdapter } from '../core/orchestrator-adapter.js';
+import { parseUserContext } from '../core/volume-context.js';
 import { nodeOptions, packageVersion } from './options.js';
 import { sourceOptions } from './source-options.js';
 
@@ -44,30 +47,39 @@ interface Budget {
   deadline: number;
 }
 
+/** The canonical path the node's adapter accepts (the adapter of `withLocalNode`, as for `nixmount publish`). */
+function checkedPath(adapter: OrchestratorAdapter, path: string): string {
+  const checked: unknown = adapter.checkTargetPath(path);
+  return typeof checked === 'string' ? checked : path;
+}
+
 async function create(request: HostVolumeRequest, config: Record<string, string>, budget: Budget): Promise<{ path: string; bytes: number }> {
-  const { LocalAdapter } = await import('../adapters/local/local-adapter.js');
-  const adapter = new LocalAdapter('local');
   // Parameters are checked before the state dir is touched: a bad volume leaves nothing behind.
-  const { spec } = adapter.parseVolumeContext(request.context);
-  const checked: unknown = adapter.checkTargetPath(request.path);
-  const target = typeof checked === 'string' ? checked : request.path;
+  parseUserContext(request.context);
   const { VolumePublisher } = await import('../core/volume-publisher.js');
-  const { AlreadyExistsError } = await import('../core/errors.js');
-  await withNode(config, budget, (container) =>
-    container.get(VolumePublisher).publish({
-      volumeId: request.volumeId,
-      targetPath: target,
-      readonly: request.readonly,
-      // Nomad bind-mounts the path into each task itself; nixmount's mount is one per volume.
-      accessMode: request.readonly ? 'single-node-reader-only' : 'single-node-writer',
-      mountFlags: [],
-      spec,
-      ephemeral: false,
-    }),
-  ).catch((error: unknown) => {
-    if (!(error instanceof AlreadyExistsError)) throw error;
-    // A spec changed under the same id: tasks may hold the old mount, so nothing is swapped under them.
-    throw new Error(`volume ${request.volumeId} already exists on this node with other parameters (${error.message}); nixmount does not change a volume in place: delete it and create it again`);
+  const target = await withNode(config, budget, async (container) => {
+    const adapter = container.get<OrchestratorAdapter>(OrchestratorAdapter);
+    const target = checkedPath(adapter, request.path);
+    await container
+      .get(VolumePublisher)
+      .publish({
+        volumeId: request.volumeId,
+        targetPath: target,
+        readonly: request.readonly,
+        // Nomad bind-mounts the path into each task itself; nixmount's mount is one per volume.
+        accessMode: request.readonly ? 'single-node-reader-only' : 'single-node-writer',
+        mountFlags: [],
+        spec: adapter.parseVolumeContext(request.context).spec,
+        ephemeral: false,
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof AlreadyExistsError)) throw error;
+        // A spec changed under the same id: tasks may hold the old mount, so nothing is swapped under them.
+        throw new Error(
+          `volume ${request.volumeId} already exists on this node with other parameters (${error.message}); nixmount does not change a volume in place: delete it and create it again`,
+        );
+      });
+    return target;
   });
   // A Nix volume has no capacity of its own (the controller reports 0 too).
   return { path: target, bytes: 0 };
@@ -75,11 +87,11 @@ async function create(request: HostVolumeRequest, config: Record<string, string>
 
 async function remove(request: HostVolumeRequest, config: Record<string, string>, budget: Budget): Promise<void> {
   const { VolumePublisher } = await import('../core/volume-publisher.js');
-  const { LocalAdapter } = await import('../adapters/local/local-adapter.js');
-  const checked: unknown = new LocalAdapter('local').checkTargetPath(request.path);
-  const target = typeof checked === 'string' ? checked : request.path;
   // Absent (never created, or deleted before) is success: delete must be idempotent.
-  await withNode(config, budget, (container) => container.get(VolumePublisher).unpublish(request.volumeId, target));
+  await withNode(config, budget, async (container) => {
+    const target = checkedPath(container.get<OrchestratorAdapter>(OrchestratorAdapter), request.path);
+    await container.get(VolumePublisher).unpublish(request.volumeId, target);
+  });
 }
 
 async function withNode<T>(
@@ -89,7 +101,6 @@ async function withNode<T>(
 ): Promise<T> {
   const { withLocalNode } = await import('./local-volume.js');
   const { StateDirInUseError } = await import('../state-dir-lock.js');
-  const { AbortedError } = await import('../core/errors.js');
   const lockDeadline = Math.min(Date.now() + LOCK_WAIT_MS, budget.deadline - AFTER_REALISE_MS);
   for (;;) {
     const realiseWaitMs = Math.max(MIN_REALISE_WAIT_MS, budget.deadline - AFTER_REALISE_MS - Date.now());

@@ -14,6 +14,8 @@ import { startGatedCache } from '../../helpers/gated-cache.js';
 import { startServeProcess } from '../../helpers/serve-process.js';
 import { NomadHostClient, OPERATION_TIMEOUT_MS, type CreateRequest, type HostVolumeCall } from './nomad-host-client.js';
 
+// Serial: each test runs the real plugin, Nix and mounts, and the fingerprint test
+// measures Nomad's 5-second limit, which a dozen concurrent creates would distort.
 const CLI = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 const SPEC = 'host-volume-hello.volume.hcl';
 
@@ -120,7 +122,7 @@ async function assertClosureAt(t: ExecutionContext, n: Node, path: string, fixtu
   t.is(mk, 'EROFS');
 }
 
-test('fingerprint: the version JSON, with nothing but DHV_OPERATION, well within 5 s', async (t) => {
+test.serial('fingerprint: the version JSON, with nothing but DHV_OPERATION, well within 5 s', async (t) => {
   const n = await node(t);
   const started = Date.now();
   const call = await n.client.fingerprint();
@@ -130,7 +132,7 @@ test('fingerprint: the version JSON, with nothing but DHV_OPERATION, well within
   t.false(await exists(n.stateDir), 'fingerprint touches no state');
 });
 
-test('create, retried create, delete, delete again: the closure read-only at DHV_VOLUMES_DIR/DHV_VOLUME_ID, then nothing left', async (t) => {
+test.serial('create, retried create, delete, delete again: the closure read-only at DHV_VOLUMES_DIR/DHV_VOLUME_ID, then nothing left', async (t) => {
   const fixture = await buildFixture('hostvol');
   const n = await node(t);
   const req = request(await shippedParameters({ ...fixture, root: fixture.root }));
@@ -160,7 +162,7 @@ test('create, retried create, delete, delete again: the closure read-only at DHV
   await assertNothingLeft(t, n);
 });
 
-test('create after the mount vanished (a reboot: Nomad re-runs create at agent start) mounts again', async (t) => {
+test.serial('create after the mount vanished (a reboot: Nomad re-runs create at agent start) mounts again', async (t) => {
   const fixture = await buildFixture('hostvol');
   const n = await node(t);
   const req = request({ paths: fixture.root });
@@ -176,7 +178,7 @@ test('create after the mount vanished (a reboot: Nomad re-runs create at agent s
   await assertNothingLeft(t, n);
 });
 
-test('delete derives its path from DHV_VOLUMES_DIR/DHV_VOLUME_ID: the volumes dir Nomad passes after a failed state save is never touched', async (t) => {
+test.serial('delete derives its path from DHV_VOLUMES_DIR/DHV_VOLUME_ID: the volumes dir Nomad passes after a failed state save is never touched', async (t) => {
   const fixture = await buildFixture('hostvol');
   const n = await node(t);
   const a = request({ paths: fixture.root }, 'a');
@@ -193,7 +195,7 @@ test('delete derives its path from DHV_VOLUMES_DIR/DHV_VOLUME_ID: the volumes di
   await assertNothingLeft(t, n);
 });
 
-test('concurrent creates of different volumes (Nomad runs them in parallel) all succeed, sharing one view', async (t) => {
+test.serial('concurrent creates of different volumes (Nomad runs them in parallel) all succeed, sharing one view', async (t) => {
   const fixture = await buildFixture('hostvol');
   const n = await node(t);
   const reqs = [request({ paths: fixture.root }, 'c1'), request({ paths: fixture.root }, 'c2'), request({ paths: fixture.root }, 'c3')];
@@ -215,7 +217,7 @@ const badParameters: Array<[string, Record<string, string> | null, RegExp]> = [
 ];
 
 for (const [what, parameters, pattern] of badParameters) {
-  test(`bad parameters (${what}): non-zero exit, one line Nomad shows, nothing left`, async (t) => {
+  test.serial(`bad parameters (${what}): non-zero exit, one line Nomad shows, nothing left`, async (t) => {
     const n = await node(t);
     const req = request(parameters);
     const call = await n.client.create(req);
@@ -227,7 +229,7 @@ for (const [what, parameters, pattern] of badParameters) {
   });
 }
 
-test('a store path the node cannot get: non-zero exit, one line, the half-made volume rolled back', async (t) => {
+test.serial('a store path the node cannot get: non-zero exit, one line, the half-made volume rolled back', async (t) => {
   const n = await node(t);
   const req = request({ paths: '/nix/store/00000000000000000000000000000000-nixmount-missing' });
   const call = await n.client.create(req);
@@ -235,7 +237,7 @@ test('a store path the node cannot get: non-zero exit, one line, the half-made v
   await assertNothingLeft(t, n);
 });
 
-test('readOnly = "false": a writable overlay for the volume, the node store untouched; delete removes the overlay', async (t) => {
+test.serial('readOnly = "false": a writable overlay for the volume, the node store untouched; delete removes the overlay', async (t) => {
   const fixture = await buildFixture('hostvol');
   const n = await node(t);
   const req = request({ paths: fixture.root, readOnly: 'false' });
@@ -251,7 +253,7 @@ test('readOnly = "false": a writable overlay for the volume, the node store unto
   await assertNothingLeft(t, n);
 });
 
-test('a chroot-store node (store = local?root=DIR in the node config): the chroot store\'s inodes, then nothing left', async (t) => {
+test.serial('a chroot-store node (store = local?root=DIR in the node config): the chroot store\'s inodes, then nothing left', async (t) => {
   const fixture = await buildFixture('hostvol-chroot');
   const storeDir = await tempDir(t, 'nixmount-hostvol-store-');
   await copyToChrootStore(storeDir, [fixture.root]);
@@ -270,7 +272,7 @@ test('a chroot-store node (store = local?root=DIR in the node config): the chroo
   await assertNothingLeft(t, n);
 });
 
-test('the node config is the source policy: an expression refused by default is created once the config allows expressions', async (t) => {
+test.serial('the node config is the source policy: an expression refused by default is created once the config allows expressions', async (t) => {
   const fixture = await buildFixture('hostvol');
   const expression = `import ${FIXTURES}closure.nix { salt = "hostvol"; }`;
   const strict = await node(t);
@@ -288,7 +290,7 @@ test('the node config is the source policy: an expression refused by default is 
   await assertNothingLeft(t, open);
 });
 
-test('a node config with an unknown key fails the create with the key named, touching nothing', async (t) => {
+test.serial('a node config with an unknown key fails the create with the key named, touching nothing', async (t) => {
   const n = await node(t, { 'allow-source': 'paths' });
   const fixture = await buildFixture('hostvol');
   const call = await n.client.create(request({ paths: fixture.root }));
@@ -296,7 +298,7 @@ test('a node config with an unknown key fails the create with the key named, tou
   await assertNothingLeft(t, n);
 });
 
-test('with a view-idle in the node config, delete keeps the unused view for a later create; nixmount gc removes it', async (t) => {
+test.serial('with a view-idle in the node config, delete keeps the unused view for a later create; nixmount gc removes it', async (t) => {
   const fixture = await buildFixture('hostvol');
   const n = await node(t, { 'view-idle': '15m' });
   const first = request({ paths: fixture.root });
@@ -316,7 +318,7 @@ test('with a view-idle in the node config, delete keeps the unused view for a la
   await assertNothingLeft(t, n);
 });
 
-test('a closure slower than Nomad\'s 60 s: create fails cleanly before the kill, nothing left; the retry once the cache answers creates it', async (t) => {
+test.serial('a closure slower than Nomad\'s 60 s: create fails cleanly before the kill, nothing left; the retry once the cache answers creates it', async (t) => {
   const fixture = await buildFixture('hostvol-slow');
   const cache = await startGatedCache(t, [fixture.root]);
   const storeDir = await tempDir(t, 'nixmount-hostvol-store-');
@@ -340,7 +342,7 @@ test('a closure slower than Nomad\'s 60 s: create fails cleanly before the kill,
   await assertNothingLeft(t, n);
 });
 
-test('one state dir with nixmount serve: refused (owner named) while serve runs; then the plugin reuses the view serve built, and serve keeps it held for the host volume', async (t) => {
+test.serial('one state dir with nixmount serve: refused (owner named) while serve runs; then the plugin reuses the view serve built, and serve keeps it held for the host volume', async (t) => {
   const fixture = await buildFixture('hostvol-serve');
   const n = await node(t);
   const socket = join(n.dir, 'csi.sock');
@@ -391,7 +393,7 @@ test('one state dir with nixmount serve: refused (owner named) while serve runs;
   await assertNothingLeft(t, n);
 });
 
-test('a volume id that is not one path component, an unknown operation, or an operation the environment contradicts: refused, nothing made', async (t) => {
+test.serial('a volume id that is not one path component, an unknown operation, or an operation the environment contradicts: refused, nothing made', async (t) => {
   const fixture = await buildFixture('hostvol');
   const n = await node(t);
   for (const id of ['..', 'a/b', '.']) {
@@ -411,7 +413,7 @@ test('a volume id that is not one path component, an unknown operation, or an op
   await assertNothingLeft(t, n);
 });
 
-test('create again with other parameters (a volume spec changed under the same id) is refused, and the volume stays as it was', async (t) => {
+test.serial('create again with other parameters (a volume spec changed under the same id) is refused, and the volume stays as it was', async (t) => {
   const fixture = await buildFixture('hostvol');
   const other = await buildFixture('hostvol-other');
   const n = await node(t);
