@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hostVolumeRequest, parseOperation, type HostVolumeRequest } from '../adapters/nomad-host/host-volume-request.js';
 import { readHostVolumeConfig } from '../adapters/nomad-host/host-volume-config.js';
@@ -60,6 +62,8 @@ async function create(request: HostVolumeRequest, config: Record<string, string>
   const target = await withNode(config, budget, async (container) => {
     const adapter = container.get<OrchestratorAdapter>(OrchestratorAdapter);
     const target = checkedPath(adapter, request.path);
+    // The client's volumes dir is Nomad's to name but may not exist yet (its own mkdir plugin creates parents too).
+    await mkdir(dirname(target), { recursive: true, mode: 0o755 });
     await container
       .get(VolumePublisher)
       .publish({

@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -424,5 +424,20 @@ test.serial('create again with other parameters (a volume spec changed under the
   assertFailed(t, changed, /volume .* already exists on this node with other parameters .*; nixmount does not change a volume in place: delete it and create it again/);
   await assertClosureAt(t, n, path, fixture);
   assertOk(t, await n.client.delete(req, path));
+  await assertNothingLeft(t, n);
+});
+
+test.serial('a volumes dir that does not exist yet is created for the first volume, and stays after delete (it is Nomad\'s)', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const n = await node(t);
+  await rm(n.volumesDir, { recursive: true });
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  const created = await n.client.create(req);
+  assertOk(t, created);
+  t.deepEqual(created.json, { path, bytes: 0 });
+  await assertClosureAt(t, n, path, fixture);
+  assertOk(t, await n.client.delete(req, path));
+  t.true((await stat(n.volumesDir)).isDirectory());
   await assertNothingLeft(t, n);
 });
