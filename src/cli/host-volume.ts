@@ -91,6 +91,10 @@ async function create(request: HostVolumeRequest, config: Record<string, string>
 
 async function remove(request: HostVolumeRequest, config: Record<string, string>, budget: Budget): Promise<void> {
   const { VolumePublisher } = await import('../core/volume-publisher.js');
+  if (request.createdPath !== undefined && request.createdPath !== request.path) {
+    // Nomad's cleanup after a failed state save passes its volumes dir here (see hostVolumeRequest).
+    process.stderr.write(`nixmount host-volume delete: DHV_CREATED_PATH ${request.createdPath} is not ${request.path}; only the latter is this volume's\n`);
+  }
   // Absent (never created, or deleted before) is success: delete must be idempotent.
   await withNode(config, budget, async (container) => {
     const target = checkedPath(container.get<OrchestratorAdapter>(OrchestratorAdapter), request.path);
