@@ -7,6 +7,7 @@ const USAGE = `usage: nixmount <command> [options]
   unpublish   unmount what publish mounted at --target
   gc          remove views no volume uses
   k8s         Kubernetes tools: "k8s manifests" renders the install manifests (--driver-name, --namespace, --image, --controller, --out)
+  host-volume Nomad dynamic host volume plugin: fingerprint, create, delete (run by the Nomad client); "host-volume install --plugin-dir DIR" writes the plugin
   nomad       Nomad tools: \`nomad volume\` writes a volume spec, \`nomad check\` checks a jobspec`;
 
 type Command = (argv: string[]) => Promise<void>;
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   gc: async () => (await import('./cli/local-volume.js')).gc,
   k8s: async () => (await import('./cli/k8s.js')).k8s,
   nomad: async () => (await import('./cli/nomad.js')).nomad,
+  'host-volume': async () => (await import('./cli/host-volume.js')).hostVolume,
 };
 
 async function main(): Promise<void> {

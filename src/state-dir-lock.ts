@@ -16,6 +16,9 @@ function alive(pid: number): boolean {
  */
 const heldHere = new Set<string>();
 
+/** Another live process holds the state directory (callers that may wait retry on this). */
+export class StateDirInUseError extends Error {}
+
 export async function lockStateDir(stateDir: string): Promise<() => Promise<void>> {
   await mkdir(stateDir, { recursive: true });
   const file = join(stateDir, 'owner.pid');
@@ -32,7 +35,7 @@ export async function lockStateDir(stateDir: string): Promise<() => Promise<void
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number((await readFile(file, 'utf8').catch(() => '')).trim());
       if (owner && owner !== process.pid && alive(owner)) {
-        throw new Error(`state directory ${stateDir} is in use by process ${owner} (a running nixmount serve?)`);
+        throw new StateDirInUseError(`state directory ${stateDir} is in use by process ${owner} (a running nixmount serve?)`);
       }
       await unlink(file).catch(() => undefined);
     }

@@ -18,23 +18,27 @@ export function localVolumeId(target: string): string {
   return `local-${createHash('sha256').update(target).digest('hex').slice(0, 16)}`;
 }
 
-async function withLocalNode<T>(
+/** Runs `work` against this node's state dir with no server: lock, recover, work, unlock (also the host volume plugin's path). */
+export async function withLocalNode<T>(
   values: NodeOptionValues & SourceOptionValues & { refresh?: boolean },
-  work: (container: ReturnType<typeof createContainer>) => Promise<T>,
+  work: (container: ReturnType<typeof createContainer>, adapter: LocalAdapter) => Promise<T>,
+  overrides: { realiseWaitMs?: number } = {},
 ): Promise<T> {
   const given = nodeSettings(values);
   const settings = { ...given, stateDir: await canonicalStateDir(given.stateDir) };
   // A person at a shell waits for the work; there is no orchestrator retry to join it later.
-  const sources = { ...sourceSettings(values), realiseWaitMs: 0 };
+  // (A caller with a deadline, the host volume plugin, bounds the wait instead.)
+  const sources = { ...sourceSettings(values), realiseWaitMs: overrides.realiseWaitMs ?? 0 };
   // Each command is a fresh process, so nixmount's own evaluation cache starts empty;
   // --refresh also makes Nix refetch unlocked flake inputs and tarballs.
   const nix = { ...nixSettings(values), ...sourceNixSettings(values, sources, values.refresh ?? false) };
   const logger = createLogger({ level: values['log-level'] ?? 'warn' });
   const unlock = await lockStateDir(settings.stateDir);
   try {
-    const container = createContainer({ settings, nix, sources, adapter: new LocalAdapter(settings.nodeId, { protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)) }), logger });
+    const adapter = new LocalAdapter(settings.nodeId, { protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)) });
+    const container = createContainer({ settings, nix, sources, adapter, logger });
     await container.get(NodeRecovery).recover();
-    return await work(container);
+    return await work(container, adapter);
   } finally {
     await unlock();
   }

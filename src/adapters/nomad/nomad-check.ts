@@ -1,6 +1,7 @@
 import { parseUserContext } from '../../core/volume-context.js';
 import type { JobGroup, Jobspec, JobVolume } from './jobspec.js';
 import { NOMAD_ACCESS_MODES } from './nomad-paths.js';
+import { checkHostVolumeClaim, checkHostVolumeSpec } from './host-volume-check.js';
 import type { NomadVolumeSpec } from './volume-spec-file.js';
 
 export const DEFAULT_PLUGIN_ID = 'nixmount';
@@ -25,8 +26,13 @@ export function checkVolumeSpec(spec: NomadVolumeSpec, pluginId = DEFAULT_PLUGIN
   const where = `volume "${spec.id ?? '(no id)'}"`;
   const add = (message: string) => problems.push({ file: spec.file, where, message });
   if (spec.pluginId !== pluginId) return problems; // another plugin's volume: not ours to judge
+  if (spec.type === 'host') {
+    // A dynamic host volume (nixmount's host volume plugin) is named, not registered by id.
+    for (const message of checkHostVolumeSpec(spec)) problems.push({ file: spec.file, where: `host volume "${spec.name ?? '(no name)'}"`, message });
+    return problems;
+  }
   if (!spec.id) add('id is missing');
-  if (spec.type !== 'csi') add(`type is ${spec.type === undefined ? 'missing' : `"${spec.type}"`}; it must be "csi"`);
+  if (spec.type !== 'csi') add(`type is ${spec.type === undefined ? 'missing' : `"${spec.type}"`}; it must be "csi" (or "host" for the host volume plugin)`);
   if (spec.capabilities.length === 0) add('no capability block: Nomad cannot claim a volume without an access and attachment mode');
   for (const capability of spec.capabilities) {
     if (!capability.accessMode) add('a capability block has no access_mode');
@@ -56,6 +62,10 @@ export function checkJobspec(job: Jobspec, specs: readonly NomadVolumeSpec[], pl
   for (const group of job.groups) {
     const groupWhere = `job "${job.name}" group "${group.name}"`;
     for (const volume of group.volumes) {
+      if (volume.type === 'host') {
+        for (const message of checkHostVolumeClaim(volume, specs, pluginId)) problems.push({ file: job.file, where: `${groupWhere} volume "${volume.name}"`, message });
+        continue;
+      }
       if (volume.type !== 'csi') continue;
       const where = `${groupWhere} volume "${volume.name}"`;
       for (const message of checkCsiVolume(job, group, volume, specs, pluginId)) problems.push({ file: job.file, where, message });

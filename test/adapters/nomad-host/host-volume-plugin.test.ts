@@ -1,0 +1,443 @@
+import test, { type ExecutionContext } from 'ava';
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { readVolumeSpec } from '../../../src/adapters/nomad/volume-spec-file.js';
+import { mountOptionsAt, mountsBelow } from '../../helpers/mounts.js';
+import { buildFixture, copyToChrootStore, FIXTURES, type Fixture } from '../../helpers/nix.js';
+import { tempDir } from '../../helpers/temp.js';
+import { JOBS_DIR } from '../nomad/shipped-jobs.js';
+import { mountCapability } from '../../helpers/csi-client.js';
+import { startGatedCache } from '../../helpers/gated-cache.js';
+import { startServeProcess } from '../../helpers/serve-process.js';
+import { NomadHostClient, OPERATION_TIMEOUT_MS, type CreateRequest, type HostVolumeCall } from './nomad-host-client.js';
+
+// Serial: each test runs the real plugin, Nix and mounts, and the fingerprint test
+// measures Nomad's 5-second limit, which a dozen concurrent creates would distort.
+const CLI = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
+const SPEC = 'host-volume-hello.volume.hcl';
+
+interface Node {
+  dir: string;
+  stateDir: string;
+  volumesDir: string;
+  client: NomadHostClient;
+  /** The store's physical root ('' for the node store). */
+  storeRoot: string;
+}
+
+/**
+ * A node as Nomad sees it: a plugin directory holding the wrapper that
+ * `nixmount host-volume install` writes, the client's volumes directory, and the
+ * node's /etc/nixmount/host-volume.json (here in the test dir, named to the wrapper).
+ */
+async function node(t: ExecutionContext, config: Record<string, string> = {}, storeRoot = ''): Promise<Node> {
+  const dir = await tempDir(t, 'nixmount-hostvol-');
+  const stateDir = join(dir, 'state');
+  const pluginDir = join(dir, 'host_volume_plugins');
+  const volumesDir = join(dir, 'host_volumes');
+  await mkdir(volumesDir);
+  const configFile = join(dir, 'host-volume.json');
+  // No view-idle: the plugin's default (0) lets a view go with its last volume, so "nothing left" is checkable at once.
+  await writeFile(configFile, JSON.stringify({ 'state-dir': stateDir, substituters: '', ...config }));
+  await execa('node', [CLI, 'host-volume', 'install', '--plugin-dir', pluginDir, '--config', configFile, '--lock-file', join(dir, 'plugin.lock')]);
+  return { dir, stateDir, volumesDir, client: new NomadHostClient(join(pluginDir, 'nixmount'), pluginDir, volumesDir), storeRoot };
+}
+
+/** The shipped spec's parameters with its (machine-specific) store path replaced by the fixture's root. */
+async function shippedParameters(fixture: Fixture): Promise<Record<string, string>> {
+  const spec = readVolumeSpec(await readFile(`${JOBS_DIR}${SPEC}`, 'utf8'), `jobs/${SPEC}`);
+  return Object.fromEntries(Object.entries(spec.parameters).map(([key, value]) => [key, value.startsWith('/nix/store/') ? fixture.root : value]));
+}
+
+let counter = 0;
+function request(parameters: Record<string, string> | null, name = 'nix-hello-host'): CreateRequest {
+  counter++;
+  return { id: `0c0ffee0-${process.pid.toString(16).padStart(4, '0')}-4000-8000-${counter.toString(16).padStart(12, '0')}`, name, parameters };
+}
+
+async function entries(dir: string): Promise<string[]> {
+  return (await readdir(dir).catch(() => [] as string[])).filter((name) => !name.startsWith('.')).sort();
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function gcRootsDir(n: Node, canonicalState: string): string {
+  return join(n.storeRoot || '/', 'nix/var/nix/gcroots/nixmount', createHash('sha256').update(canonicalState).digest('hex').slice(0, 16));
+}
+
+/** No mount, no directory, no record, no overlay, no view, no GC root: the node as before the create. */
+async function assertNothingLeft(t: ExecutionContext, n: Node): Promise<void> {
+  t.deepEqual(await mountsBelow(n.dir), [], 'no mount');
+  t.deepEqual(await entries(n.volumesDir), [], 'no volume directory');
+  t.deepEqual(await entries(join(n.stateDir, 'volumes')), [], 'no record');
+  t.deepEqual(await entries(join(n.stateDir, 'overlays')), [], 'no overlay');
+  t.deepEqual(await entries(join(n.stateDir, 'views')), [], 'no view');
+  if (await exists(n.stateDir)) t.deepEqual(await entries(gcRootsDir(n, await realpath(n.stateDir))), [], 'no GC root');
+}
+
+function assertOk(t: ExecutionContext, call: HostVolumeCall): void {
+  t.is(call.exitCode, 0, `${call.stdout}\n${call.stderr}`);
+  t.is(call.nomadError, undefined);
+}
+
+/** A failed call as Nomad reports it: non-zero, one line of JSON `error` (shown to the user), the same line on stderr. */
+function assertFailed(t: ExecutionContext, call: HostVolumeCall, pattern: RegExp): void {
+  t.false(call.killed, 'not killed at the deadline');
+  t.not(call.exitCode, 0);
+  t.is(call.stdout.trimEnd().split('\n').length, 1, call.stdout);
+  const error = call.json?.error;
+  t.is(typeof error, 'string');
+  t.regex(error as string, pattern);
+  t.false((error as string).includes('\n'));
+  t.regex(call.nomadError!, pattern);
+  const lastLine = call.stderr.trimEnd().split('\n').pop()!;
+  t.is(lastLine, `nixmount host-volume create: ${error as string}`);
+}
+
+async function assertClosureAt(t: ExecutionContext, n: Node, path: string, fixture: Fixture): Promise<void> {
+  t.deepEqual(await mountsBelow(n.volumesDir), [path], 'one mount, at the created path');
+  t.true((await mountOptionsAt(path))!.includes('ro'), 'mounted read-only');
+  for (const storePath of fixture.closure) {
+    t.true(await exists(join(path, 'store', storePath.slice('/nix/store/'.length))), storePath);
+  }
+  // The node store's own files (inodes), not copies.
+  const data = fixture.closure.find((p) => p.includes('fixture-data'))!;
+  const inVolume = await stat(join(path, 'store', data.slice('/nix/store/'.length), 'share/greeting'));
+  const inStore = await stat(join(n.storeRoot, data, 'share/greeting'));
+  t.is(inVolume.ino, inStore.ino);
+  t.is(inVolume.dev, inStore.dev);
+  t.is(await readFile(join(path, 'store', data.slice('/nix/store/'.length), 'share/greeting'), 'utf8'), await readFile(join(n.storeRoot, data, 'share/greeting'), 'utf8'));
+  // Writes are refused by the mount itself, whatever a jobspec's read_only says.
+  const write = await writeFile(join(path, 'x'), 'x').then(() => undefined, (e: NodeJS.ErrnoException) => e.code);
+  t.is(write, 'EROFS');
+  const mk = await mkdir(join(path, 'store', 'y')).then(() => undefined, (e: NodeJS.ErrnoException) => e.code);
+  t.is(mk, 'EROFS');
+}
+
+test.serial('fingerprint: the version JSON, with nothing but DHV_OPERATION, well within 5 s', async (t) => {
+  const n = await node(t);
+  const started = Date.now();
+  const call = await n.client.fingerprint();
+  assertOk(t, call);
+  t.true(Date.now() - started < 5_000);
+  t.regex(String(call.json?.version), /^\d+\.\d+\.\d+$/, 'a version hashicorp/go-version parses');
+  t.false(await exists(n.stateDir), 'fingerprint touches no state');
+});
+
+test.serial('create, retried create, delete, delete again: the closure read-only at DHV_VOLUMES_DIR/DHV_VOLUME_ID, then nothing left', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const n = await node(t);
+  const req = request(await shippedParameters({ ...fixture, root: fixture.root }));
+  const path = join(n.volumesDir, req.id);
+
+  const created = await n.client.create(req);
+  assertOk(t, created);
+  t.deepEqual(created.json, { path, bytes: 0 });
+  await assertClosureAt(t, n, path, fixture);
+  t.is((await entries(join(n.stateDir, 'volumes'))).length, 1);
+  t.is((await entries(join(n.stateDir, 'views'))).length, 1);
+  const views = await entries(join(n.stateDir, 'views'));
+
+  // Nomad runs create again on a retry and for every volume at agent start: same answer, nothing new.
+  const again = await n.client.create(req);
+  assertOk(t, again);
+  t.deepEqual(again.json, created.json);
+  await assertClosureAt(t, n, path, fixture);
+  t.deepEqual(await entries(join(n.stateDir, 'views')), views);
+
+  const deleted = await n.client.delete(req, path);
+  assertOk(t, deleted);
+  await assertNothingLeft(t, n);
+
+  const deletedAgain = await n.client.delete(req, path);
+  assertOk(t, deletedAgain);
+  await assertNothingLeft(t, n);
+});
+
+test.serial('create after the mount vanished (a reboot: Nomad re-runs create at agent start) mounts again', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const n = await node(t);
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  assertOk(t, await n.client.create(req));
+  await execa('umount', [path]);
+  t.deepEqual(await mountsBelow(n.volumesDir), []);
+  const restored = await n.client.create(req);
+  assertOk(t, restored);
+  t.deepEqual(restored.json, { path, bytes: 0 });
+  await assertClosureAt(t, n, path, fixture);
+  assertOk(t, await n.client.delete(req, path));
+  await assertNothingLeft(t, n);
+});
+
+test.serial('delete derives its path from DHV_VOLUMES_DIR/DHV_VOLUME_ID: the volumes dir Nomad passes after a failed state save is never touched', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const n = await node(t);
+  const a = request({ paths: fixture.root }, 'a');
+  const b = request({ paths: fixture.root }, 'b');
+  assertOk(t, await n.client.create(a));
+  assertOk(t, await n.client.create(b));
+  t.is((await entries(join(n.stateDir, 'views'))).length, 1, 'one view for one closure');
+  // Nomad's cleanup delete after "failed to save volume in client state" sets DHV_CREATED_PATH to the volumes dir.
+  assertOk(t, await n.client.delete(a, n.volumesDir));
+  t.deepEqual(await mountsBelow(n.volumesDir), [join(n.volumesDir, b.id)], 'the other volume stays mounted');
+  t.deepEqual(await entries(n.volumesDir), [b.id]);
+  await assertClosureAt(t, n, join(n.volumesDir, b.id), fixture);
+  assertOk(t, await n.client.delete(b, join(n.volumesDir, b.id)));
+  await assertNothingLeft(t, n);
+});
+
+test.serial('concurrent creates of different volumes (Nomad runs them in parallel) all succeed, sharing one view', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const n = await node(t);
+  const reqs = [request({ paths: fixture.root }, 'c1'), request({ paths: fixture.root }, 'c2'), request({ paths: fixture.root }, 'c3')];
+  const calls = await Promise.all(reqs.map((r) => n.client.create(r)));
+  for (const call of calls) assertOk(t, call);
+  t.deepEqual((await mountsBelow(n.volumesDir)).sort(), reqs.map((r) => join(n.volumesDir, r.id)).sort());
+  t.is((await entries(join(n.stateDir, 'views'))).length, 1);
+  const deletes = await Promise.all(reqs.map((r) => n.client.delete(r, join(n.volumesDir, r.id))));
+  for (const call of deletes) assertOk(t, call);
+  await assertNothingLeft(t, n);
+});
+
+const badParameters: Array<[string, Record<string, string> | null, RegExp]> = [
+  ['no parameters block', null, /names no closure/],
+  ['a typo in a key', { path: '/nix/store/63l345l7dgcfz789w1y93j1540czafqh-hello-2.12.1' }, /unknown volume context key "path"/],
+  ['not a store path', { paths: '/usr/bin' }, /paths: "\/usr\/bin" is not under \/nix\/store\//],
+  ['a readOnly that is neither true nor false', { paths: '/nix/store/63l345l7dgcfz789w1y93j1540czafqh-hello-2.12.1', readOnly: 'no' }, /readOnly "no" must be "true" \(the default\) or "false"/],
+  ['an expression the node policy does not allow', { expression: 'import <nixpkgs> {}' }, /the "expression" key is refused by this node's source policy/],
+];
+
+for (const [what, parameters, pattern] of badParameters) {
+  test.serial(`bad parameters (${what}): non-zero exit, one line Nomad shows, nothing left`, async (t) => {
+    const n = await node(t);
+    const req = request(parameters);
+    const call = await n.client.create(req);
+    assertFailed(t, call, pattern);
+    await assertNothingLeft(t, n);
+    // Nomad's delete after the failed create is fine too.
+    assertOk(t, await n.client.delete(req, join(n.volumesDir, req.id)));
+    await assertNothingLeft(t, n);
+  });
+}
+
+test.serial('a store path the node cannot get: non-zero exit, one line, the half-made volume rolled back', async (t) => {
+  const n = await node(t);
+  const req = request({ paths: '/nix/store/00000000000000000000000000000000-nixmount-missing' });
+  const call = await n.client.create(req);
+  assertFailed(t, call, /store paths not available on this node.*00000000000000000000000000000000-nixmount-missing/);
+  await assertNothingLeft(t, n);
+});
+
+test.serial('readOnly = "false": a writable overlay for the volume, the node store untouched; delete removes the overlay', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const n = await node(t);
+  const req = request({ paths: fixture.root, readOnly: 'false' });
+  const path = join(n.volumesDir, req.id);
+  const created = await n.client.create(req);
+  assertOk(t, created);
+  t.deepEqual(created.json, { path, bytes: 0 });
+  await writeFile(join(path, 'scratch'), 'mine');
+  t.is(await readFile(join(path, 'scratch'), 'utf8'), 'mine');
+  t.false(await exists(join(n.stateDir, 'views', (await entries(join(n.stateDir, 'views')))[0]!, 'nix', 'scratch')), 'the view is not written');
+  t.is((await entries(join(n.stateDir, 'overlays'))).length, 1);
+  assertOk(t, await n.client.delete(req, path));
+  await assertNothingLeft(t, n);
+});
+
+test.serial('a chroot-store node (store = local?root=DIR in the node config): the chroot store\'s inodes, then nothing left', async (t) => {
+  const fixture = await buildFixture('hostvol-chroot');
+  const storeDir = await tempDir(t, 'nixmount-hostvol-store-');
+  await copyToChrootStore(storeDir, [fixture.root]);
+  const n = await node(t, { store: `local?root=${storeDir}` }, storeDir);
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  const created = await n.client.create(req);
+  assertOk(t, created);
+  t.deepEqual(created.json, { path, bytes: 0 });
+  await assertClosureAt(t, n, path, fixture);
+  const data = fixture.closure.find((p) => p.includes('fixture-data'))!;
+  const nodeStore = await stat(join(data, 'share/greeting'));
+  const inVolume = await stat(join(path, 'store', data.slice('/nix/store/'.length), 'share/greeting'));
+  t.not(`${inVolume.dev}:${inVolume.ino}`, `${nodeStore.dev}:${nodeStore.ino}`, 'the chroot store, not the host\'s /nix/store');
+  assertOk(t, await n.client.delete(req, path));
+  await assertNothingLeft(t, n);
+});
+
+test.serial('the node config is the source policy: an expression refused by default is created once the config allows expressions', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const expression = `import ${FIXTURES}closure.nix { salt = "hostvol"; }`;
+  const strict = await node(t);
+  assertFailed(t, await strict.client.create(request({ expression })), /refused by this node's source policy/);
+  await assertNothingLeft(t, strict);
+
+  const open = await node(t, { 'allow-sources': 'paths,expressions' });
+  const req = request({ expression });
+  const path = join(open.volumesDir, req.id);
+  const created = await open.client.create(req);
+  assertOk(t, created);
+  t.deepEqual(created.json, { path, bytes: 0 });
+  await assertClosureAt(t, open, path, fixture);
+  assertOk(t, await open.client.delete(req, path));
+  await assertNothingLeft(t, open);
+});
+
+test.serial('a node config with an unknown key fails the create with the key named, touching nothing', async (t) => {
+  const n = await node(t, { 'allow-source': 'paths' });
+  const fixture = await buildFixture('hostvol');
+  const call = await n.client.create(request({ paths: fixture.root }));
+  assertFailed(t, call, /unknown key "allow-source"/);
+  await assertNothingLeft(t, n);
+});
+
+test.serial('with a view-idle in the node config, delete keeps the unused view for a later create; nixmount gc removes it', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const n = await node(t, { 'view-idle': '15m' });
+  const first = request({ paths: fixture.root });
+  assertOk(t, await n.client.create(first));
+  const views = await entries(join(n.stateDir, 'views'));
+  t.is(views.length, 1);
+  assertOk(t, await n.client.delete(first, join(n.volumesDir, first.id)));
+  t.deepEqual(await mountsBelow(n.dir), []);
+  t.deepEqual(await entries(join(n.stateDir, 'volumes')), []);
+  t.deepEqual(await entries(join(n.stateDir, 'views')), views, 'kept for view-idle');
+  const second = request({ paths: fixture.root });
+  assertOk(t, await n.client.create(second));
+  t.deepEqual(await entries(join(n.stateDir, 'views')), views, 'reused');
+  assertOk(t, await n.client.delete(second, join(n.volumesDir, second.id)));
+  const gc = await execa('node', [CLI, 'gc', '--state-dir', n.stateDir]);
+  t.regex(gc.stdout, /removed 1 unused view/);
+  await assertNothingLeft(t, n);
+});
+
+test.serial('a closure slower than Nomad\'s 60 s: create fails cleanly before the kill, nothing left; the retry once the cache answers creates it', async (t) => {
+  const fixture = await buildFixture('hostvol-slow');
+  const cache = await startGatedCache(t, [fixture.root]);
+  const storeDir = await tempDir(t, 'nixmount-hostvol-store-');
+  // Nix itself must not give up first: it waits on the held cache longer than Nomad would.
+  const n = await node(t, { store: `local?root=${storeDir}`, substituters: cache.url, 'trusted-public-keys': cache.publicKey, 'stalled-download-timeout': '300s' }, storeDir);
+  const req = request({ paths: fixture.root });
+  const started = Date.now();
+  const call = await n.client.create(req);
+  const took = Date.now() - started;
+  assertFailed(t, call, /the closure was not ready within Nomad's 60-second limit .*run the create again/);
+  t.true(took < OPERATION_TIMEOUT_MS, `answered after ${took} ms, before Nomad's kill`);
+  await assertNothingLeft(t, n);
+  t.false(await exists(join(storeDir, fixture.root)), 'the held substitution did not complete behind Nomad\'s back');
+
+  cache.open();
+  const retry = await n.client.create(req);
+  assertOk(t, retry);
+  t.deepEqual(retry.json, { path: join(n.volumesDir, req.id), bytes: 0 });
+  await assertClosureAt(t, n, join(n.volumesDir, req.id), fixture);
+  assertOk(t, await n.client.delete(req, join(n.volumesDir, req.id)));
+  await assertNothingLeft(t, n);
+});
+
+test.serial('one state dir with nixmount serve: refused (owner named) while serve runs; then the plugin reuses the view serve built, and serve keeps it held for the host volume', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const n = await node(t);
+  const socket = join(n.dir, 'csi.sock');
+  const serveArgs = ['--endpoint', `unix://${socket}`, '--state-dir', n.stateDir, '--node-id', 'hostvol-serve', '--substituters', '', '--view-idle', '0'];
+  const serve = async () => {
+    const started = await startServeProcess(serveArgs, socket);
+    t.teardown(() => {
+      started.client.close();
+      started.child.kill('SIGKILL');
+    });
+    return started;
+  };
+  const stop = async (started: Awaited<ReturnType<typeof serve>>) => {
+    started.client.close();
+    started.child.kill('SIGTERM');
+    t.is((await started.child).exitCode, 0);
+  };
+  const views = () => entries(join(n.stateDir, 'views'));
+  const records = () => entries(join(n.stateDir, 'volumes'));
+
+  let running = await serve();
+  await mkdir(join(n.dir, 'pod'));
+  const podTarget = join(n.dir, 'pod/mount');
+  await running.client.call('node', 'NodePublishVolume', { volume_id: 'csi-v', target_path: podTarget, volume_capability: mountCapability(), readonly: true, volume_context: { paths: fixture.root } });
+  const built = await views();
+  t.is(built.length, 1);
+
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  const refused = await n.client.create(req);
+  assertFailed(t, refused, new RegExp(`state directory .* is in use by process ${running.child.pid} \\(a running nixmount serve\\?\\)`));
+  t.deepEqual(await mountsBelow(n.volumesDir), []);
+  t.deepEqual(await entries(n.volumesDir), []);
+  t.is((await records()).length, 1, 'only serve\'s record');
+
+  await stop(running);
+  assertOk(t, await n.client.create(req));
+  t.deepEqual(await views(), built, 'the view serve built, reused: one view per closure');
+  t.is((await records()).length, 2);
+  await assertClosureAt(t, n, path, fixture);
+
+  running = await serve();
+  await running.client.call('node', 'NodeUnpublishVolume', { volume_id: 'csi-v', target_path: podTarget });
+  t.deepEqual(await views(), built, 'serve collects unheld views at once (view-idle 0), but the host volume\'s record holds this one');
+  await stop(running);
+
+  assertOk(t, await n.client.delete(req, path));
+  await assertNothingLeft(t, n);
+});
+
+test.serial('a volume id that is not one path component, an unknown operation, or an operation the environment contradicts: refused, nothing made', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const n = await node(t);
+  for (const id of ['..', 'a/b', '.']) {
+    const call = await n.client.create({ id, name: 'evil', parameters: { paths: fixture.root } });
+    assertFailed(t, call, /DHV_VOLUME_ID ".*" cannot name a directory/);
+  }
+  await assertNothingLeft(t, n);
+  t.deepEqual(await entries(n.dir), ['host-volume.json', 'host_volume_plugins', 'host_volumes', 'plugin.lock'], 'nothing next to the volumes dir either');
+
+  const env = { DHV_OPERATION: 'create', DHV_VOLUMES_DIR: n.volumesDir, DHV_VOLUME_ID: 'x', DHV_PARAMETERS: JSON.stringify({ paths: fixture.root }) };
+  const unknown = await execa(n.client.executable, ['resize'], { env: { ...env, DHV_OPERATION: 'resize' }, extendEnv: false, cwd: '/', reject: false });
+  t.is(unknown.exitCode, 2);
+  t.regex(JSON.parse(unknown.stdout).error as string, /unknown operation "resize": a host volume plugin answers fingerprint, create, delete/);
+  const contradicted = await execa(n.client.executable, ['create'], { env: { ...env, DHV_OPERATION: 'delete' }, extendEnv: false, cwd: '/', reject: false });
+  t.is(contradicted.exitCode, 2);
+  t.regex(JSON.parse(contradicted.stdout).error as string, /the argument says "create" but DHV_OPERATION says "delete"/);
+  await assertNothingLeft(t, n);
+});
+
+test.serial('create again with other parameters (a volume spec changed under the same id) is refused, and the volume stays as it was', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const other = await buildFixture('hostvol-other');
+  const n = await node(t);
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  assertOk(t, await n.client.create(req));
+  const changed = await n.client.create({ ...req, parameters: { paths: other.root } });
+  assertFailed(t, changed, /volume .* already exists on this node with other parameters .*; nixmount does not change a volume in place: delete it and create it again/);
+  await assertClosureAt(t, n, path, fixture);
+  assertOk(t, await n.client.delete(req, path));
+  await assertNothingLeft(t, n);
+});
+
+test.serial('a volumes dir that does not exist yet is created for the first volume, and stays after delete (it is Nomad\'s)', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const n = await node(t);
+  await rm(n.volumesDir, { recursive: true });
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  const created = await n.client.create(req);
+  assertOk(t, created);
+  t.deepEqual(created.json, { path, bytes: 0 });
+  await assertClosureAt(t, n, path, fixture);
+  assertOk(t, await n.client.delete(req, path));
+  t.true((await stat(n.volumesDir)).isDirectory());
+  await assertNothingLeft(t, n);
+});
