@@ -1,8 +1,12 @@
 import { execa } from 'execa';
-import { readlink, realpath } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { access, readlink, realpath } from 'node:fs/promises';
+import { constants } from 'node:os';
+import sea from 'node:sea';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readMountInfo, type MountEntry } from '../platform/mountinfo.js';
+import type { Logger } from '../core/ports/logger.js';
 import { createLogger } from '../platform/pino-logger.js';
 
 export const OWN_STORE_USAGE = `usage: nixmount own-store [--store-dir /nix/store] -- COMMAND [ARGS…]
@@ -14,8 +18,9 @@ the bind is read-only or not. In this process's own mount namespace only (a cont
 or one made by \`unshare --mount --propagation unchanged\`), own-store detaches that bind
 from any propagation peers and unmounts it, so the store is seen through the /nix mount
 itself: same files, same inodes, same page cache; the host's mounts do not change.
-It refuses unless it is a container's init (PID 1) or its mount namespace is not its
-parent's (so never in the host's).
+It unmounts only as a container's init (PID 1) or where its mount namespace is not its
+parent's; anywhere else (e.g. Nomad's raw_exec, in the host's namespace) it runs itself
+again under \`unshare --mount --propagation unchanged\` first, so the host never changes.
 A store that is not a mount point is left alone; so is one that is another filesystem
 or directory mounted over it (unmounting that would change what the store holds).`;
 
@@ -78,13 +83,7 @@ export async function ownStore(argv: string[]): Promise<string[]> {
   } else if (plan.action === 'keep') {
     log.warn({ storeDir, reason: plan.reason }, 'the store is a mount of its own and stays mounted; views will fail with EXDEV if the state dir is outside it');
   } else {
-    if (!(await inOwnMountNamespace())) {
-      throw new Error(
-        `own-store: ${storeDir} is a bind mount of itself (NixOS), and this process is neither a container's init nor in a mount namespace ` +
-          "of its own (it shares its parent's): unmounting it here could change the host. " +
-          'Run it as a container\'s command, or under `unshare --mount --propagation unchanged`',
-      );
-    }
+    if (!(await inOwnMountNamespace())) return rerunUnshared(argv, storeDir, log);
     for (let i = 0; i < plan.count; i++) {
       // Private first: an unmount of a mount with propagation peers (rshared binds) would reach the host's.
       await execa('mount', ['--make-private', storeDir]);
@@ -95,4 +94,43 @@ export async function ownStore(argv: string[]): Promise<string[]> {
     log.info({ storeDir, unmounted: plan.count }, 'unmounted the store\'s bind of itself in this mount namespace only (the host keeps it): views can hardlink into the store');
   }
   return command;
+}
+
+const RERUN_MARK = 'NIXMOUNT_OWN_STORE_RERUN';
+/** Where util-linux's unshare lives on Debian-like systems and on NixOS, if PATH does not say. */
+const UNSHARE_FALLBACKS = ['/usr/bin/unshare', '/bin/unshare', '/run/current-system/sw/bin/unshare'];
+
+async function findUnshare(): Promise<string | undefined> {
+  const candidates = [...(process.env.PATH ?? '').split(':').filter(Boolean).map((dir) => `${dir}/unshare`), ...UNSHARE_FALLBACKS];
+  for (const candidate of candidates) if (await access(candidate).then(() => true, () => false)) return candidate;
+  return undefined;
+}
+
+/**
+ * Outside a container (Nomad's raw_exec runs tasks in the host's mount namespace), own-store
+ * runs itself again under `unshare --mount --propagation unchanged`: a namespace of its own,
+ * whose other mounts stay peers of the host's, so publishes still reach the host. This
+ * process waits, passing signals on, and exits as the child does.
+ */
+async function rerunUnshared(argv: string[], storeDir: string, log: Logger): Promise<never> {
+  const unshare = await findUnshare();
+  if (process.env[RERUN_MARK] || !unshare) {
+    throw new Error(
+      `own-store: ${storeDir} is a bind mount of itself (NixOS), and this process is neither a container's init nor in a mount namespace ` +
+        `of its own (it shares its parent's), so unmounting it here could change the host; ${unshare ? 'running under unshare did not give it one' : 'and util-linux unshare was not found'}. ` +
+        'Run it as a container\'s command, or under `unshare --mount --propagation unchanged`',
+    );
+  }
+  // A single executable is its own script; under node, the script is argv[1].
+  const self = sea.isSea() ? [process.execPath] : [process.execPath, ...process.execArgv, process.argv[1]!];
+  log.info({ storeDir, unshare }, 'the store is a bind mount of itself and this is the host\'s mount namespace: running again in a namespace of its own');
+  const child = spawn(unshare, ['--mount', '--propagation', 'unchanged', '--', ...self, 'own-store', ...argv], {
+    stdio: 'inherit',
+    env: { ...process.env, [RERUN_MARK]: '1' },
+  });
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
+  return new Promise<never>((_, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+  });
 }

@@ -105,13 +105,24 @@ test('NixOS node, shipped Nomad job args: stage once, two allocations read the c
   t.true((await hostMountsAt(node.store))[0]!.includes('ro'));
 });
 
-test('own-store refuses to unmount in its parent\'s mount namespace (the host\'s here), and leaves the bind alone', async (t) => {
+test('own-store in the host\'s mount namespace (Nomad raw_exec) runs itself again under unshare: the command runs, the host\'s bind stays read-only', async (t) => {
   const fixture = await buildFixture('-nixos');
   const node = await nixosNode(t, [fixture.root]);
-  const result = await execa('node', [CLI, 'own-store', '--store-dir', node.store, '--', 'gc', '--help'], { env: nixEnv, reject: false });
-  t.is(result.exitCode, 1);
-  t.regex(result.stderr, /nor in a mount namespace of its own \(it shares its parent's\): unmounting it here could change the host/);
+  const result = await execa('node', [CLI, 'own-store', '--store-dir', node.store, '--', 'k8s', 'manifests'], { env: { ...nixEnv, NIXMOUNT_LOG_LEVEL: 'info' }, reject: false });
+  t.is(result.exitCode, 0, result.stderr);
+  t.regex(result.stderr, /this is the host's mount namespace: running again in a namespace of its own/);
+  t.regex(result.stderr, /unmounted the store's bind of itself in this mount namespace only/);
+  t.regex(result.stdout, /kind: DaemonSet/);
   t.is((await hostMountsAt(node.store)).length, 1);
+  t.true((await hostMountsAt(node.store))[0]!.includes('ro'));
+});
+
+test('own-store never unmounts in its parent\'s namespace: when running again gave it none, it refuses', async (t) => {
+  const fixture = await buildFixture('-nixos');
+  const node = await nixosNode(t, [fixture.root]);
+  const result = await execa('node', [CLI, 'own-store', '--store-dir', node.store, '--', 'k8s', 'manifests'], { env: { ...nixEnv, NIXMOUNT_OWN_STORE_RERUN: '1' }, reject: false });
+  t.is(result.exitCode, 1);
+  t.regex(result.stderr, /shares its parent's\), so unmounting it here could change the host; running under unshare did not give it one/);
   t.true((await hostMountsAt(node.store))[0]!.includes('ro'));
 });
 
