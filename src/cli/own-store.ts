@@ -76,7 +76,16 @@ export async function ownStore(argv: string[]): Promise<string[]> {
     process.exit(values.help ? 0 : 2);
   }
   const log = createLogger({ level: values['log-level'] ?? process.env.NIXMOUNT_LOG_LEVEL });
-  const storeDir = await realpath(values['store-dir'] ?? '/nix/store');
+  const given = values['store-dir'] ?? '/nix/store';
+  // A node without Nix has no store yet (nixmount creates it when it substitutes): nothing to unmount.
+  const storeDir = await realpath(given).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (storeDir === undefined) {
+    log.debug({ storeDir: given }, 'no store yet; nothing to do');
+    return command;
+  }
   const plan = planStoreMount(await readMountInfo(), storeDir);
   if (plan.action === 'none') {
     log.debug({ storeDir }, 'the store is not a mount of its own; nothing to do');
