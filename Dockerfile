@@ -31,6 +31,7 @@ ARG VERSION=0.0.0
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nix-bin util-linux mount ca-certificates \
  && dpkg --purge --force-depends libwww-curl-perl libdbd-sqlite3-perl libdbi-perl perl libperl5.36 perl-modules-5.36 \
+ && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old /var/log/apt /var/log/dpkg.log \
  && rm -rf /nix \
  && nix-store --version
