@@ -13,8 +13,8 @@ import type { Logger } from '../core/ports/logger.js';
 export const REFUSED_STREAM_MESSAGE =
   'a gRPC call was refused before it reached the plugin (HTTP/2 PROTOCOL_ERROR): the client sent a request header ' +
   "Node's HTTP/2 rejects, almost always the unix socket's path as the :authority. Old orchestrators do that: " +
-  'kubelet before Kubernetes 1.26, and Nomad before 1.3 (1.2.x and 1.1.x releases without the backport of hashicorp/nomad#12359). ' +
-  'nixmount needs Kubernetes >= 1.26 or Nomad >= 1.3; upgrade the orchestrator on this node';
+  'kubelet before Kubernetes 1.26, and Nomad before 1.3.0 other than 1.2.7+ and 1.1.13+ (hashicorp/nomad#12359). ' +
+  'nixmount needs Kubernetes >= 1.26 or Nomad >= 1.3 (or 1.2.7, 1.1.13); upgrade the orchestrator on this node';
 
 /**
  * Watches each HTTP/2 connection for streams the native layer refused: nghttp2 counts every
