@@ -9,7 +9,7 @@ import { buildFixture, type Fixture } from '../helpers/nix.js';
 import { NomadClientSim } from '../helpers/nomad-harness.js';
 import { tempDir } from '../helpers/temp.js';
 import { allocId, csiClaim, group, shippedJob, shippedVolume } from '../adapters/nomad/shipped-jobs.js';
-import { daemonSetPluginArgs, nomadJobArgs, setFlag, sharedDir } from '../deploy/nixos-node.js';
+import { daemonSetPluginArgs, hostMountsAt, nixosNode, nomadJobArgs, setFlag, sharedDir } from '../deploy/nixos-node.js';
 import { hostStateDir, IMAGE, podman, report, rssMiB, runPlugin } from './podman.js';
 
 // The plugin image, run as the shipped DaemonSet and Nomad job run it (their args verbatim,
@@ -121,4 +121,19 @@ test.serial('a node without Nix (empty /nix): the container substitutes the clos
   t.is((await stat(inVolume)).ino, (await stat(inNodeStore)).ino, 'substituted into the node\'s (empty) /nix, then hardlinked');
   t.deepEqual((await kubelet.deletePod(p)).map((o) => o.code), [status.OK]);
   t.deepEqual(await mountsBelow(kubeletDir), [kubeletDir]);
+});
+
+test.serial('a simulated NixOS node (its nix/store a read-only bind of itself) under the container: own-store unmounts it in the container only, pods get the closure, the host keeps its bind', async (t) => {
+  const fixture = await buildFixture('-image-nixos');
+  const node = await nixosNode(t, [fixture.root]);
+  const { container, kubelet, kubeletDir } = await daemonSetContainer(t, join(node.root, 'nix'));
+  t.regex(await container.logs(), /unmounted the store's bind of itself in this mount namespace only/);
+  const p = pod({ name: 'nixos', volumes: [{ name: 'nix', readOnly: true, volumeAttributes: { paths: fixture.root } }] });
+  t.deepEqual((await kubelet.startPod(p)).map((o) => [o.code, o.details]), [[status.OK, '']]);
+  const inVolume = join(kubelet.targetPath(p, p.volumes[0]!), 'store', dataPath(fixture));
+  t.is(await readFile(inVolume, 'utf8'), 'greetings from the data path -image-nixos\n');
+  t.is((await stat(inVolume)).ino, (await stat(join(node.store, dataPath(fixture)))).ino);
+  t.deepEqual((await kubelet.deletePod(p)).map((o) => o.code), [status.OK]);
+  t.deepEqual(await mountsBelow(kubeletDir), [kubeletDir]);
+  t.true((await hostMountsAt(node.store))[0]!.includes('ro'), 'the host keeps its read-only bind');
 });

@@ -35,7 +35,7 @@ export async function runPlugin(t: ExecutionContext, options: { volumes: string[
   const volumes = options.volumes.flatMap((v) => ['--volume', v]);
   await podman(['run', '--detach', '--name', name, '--privileged', '--network', 'host', ...env, ...volumes, IMAGE, ...options.args]);
   const client = new CsiClient(options.socket);
-  const logs = async () => (await execa('podman', ['logs', name], { env: PODMAN_ENV, reject: false })).all ?? '';
+  const logs = async () => (await execa('podman', ['logs', name], { env: PODMAN_ENV, reject: false, all: true })).all ?? '';
   t.teardown(async () => {
     client.close();
     await execa('podman', ['stop', '--time', '15', name], { env: PODMAN_ENV, reject: false });
