@@ -3,9 +3,9 @@
 // single executable application support (node >= 20.12: --experimental-sea-config, assets)
 // turns it into a blob, and postject injects that into a copy of this machine's node.
 // It needs on the node only what nixmount itself runs: nix (nix-bin), mount/umount, setpriv.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const out = 'dist/binary';
@@ -49,8 +49,19 @@ execFileSync(process.execPath, ['--experimental-sea-config', join(out, 'sea-conf
 const binary = join(out, 'nixmount');
 copyFileSync(process.execPath, binary);
 chmodSync(binary, 0o755);
-execFileSync('npx', ['--no-install', 'postject', binary, 'NODE_SEA_BLOB', join(out, 'sea-prep.blob'), '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], {
-  stdio: ['ignore', 'ignore', 'inherit'],
+// postject (LIEF) warns about ELF note sections it cannot name; harmless, so shown only on failure.
+const injected = spawnSync('npx', ['--no-install', 'postject', binary, 'NODE_SEA_BLOB', join(out, 'sea-prep.blob'), '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], {
+  encoding: 'utf8',
 });
+if (injected.status !== 0) {
+  process.stderr.write(injected.stdout + injected.stderr);
+  process.exit(1);
+}
+// The binary must run: its own --help, without this repository's files around it.
+const help = spawnSync(resolve(binary), ['--help'], { encoding: 'utf8', cwd: '/' });
+if (!/usage: nixmount <command>/.test(help.stderr)) {
+  process.stderr.write(`binary: ${binary} --help did not print the usage:\n${help.stdout}${help.stderr}`);
+  process.exit(1);
+}
 const mb = (file) => (statSync(file).size / 1e6).toFixed(1);
 console.log(`binary: ${binary} (${mb(binary)} MB; bundle ${mb(bundle)} MB) in ${((Date.now() - started) / 1000).toFixed(1)} s, node ${process.version}`);
