@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CsiClient } from '../src/csi/csi-client.js';
 import { readMountInfo } from '../src/platform/mountinfo.js';
+import { offlineNixEnv } from '../support/nix-env.js';
+import { startServeProcess } from '../support/serve-process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = join(ROOT, 'dist/src/cli.js');
-const NIX_ENV = { NIX_CONFIG: 'experimental-features = nix-command flakes\nsubstituters =' };
 
 let stepNumber = 0;
 function step(title: string): void {
@@ -38,25 +38,19 @@ async function main(): Promise<void> {
   const targets: string[] = [];
   try {
     step('Build a small Nix closure, offline');
-    const built = await execa('nix-build', [join(ROOT, 'demo/example.nix'), '--no-out-link'], { env: NIX_ENV });
+    const built = await execa('nix-build', [join(ROOT, 'demo/example.nix'), '--no-out-link'], { env: offlineNixEnv });
     const root = built.stdout.trim().split('\n').pop()!;
-    const closure = (await execa('nix-store', ['-qR', root], { env: NIX_ENV })).stdout.trim().split('\n');
+    const closure = (await execa('nix-store', ['-qR', root], { env: offlineNixEnv })).stdout.trim().split('\n');
     say(`root: ${root}`);
     say(`its closure has ${closure.length} store paths:`);
     for (const path of closure) say(`  ${path}`);
 
     step('Start the plugin: nixmount serve on a unix socket (as kubelet or Nomad would talk to it)');
-    server = execa('node', [CLI, 'serve', '--endpoint', `unix://${socket}`, '--state-dir', stateDir, '--node-id', 'demo-node', '--substituters', '', '--view-idle', '0'], {
-      env: { ...NIX_ENV, NIXMOUNT_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    client = new CsiClient(socket);
-    for (let attempt = 0; ; attempt++) {
-      const ready = await client.call('identity', 'Probe', {}, 1000).then((r) => r.ready?.value === true, () => false);
-      if (ready) break;
-      if (attempt > 100) throw new Error('the plugin did not become ready');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    ({ child: server, client } = await startServeProcess(
+      ['--endpoint', `unix://${socket}`, '--state-dir', stateDir, '--node-id', 'demo-node', '--substituters', '', '--view-idle', '0'],
+      socket,
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    ));
     const info = await client.call('identity', 'GetPluginInfo');
     say(`plugin ${info.name} ${info.vendor_version} is ready on ${socket}`);
 

@@ -15,6 +15,14 @@ function files(dir) {
 }
 
 const problems = [];
+// Nothing in src/ (what ships) may lean on the tests, the bench, the demo or their shared support.
+for (const file of files(join(root, 'src')).filter((path) => !path.includes('/src/gen/'))) {
+  const text = readFileSync(file, 'utf8');
+  for (const match of text.matchAll(/(?:import|export)[^'"]*?from\s+['"](\.[^'"]+)['"]/g)) {
+    const target = relative(root, resolve(dirname(file), match[1]));
+    if (/^(test|bench|demo|support)\//.test(target)) problems.push(`${relative(root, file)}: imports ${match[1]} (${target.split('/')[0]}/ is not shipped)`);
+  }
+}
 for (const file of files(core)) {
   const text = readFileSync(file, 'utf8');
   for (const match of text.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {

@@ -3,14 +3,20 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { UNIT_TESTS } from './test-suites.mjs';
+
+// --unit: only the tests that need neither root nor Nix (see test-suites.mjs).
+const unit = process.argv.includes('--unit');
 
 // Views are hardlinks into /nix/store, so test scratch space must be on the store's
 // filesystem; where /tmp is elsewhere (a tmpfs), tests work under /nix/var instead.
-mkdirSync('/nix/var', { recursive: true });
-if (statSync(process.env.TMPDIR ?? '/tmp').dev !== statSync('/nix/var').dev) {
-  process.env.TMPDIR = '/nix/var/nixmount-test-tmp';
-  mkdirSync(process.env.TMPDIR, { recursive: true });
-  console.log(`# /tmp is not on the Nix store's filesystem; tests use ${process.env.TMPDIR}`);
+if (!unit) {
+  mkdirSync('/nix/var', { recursive: true });
+  if (statSync(process.env.TMPDIR ?? '/tmp').dev !== statSync('/nix/var').dev) {
+    process.env.TMPDIR = '/nix/var/nixmount-test-tmp';
+    mkdirSync(process.env.TMPDIR, { recursive: true });
+    console.log(`# /tmp is not on the Nix store's filesystem; tests use ${process.env.TMPDIR}`);
+  }
 }
 
 let passed = 0;
@@ -40,7 +46,7 @@ async function check(name, command, args) {
 await check('layering', 'node', ['scripts/check-layering.mjs']);
 await check('import cycles', 'npx', ['--no-install', 'madge', '--circular', '--no-spinner', '--extensions', 'js', 'dist/src']);
 
-const extra = process.argv.slice(2);
+const extra = unit ? UNIT_TESTS : process.argv.slice(2);
 let tapPassed = 0;
 let tapFailed = 0;
 const avaCode = await run('npx', ['--no-install', 'ava', '--tap', ...extra], (line) => {

@@ -5,7 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# --no-system: only the npm packages and the build (npm run test:unit, on a machine
+# without Nix and without root).
+system=1
+[ "${1:-}" = --no-system ] && system=0
+
 need_apt=()
+if [ "$system" = 1 ]; then
 command -v nix-store >/dev/null 2>&1 || need_apt+=(nix-bin)
 command -v mount >/dev/null 2>&1 || need_apt+=(mount)
 command -v findmnt >/dev/null 2>&1 || need_apt+=(util-linux)
@@ -36,6 +42,8 @@ sandbox = false
 substituters =
 CONF
 fi
+
+fi # system
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Container } from 'inversify';
 import { coreModule } from './core/core-module.js';
-import { OrchestratorAdapter } from './core/orchestrator-adapter.js';
+import type { OrchestratorAdapter } from './core/orchestrator-adapter.js';
 import { Logger } from './core/ports/logger.js';
 import { NodeSettings } from './core/settings.js';
 import { DEFAULT_SOURCE_SETTINGS, SourceSettings } from './core/source-settings.js';
@@ -23,7 +23,6 @@ export function createContainer(config: PluginConfig): Container {
   container.bind(NodeSettings).toConstantValue(config.settings);
   container.bind(NixSettings).toConstantValue(config.nix);
   container.bind(SourceSettings).toConstantValue(config.sources ?? DEFAULT_SOURCE_SETTINGS);
-  container.bind(OrchestratorAdapter).toConstantValue(config.adapter);
   container.bind(Logger).toConstantValue(config.logger);
   container.load(coreModule, platformModule);
   return container;

@@ -1,8 +1,8 @@
 import type { Container } from 'inversify';
 import type { PluginConfig } from './composition-root.js';
 import { VolumeController } from './core/controller/volume-controller.js';
+import { NodeRecovery } from './core/node-recovery.js';
 import { NixStore } from './core/ports/nix-store.js';
-import { ViewStore } from './core/ports/view-store.js';
 import { VolumePublisher } from './core/volume-publisher.js';
 import { VolumeStager } from './core/volume-stager.js';
 import { controllerService } from './csi/controller-service.js';
@@ -37,13 +37,8 @@ export function runsController(mode: PluginMode): boolean {
 export async function startServices(mode: PluginMode, container: Container, config: PluginConfig, rpc: RpcHandlerFactory): Promise<CsiServices> {
   const services: Partial<CsiServices> = {};
   if (runsNode(mode)) {
-    const publisher = container.get(VolumePublisher);
-    const leftovers = await container.get<ViewStore>(ViewStore).sweepLeftovers();
-    if (leftovers.length > 0) config.logger.warn({ leftovers }, 'removed half-built views from an earlier run');
-    const stager = container.get(VolumeStager);
-    await stager.recover(); // stage records hold views: loaded before any collection
-    await publisher.recover();
-    services.node = nodeService(rpc, publisher, config.adapter, stager);
+    await container.get(NodeRecovery).recover();
+    services.node = nodeService(rpc, container.get(VolumePublisher), config.adapter, container.get(VolumeStager));
   }
   if (runsController(mode)) {
     const controller = container.get(VolumeController);

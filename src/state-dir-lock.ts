@@ -1,4 +1,4 @@
-import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 function alive(pid: number): boolean {
@@ -38,4 +38,14 @@ export async function lockStateDir(stateDir: string): Promise<() => Promise<void
     }
   }
   throw new Error(`could not lock state directory ${stateDir}`);
+}
+
+/**
+ * The state directory as the kernel names it (no symlink, no trailing slash): the mount
+ * table and the GC-root directory are compared and keyed by it, so `/x/state/`, `/x/state`
+ * and a symlink to it are one node.
+ */
+export async function canonicalStateDir(stateDir: string): Promise<string> {
+  await mkdir(stateDir, { recursive: true });
+  return realpath(stateDir);
 }

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { defaultProtectedDirs } from '../adapters/common/paths.js';
 import { LocalAdapter } from '../adapters/local/local-adapter.js';
 import { createContainer } from '../composition-root.js';
-import { ViewStore } from '../core/ports/view-store.js';
+import { NodeRecovery } from '../core/node-recovery.js';
 import { ViewManager } from '../core/view-manager.js';
 import { VolumePublisher } from '../core/volume-publisher.js';
-import { VolumeStager } from '../core/volume-stager.js';
+import { physicalRoot } from '../platform/nix-settings.js';
 import { createLogger } from '../platform/pino-logger.js';
-import { lockStateDir } from '../state-dir-lock.js';
+import { canonicalStateDir, lockStateDir } from '../state-dir-lock.js';
 import { nixSettings, nodeOptions, nodeSettings, type NodeOptionValues } from './options.js';
 import { sourceNixSettings, sourceOptions, sourceSettings, type SourceOptionValues } from './source-options.js';
 
@@ -21,7 +22,8 @@ async function withLocalNode<T>(
   values: NodeOptionValues & SourceOptionValues & { refresh?: boolean },
   work: (container: ReturnType<typeof createContainer>) => Promise<T>,
 ): Promise<T> {
-  const settings = nodeSettings(values);
+  const given = nodeSettings(values);
+  const settings = { ...given, stateDir: await canonicalStateDir(given.stateDir) };
   // A person at a shell waits for the work; there is no orchestrator retry to join it later.
   const sources = { ...sourceSettings(values), realiseWaitMs: 0 };
   // Each command is a fresh process, so nixmount's own evaluation cache starts empty;
@@ -30,10 +32,8 @@ async function withLocalNode<T>(
   const logger = createLogger({ level: values['log-level'] ?? 'warn' });
   const unlock = await lockStateDir(settings.stateDir);
   try {
-    const container = createContainer({ settings, nix, sources, adapter: new LocalAdapter(settings.nodeId), logger });
-    await container.get<ViewStore>(ViewStore).sweepLeftovers();
-    await container.get(VolumeStager).recover(); // stage records hold views: load them before any gc
-    await container.get(VolumePublisher).recover();
+    const container = createContainer({ settings, nix, sources, adapter: new LocalAdapter(settings.nodeId, { protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)) }), logger });
+    await container.get(NodeRecovery).recover();
     return await work(container);
   } finally {
     await unlock();
@@ -65,7 +65,7 @@ export async function publish(argv: string[]): Promise<void> {
     context[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   await withLocalNode(values, async (container) => {
-    const adapter = new LocalAdapter('local');
+    const adapter = new LocalAdapter('local', { protectedDirs: defaultProtectedDirs(nodeSettings(values).stateDir, physicalRoot(nixSettings(values).storeUri)) });
     adapter.checkTargetPath(target);
     const parsed = adapter.parseVolumeContext(context);
     const readonly = !values['read-write'];

@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
+import { defaultProtectedDirs } from '../adapters/common/paths.js';
 import { createAdapter } from '../adapters/registry.js';
-import { NodePlugin } from '../node-plugin.js';
+import { RunningPlugin } from '../running-plugin.js';
 import { parsePluginMode } from '../plugin-services.js';
+import { physicalRoot } from '../platform/nix-settings.js';
 import { createLogger } from '../platform/pino-logger.js';
 import { nixSettings, nodeOptions, nodeSettings } from './options.js';
 import { sourceNixSettings, sourceOptions, sourceSettings } from './source-options.js';
@@ -26,13 +28,14 @@ export async function serve(argv: string[]): Promise<void> {
   const settings = nodeSettings(values);
   const mode = parsePluginMode(values.mode ?? process.env.NIXMOUNT_MODE ?? 'node');
   const endpoint = values.endpoint ?? process.env.CSI_ENDPOINT ?? 'unix:///csi/csi.sock';
+  const sources = sourceSettings(values);
+  const nix = { ...nixSettings(values), ...sourceNixSettings(values, sources) };
   const adapter = createAdapter(values.orchestrator ?? process.env.NIXMOUNT_ORCHESTRATOR ?? 'local', {
     nodeId: settings.nodeId,
     flags: values,
+    protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)),
   });
-  const sources = sourceSettings(values);
-  const nix = { ...nixSettings(values), ...sourceNixSettings(values, sources) };
-  const plugin = await NodePlugin.start({ settings, nix, sources, adapter, logger }, endpoint, mode);
+  const plugin = await RunningPlugin.start({ settings, nix, sources, adapter, logger }, endpoint, mode);
   logger.info({ mode, driver: settings.driverName, node: settings.nodeId, orchestrator: adapter.name, stateDir: settings.stateDir }, 'nixmount serving');
 
   let stopping = false;

@@ -2,6 +2,8 @@ import { inject, injectable } from 'inversify';
 import { Logger } from './ports/logger.js';
 import { NixStore, type RealiseEvent } from './ports/nix-store.js';
 import { RealisationTracker } from './realisation-tracker.js';
+import { RootedClosures, type PreparedRoots } from './rooted-closures.js';
+import { StorePathsUnavailableError } from './errors.js';
 import type { RealiseProgress } from './realise-progress.js';
 import { Resolver } from './resolver.js';
 import { SourceSettings, checkSourcePolicy } from './source-settings.js';
@@ -37,23 +39,29 @@ export class ClosureSource {
     @inject(Resolver) private readonly resolver: Resolver,
     @inject(NixStore) private readonly nix: NixStore,
     @inject(RealisationTracker) private readonly tracker: RealisationTracker,
+    @inject(RootedClosures) private readonly rooted: RootedClosures,
     @inject(SourceSettings) private readonly settings: SourceSettings,
     @inject(Logger) private readonly log: Logger,
   ) {}
 
-  async prepare(spec: VolumeSpec, log: Logger = this.log, options: PrepareOptions = {}): Promise<string[]> {
+  /** The roots `spec` names, valid in the node store, with their closure. */
+  async prepare(spec: VolumeSpec, log: Logger = this.log, options: PrepareOptions = {}): Promise<PreparedRoots> {
     checkSourcePolicy(spec, this.settings.policy);
     const key = specFingerprint(spec);
     if (options.refresh) this.tracker.forget(key);
     return this.tracker.run(key, describeSource(spec), (progress) => this.realise(spec, progress, log, options), log);
   }
 
-  private async realise(spec: VolumeSpec, progress: RealiseProgress, log: Logger, options: PrepareOptions): Promise<string[]> {
+  private async realise(spec: VolumeSpec, progress: RealiseProgress, log: Logger, options: PrepareOptions): Promise<PreparedRoots> {
     progress.phase = 'evaluating';
     const resolved = await this.resolver.resolve(spec, { refresh: options.refresh, log });
+    const { roots } = resolved;
+    const known = this.rooted.closureOf(roots);
+    if (known) return { roots, closure: known };
     progress.phase = 'checking';
-    const missing = await this.nix.invalidPaths(resolved.roots);
-    if (missing.length === 0) return resolved.roots;
+    const answer = await this.nix.queryClosure(roots);
+    if (answer.valid) return { roots, closure: answer.closure };
+    const missing = answer.missing;
 
     progress.phase = 'realising';
     log.info({ paths: missing, mayBuild: this.settings.policy.allowBuilds }, 'realising store paths missing from the node store');
@@ -75,7 +83,9 @@ export class ClosureSource {
         (error: unknown) => log.warn({ cache: pushTo, err: error }, 'pushing realised paths to the cache failed'),
       );
     }
-    return resolved.roots;
+    const realised = await this.nix.queryClosure(roots);
+    if (!realised.valid) throw new StorePathsUnavailableError(realised.missing, 'still missing after Nix reported them realised');
+    return { roots, closure: realised.closure };
   }
 }
 

@@ -34,8 +34,16 @@ export interface OrchestratorAdapter {
   /** Reads a CSI volume context (user keys plus the orchestrator's own) into a spec. */
   parseVolumeContext(context: Readonly<Record<string, string>>): ParsedVolumeContext;
   nodeIdentity(): NodeIdentity;
-  /** Throws InvalidArgumentError unless `path` is a target path this orchestrator would send. */
-  checkTargetPath(path: string): void;
-  /** Same for staging paths. */
-  checkStagingPath(path: string): void;
+  /**
+   * Returns the canonical form of a target path this orchestrator would send (absolute,
+   * no `//`, no trailing `/`, no `.`/`..`, ≤ 4096 bytes, components ≤ 255 bytes): the one
+   * form that keys records and locks. Throws InvalidArgumentError for any other path, for
+   * one that goes through a symlink (any existing component below the orchestrator's root,
+   * checked without following links) and for one that is, is inside or would hide a
+   * protected directory (the state dir, /nix, the store's root). Called on every call
+   * that names a path: publish, unpublish, stats.
+   */
+  checkTargetPath(path: string): string;
+  /** Same for staging paths (stage, unstage, and the staging path of a publish). */
+  checkStagingPath(path: string): string;
 }

@@ -1,7 +1,5 @@
 import type { RealiseEvent } from './ports/nix-store.js';
 
-const LOG_TAIL_LINES = 20;
-
 /** What one evaluation+realisation has done so far, for retry messages and logs. */
 export class RealiseProgress {
   phase: 'evaluating' | 'checking' | 'realising' | 'pushing' = 'evaluating';
@@ -11,7 +9,6 @@ export class RealiseProgress {
   // Counted when Nix starts a path: its legacy output does not say when one ends.
   private fetched = 0;
   private built = 0;
-  private readonly tail: string[] = [];
 
   apply(event: RealiseEvent): void {
     switch (event.kind) {
@@ -27,15 +24,8 @@ export class RealiseProgress {
         this.built++;
         break;
       case 'log':
-        this.tail.push(event.line);
-        if (this.tail.length > LOG_TAIL_LINES) this.tail.shift();
-        break;
+        break; // a failed build's last lines travel with its BuildFailedError (RealiseOutput keeps them)
     }
-  }
-
-  /** The last lines a builder printed (the useful part of a failed build's log). */
-  logTail(count = LOG_TAIL_LINES): string[] {
-    return this.tail.slice(-count);
   }
 
   summary(): string {

@@ -1,12 +1,14 @@
 import { inject, injectable } from 'inversify';
 import { Clock } from './ports/clock.js';
 import { Logger } from './ports/logger.js';
+import { Mounter } from './ports/mounter.js';
 import { NixStore } from './ports/nix-store.js';
 import { ViewStore } from './ports/view-store.js';
 import { StageState } from './ports/stage-state.js';
 import { VolumeState } from './ports/volume-state.js';
 import { FailedPreconditionError } from './errors.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { RootedClosures, type PreparedRoots } from './rooted-closures.js';
 import { viewKey } from './view-key.js';
 
 export interface AcquiredView {
@@ -18,11 +20,12 @@ export interface AcquiredView {
 
 /**
  * Owns the views: builds each closure's view once (concurrent requests share the
- * build), tracks who holds a view, and collects views nobody holds.
+ * build), is the one place that knows who holds a view, and collects views nobody holds.
  *
- * Holders are durable volume and stage records plus in-memory leases taken by publishes in
- * flight, so a collection can never remove a view between its build and the
- * record that holds it.
+ * Holders are durable volume and stage records, in-memory leases taken by calls in
+ * flight (so a collection can never remove a view between its build and the record
+ * that holds it), and any mount of the view the mount table shows, whatever the
+ * records say: a workload using a view keeps it even if its record was lost.
  */
 @injectable()
 export class ViewManager {
@@ -35,22 +38,26 @@ export class ViewManager {
     @inject(ViewStore) private readonly views: ViewStore,
     @inject(VolumeState) private readonly state: VolumeState,
     @inject(StageState) private readonly stages: StageState,
+    @inject(Mounter) private readonly mounter: Mounter,
+    @inject(RootedClosures) private readonly rooted: RootedClosures,
     @inject(Clock) private readonly clock: Clock,
     @inject(Logger) private readonly log: Logger,
   ) {}
 
-  /** Finds or builds the view of `roots`' closure and takes a lease on it; call `release` after. */
-  async acquire(roots: readonly string[]): Promise<AcquiredView> {
-    const closure = await this.nix.closure(roots);
+  /** Finds or builds the view of a closure and takes a lease on it; call `release` after. */
+  async acquire(prepared: PreparedRoots): Promise<AcquiredView> {
+    const { roots, closure } = prepared;
     const key = viewKey(roots, closure);
     this.leases.set(key, (this.leases.get(key) ?? 0) + 1);
     this.idleSince.delete(key);
     let built = false;
     try {
       await this.perView.run(key, async () => {
-        if (await this.views.exists(key)) return;
-        built = true;
-        await this.build(key, roots, closure);
+        if (!(await this.views.exists(key))) {
+          built = true;
+          await this.build(key, roots, closure);
+        }
+        this.rooted.remember(prepared, key);
       });
     } catch (error) {
       this.release(key);
@@ -93,12 +100,39 @@ export class ViewManager {
     return this.views.nixDir(key);
   }
 
-  isHeld(key: string): boolean {
+  /** Held by a call in flight or a record; `mounted` adds the views the mount table shows in use. */
+  isHeld(key: string, mounted: ReadonlySet<string> = new Set()): boolean {
     return (
       (this.leases.get(key) ?? 0) > 0 ||
+      mounted.has(key) ||
       this.state.list().some((record) => record.viewKey === key) ||
       this.stages.list().some((record) => record.viewKey === key)
     );
+  }
+
+  /**
+   * After a restart: clears what a crash left half-done and makes GC roots and views
+   * agree — a root whose view is gone is dropped, and every view is rooted again (a
+   * crash may have come between its roots and its rename, and re-rooting also tells
+   * the store which closures it may answer from memory).
+   */
+  async reconcile(): Promise<void> {
+    await this.sweep();
+    const views = await this.views.list();
+    const present = new Set(views);
+    for (const holder of await this.nix.gcRootHolders()) {
+      if (present.has(holder)) continue;
+      await this.nix.removeGcRoots(holder);
+      this.log.warn({ holder }, 'removed GC roots whose view is gone');
+    }
+    for (const key of views) {
+      const roots = await this.views.rootsOf(key);
+      if (roots.length === 0) {
+        this.log.warn({ view: key }, 'view without roots (nix/var/result) left unrooted; it is collected when unused');
+        continue;
+      }
+      await this.nix.addGcRoots(key, roots);
+    }
   }
 
   /** Removes `key` now if nobody holds it (used to undo a failed publish that built it). */
@@ -111,10 +145,12 @@ export class ViewManager {
    * Views found unheld for the first time start their idle period now.
    */
   async collect(minIdleMs: number): Promise<string[]> {
+    await this.sweep();
     const now = this.clock.now().getTime();
     const removed: string[] = [];
+    const mounted = await this.mountedViews();
     for (const key of await this.views.list()) {
-      if (this.isHeld(key)) {
+      if (this.isHeld(key, mounted)) {
         this.idleSince.delete(key);
         continue;
       }
@@ -129,29 +165,55 @@ export class ViewManager {
   private async build(key: string, roots: readonly string[], closure: readonly string[]): Promise<void> {
     const started = this.clock.now().getTime();
     this.log.info({ view: key, roots, paths: closure.length }, 'building view');
-    await this.views.materialize(key, {
-      roots,
-      paths: closure.map((storePath) => ({ storePath, physicalPath: this.nix.physicalPath(storePath) })),
-      register: (rootDir) => this.nix.writeRegistration(closure, rootDir),
-    });
+    let rooted = false;
     try {
-      await this.nix.addGcRoots(key, roots);
+      await this.views.materialize(key, {
+        roots,
+        paths: closure.map((storePath) => ({ storePath, physicalPath: this.nix.physicalPath(storePath) })),
+        register: (rootDir) => this.nix.writeRegistration(closure, rootDir),
+        keepAlive: async () => {
+          await this.nix.addGcRoots(key, roots);
+          rooted = true;
+        },
+      });
     } catch (error) {
-      await this.views.remove(key);
+      // Roots of a view that never became visible go with it (a restart would drop them too).
+      if (rooted && !(await this.views.exists(key))) {
+        await this.nix.removeGcRoots(key).catch((e: unknown) => this.log.error({ err: e, view: key }, 'dropping roots of a failed view failed'));
+      }
       throw error;
     }
     this.log.info({ view: key, ms: this.clock.now().getTime() - started }, 'view ready');
   }
 
-  /** Holders are checked again under the view's mutex: a publish may have taken a lease meanwhile. */
+  /**
+   * Holders are checked again under the view's mutex, with a fresh reading of the
+   * mount table: a publish may have taken a lease meanwhile. The view stops being
+   * visible before its roots go, so a crash in between leaves only roots, which the
+   * next start drops.
+   */
   private removeIfUnheld(key: string): Promise<boolean> {
     return this.perView.run(key, async () => {
-      if (this.isHeld(key)) return false;
+      if (this.isHeld(key, await this.mountedViews())) return false;
       this.idleSince.delete(key);
+      this.rooted.forgetView(key);
       await this.views.remove(key);
       await this.nix.removeGcRoots(key);
       this.log.info({ view: key }, 'view collected');
       return true;
     });
+  }
+
+  private async mountedViews(): Promise<Set<string>> {
+    const keys = new Set<string>();
+    for (const { owner } of await this.mounter.ownMounts()) if (owner.viewKey) keys.add(owner.viewKey);
+    return keys;
+  }
+
+  /** Half-built or half-deleted views of an earlier run; one an orphaned writer still fills is retried next time. */
+  private async sweep(): Promise<void> {
+    const { removed, left } = await this.views.sweepLeftovers();
+    if (removed.length > 0) this.log.warn({ leftovers: removed }, 'removed half-built or half-deleted views of an earlier run');
+    if (left.length > 0) this.log.warn({ leftovers: left }, 'leftover views still in use by another process; retrying later');
   }
 }

@@ -1,4 +1,6 @@
 import { InvalidArgumentError } from './errors.js';
+import { LIMITS } from './limits.js';
+import { quote, utf8Length } from './quote.js';
 import { parseStorePathList } from './store-path.js';
 import { emptySpec, type VolumeSpec } from './volume-spec.js';
 
@@ -13,10 +15,32 @@ export function isSystemKey(key: string): boolean {
 }
 
 /**
+ * Refuses a volume context over the limits (each key ≤ 1 KiB, all keys and values
+ * ≤ 64 KiB) with INVALID_ARGUMENT naming the limit. Checked on the whole context as the
+ * orchestrator sent it, before any key is read.
+ */
+export function assertContextBounds(context: Readonly<Record<string, string>>, field = 'volume_context'): void {
+  let total = 0;
+  for (const [key, value] of Object.entries(context)) {
+    const keyBytes = utf8Length(key);
+    if (keyBytes > LIMITS.contextKeyBytes) {
+      throw new InvalidArgumentError(`${field}: the key ${quote(key)} is longer than the limit of ${LIMITS.contextKeyBytes} bytes per key`);
+    }
+    total += keyBytes + utf8Length(value);
+    if (total > LIMITS.contextBytes) {
+      throw new InvalidArgumentError(
+        `${field}: keys and values together are longer than the limit of ${LIMITS.contextBytes} bytes (reached at the key ${quote(key)})`,
+      );
+    }
+  }
+}
+
+/**
  * Reads the user keys of a volume context into a VolumeSpec. Unknown keys are an
  * InvalidArgumentError naming the key, so typos never silently mount nothing.
  */
 export function parseUserContext(context: Readonly<Record<string, string>>): VolumeSpec {
+  assertContextBounds(context);
   const spec = emptySpec();
   for (const [key, value] of Object.entries(context)) {
     if (key === 'paths') {
@@ -31,9 +55,13 @@ export function parseUserContext(context: Readonly<Record<string, string>>): Vol
       spec.flakeRef = value.trim();
     } else {
       throw new InvalidArgumentError(
-        `unknown volume context key "${key}" (known: ${USER_KEYS.join(', ')}, or a system such as x86_64-linux)`,
+        `unknown volume context key ${quote(key)} (known: ${USER_KEYS.join(', ')}, or a system such as x86_64-linux)`,
       );
     }
+  }
+  const count = spec.storePaths.length + Object.values(spec.systemPaths).reduce((sum, paths) => sum + paths.length, 0);
+  if (count > LIMITS.storePaths) {
+    throw new InvalidArgumentError(`volume_context names ${count} store paths; the limit is ${LIMITS.storePaths} per volume`);
   }
   const named =
     spec.storePaths.length + Object.keys(spec.systemPaths).length + (spec.expression ? 1 : 0) + (spec.flakeRef ? 1 : 0);

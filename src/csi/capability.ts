@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../core/errors.js';
+import { quote } from '../core/quote.js';
 import type { AccessMode } from '../core/volume-request.js';
 import type { VolumeCapability__Output } from '../gen/csi/v1/VolumeCapability.js';
 import { requiredObject } from './validation.js';
@@ -33,16 +34,18 @@ export function readCapability(capability: VolumeCapability__Output | null | und
   const modeName = value.access_mode?.mode ?? 'UNKNOWN';
   const accessMode = MODES[modeName];
   if (!accessMode) {
+    // An enum name (or number) from the protobuf decoder, never free text: no quoting needed.
     throw new InvalidArgumentError(`${field}.access_mode: ${modeName} is not a usable access mode`);
   }
   if (value.mount.fs_type !== '') {
-    throw new InvalidArgumentError(`${field}.mount.fs_type: "${value.mount.fs_type}" is not supported; leave it empty`);
+    throw new InvalidArgumentError(`${field}.mount.fs_type: ${quote(value.mount.fs_type)} is not supported; leave it empty`);
   }
-  const mountFlags = value.mount.mount_flags.flatMap((flag) => flag.split(',')).filter((flag) => flag !== '');
+  // Each flag once: a request repeating one a million times must not become a million-entry mount option string.
+  const mountFlags = [...new Set(value.mount.mount_flags.flatMap((flag) => flag.split(',')).filter((flag) => flag !== ''))];
   for (const flag of mountFlags) {
     if (!ALLOWED_MOUNT_FLAGS.has(flag)) {
       throw new InvalidArgumentError(
-        `${field}.mount.mount_flags: "${flag}" is not supported (allowed: ${[...ALLOWED_MOUNT_FLAGS].join(', ')})`,
+        `${field}.mount.mount_flags: ${quote(flag)} is not supported (allowed: ${[...ALLOWED_MOUNT_FLAGS].join(', ')})`,
       );
     }
   }

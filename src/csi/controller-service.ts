@@ -1,4 +1,5 @@
 import { InvalidArgumentError, UnimplementedError, isNixmountError } from '../core/errors.js';
+import { quote } from '../core/quote.js';
 import type { ProvisionedVolume } from '../core/controller/provisioned-volume.js';
 import { volumeIdFor } from '../core/controller/provisioned-volume.js';
 import type { VolumeController } from '../core/controller/volume-controller.js';
@@ -13,7 +14,8 @@ import type { Volume } from '../gen/csi/v1/Volume.js';
 import type { VolumeCapability__Output } from '../gen/csi/v1/VolumeCapability.js';
 import { readCapability } from './capability.js';
 import type { RpcHandlerFactory } from './rpc-handler.js';
-import { required } from './validation.js';
+import { assertContextBounds } from '../core/volume-context.js';
+import { requiredId } from './validation.js';
 
 // Only what is really implemented: no attach step (nothing to attach), no snapshots,
 // clones, expansion or capacity (a Nix volume has no size of its own).
@@ -40,7 +42,7 @@ function bytes(text: string | undefined, field: string): bigint {
   try {
     return BigInt(text);
   } catch {
-    throw new InvalidArgumentError(`${field}: "${text}" is not an integer`);
+    throw new InvalidArgumentError(`${field}: ${quote(text)} is not an integer`);
   }
 }
 
@@ -59,7 +61,8 @@ export function controllerService(rpc: RpcHandlerFactory, controller: VolumeCont
       method: 'CreateVolume',
       describe: (r) => ({ name: r.name, parameters: r.parameters }),
       validate: (r) => {
-        required(r.name, 'name');
+        requiredId(r.name, 'name');
+        assertContextBounds(r.parameters, 'parameters');
         readCapabilities(r.volume_capabilities);
         if (r.volume_content_source) {
           throw new InvalidArgumentError('volume_content_source: nixmount volumes are filled from Nix, not from snapshots or other volumes');
@@ -87,7 +90,7 @@ export function controllerService(rpc: RpcHandlerFactory, controller: VolumeCont
     DeleteVolume: rpc.unary<DeleteVolumeRequest__Output, object>({
       method: 'DeleteVolume',
       describe: (r) => ({ volumeId: r.volume_id }),
-      validate: (r) => void required(r.volume_id, 'volume_id'),
+      validate: (r) => void requiredId(r.volume_id, 'volume_id'),
       lockKey: (r) => controllerLock(r.volume_id),
       handle: async (r, log) => {
         await controller.delete(r.volume_id, log);
@@ -98,7 +101,9 @@ export function controllerService(rpc: RpcHandlerFactory, controller: VolumeCont
       method: 'ValidateVolumeCapabilities',
       describe: (r) => ({ volumeId: r.volume_id }),
       validate: (r) => {
-        required(r.volume_id, 'volume_id');
+        requiredId(r.volume_id, 'volume_id');
+        assertContextBounds(r.volume_context);
+        assertContextBounds(r.parameters, 'parameters');
         if (r.volume_capabilities.length === 0) throw new InvalidArgumentError('volume_capabilities is required');
       },
       handle: async (r) => {
@@ -130,7 +135,7 @@ export function controllerService(rpc: RpcHandlerFactory, controller: VolumeCont
     ControllerGetVolume: rpc.unary<ControllerGetVolumeRequest__Output, object>({
       method: 'ControllerGetVolume',
       describe: (r) => ({ volumeId: r.volume_id }),
-      validate: (r) => void required(r.volume_id, 'volume_id'),
+      validate: (r) => void requiredId(r.volume_id, 'volume_id'),
       // Nothing is attached anywhere by a controller, so there are no published nodes to report.
       handle: async (r) => ({ volume: toCsiVolume(controller.get(r.volume_id)), status: { published_node_ids: [] } }),
     }),

@@ -1,4 +1,5 @@
 import { FailedPreconditionError, UnimplementedError } from '../core/errors.js';
+import { quote } from '../core/quote.js';
 import type { OrchestratorAdapter } from '../core/orchestrator-adapter.js';
 import type { VolumePublisher } from '../core/volume-publisher.js';
 import type { VolumeStager } from '../core/volume-stager.js';
@@ -11,7 +12,8 @@ import type { NodeStageVolumeRequest__Output } from '../gen/csi/v1/NodeStageVolu
 import type { NodeUnstageVolumeRequest__Output } from '../gen/csi/v1/NodeUnstageVolumeRequest.js';
 import { readCapability } from './capability.js';
 import type { RpcHandlerFactory } from './rpc-handler.js';
-import { required } from './validation.js';
+import { required, requiredId } from './validation.js';
+import { assertContextBounds } from '../core/volume-context.js';
 
 const CAPABILITIES: NodeServiceCapability[] = [
   { rpc: { type: 'GET_VOLUME_STATS' } },
@@ -20,9 +22,20 @@ const CAPABILITIES: NodeServiceCapability[] = [
   { rpc: { type: 'SINGLE_NODE_MULTI_WRITER' } },
 ];
 
-/** Volume-scoped lock key: Nomad reuses one volume id for all allocations, so the target is part of it. */
-function volumeLock(volumeId: string, path: string): string {
-  return `${volumeId}\0${path}`;
+/** What validation hands on: the canonical paths, the only form the core and the locks see. */
+interface Checked {
+  path: string;
+  staging?: string;
+}
+
+/**
+ * The in-flight lock key: the canonical target or staging path alone. Two volume ids
+ * racing for one target must not both proceed (they would stack mounts and overwrite one
+ * record), and Nomad reuses one volume id for all allocations, so the id is no part of it.
+ */
+function pathLock(checked: Checked): string {
+  // Always absolute, so never equal to the controller's `controller\0<id>` keys.
+  return checked.path;
 }
 
 export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, adapter: OrchestratorAdapter, stager: VolumeStager): NodeHandlers {
@@ -47,28 +60,30 @@ export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, 
       },
     }),
     NodeGetCapabilities: rpc.unary({ method: 'NodeGetCapabilities', handle: async () => ({ capabilities }) }),
-    NodePublishVolume: rpc.unary<NodePublishVolumeRequest__Output, object>({
+    NodePublishVolume: rpc.unary<NodePublishVolumeRequest__Output, object, Checked>({
       method: 'NodePublishVolume',
       describe: (r) => ({ volumeId: r.volume_id, target: r.target_path, staging: r.staging_target_path || undefined, readonly: r.readonly }),
       validate: (r) => {
-        required(r.volume_id, 'volume_id');
+        requiredId(r.volume_id, 'volume_id');
         required(r.target_path, 'target_path');
         readCapability(r.volume_capability);
-        adapter.checkTargetPath(r.target_path);
-        if (adapter.supportsStaging && r.staging_target_path) adapter.checkStagingPath(r.staging_target_path);
+        assertContextBounds(r.volume_context);
+        const path = adapter.checkTargetPath(r.target_path);
+        if (adapter.supportsStaging && r.staging_target_path) return { path, staging: adapter.checkStagingPath(r.staging_target_path) };
+        return { path };
       },
-      lockKey: (r) => volumeLock(r.volume_id, r.target_path),
-      handle: async (r, log) => {
+      lockKey: (_r, checked) => pathLock(checked),
+      handle: async (r, log, checked) => {
         const capability = readCapability(r.volume_capability);
         const context = adapter.parseVolumeContext(r.volume_context);
-        if (adapter.supportsStaging && !r.staging_target_path) {
+        if (adapter.supportsStaging && !checked.staging) {
           throw new FailedPreconditionError('staging_target_path is required: this plugin advertises STAGE_UNSTAGE_VOLUME');
         }
-        const staged = adapter.supportsStaging ? stager.stagedView(r.volume_id, r.staging_target_path) : undefined;
+        const staged = adapter.supportsStaging && checked.staging ? stager.stagedView(r.volume_id, checked.staging) : undefined;
         await publisher.publish(
           {
             volumeId: r.volume_id,
-            targetPath: r.target_path,
+            targetPath: checked.path,
             readonly: r.readonly,
             accessMode: capability.accessMode,
             mountFlags: capability.mountFlags,
@@ -81,28 +96,30 @@ export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, 
         return {};
       },
     }),
-    NodeUnpublishVolume: rpc.unary<NodeUnpublishVolumeRequest__Output, object>({
+    NodeUnpublishVolume: rpc.unary<NodeUnpublishVolumeRequest__Output, object, Checked>({
       method: 'NodeUnpublishVolume',
       describe: (r) => ({ volumeId: r.volume_id, target: r.target_path }),
       validate: (r) => {
-        required(r.volume_id, 'volume_id');
+        requiredId(r.volume_id, 'volume_id');
         required(r.target_path, 'target_path');
+        return { path: adapter.checkTargetPath(r.target_path) };
       },
-      lockKey: (r) => volumeLock(r.volume_id, r.target_path),
-      handle: async (r, log) => {
-        await publisher.unpublish(r.volume_id, r.target_path, log);
+      lockKey: (_r, checked) => pathLock(checked),
+      handle: async (r, log, checked) => {
+        await publisher.unpublish(r.volume_id, checked.path, log);
         return {};
       },
     }),
-    NodeGetVolumeStats: rpc.unary<NodeGetVolumeStatsRequest__Output, object>({
+    NodeGetVolumeStats: rpc.unary<NodeGetVolumeStatsRequest__Output, object, Checked>({
       method: 'NodeGetVolumeStats',
       describe: (r) => ({ volumeId: r.volume_id, path: r.volume_path }),
       validate: (r) => {
-        required(r.volume_id, 'volume_id');
+        requiredId(r.volume_id, 'volume_id');
         required(r.volume_path, 'volume_path');
+        return { path: adapter.checkTargetPath(r.volume_path) };
       },
-      handle: async (r) => {
-        const { usage, mounted } = await publisher.usage(r.volume_id, r.volume_path);
+      handle: async (r, _log, checked) => {
+        const { usage, mounted } = await publisher.usage(r.volume_id, checked.path);
         return {
           usage: [
             { unit: 'BYTES', total: String(usage.bytesTotal), available: String(usage.bytesAvailable), used: String(usage.bytesUsed) },
@@ -110,26 +127,27 @@ export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, 
           ],
           volume_condition: mounted
             ? { abnormal: false, message: 'mounted' }
-            : { abnormal: true, message: `nothing is mounted at ${r.volume_path}; the next publish mounts it again` },
+            : { abnormal: true, message: `nothing is mounted at ${quote(checked.path)}; the next publish mounts it again` },
         };
       },
     }),
     NodeStageVolume: adapter.supportsStaging
-      ? rpc.unary<NodeStageVolumeRequest__Output, object>({
+      ? rpc.unary<NodeStageVolumeRequest__Output, object, Checked>({
           method: 'NodeStageVolume',
           describe: (r) => ({ volumeId: r.volume_id, staging: r.staging_target_path }),
           validate: (r) => {
-            required(r.volume_id, 'volume_id');
+            requiredId(r.volume_id, 'volume_id');
             required(r.staging_target_path, 'staging_target_path');
             readCapability(r.volume_capability);
-            adapter.checkStagingPath(r.staging_target_path);
+            assertContextBounds(r.volume_context);
+            return { path: adapter.checkStagingPath(r.staging_target_path) };
           },
-          lockKey: (r) => volumeLock(r.volume_id, r.staging_target_path),
-          handle: async (r, log) => {
+          lockKey: (_r, checked) => pathLock(checked),
+          handle: async (r, log, checked) => {
             const capability = readCapability(r.volume_capability);
             const context = adapter.parseVolumeContext(r.volume_context);
             await stager.stage(
-              { volumeId: r.volume_id, stagingPath: r.staging_target_path, accessMode: capability.accessMode, spec: context.spec },
+              { volumeId: r.volume_id, stagingPath: checked.path, accessMode: capability.accessMode, spec: context.spec },
               log.child(context.workload),
             );
             return {};
@@ -137,16 +155,17 @@ export function nodeService(rpc: RpcHandlerFactory, publisher: VolumePublisher, 
         })
       : unimplemented('NodeStageVolume'),
     NodeUnstageVolume: adapter.supportsStaging
-      ? rpc.unary<NodeUnstageVolumeRequest__Output, object>({
+      ? rpc.unary<NodeUnstageVolumeRequest__Output, object, Checked>({
           method: 'NodeUnstageVolume',
           describe: (r) => ({ volumeId: r.volume_id, staging: r.staging_target_path }),
           validate: (r) => {
-            required(r.volume_id, 'volume_id');
+            requiredId(r.volume_id, 'volume_id');
             required(r.staging_target_path, 'staging_target_path');
+            return { path: adapter.checkStagingPath(r.staging_target_path) };
           },
-          lockKey: (r) => volumeLock(r.volume_id, r.staging_target_path),
-          handle: async (r, log) => {
-            await stager.unstage(r.volume_id, r.staging_target_path, log);
+          lockKey: (_r, checked) => pathLock(checked),
+          handle: async (r, log, checked) => {
+            await stager.unstage(r.volume_id, checked.path, log);
             return {};
           },
         })

@@ -1,39 +1,62 @@
 import { status, type handleUnaryCall, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { InFlightGuard } from '../core/in-flight-guard.js';
+import { LIMITS } from '../core/limits.js';
 import type { Logger } from '../core/ports/logger.js';
+import { boundMessage, quote, QUOTE_MAX_CHARS } from '../core/quote.js';
 import { toGrpcError } from './error-mapping.js';
 
-export interface RpcDefinition<Req, Res> {
+export interface RpcDefinition<Req, Res, Checked = void> {
   /** CSI method name, for logs. */
   method: string;
-  /** Checks required fields; runs before anything else, so bad requests never take a lock. */
-  validate?: (request: Req) => void;
+  /**
+   * Checks required fields and bounds; runs before anything else, so bad requests never
+   * take a lock. What it returns (e.g. canonical paths) is handed to lockKey and handle.
+   */
+  validate?: (request: Req) => Checked;
   /** Requests with the same key are never in flight together (the second gets ABORTED). */
-  lockKey?: (request: Req) => string | undefined;
-  /** Log fields describing the request (never secrets). */
+  lockKey?: (request: Req, checked: Checked) => string | undefined;
+  /** Log fields describing the request (never secrets). Long strings are cut before logging. */
   describe?: (request: Req) => Record<string, unknown>;
-  handle: (request: Req, log: Logger) => Promise<Res>;
+  handle: (request: Req, log: Logger, checked: Checked) => Promise<Res>;
+}
+
+/** A log field cut to a bounded size: a 1 MB volume id must not make a 1 MB log line. */
+function boundField(value: unknown): unknown {
+  if (typeof value === 'string') return value.length > QUOTE_MAX_CHARS ? quote(value) : value;
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const entries = Object.entries(value as Record<string, unknown>);
+    const bounded = entries.slice(0, 20).map(([key, inner]) => [boundField(key) as string, boundField(inner)]);
+    if (entries.length > 20) bounded.push(['…', `${entries.length - 20} more`]);
+    return Object.fromEntries(bounded);
+  }
+  return value;
+}
+
+function boundFields(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, boundField(value)]));
 }
 
 /**
  * The one choke point every CSI RPC passes through: a child logger, validation,
- * the per-volume in-flight guard, and the mapping of errors to gRPC codes.
+ * the per-volume in-flight guard, and the mapping of errors to gRPC codes. No status
+ * message leaves longer than LIMITS.statusMessageBytes: a longer one is never received by
+ * grpc-js clients, and the calls sharing its connection stall until their deadline.
  */
 export class RpcHandlerFactory {
   private readonly guard = new InFlightGuard();
 
   constructor(private readonly log: Logger) {}
 
-  unary<Req, Res>(definition: RpcDefinition<Req, Res>): handleUnaryCall<Req, Res> {
+  unary<Req, Res, Checked = void>(definition: RpcDefinition<Req, Res, Checked>): handleUnaryCall<Req, Res> {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       const request = call.request;
-      const fields = { method: definition.method, ...(definition.describe?.(request) ?? {}) };
-      const log = this.log.child(fields);
       const started = Date.now();
+      let log = this.log.child({ method: definition.method });
       const run = async (): Promise<Res> => {
-        definition.validate?.(request);
-        const key = definition.lockKey?.(request);
-        const work = () => definition.handle(request, log);
+        log = this.log.child(boundFields({ method: definition.method, ...(definition.describe?.(request) ?? {}) }));
+        const checked = definition.validate ? definition.validate(request) : (undefined as Checked);
+        const key = definition.lockKey?.(request, checked);
+        const work = () => definition.handle(request, log, checked);
         return key === undefined ? work() : this.guard.run(key, definition.method, work);
       };
       run().then(
@@ -43,9 +66,10 @@ export class RpcHandlerFactory {
         },
         (error: unknown) => {
           const mapped = toGrpcError(error);
-          if (mapped.expected) log.info({ code: status[mapped.code], ms: Date.now() - started }, mapped.message);
+          const message = boundMessage(mapped.message, LIMITS.statusMessageBytes);
+          if (mapped.expected) log.info({ code: status[mapped.code], ms: Date.now() - started }, message);
           else log.error({ code: status[mapped.code], err: error }, 'rpc failed');
-          callback({ code: mapped.code, details: mapped.message });
+          callback({ code: mapped.code, details: message });
         },
       );
     };

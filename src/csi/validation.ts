@@ -1,4 +1,6 @@
 import { InvalidArgumentError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
+import { quote, utf8Length } from '../core/quote.js';
 
 /** CSI's required fields: missing or empty is INVALID_ARGUMENT naming the field. */
 export function required(value: string | undefined | null, field: string): string {
@@ -6,6 +8,15 @@ export function required(value: string | undefined | null, field: string): strin
     throw new InvalidArgumentError(`${field} is required`);
   }
   return value;
+}
+
+/** A required volume id (or volume name), at most LIMITS.volumeIdBytes long. */
+export function requiredId(value: string | undefined | null, field: string): string {
+  const id = required(value, field);
+  if (utf8Length(id) > LIMITS.volumeIdBytes) {
+    throw new InvalidArgumentError(`${field}: ${quote(id)} is longer than the limit of ${LIMITS.volumeIdBytes} bytes`);
+  }
+  return id;
 }
 
 export function requiredObject<T>(value: T | undefined | null, field: string): T {

@@ -1,10 +1,30 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { inject, injectable } from 'inversify';
 import { CommandFailedError } from '../core/errors.js';
 import { Logger } from '../core/ports/logger.js';
-import type { ProcessRunner, RunOptions, RunResult } from '../core/ports/process-runner.js';
+import type { ProcessRunner, RunOptions, RunResult } from './process-runner.js';
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * util-linux's setpriv, when the node has it: every child is started with a parent-death
+ * signal, so a plugin killed with SIGKILL (an OOM kill) takes its cp, nix and mount
+ * children with it, instead of leaving them writing into a view the next start sweeps.
+ */
+const SETPRIV = (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'setpriv')).find((path) => {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+});
+
+function dyingWithUs(command: string, args: readonly string[]): [string, string[]] {
+  return SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, [...args]];
+}
 
 function redact(text: string, secrets: readonly string[] | undefined): string {
   let out = text;
@@ -29,13 +49,12 @@ export class ExecaProcessRunner implements ProcessRunner {
     } as const;
     let child: ResultPromise;
     if (options.pipeFrom) {
-      child = execa(options.pipeFrom.command, [...options.pipeFrom.args], { ...common, buffer: { stdout: false } }).pipe(
-        command,
-        [...args],
+      child = execa(...dyingWithUs(options.pipeFrom.command, options.pipeFrom.args), { ...common, buffer: { stdout: false } }).pipe(
+        ...dyingWithUs(command, args),
         common,
       ) as unknown as ResultPromise;
     } else {
-      child = execa(command, [...args], { ...common, input: options.input });
+      child = execa(...dyingWithUs(command, args), { ...common, input: options.input });
     }
     if (options.onStderrLine && child.stderr) {
       let pending = '';

@@ -1,9 +1,17 @@
-import { mkdir, readdir, rm, rmdir, statfs } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm, rmdir, statfs } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import { FailedPreconditionError } from '../core/errors.js';
 import type { VolumeDirs, VolumeUsage } from '../core/ports/volume-dirs.js';
 import { NodeSettings } from '../core/settings.js';
+
+function kindOf(stats: Stats): string {
+  if (stats.isSymbolicLink()) return 'a symlink';
+  if (stats.isFile()) return 'a file';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
+  return 'not a directory';
+}
 
 /** Mount points and overlay directories (<state>/overlays/<volume-key>/{upper,work}). */
 @injectable()
@@ -20,7 +28,17 @@ export class FsVolumeDirs implements VolumeDirs {
       return true;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return false;
+      if (code === 'EEXIST') {
+        // Only a real directory is mounted on: never a file, a device or a symlink to elsewhere.
+        const existing = await lstat(targetPath);
+        if (!existing.isDirectory()) {
+          throw new FailedPreconditionError(`${targetPath} exists and is not a directory (${kindOf(existing)}); nixmount mounts on directories only`);
+        }
+        return false;
+      }
+      if (code === 'ENOTDIR') {
+        throw new FailedPreconditionError(`a parent of ${targetPath} is not a directory`);
+      }
       if (code === 'ENOENT') {
         // The orchestrator creates the parent; without it the request is premature or wrong.
         throw new FailedPreconditionError(`the parent directory of target_path ${targetPath} does not exist`);

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import { FailedPreconditionError, CommandFailedError } from '../core/errors.js';
-import { ProcessRunner } from '../core/ports/process-runner.js';
-import type { ViewContents, ViewStore } from '../core/ports/view-store.js';
+import { ProcessRunner } from './process-runner.js';
+import type { SweepResult, ViewContents, ViewStore } from '../core/ports/view-store.js';
 import { NodeSettings } from '../core/settings.js';
 import { storePathName } from '../core/store-path.js';
 
@@ -12,6 +12,9 @@ const BUILDING = '.building-';
 const DELETING = '.deleting-';
 // cp gets the store paths in batches so a closure of thousands never exceeds ARG_MAX.
 const CP_BATCH = 500;
+// A leftover that an orphaned writer (a killed plugin's child) still fills: a few quick retries, then the next sweep.
+const SWEEP_TRIES = 5;
+const SWEEP_PAUSE_MS = 100;
 
 /**
  * Views as hardlink farms under <state>/views/<key>. `cp -al` recreates each store
@@ -21,6 +24,8 @@ const CP_BATCH = 500;
 @injectable()
 export class HardlinkViewStore implements ViewStore {
   private readonly dir: string;
+  /** Directories this process is building or removing right now: never leftovers. */
+  private readonly busy = new Set<string>();
 
   constructor(
     @inject(NodeSettings) settings: NodeSettings,
@@ -44,33 +49,42 @@ export class HardlinkViewStore implements ViewStore {
   async materialize(key: string, contents: ViewContents): Promise<void> {
     const building = join(this.dir, `${BUILDING}${key}-${randomBytes(4).toString('hex')}`);
     const store = join(building, 'nix/store');
-    await mkdir(store, { recursive: true });
+    this.busy.add(building);
     try {
+      await mkdir(store, { recursive: true });
       // The registration (two Nix processes) writes only nix/var/nix/db, so it runs
       // while cp fills nix/store; both are awaited before anything is cleaned up.
       const [linked, registered] = await Promise.allSettled([this.hardlinkAll(contents, store), contents.register(building)]);
       if (linked.status === 'rejected') throw linked.reason;
       if (registered.status === 'rejected') throw registered.reason;
       await this.linkResult(join(building, 'nix/var/result'), contents.roots);
-      await rename(building, join(this.dir, key));
-    } catch (error) {
-      await rm(building, { recursive: true, force: true });
-      if ((error as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (error as NodeJS.ErrnoException).code === 'EEXIST') {
-        return; // another process finished the same view first; it is identical
-      }
-      throw error;
+      // Rooted before it is visible: a crash after the rename never leaves a view without roots.
+      await contents.keepAlive();
+      await rename(building, join(this.dir, key)).catch((error: NodeJS.ErrnoException) => {
+        // Another process finished the same view first; it is identical.
+        if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+      });
+    } finally {
+      await rm(building, { recursive: true, force: true }); // nothing left after the rename; everything after a failure
+      this.busy.delete(building);
     }
   }
 
   async remove(key: string): Promise<void> {
     const doomed = join(this.dir, `${DELETING}${key}-${randomBytes(4).toString('hex')}`);
+    this.busy.add(doomed);
     try {
       await rename(join(this.dir, key), doomed); // from here on the view no longer looks complete
     } catch (error) {
+      this.busy.delete(doomed);
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw error;
     }
-    await rm(doomed, { recursive: true, force: true });
+    try {
+      await rm(doomed, { recursive: true, force: true });
+    } finally {
+      this.busy.delete(doomed);
+    }
   }
 
   async list(): Promise<string[]> {
@@ -78,12 +92,38 @@ export class HardlinkViewStore implements ViewStore {
     return names.filter((name) => !name.startsWith('.'));
   }
 
-  async sweepLeftovers(): Promise<string[]> {
+  async rootsOf(key: string): Promise<string[]> {
+    const result = join(this.nixDir(key), 'var/result');
+    const single = await readlink(result).catch(() => undefined);
+    if (single !== undefined) return [single];
+    const names = await readdir(result).catch(() => [] as string[]);
+    return Promise.all(names.map((name) => readlink(join(result, name))));
+  }
+
+  async sweepLeftovers(): Promise<SweepResult> {
     await mkdir(this.dir, { recursive: true });
     const names = await readdir(this.dir);
-    const leftovers = names.filter((name) => name.startsWith(BUILDING) || name.startsWith(DELETING));
-    await Promise.all(leftovers.map((name) => rm(join(this.dir, name), { recursive: true, force: true })));
-    return leftovers;
+    const leftovers = names.filter(
+      (name) => (name.startsWith(BUILDING) || name.startsWith(DELETING)) && !this.busy.has(join(this.dir, name)),
+    );
+    const outcome = await Promise.all(leftovers.map(async (name) => ((await this.removeLeftover(join(this.dir, name))) ? 'removed' : 'left')));
+    return {
+      removed: leftovers.filter((_, index) => outcome[index] === 'removed'),
+      left: leftovers.filter((_, index) => outcome[index] === 'left'),
+    };
+  }
+
+  /** rm -r races a writer that is still adding entries (ENOTEMPTY): retried briefly, then left for the next sweep. */
+  private async removeLeftover(path: string): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await rm(path, { recursive: true, force: true });
+        return true;
+      } catch {
+        if (attempt >= SWEEP_TRIES) return false;
+        await new Promise((resolve) => setTimeout(resolve, SWEEP_PAUSE_MS * attempt));
+      }
+    }
   }
 
   private async hardlinkAll(contents: ViewContents, store: string): Promise<void> {

@@ -1,38 +1,46 @@
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import type { Logger } from '../core/ports/logger.js';
+import type { RecordStore } from '../core/ports/record-store.js';
 import { syncDirectory, writeFileAtomic } from './atomic-file.js';
+
+export interface RecordDirOptions<T> {
+  dir: string;
+  keyOf: (record: T) => string;
+  /** True only for a value that is exactly a record; anything else is quarantined at load. */
+  isRecord: (value: unknown) => value is T;
+  /** Where unreadable files are moved, so they are reported once and never half-believed. */
+  quarantineDir: string;
+}
 
 /**
  * Records as one JSON file each in one directory, mirrored in memory. Each file is
  * written atomically, so a crash leaves the old record or the new one, and a reload
- * sees exactly the records that were acknowledged. Deleting an absent record is not an error.
+ * sees exactly the records that were acknowledged. A record leaves memory only once
+ * its file is gone, so a failed delete is retried, never forgotten and resurrected
+ * by the next start. Deleting an absent record is not an error.
  */
-export class JsonRecordDir<T> {
+export class JsonRecordDir<T> implements RecordStore<T> {
   private readonly records = new Map<string, T>();
 
   constructor(
-    private readonly dir: string,
+    private readonly options: RecordDirOptions<T>,
     private readonly log: Logger,
-    private readonly keyOf: (record: T) => string,
   ) {}
 
   async load(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    const { dir } = this.options;
+    await mkdir(dir, { recursive: true });
     this.records.clear();
-    for (const name of await readdir(this.dir)) {
-      const file = join(this.dir, name);
+    for (const name of await readdir(dir)) {
+      const file = join(dir, name);
       if (name.endsWith('.tmp')) {
         await unlink(file).catch(() => undefined); // a write a crash interrupted
         continue;
       }
       if (!name.endsWith('.json')) continue;
-      try {
-        const record = JSON.parse(await readFile(file, 'utf8')) as T;
-        this.records.set(this.keyOf(record), record);
-      } catch (error) {
-        this.log.error({ file, err: error }, 'unreadable record skipped');
-      }
+      const problem = await this.read(file, name);
+      if (problem) await this.quarantine(file, problem);
     }
   }
 
@@ -41,25 +49,52 @@ export class JsonRecordDir<T> {
   }
 
   list(): T[] {
-    return [...this.records.values()];
+    return [...this.records.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, record]) => record);
   }
 
   async put(record: T): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    const key = this.keyOf(record);
-    await writeFileAtomic(join(this.dir, `${key}.json`), `${JSON.stringify(record, null, 2)}\n`);
+    await mkdir(this.options.dir, { recursive: true });
+    const key = this.options.keyOf(record);
+    await writeFileAtomic(join(this.options.dir, `${key}.json`), `${JSON.stringify(record, null, 2)}\n`);
     this.records.set(key, record);
   }
 
   async delete(key: string): Promise<void> {
     // Keys can come straight from callers: only a known key ever names a file.
     if (!this.records.has(key)) return;
-    this.records.delete(key);
     try {
-      await unlink(join(this.dir, `${key}.json`));
-      await syncDirectory(this.dir);
+      await unlink(join(this.options.dir, `${key}.json`));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
+    await syncDirectory(this.options.dir);
+    this.records.delete(key);
+  }
+
+  /** Loads one file; answers what is wrong with it, or nothing when it is a record. */
+  private async read(file: string, name: string): Promise<string | undefined> {
+    let value: unknown;
+    try {
+      value = JSON.parse(await readFile(file, 'utf8'));
+    } catch (error) {
+      return `not JSON (${(error as Error).message})`;
+    }
+    if (!this.options.isRecord(value)) return 'not a record of this kind (missing or mistyped fields)';
+    const key = this.options.keyOf(value);
+    if (`${key}.json` !== name) return `its key ${key} does not match its file name`;
+    this.records.set(key, value);
+    return undefined;
+  }
+
+  private async quarantine(file: string, problem: string): Promise<void> {
+    const { quarantineDir, dir } = this.options;
+    await mkdir(quarantineDir, { recursive: true });
+    const aside = join(quarantineDir, `${basename(dir)}-${basename(file)}.${Date.now()}`);
+    await rename(file, aside);
+    await syncDirectory(dir);
+    this.log.error(
+      { file, movedTo: aside, problem },
+      'unreadable record moved to quarantine; a mount of it, if any, keeps its view until it is unpublished',
+    );
   }
 }

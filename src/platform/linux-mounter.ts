@@ -1,19 +1,33 @@
 import { realpath } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { inject, injectable } from 'inversify';
-import type { Mounter, OverlayDirs } from '../core/ports/mounter.js';
-import { ProcessRunner } from '../core/ports/process-runner.js';
-import { readMountInfo } from './mountinfo.js';
+import type { Mounter, MountOwner, OverlayDirs, OwnMount } from '../core/ports/mounter.js';
+import { ProcessRunner } from './process-runner.js';
+import { NodeSettings } from '../core/settings.js';
+import { mountContaining, readMountInfo, stackAt, type MountEntry } from './mountinfo.js';
 
 const HARDENING = ['nosuid', 'nodev'];
+// A view directory, or one renamed aside while it was built or removed.
+const VIEW_NAME = /^(?:\.(?:building|deleting)-)?([0-9a-f]{32})(?:-[0-9a-f]+)?$/;
+const DELETED = '//deleted';
 
-async function canonical(path: string): Promise<string> {
-  return realpath(path).catch(() => path);
-}
-
-/** util-linux mount/umount; the mount table is read from /proc/self/mountinfo. */
+/**
+ * util-linux mount/umount; the mount table is read from /proc/self/mountinfo, and a
+ * mount is nixmount's only when the table proves it: a bind whose root is one of
+ * the views' `nix` directories, or an overlay whose upper layer is in the overlays directory.
+ */
 @injectable()
 export class LinuxMounter implements Mounter {
-  constructor(@inject(ProcessRunner) private readonly runner: ProcessRunner) {}
+  private readonly viewsDir: string;
+  private readonly overlaysDir: string;
+
+  constructor(
+    @inject(ProcessRunner) private readonly runner: ProcessRunner,
+    @inject(NodeSettings) settings: NodeSettings,
+  ) {
+    this.viewsDir = join(settings.stateDir, 'views');
+    this.overlaysDir = join(settings.stateDir, 'overlays');
+  }
 
   async bindReadOnly(source: string, target: string, extraFlags: readonly string[] = []): Promise<void> {
     // util-linux applies ro/nosuid/nodev with a bind in one call (it remounts internally).
@@ -27,11 +41,69 @@ export class LinuxMounter implements Mounter {
   }
 
   async unmount(target: string): Promise<void> {
-    await this.runner.run('umount', [target]);
+    // --no-canonicalize: the path was checked by the caller; umount must not follow a symlink swapped in since.
+    await this.runner.run('umount', ['--no-canonicalize', target]);
   }
 
-  async isMountPoint(target: string): Promise<boolean> {
-    const path = await canonical(target);
-    return (await readMountInfo()).some((entry) => entry.mountPoint === path);
+  async mountsAt(target: string): Promise<MountOwner[]> {
+    // The table names mount points as the kernel resolved them: an orchestrator root
+    // that is itself a symlink (a moved kubelet dir) appears under its real path.
+    const point = await realpath(target).catch(() => target);
+    const entries = await readMountInfo();
+    const owner = this.attribution(entries);
+    return stackAt(entries, point).map(owner);
   }
+
+  async ownMounts(): Promise<OwnMount[]> {
+    const entries = await readMountInfo();
+    const owner = this.attribution(entries);
+    const own: OwnMount[] = [];
+    for (const entry of entries) {
+      const attributed = owner(entry);
+      if (attributed.kind !== 'foreign') own.push({ mountPoint: entry.mountPoint, owner: attributed });
+    }
+    return own;
+  }
+
+  /** Attributes mounts against one reading of the table (where the views directory lives in it). */
+  private attribution(entries: readonly MountEntry[]): (entry: MountEntry) => MountOwner {
+    const home = mountContaining(entries, this.viewsDir);
+    const viewsRoot = home ? join(home.root, relative(home.mountPoint, this.viewsDir)) : undefined;
+    return (entry) => {
+      if (entry.fsType === 'overlay') {
+        const upper = option(entry, 'upperdir');
+        const volumeKey = upper && childName(upper, this.overlaysDir, 'upper');
+        if (volumeKey) {
+          const lower = option(entry, 'lowerdir');
+          const viewKey = lower ? viewName(childName(lower, this.viewsDir, 'nix')) : undefined;
+          return { kind: 'overlay', volumeKey, ...(viewKey ? { viewKey } : {}) };
+        }
+      } else if (home && viewsRoot !== undefined && entry.device === home.device) {
+        const viewKey = viewName(childName(stripDeleted(entry.root), viewsRoot, 'nix'));
+        if (viewKey) return { kind: 'view', viewKey };
+      }
+      return { kind: 'foreign', description: `${entry.fsType} ${entry.source}${entry.root === '/' ? '' : ` (${entry.root})`}` };
+    };
+  }
+}
+
+function option(entry: MountEntry, name: string): string | undefined {
+  const prefix = `${name}=`;
+  return entry.superOptions.find((value) => value.startsWith(prefix))?.slice(prefix.length);
+}
+
+/** `<dir>/<name>/<leaf>` → name; anything else → undefined. */
+function childName(path: string, dir: string, leaf: string): string | undefined {
+  const base = dir.endsWith('/') ? dir : `${dir}/`;
+  if (!path.startsWith(base)) return undefined;
+  const parts = path.slice(base.length).split('/');
+  return parts.length === 2 && parts[1] === leaf && parts[0] ? parts[0] : undefined;
+}
+
+function viewName(name: string | undefined): string | undefined {
+  return name ? VIEW_NAME.exec(name)?.[1] : undefined;
+}
+
+function stripDeleted(root: string): string {
+  return root.endsWith(DELETED) ? root.slice(0, -DELETED.length) : root;
 }

@@ -1,7 +1,13 @@
 import { readFile } from 'node:fs/promises';
 
 export interface MountEntry {
+  /** Mount id and the id of the mount it sits on (stacked mounts at one point chain through these). */
+  id: number;
+  parentId: number;
+  /** major:minor of the filesystem. */
+  device: string;
   mountPoint: string;
+  /** The directory of the filesystem (or of the bind source) that is mounted here. */
   root: string;
   /** Per-mount options (ro, nosuid, nodev…). */
   options: string[];
@@ -24,6 +30,9 @@ export function parseMountInfo(text: string): MountEntry[] {
     const fields = left.split(' ');
     const [fsType, source, superOptions] = right.split(' ');
     entries.push({
+      id: Number(fields[0]),
+      parentId: Number(fields[1]),
+      device: fields[2] ?? '',
       root: unescape(fields[3] ?? ''),
       mountPoint: unescape(fields[4] ?? ''),
       options: (fields[5] ?? '').split(','),
@@ -37,4 +46,34 @@ export function parseMountInfo(text: string): MountEntry[] {
 
 export async function readMountInfo(): Promise<MountEntry[]> {
   return parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+}
+
+/**
+ * The mounts at `mountPoint`, bottom first. A mount stacked on another at the same
+ * point has the lower one as its parent, so the chain gives the order; the last one
+ * is what a process looking at the path sees.
+ */
+export function stackAt(entries: readonly MountEntry[], mountPoint: string): MountEntry[] {
+  const here = entries.filter((entry) => entry.mountPoint === mountPoint);
+  const ids = new Set(here.map((entry) => entry.id));
+  const stack: MountEntry[] = [];
+  let next = here.find((entry) => !ids.has(entry.parentId));
+  while (next && stack.length < here.length) {
+    stack.push(next);
+    const below: MountEntry = next;
+    next = here.find((entry) => entry.parentId === below.id);
+  }
+  return stack;
+}
+
+/** The visible mount that contains `path` (the deepest mount point above it, top of its stack). */
+export function mountContaining(entries: readonly MountEntry[], path: string): MountEntry | undefined {
+  let best: MountEntry | undefined;
+  for (const entry of entries) {
+    const point = entry.mountPoint;
+    const inside = point === '/' || path === point || path.startsWith(`${point}/`);
+    if (inside && (!best || point.length >= best.mountPoint.length)) best = entry;
+  }
+  if (!best) return undefined;
+  return stackAt(entries, best.mountPoint).pop() ?? best;
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rmdir, symlink, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rename, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import {
@@ -11,14 +11,10 @@ import {
   UnavailableError,
   lastLines,
 } from '../core/errors.js';
-import type { EvaluateOptions, Evaluation, NixStore, RealiseOptions } from '../core/ports/nix-store.js';
-import { ProcessRunner, type RunOptions } from '../core/ports/process-runner.js';
-import { KeyedMutex } from '../core/keyed-mutex.js';
+import type { ClosureAnswer, EvaluateOptions, Evaluation, NixStore, RealiseOptions } from '../core/ports/nix-store.js';
+import { ProcessRunner, type RunOptions } from './process-runner.js';
 import { NodeSettings } from '../core/settings.js';
-import { STORE_DIR } from '../core/store-path.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
-import { RootedPaths, closureKey } from './rooted-paths.js';
-import { SingleFlight } from './single-flight.js';
 import { RealiseOutput } from './nix-realise-output.js';
 
 // Evaluation may fetch flake inputs; a realise has no caller waiting on it (see
@@ -27,8 +23,6 @@ const EVALUATE_TIMEOUT_MS = 10 * 60_000;
 const REALISE_TIMEOUT_MS = 6 * 3_600_000;
 const BUILD_LOG_TAIL = 15;
 const FETCH_FAILURE = /unable to download|Couldn't resolve host|Could not resolve host|Couldn't connect to server|Connection refused|Timeout was reached/;
-
-const CONFIRMED_CLOSURE_MS = 10_000;
 
 // Paths go to nix-store in batches so a closure of thousands never exceeds ARG_MAX.
 const BATCH = 1000;
@@ -51,18 +45,10 @@ function lines(text: string): string[] {
 /** The node store through the `nix` and `nix-store` commands. */
 @injectable()
 export class NixCliStore implements NixStore {
-  readonly storeDir = STORE_DIR;
   private readonly root: string;
   private readonly gcRoots: string;
   private readonly env: Record<string, string>;
   private systemName?: Promise<string>;
-  private readonly rooted = new RootedPaths();
-  /** Closures computed by `invalidPaths`, taken by the `closure` call that follows it. */
-  private readonly confirmed = new Map<string, { closure: string[]; at: number }>();
-  private readonly queries = new SingleFlight<string[]>();
-  // All views' roots share one directory, removed once empty: one change at a time, or a
-  // removal could delete it between another view's mkdir and symlink (ENOENT).
-  private readonly rootDirChanges = new KeyedMutex();
 
   constructor(
     @inject(ProcessRunner) private readonly runner: ProcessRunner,
@@ -71,6 +57,7 @@ export class NixCliStore implements NixStore {
   ) {
     this.root = physicalRoot(settings.storeUri);
     // One directory of roots per state dir: two plugins sharing a store never touch each other's roots.
+    // The state dir is canonical (its realpath, taken at start), so `/x/state/` and a symlink to it agree.
     this.gcRoots = join(this.root, 'nix/var/nix/gcroots/nixmount', createHash('sha256').update(node.stateDir).digest('hex').slice(0, 16));
     this.env = { NIX_CONFIG: nixConfig(settings) };
   }
@@ -86,24 +73,23 @@ export class NixCliStore implements NixStore {
     return this.root === '/' ? storePath : join(this.root, storePath);
   }
 
-  async invalidPaths(paths: readonly string[]): Promise<string[]> {
-    if (paths.some((path) => !this.rooted.isRooted(path)) && paths.length <= BATCH) {
-      // A publish asks "valid?" and then "closure?" of the same roots. One `--requisites`
-      // answers both when every root is valid (the usual case), saving a Nix start (~30 ms).
-      const args = [...this.storeArgs(), '--query', '--requisites', ...paths];
-      const result = await this.nix('nix-store', args, { allowFailure: true });
-      if (result.exitCode === 0) {
-        for (const [key, entry] of this.confirmed) if (Date.now() - entry.at >= CONFIRMED_CLOSURE_MS) this.confirmed.delete(key);
-        this.confirmed.set(closureKey(paths), { closure: [...new Set(lines(result.stdout))].sort(), at: Date.now() });
-        return [];
-      }
+  async queryClosure(roots: readonly string[]): Promise<ClosureAnswer> {
+    // `--requisites` answers both questions when every root is valid (the usual case);
+    // only a failure costs a second process to say which roots are missing.
+    const answer = await this.nix('nix-store', [...this.storeArgs(), '--query', '--requisites', ...roots], { allowFailure: true });
+    if (answer.exitCode === 0) return { valid: true, closure: [...new Set(lines(answer.stdout))].sort() };
+    const missing = await this.missingPaths(roots);
+    if (missing.length === 0) throw new CommandFailedError('nix-store --query --requisites', answer.exitCode, answer.stderr);
+    return { valid: false, missing };
+  }
+
+  private async missingPaths(paths: readonly string[]): Promise<string[]> {
+    const missing: string[] = [];
+    for (const batch of batches(paths)) {
+      const result = await this.nix('nix-store', [...this.storeArgs(), '--check-validity', '--print-invalid', ...batch]);
+      missing.push(...lines(result.stdout));
     }
-    const invalid: string[] = [];
-    for (const batch of batches(paths.filter((path) => !this.rooted.isRooted(path)))) {
-      const args = [...this.storeArgs(), '--check-validity', '--print-invalid', ...batch];
-      invalid.push(...(await this.queries.run(args.join('\n'), async () => lines((await this.nix('nix-store', args)).stdout))));
-    }
-    return invalid;
+    return missing;
   }
 
   evaluateExpression(text: string, options: EvaluateOptions): Promise<Evaluation> {
@@ -136,7 +122,7 @@ export class NixCliStore implements NixStore {
       throw new BuildFailedError(output.failedDerivation, output.buildLog.slice(-BUILD_LOG_TAIL));
     }
     const outputs = targets.filter((target) => !target.includes('!'));
-    const stillMissing = outputs.length > 0 ? await this.invalidPaths(outputs) : [];
+    const stillMissing = outputs.length > 0 ? await this.missingPaths(outputs) : [];
     const problems = [...output.problems];
     if (problems.some((problem) => /not signed by any of the keys/.test(problem))) {
       const names = (this.settings.trustedPublicKeys ?? []).map((key) => key.split(':')[0]);
@@ -155,21 +141,6 @@ export class NixCliStore implements NixStore {
     await this.nix('nix', ['copy', ...from, '--to', uri, ...paths], { timeoutMs: REALISE_TIMEOUT_MS });
   }
 
-  async closure(roots: readonly string[]): Promise<string[]> {
-    const known = this.rooted.closureOf(roots);
-    if (known) return known;
-    const confirmed = this.confirmed.get(closureKey(roots));
-    this.confirmed.delete(closureKey(roots));
-    // Only moments old: the same publish's validity check computed it (valid paths' references never change).
-    if (confirmed && Date.now() - confirmed.at < CONFIRMED_CLOSURE_MS) return confirmed.closure;
-    const ticket = this.rooted.ticket(roots);
-    const args = [...this.storeArgs(), '--query', '--requisites', ...roots];
-    // The ticket is part of the key: a query begun before the roots were rooted is never shared as one begun after.
-    const closure = await this.queries.run(`${ticket ?? '-'}\n${args.join('\n')}`, async () => [...new Set(lines((await this.nix('nix-store', args)).stdout))].sort());
-    this.rooted.remember(roots, closure, ticket);
-    return [...closure];
-  }
-
   async writeRegistration(paths: readonly string[], rootDir: string): Promise<void> {
     for (const batch of batches(paths)) {
       await this.nix('nix-store', ['--store', `local?root=${rootDir}`, '--load-db'], {
@@ -178,37 +149,42 @@ export class NixCliStore implements NixStore {
     }
   }
 
+  /**
+   * Replaces `holder`'s roots. Each root is made aside and renamed over, so it is never
+   * briefly missing. The shared directory is never removed while the plugin runs: a
+   * removal racing another holder's mkdir and symlink would lose that root. Calls for one
+   * holder are serialised by the caller (the view manager's per-view lock).
+   */
   async addGcRoots(holder: string, roots: readonly string[]): Promise<void> {
-    await this.rootDirChanges.run('', async () => {
-      await this.unlinkRoots(holder);
-      const dir = this.gcRootDir();
-      await mkdir(dir, { recursive: true });
-      await Promise.all(
-        roots.map(async (root, index) => {
-          // Made aside and renamed over, so a root is replaced, never briefly missing or EEXIST.
-          const temp = join(dir, `.${holder}-${index}-${randomBytes(4).toString('hex')}`);
-          await symlink(root, temp);
-          await rename(temp, join(dir, `${holder}-${index}`));
-        }),
-      );
-    });
-    this.rooted.hold(holder, roots);
+    const dir = this.gcRootDir();
+    await mkdir(dir, { recursive: true });
+    const names = roots.map((_, index) => `${holder}-${index}`);
+    await Promise.all(
+      roots.map(async (root, index) => {
+        const temp = join(dir, `.${names[index]}-${randomBytes(4).toString('hex')}`);
+        await symlink(root, temp);
+        await rename(temp, join(dir, names[index]!));
+      }),
+    );
+    // Roots of an earlier, longer list for the same holder.
+    const stale = (await readdir(dir)).filter((name) => name.startsWith(`${holder}-`) && !names.includes(name));
+    await Promise.all(stale.map((name) => unlink(join(dir, name)).catch(() => undefined)));
   }
 
   async removeGcRoots(holder: string): Promise<void> {
-    this.rooted.drop(holder);
-    await this.rootDirChanges.run('', async () => {
-      await this.unlinkRoots(holder);
-      await rmdir(this.gcRootDir()).catch(() => undefined); // only succeeds once this plugin holds no root at all
-    });
-  }
-
-  private async unlinkRoots(holder: string): Promise<void> {
     const dir = this.gcRootDir();
     const names = await readdir(dir).catch(() => [] as string[]);
     await Promise.all(
-      names.filter((name) => name.startsWith(`${holder}-`)).map((name) => unlink(join(dir, name)).catch(() => undefined)),
+      names
+        .filter((name) => name.startsWith(`${holder}-`) || name.startsWith(`.${holder}-`))
+        .map((name) => unlink(join(dir, name)).catch(() => undefined)),
     );
+  }
+
+  async gcRootHolders(): Promise<string[]> {
+    const names = await readdir(this.gcRootDir()).catch(() => [] as string[]);
+    // `<holder>-<index>`, or `.<holder>-<index>-<random>` made aside by a replacement a crash interrupted.
+    return [...new Set(names.map((name) => name.replace(/^\./, '').replace(/-\d+(-[0-9a-f]+)?$/, '')))];
   }
 
   async check(): Promise<void> {

@@ -1,8 +1,6 @@
 import test from 'ava';
 import { execa } from 'execa';
-import { fileURLToPath } from 'node:url';
-
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+import { NIXMOUNT_CLI as CLI } from '../../support/serve-process.js';
 
 test('serve --mode refuses anything but node, controller or monolith, naming the flag', async (t) => {
   const result = await execa('node', [CLI, 'serve', '--mode', 'both', '--endpoint', 'unix:///nonexistent/x.sock'], { reject: false });

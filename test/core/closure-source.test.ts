@@ -30,9 +30,9 @@ test('the policy is checked before anything is evaluated', async (t) => {
 test('valid roots need no realise; missing ones are realised from their derivation, substitute-only by default', async (t) => {
   const { source, nix } = setup({ policy: { allowExpressions: true } });
   nix.add(LIB);
-  t.deepEqual(await source.prepare(spec({ storePaths: [LIB], expression: '{ }: app' })), [APP, LIB].sort());
+  t.deepEqual((await source.prepare(spec({ storePaths: [LIB], expression: '{ }: app' }))).roots, [APP, LIB].sort());
   t.deepEqual(nix.calls.realise, [{ targets: [`${DRV}!out`], mayBuild: false }]);
-  t.deepEqual(await source.prepare(spec({ storePaths: [LIB], expression: '{ }: app' })), [APP, LIB].sort());
+  t.deepEqual((await source.prepare(spec({ storePaths: [LIB], expression: '{ }: app' }))).roots, [APP, LIB].sort());
   t.is(nix.calls.realise.length, 1, 'valid now: nothing more to realise');
 });
 
@@ -46,7 +46,7 @@ test('a node allowed to build realises with builds, and pushes what it realised 
 test('a push that fails costs a warning, not the volume', async (t) => {
   const { source, nix, log } = setup({ policy: { allowExpressions: true }, pushTo: 'file:///cache' });
   nix.pushError = new Error('cache is read-only');
-  t.deepEqual(await source.prepare(spec({ expression: '{ }: app' })), [APP]);
+  t.deepEqual((await source.prepare(spec({ expression: '{ }: app' }))).roots, [APP]);
   t.is(log.count('pushing realised paths to the cache failed'), 1);
 });
 
@@ -61,7 +61,7 @@ test('progress of a realise goes to the logs', async (t) => {
 test('<system> keys: the node system is chosen; only other systems is an error listing them', async (t) => {
   const { source, nix } = setup();
   nix.add(APP);
-  t.deepEqual(await source.prepare(spec({ systemPaths: { 'x86_64-linux': [APP], 'aarch64-linux': [ARM] } })), [APP]);
+  t.deepEqual((await source.prepare(spec({ systemPaths: { 'x86_64-linux': [APP], 'aarch64-linux': [ARM] } }))).roots, [APP]);
   await t.throwsAsync(source.prepare(spec({ systemPaths: { 'aarch64-linux': [ARM], 'aarch64-darwin': [ARM] } })), {
     instanceOf: InvalidArgumentError,
     message: 'the volume names store paths only for aarch64-darwin, aarch64-linux; this node is x86_64-linux',
@@ -81,5 +81,5 @@ test('refresh evaluates again and forgets a remembered failure', async (t) => {
   await t.throwsAsync(source.prepare(spec({ expression: '{ }: app' })), { message: 'cache down' });
   nix.realiseError = undefined;
   await t.throwsAsync(source.prepare(spec({ expression: '{ }: app' })), { message: 'cache down' }, 'remembered');
-  t.deepEqual(await source.prepare(spec({ expression: '{ }: app' }), undefined, { refresh: true }), [APP]);
+  t.deepEqual((await source.prepare(spec({ expression: '{ }: app' }), undefined, { refresh: true })).roots, [APP]);
 });

@@ -1,11 +1,12 @@
 import test from 'ava';
-import { access, lstat, mkdir, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { mountCapability } from '../helpers/csi-client.js';
 import { mountOptionsAt, mountsBelow } from '../helpers/mounts.js';
 import { buildFixture, type Fixture } from '../helpers/nix.js';
 import { startTestPlugin, type TestPlugin } from '../helpers/plugin.js';
+import { exists } from '../../support/fs.js';
 
 function publishRequest(volumeId: string, target: string, paths: string, extra: Record<string, unknown> = {}) {
   return { volume_id: volumeId, target_path: target, volume_capability: mountCapability(), readonly: true, volume_context: { paths }, ...extra };
@@ -20,9 +21,6 @@ function dataFile(fixture: Fixture): string {
   return join(fixture.closure.find((p) => p.includes('fixture-data'))!, 'share/greeting');
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
-}
 
 async function listState(node: TestPlugin) {
   const list = async (sub: string) => (await readdir(join(node.stateDir, sub)).catch(() => [] as string[])).sort();

@@ -1,9 +1,9 @@
 import { StorePathsUnavailableError } from '../../src/core/errors.js';
 import type { Clock } from '../../src/core/ports/clock.js';
 import type { Logger } from '../../src/core/ports/logger.js';
-import type { Mounter, OverlayDirs } from '../../src/core/ports/mounter.js';
-import type { Evaluation, NixStore, RealiseOptions } from '../../src/core/ports/nix-store.js';
-import type { ViewContents, ViewStore } from '../../src/core/ports/view-store.js';
+import type { Mounter, MountOwner, OverlayDirs, OwnMount } from '../../src/core/ports/mounter.js';
+import type { ClosureAnswer, Evaluation, NixStore, RealiseOptions } from '../../src/core/ports/nix-store.js';
+import type { SweepResult, ViewContents, ViewStore } from '../../src/core/ports/view-store.js';
 import type { VolumeDirs, VolumeUsage } from '../../src/core/ports/volume-dirs.js';
 import type { StageRecord, StageState } from '../../src/core/ports/stage-state.js';
 import type { VolumeRecord, VolumeState } from '../../src/core/ports/volume-state.js';
@@ -24,13 +24,12 @@ export class Deferred<T = void> {
  * outputs a realise "builds". Every call is counted; `realiseGate` holds realises open.
  */
 export class FakeNixStore implements NixStore {
-  readonly storeDir = '/nix/store';
   readonly valid = new Map<string, string[]>();
   readonly cache = new Map<string, string[]>();
   readonly gcRoots = new Map<string, string[]>();
   readonly expressions = new Map<string, Evaluation>();
   readonly flakes = new Map<string, Evaluation>();
-  readonly calls = { evaluate: 0, realise: [] as Array<{ targets: string[]; mayBuild: boolean }>, push: [] as Array<{ uri: string; paths: string[] }> };
+  readonly calls = { evaluate: 0, query: 0, realise: [] as Array<{ targets: string[]; mayBuild: boolean }>, push: [] as Array<{ uri: string; paths: string[] }> };
   realiseGate?: Deferred;
   realiseError?: Error;
   pushError?: Error;
@@ -47,8 +46,10 @@ export class FakeNixStore implements NixStore {
   physicalPath(storePath: string): string {
     return storePath;
   }
-  async invalidPaths(paths: readonly string[]): Promise<string[]> {
-    return paths.filter((path) => !this.valid.has(path));
+  async queryClosure(roots: readonly string[]): Promise<ClosureAnswer> {
+    this.calls.query++;
+    const missing = roots.filter((path) => !this.valid.has(path));
+    return missing.length > 0 ? { valid: false, missing } : { valid: true, closure: this.closureOf(roots) };
   }
   async evaluateExpression(text: string): Promise<Evaluation> {
     this.calls.evaluate++;
@@ -87,7 +88,7 @@ export class FakeNixStore implements NixStore {
     this.calls.push.push({ uri, paths: [...paths] });
     if (this.pushError) throw this.pushError;
   }
-  async closure(roots: readonly string[]): Promise<string[]> {
+  private closureOf(roots: readonly string[]): string[] {
     const seen = new Set<string>();
     const visit = (path: string) => {
       if (seen.has(path)) return;
@@ -103,6 +104,9 @@ export class FakeNixStore implements NixStore {
   }
   async removeGcRoots(holder: string): Promise<void> {
     this.gcRoots.delete(holder);
+  }
+  async gcRootHolders(): Promise<string[]> {
+    return [...this.gcRoots.keys()];
   }
   async check(): Promise<void> {}
 }
@@ -126,6 +130,7 @@ export class FakeViewStore implements ViewStore {
       this.failNextMaterialize = undefined;
       throw error;
     }
+    await contents.keepAlive();
     this.views.set(key, contents);
   }
   async remove(key: string): Promise<void> {
@@ -134,13 +139,17 @@ export class FakeViewStore implements ViewStore {
   async list(): Promise<string[]> {
     return [...this.views.keys()];
   }
-  async sweepLeftovers(): Promise<string[]> {
-    return [];
+  async rootsOf(key: string): Promise<string[]> {
+    return [...(this.views.get(key)?.roots ?? [])];
+  }
+  async sweepLeftovers(): Promise<SweepResult> {
+    return { removed: [], left: [] };
   }
 }
 
+/** One mount per target; views live at /views/<key>/nix and overlays at /overlays/<key> (as the fakes make them). */
 export class FakeMounter implements Mounter {
-  readonly mounts = new Map<string, { source: string; readonly: boolean; flags: readonly string[] }>();
+  readonly mounts = new Map<string, { source: string; readonly: boolean; flags: readonly string[]; upper?: string; foreign?: string }>();
   failNextMount?: Error;
 
   async bindReadOnly(source: string, target: string, extraFlags: readonly string[] = []): Promise<void> {
@@ -149,13 +158,26 @@ export class FakeMounter implements Mounter {
   }
   async overlay(dirs: OverlayDirs, target: string, extraFlags: readonly string[] = []): Promise<void> {
     this.take();
-    this.mounts.set(target, { source: dirs.lower, readonly: false, flags: extraFlags });
+    this.mounts.set(target, { source: dirs.lower, readonly: false, flags: extraFlags, upper: dirs.upper });
+  }
+  /** Someone else's mount (an administrator's tmpfs). */
+  mountForeign(target: string, description = 'tmpfs tmpfs'): void {
+    this.mounts.set(target, { source: description, readonly: false, flags: [], foreign: description });
   }
   async unmount(target: string): Promise<void> {
     this.mounts.delete(target);
   }
-  async isMountPoint(target: string): Promise<boolean> {
-    return this.mounts.has(target);
+  async mountsAt(target: string): Promise<MountOwner[]> {
+    const mount = this.mounts.get(target);
+    return mount ? [attribute(mount)] : [];
+  }
+  async ownMounts(): Promise<OwnMount[]> {
+    const own: OwnMount[] = [];
+    for (const [mountPoint, mount] of this.mounts) {
+      const owner = attribute(mount);
+      if (owner.kind !== 'foreign') own.push({ mountPoint, owner });
+    }
+    return own;
   }
   private take(): void {
     if (this.failNextMount) {
@@ -164,6 +186,15 @@ export class FakeMounter implements Mounter {
       throw error;
     }
   }
+}
+
+function attribute(mount: { source: string; upper?: string; foreign?: string }): MountOwner {
+  if (mount.foreign) return { kind: 'foreign', description: mount.foreign };
+  const viewKey = /^\/views\/([^/]+)\/nix$/.exec(mount.source)?.[1];
+  const volumeKey = mount.upper ? /^\/overlays\/([^/]+)\/upper$/.exec(mount.upper)?.[1] : undefined;
+  if (volumeKey) return { kind: 'overlay', volumeKey, ...(viewKey ? { viewKey } : {}) };
+  if (viewKey) return { kind: 'view', viewKey };
+  return { kind: 'foreign', description: mount.source };
 }
 
 export class FakeVolumeDirs implements VolumeDirs {

@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { lstat, mkdir, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { kubeletTargetPath } from '../../src/adapters/kubernetes/kubelet-paths.js';
 import { POD_INFO_KEYS } from '../../src/adapters/kubernetes/pod-info.js';
 import type { CsiClient } from './csi-client.js';
 import { mountsBelow } from './mounts.js';
+import { exists } from '../../support/fs.js';
 
 /** A `csi` volume of a pod spec (spec.volumes[].csi). */
 export interface PodCsiVolume {
@@ -373,12 +374,6 @@ async function retried(attempts: number, attempt: () => Promise<CallOutcome>, re
   return outcomes;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 function ignoreMissing(error: NodeJS.ErrnoException): void {
   if (error.code !== 'ENOENT') throw error;

@@ -1,9 +1,10 @@
 import { execa } from 'execa';
 import { fileURLToPath } from 'node:url';
+import { OFFLINE_NIX_CONFIG, offlineNixEnv } from '../../support/nix-env.js';
 
 /** Nix as the tests use it: no network caches, flakes on, single-user root. */
-export const TEST_NIX_CONFIG = ['experimental-features = nix-command flakes', 'substituters =', 'sandbox = false'].join('\n');
-export const nixEnv = { NIX_CONFIG: TEST_NIX_CONFIG };
+export const TEST_NIX_CONFIG = OFFLINE_NIX_CONFIG;
+export const nixEnv = offlineNixEnv;
 
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 

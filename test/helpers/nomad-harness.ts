@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { usageSegment } from '../../src/adapters/nomad/nomad-paths.js';
@@ -173,6 +173,11 @@ export class NomadClientSim {
     const alloc = this.allocations.get(allocId);
     if (!alloc) throw new Error(`allocation ${allocId} is not running`);
     await this.call('node', 'NodeUnpublishVolume', { volume_id: alloc.volumeId, target_path: alloc.targetPath });
+    // The Nomad client created the per-alloc directory (ensureAllocDir) and removes it after
+    // unpublishing (os.Remove: fails on a mount point or a non-empty directory).
+    await rmdir(alloc.targetPath).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
     this.allocations.delete(allocId);
     if (!alloc.stageKey) return { unstaged: false };
     if ([...this.allocations.values()].some((other) => other.stageKey === alloc.stageKey)) return { unstaged: false };

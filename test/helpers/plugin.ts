@@ -7,7 +7,7 @@ import type { Logger } from '../../src/core/ports/logger.js';
 import type { NodeSettings } from '../../src/core/settings.js';
 import { NixStore } from '../../src/core/ports/nix-store.js';
 import { DEFAULT_SOURCE_SETTINGS, type SourcePolicy, type SourceSettings } from '../../src/core/source-settings.js';
-import { NodePlugin } from '../../src/node-plugin.js';
+import { RunningPlugin } from '../../src/running-plugin.js';
 import type { NixCliStore } from '../../src/platform/nix-cli-store.js';
 import type { PluginMode } from '../../src/plugin-services.js';
 import type { NixSettings } from '../../src/platform/nix-settings.js';
@@ -29,7 +29,7 @@ export interface TestPluginOptions {
 }
 
 export interface TestPlugin {
-  plugin: NodePlugin;
+  plugin: RunningPlugin;
   client: CsiClient;
   dir: string;
   stateDir: string;
@@ -65,7 +65,7 @@ async function launch(t: ExecutionContext, dir: string, options: TestPluginOptio
     policy: { ...DEFAULT_SOURCE_SETTINGS.policy, ...options.sources?.policy },
   };
   const logger = options.logger ?? createLogger({ level: process.env.NIXMOUNT_TEST_LOG ?? 'silent' });
-  const plugin = await NodePlugin.start(
+  const plugin = await RunningPlugin.start(
     { settings, nix, sources, adapter: options.adapter ?? new LocalAdapter(settings.nodeId), logger },
     `unix://${join(dir, 'csi.sock')}`,
     options.mode,

@@ -1,5 +1,6 @@
 import type { NodeIdentity, OrchestratorAdapter, ParsedVolumeContext } from '../../core/orchestrator-adapter.js';
 import { parseUserContext } from '../../core/volume-context.js';
+import { ProtectedDirs } from '../common/paths.js';
 import { KubeletPaths } from './kubelet-paths.js';
 import { splitVolumeContext } from './pod-info.js';
 
@@ -11,6 +12,8 @@ export interface KubernetesAdapterOptions {
   nodeName: string;
   /** kubelet's root directory (--root-dir of kubelet), /var/lib/kubelet unless the distribution moved it. */
   kubeletDir: string;
+  /** Directories no path may be in or hide (the state dir, /nix, the store's root); see AdapterOptions. */
+  protectedDirs?: readonly string[];
 }
 
 /**
@@ -32,7 +35,7 @@ export class KubernetesAdapter implements OrchestratorAdapter {
       // Kubernetes leaves $(VAR) as it is when the container has no such variable.
       throw new Error(`kubernetes: the node name "${options.nodeName}" was not expanded; give the container NODE_NAME from fieldRef spec.nodeName`);
     }
-    this.paths = new KubeletPaths(options.kubeletDir);
+    this.paths = new KubeletPaths(options.kubeletDir, new ProtectedDirs(options.protectedDirs ?? []));
   }
 
   parseVolumeContext(context: Readonly<Record<string, string>>): ParsedVolumeContext {
@@ -44,11 +47,11 @@ export class KubernetesAdapter implements OrchestratorAdapter {
     return { nodeId: this.options.nodeName, maxVolumesPerNode: 0, topology: { [HOSTNAME_TOPOLOGY_KEY]: this.options.nodeName } };
   }
 
-  checkTargetPath(path: string): void {
-    this.paths.checkTarget(path);
+  checkTargetPath(path: string): string {
+    return this.paths.checkTarget(path);
   }
 
-  checkStagingPath(path: string): void {
-    this.paths.checkStaging(path);
+  checkStagingPath(path: string): string {
+    return this.paths.checkStaging(path);
   }
 }

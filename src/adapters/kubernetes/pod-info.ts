@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../../core/errors.js';
+import { quote } from '../../core/quote.js';
 
 /** The prefix of every key kubelet adds to a volume context (never written by users). */
 export const KUBELET_KEY_PREFIX = 'csi.storage.k8s.io/';
@@ -56,5 +57,5 @@ export function splitVolumeContext(context: Readonly<Record<string, string>>): S
 function readEphemeral(value: string | undefined): boolean {
   if (value === undefined || value === 'false') return false;
   if (value === 'true') return true;
-  throw new InvalidArgumentError(`${POD_INFO_KEYS.ephemeral}: "${value}" must be "true" or "false"`);
+  throw new InvalidArgumentError(`${POD_INFO_KEYS.ephemeral}: ${quote(value)} must be "true" or "false"`);
 }

@@ -1,5 +1,6 @@
 import type { NodeIdentity, OrchestratorAdapter, ParsedVolumeContext } from '../../core/orchestrator-adapter.js';
 import { parseUserContext } from '../../core/volume-context.js';
+import { ProtectedDirs } from '../common/paths.js';
 import { checkNomadPath, DEFAULT_STAGE_PUBLISH_BASE_DIR } from './nomad-paths.js';
 
 /**
@@ -19,16 +20,20 @@ export const NODE_TOPOLOGY_KEY = 'nixmount_node';
 export class NomadAdapter implements OrchestratorAdapter {
   readonly name = 'nomad';
   readonly supportsStaging = true;
+  private readonly protectedDirs: ProtectedDirs;
 
   constructor(
     private readonly nodeId: string,
     readonly stagePublishBaseDir: string = DEFAULT_STAGE_PUBLISH_BASE_DIR,
+    /** Directories no path may be in or hide (the state dir, /nix, the store's root); see AdapterOptions. */
+    protectedDirs: readonly string[] = [],
   ) {
     // Nomad refuses a node plugin whose NodeGetInfo has an empty node_id.
     if (nodeId.trim() === '') throw new Error('--node-id: Nomad needs a non-empty node id (e.g. ${node.unique.id})');
     if (!stagePublishBaseDir.startsWith('/')) {
       throw new Error(`--stage-publish-base-dir: "${stagePublishBaseDir}" must be an absolute path`);
     }
+    this.protectedDirs = new ProtectedDirs(protectedDirs);
   }
 
   parseVolumeContext(context: Readonly<Record<string, string>>): ParsedVolumeContext {
@@ -39,11 +44,11 @@ export class NomadAdapter implements OrchestratorAdapter {
     return { nodeId: this.nodeId, maxVolumesPerNode: 0, topology: { [NODE_TOPOLOGY_KEY]: this.nodeId } };
   }
 
-  checkTargetPath(path: string): void {
-    checkNomadPath(path, this.stagePublishBaseDir, 'per-alloc', 'target_path');
+  checkTargetPath(path: string): string {
+    return checkNomadPath(path, this.stagePublishBaseDir, 'per-alloc', 'target_path', this.protectedDirs);
   }
 
-  checkStagingPath(path: string): void {
-    checkNomadPath(path, this.stagePublishBaseDir, 'staging', 'staging_target_path');
+  checkStagingPath(path: string): string {
+    return checkNomadPath(path, this.stagePublishBaseDir, 'staging', 'staging_target_path', this.protectedDirs);
   }
 }

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../../core/errors.js';
-import { assertAbsolutePath, isBelow } from '../common/paths.js';
+import { quote } from '../../core/quote.js';
+import { assertNoSymlinkBelow, canonicalPath, isBelow, ProtectedDirs } from '../common/paths.js';
 
 export const DEFAULT_STAGE_PUBLISH_BASE_DIR = '/local/csi';
 
@@ -24,17 +25,23 @@ const USAGE = new RegExp(`^(ro|rw)-(${NOMAD_ATTACHMENT_MODES.join('|')})-(${NOMA
 /**
  * Checks that `path` is `<base>/<kind>/<a>/<b>/<usage>`, the shape a Nomad client
  * builds for staging (`staging/<namespace>/<volumeID>/<usage>`) and publish
- * (`per-alloc/<allocID>/<volumeID>/<usage>`) paths.
+ * (`per-alloc/<allocID>/<volumeID>/<usage>`) paths, and returns its canonical form.
+ * No existing component below the base dir may be a symlink (an allocation can plant one
+ * in its own directories), and nothing nixmount protects may be in or below it.
  */
-export function checkNomadPath(path: string, base: string, kind: 'staging' | 'per-alloc', field: string): void {
-  assertAbsolutePath(path, field);
+export function checkNomadPath(path: string, base: string, kind: 'staging' | 'per-alloc', field: string, protectedDirs = new ProtectedDirs([])): string {
+  const canonical = canonicalPath(path, field);
   const shape = `${base}/${kind}/${kind === 'staging' ? '<namespace>' : '<allocID>'}/<volumeID>/<usage>`;
-  const root = `${base.replace(/\/+$/, '')}/${kind}`;
-  const rest = isBelow(path, root) ? path.slice(root.length + 1).split('/') : [];
-  if (rest.length !== 3 || rest.some((segment) => segment === '' || segment === '.')) {
-    throw new InvalidArgumentError(`${field}: "${path}" is not a Nomad ${kind} path ${shape}`);
+  const canonicalBase = canonicalPath(base, '--stage-publish-base-dir');
+  const root = `${canonicalBase === '/' ? '' : canonicalBase}/${kind}`;
+  const rest = isBelow(canonical, root) ? canonical.slice(root.length + 1).split('/') : [];
+  if (rest.length !== 3) {
+    throw new InvalidArgumentError(`${field}: ${quote(path)} is not a Nomad ${kind} path ${shape}`);
   }
   if (!USAGE.test(rest[2]!)) {
-    throw new InvalidArgumentError(`${field}: "${path}" ends in "${rest[2]}", not a Nomad usage {ro|rw}-<attachment>-<access> (${shape})`);
+    throw new InvalidArgumentError(`${field}: ${quote(path)} ends in ${quote(rest[2]!)}, not a Nomad usage {ro|rw}-<attachment>-<access> (${shape})`);
   }
+  assertNoSymlinkBelow(canonical, canonicalBase, field);
+  protectedDirs.check(canonical, field);
+  return canonical;
 }

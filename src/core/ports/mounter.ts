@@ -6,11 +6,30 @@ export interface OverlayDirs {
   work: string;
 }
 
+/**
+ * Who a mount belongs to, proven from the mount table: a read-only bind of one of
+ * nixmount's views, an overlay whose upper layer is one of nixmount's overlay
+ * directories, or something else (an administrator's tmpfs, another driver's mount).
+ */
+export type MountOwner =
+  | { kind: 'view'; viewKey: string }
+  | { kind: 'overlay'; volumeKey: string; viewKey?: string }
+  | { kind: 'foreign'; description: string };
+
+export interface OwnMount {
+  mountPoint: string;
+  owner: Exclude<MountOwner, { kind: 'foreign' }>;
+}
+
 export interface Mounter {
   /** Bind `source` at `target`, read-only, nosuid, nodev (plus `extraFlags`). */
   bindReadOnly(source: string, target: string, extraFlags?: readonly string[]): Promise<void>;
   /** Overlayfs at `target` with a read-only lower and a per-volume upper. */
   overlay(dirs: OverlayDirs, target: string, extraFlags?: readonly string[]): Promise<void>;
+  /** Unmounts the top mount at `target`; callers check first that it is their own. */
   unmount(target: string): Promise<void>;
-  isMountPoint(target: string): Promise<boolean>;
+  /** The mounts stacked at `target`, bottom first (the last is the one in use), each with its owner. */
+  mountsAt(target: string): Promise<MountOwner[]>;
+  /** Every mount on this node of one of nixmount's views or overlays. */
+  ownMounts(): Promise<OwnMount[]>;
 }

@@ -8,6 +8,8 @@ export interface Evaluation {
   target: string;
 }
 
+export type ClosureAnswer = { valid: true; closure: string[] } | { valid: false; missing: string[] };
+
 /** Progress reported while realising (parsed from Nix's output). */
 export type RealiseEvent =
   | { kind: 'plan'; fetch: number; build: number; downloadMiB?: number }
@@ -31,14 +33,16 @@ export interface RealiseOptions {
  * says where the files of a path really are (different for chroot stores).
  */
 export interface NixStore {
-  /** The logical store directory, normally /nix/store. */
-  readonly storeDir: string;
   /** The Nix system of this node, e.g. x86_64-linux. */
   system(): Promise<string>;
   /** Where the files of a store path live on this machine. */
   physicalPath(storePath: string): string;
-  /** The subset of paths that are not valid in the node store. */
-  invalidPaths(paths: readonly string[]): Promise<string[]>;
+  /**
+   * What the node store says of `roots`: their whole closure (the roots and everything
+   * they reference, sorted) when every root is valid, else the roots that are missing.
+   * One question, so a publish of a valid closure costs one Nix process, not two.
+   */
+  queryClosure(roots: readonly string[]): Promise<ClosureAnswer>;
   /**
    * Evaluates Nix expression text (a derivation or a function taking {}) with the
    * node's NIX_PATH. Throws InvalidArgumentError quoting Nix's message when it does not evaluate.
@@ -54,14 +58,14 @@ export interface NixStore {
   realise(targets: readonly string[], options: RealiseOptions): Promise<void>;
   /** Copies the closures of `paths` to the binary cache `uri`, signed with the node's signing key when it has one. */
   push(uri: string, paths: readonly string[]): Promise<void>;
-  /** All paths the roots reference, the roots included, sorted. */
-  closure(roots: readonly string[]): Promise<string[]>;
   /** Write a Nix database registering exactly `paths` (with their hashes and references) under `rootDir`/nix/var/nix/db. */
   writeRegistration(paths: readonly string[], rootDir: string): Promise<void>;
   /** Keep `roots` alive in the node store on behalf of `holder`, replacing what `holder` held before. */
   addGcRoots(holder: string, roots: readonly string[]): Promise<void>;
   /** Drop every GC root `holder` holds. */
   removeGcRoots(holder: string): Promise<void>;
+  /** Every holder that has GC roots in this plugin's root directory (reconciled with the views at start). */
+  gcRootHolders(): Promise<string[]>;
   /** Cheap health check used by Probe: throws when Nix or the store is unusable. */
   check(): Promise<void>;
 }

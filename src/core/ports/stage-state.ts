@@ -1,3 +1,4 @@
+import type { RecordStore } from './record-store.js';
 export const StageState = Symbol('StageState');
 
 /** What the node remembers about one staged volume (one staging path). */
@@ -11,18 +12,10 @@ export interface StageRecord {
   /** The view this stage holds; publishes from the staging path mount it without resolving again. */
   viewKey: string;
   roots: string[];
+  /** This plugin created the staging directory, so unstaging removes it; absent means it did not. */
+  createdPath?: boolean;
   stagedAt: string;
 }
 
-/**
- * Durable stage records, with the semantics of VolumeState: `put` replaces
- * atomically; `delete` of an absent record is not an error; `load` rebuilds the
- * in-memory index from disk.
- */
-export interface StageState {
-  load(): Promise<void>;
-  get(key: string): StageRecord | undefined;
-  list(): StageRecord[];
-  put(record: StageRecord): Promise<void>;
-  delete(key: string): Promise<void>;
-}
+/** Staged volumes, keyed by volumeKey(staging path). */
+export type StageState = RecordStore<StageRecord>;

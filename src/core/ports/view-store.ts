@@ -7,6 +7,17 @@ export interface ViewContents {
   paths: ReadonlyArray<{ storePath: string; physicalPath: string }>;
   /** Registers the closure in a Nix database below the given directory (the view's root). */
   register(rootDir: string): Promise<void>;
+  /**
+   * Keeps the closure alive in the node store (its GC roots). Called once the view is
+   * complete and before it becomes visible, so no visible view is ever without roots.
+   */
+  keepAlive(): Promise<void>;
+}
+
+export interface SweepResult {
+  removed: string[];
+  /** Leftovers that could not be removed yet (an orphaned writer still busy); the next sweep retries. */
+  left: string[];
 }
 
 /**
@@ -21,6 +32,8 @@ export interface ViewStore {
   materialize(key: string, contents: ViewContents): Promise<void>;
   remove(key: string): Promise<void>;
   list(): Promise<string[]>;
-  /** Remove half-built or half-deleted views a crash left behind. */
-  sweepLeftovers(): Promise<string[]>;
+  /** The roots a complete view was built for (read back from its `nix/var/result`). */
+  rootsOf(key: string): Promise<string[]>;
+  /** Removes half-built or half-deleted views a crash left behind (never one this process is building). */
+  sweepLeftovers(): Promise<SweepResult>;
 }

@@ -1,3 +1,4 @@
+import type { RecordStore } from './record-store.js';
 import type { AccessMode } from '../volume-request.js';
 
 export const VolumeState = Symbol('VolumeState');
@@ -15,20 +16,13 @@ export interface VolumeRecord {
   roots: string[];
   /** Per-volume overlay directory (upper, work) for read-write volumes. */
   overlayDir?: string;
+  /** This plugin created the target directory, so unpublishing removes it; absent means it did not. */
+  createdPath?: boolean;
   ephemeral: boolean;
   /** The staging path this publish mounted from, when the volume was staged first. */
   stagingPath?: string;
   publishedAt: string;
 }
 
-/**
- * Durable per-volume records. Semantics: `put` replaces atomically; `delete` of
- * an absent record is not an error; `load` rebuilds the in-memory index from disk.
- */
-export interface VolumeState {
-  load(): Promise<void>;
-  get(key: string): VolumeRecord | undefined;
-  list(): VolumeRecord[];
-  put(record: VolumeRecord): Promise<void>;
-  delete(key: string): Promise<void>;
-}
+/** Published volumes, keyed by volumeKey(target path). */
+export type VolumeState = RecordStore<VolumeRecord>;

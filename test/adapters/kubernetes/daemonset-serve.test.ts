@@ -10,9 +10,9 @@ import { packageVersion } from '../../../src/cli/options.js';
 import { CsiClient } from '../../helpers/csi-client.js';
 import { nixEnv } from '../../helpers/nix.js';
 import { tempDir } from '../../helpers/temp.js';
+import { NIXMOUNT_CLI as CLI } from '../../../support/serve-process.js';
 
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
-const CLI = join(REPO, 'dist/src/cli.js');
 const NODE_NAME = 'worker-7';
 
 /** Kubernetes expands $(VAR) in args from the container's env; the downward API gives NODE_NAME. */

@@ -1,19 +1,17 @@
 import test from 'ava';
-import { lstat, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { pod, type Pod } from '../../helpers/kubelet-harness.js';
 import { mountOptionsAt } from '../../helpers/mounts.js';
 import { buildFixture, type Fixture } from '../../helpers/nix.js';
 import { DRIVER_NAME, NODE_NAME, startKubeletNode, stateEntries } from './kubelet-node.js';
+import { exists } from '../../../support/fs.js';
 
 function nixPod(name: string, fixture: Fixture, readOnly = true): Pod {
   return pod({ name, volumes: [{ name: 'nix', readOnly, volumeAttributes: { paths: fixture.root } }] });
 }
 
-async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(() => true, () => false);
-}
 
 function greetingIn(target: string, fixture: Fixture): string {
   const data = fixture.closure.find((path) => path.includes('fixture-data'))!;

@@ -1,4 +1,7 @@
 import test from 'ava';
+import { mkdir, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from '../../helpers/temp.js';
 import { NomadAdapter } from '../../../src/adapters/nomad/nomad-adapter.js';
 import { createAdapter } from '../../../src/adapters/registry.js';
 import { InvalidArgumentError } from '../../../src/core/errors.js';
@@ -41,4 +44,21 @@ test('registered as "nomad" with --stage-publish-base-dir', (t) => {
   t.true(nomad.supportsStaging);
   t.notThrows(() => nomad.checkStagingPath('/alloc/csi/staging/ns/v/ro-file-system-single-node-reader-only'));
   t.false(createAdapter('local', { nodeId: 'n', flags: {} }).supportsStaging);
+});
+
+// Finding 4 under Nomad: a symlink below stage_publish_base_dir led out of it.
+test('a symlink below the base dir is INVALID_ARGUMENT; canonical forms are returned', async (t) => {
+  const base = await tempDir(t, 'nixmount-nomad-');
+  const outside = await tempDir(t, 'nixmount-outside-');
+  const nomad = new NomadAdapter('n', base, [join(base, 'state')]);
+  await mkdir(join(base, 'per-alloc'), { recursive: true });
+  await symlink(outside, join(base, 'per-alloc', 'alloc-1'));
+  const usage = 'ro-file-system-multi-node-reader-only';
+  const error = t.throws(() => nomad.checkTargetPath(`${base}/per-alloc/alloc-1/v/${usage}`), { instanceOf: InvalidArgumentError });
+  t.regex(error!.message, /goes through the symlink/);
+  await mkdir(join(base, 'staging', 'ns'), { recursive: true });
+  await symlink(outside, join(base, 'staging', 'ns', 'v'));
+  t.throws(() => nomad.checkStagingPath(`${base}/staging/ns/v/${usage}`), { instanceOf: InvalidArgumentError, message: /goes through the symlink/ });
+  t.is(nomad.checkTargetPath(`${base}//per-alloc/alloc-2/v/${usage}/`), `${base}/per-alloc/alloc-2/v/${usage}`);
+  t.throws(() => nomad.checkTargetPath(`${base}/per-alloc/a\0b/v/${usage}`), { instanceOf: InvalidArgumentError, message: /NUL/ });
 });

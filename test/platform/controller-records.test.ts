@@ -2,8 +2,8 @@ import test from 'ava';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProvisionedVolume } from '../../src/core/controller/provisioned-volume.js';
-import type { NodeSettings } from '../../src/core/settings.js';
-import { JsonControllerState } from '../../src/platform/json-controller-state.js';
+import type { ControllerState } from '../../src/core/ports/controller-state.js';
+import { controllerRecords } from '../../src/platform/record-stores.js';
 import { createLogger } from '../../src/platform/pino-logger.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -11,14 +11,13 @@ function volume(id: string): ProvisionedVolume {
   return { volumeId: id, name: id, parameters: { paths: '/nix/store/x' }, requiredBytes: '0', limitBytes: '0', fingerprint: 'f', createdAt: '2026-01-01T00:00:00.000Z' };
 }
 
-async function open(stateDir: string): Promise<JsonControllerState> {
-  const settings = { stateDir } as NodeSettings;
-  const state = new JsonControllerState(settings, createLogger({ level: 'silent' }));
+async function open(stateDir: string): Promise<ControllerState> {
+  const state = controllerRecords(stateDir, createLogger({ level: 'silent' }));
   await state.load();
   return state;
 }
 
-test('records are rebuilt from disk, sorted by id; interrupted writes and unreadable files are dropped', async (t) => {
+test('records are rebuilt from disk, sorted by id; interrupted writes are dropped and unreadable files quarantined', async (t) => {
   const dir = await tempDir(t);
   const first = await open(dir);
   await first.put(volume('nixmount-b'));
@@ -32,7 +31,8 @@ test('records are rebuilt from disk, sorted by id; interrupted writes and unread
   const reloaded = await open(dir);
   t.deepEqual(reloaded.list().map((v) => v.volumeId), ['nixmount-a', 'nixmount-b']);
   t.deepEqual(reloaded.get('nixmount-a'), volume('nixmount-a'));
-  t.deepEqual((await readdir(files)).sort(), ['nixmount-a.json', 'nixmount-b.json', 'nixmount-e.json']);
+  t.deepEqual((await readdir(files)).sort(), ['nixmount-a.json', 'nixmount-b.json']);
+  t.deepEqual((await readdir(join(dir, 'quarantine'))).map((name) => name.replace(/\.\d+$/, '')), ['volumes-nixmount-e.json']);
 });
 
 test('deleting an absent volume is not an error and touches no file', async (t) => {

@@ -22,7 +22,7 @@ export interface RunResult {
   stderr: string;
 }
 
-/** The one way the platform layer starts external programs. */
+/** The one way the platform layer starts external programs (the core never does: it only sees the ports built on this). */
 export interface ProcessRunner {
   run(command: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
 }

@@ -4,10 +4,13 @@ import { ViewManager } from './core/view-manager.js';
 import { CsiServer } from './csi/csi-server.js';
 import { RpcHandlerFactory } from './csi/rpc-handler.js';
 import { runsNode, startServices, type PluginMode } from './plugin-services.js';
-import { lockStateDir } from './state-dir-lock.js';
+import { canonicalStateDir, lockStateDir } from './state-dir-lock.js';
 
-/** A running `nixmount serve`: state recovered, socket listening, idle views collected periodically. */
-export class NodePlugin {
+/**
+ * A running `nixmount serve`, in any mode (node, controller or monolith): state
+ * recovered, socket listening, and — where it serves nodes — idle views collected periodically.
+ */
+export class RunningPlugin {
   private gcTimer?: NodeJS.Timeout;
 
   private constructor(
@@ -17,14 +20,15 @@ export class NodePlugin {
     readonly socketPath: string,
   ) {}
 
-  static async start(config: PluginConfig, endpoint: string, mode: PluginMode = 'node'): Promise<NodePlugin> {
+  static async start(given: PluginConfig, endpoint: string, mode: PluginMode = 'node'): Promise<RunningPlugin> {
+    const config = { ...given, settings: { ...given.settings, stateDir: await canonicalStateDir(given.settings.stateDir) } };
     const unlock = await lockStateDir(config.settings.stateDir);
     try {
       const container = createContainer(config);
       const rpc = new RpcHandlerFactory(config.logger);
       const server = new CsiServer(await startServices(mode, container, config, rpc), config.logger);
       const socketPath = await server.listen(endpoint);
-      const plugin = new NodePlugin(container, server, unlock, socketPath);
+      const plugin = new RunningPlugin(container, server, unlock, socketPath);
       if (runsNode(mode)) plugin.scheduleGc(config);
       return plugin;
     } catch (error) {

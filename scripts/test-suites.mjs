@@ -1,0 +1,13 @@
+// Which test files need neither root nor Nix: `npm run test:unit` runs these, on a
+// laptop, in well under a minute. Everything else (real mounts, real Nix, a real
+// plugin) needs root and Debian's nix-bin, and runs in `npm test` with these.
+export const UNIT_TESTS = [
+  'dist/test/core/**/*.test.js',
+  'dist/test/platform/**/*.test.js',
+  'dist/test/csi/in-flight.test.js',
+  'dist/test/cli/source-options.test.js',
+  'dist/test/adapters/kubernetes/kubernetes-adapter.test.js',
+  'dist/test/adapters/kubernetes/manifests.test.js',
+  'dist/test/adapters/nomad/nomad-adapter.test.js',
+  'dist/test/adapters/nomad/nomad-cli.test.js',
+];

@@ -1,0 +1,168 @@
+import { inject, injectable } from 'inversify';
+import { FailedPreconditionError } from './errors.js';
+import { Logger } from './ports/logger.js';
+import { Mounter, type MountOwner, type OwnMount } from './ports/mounter.js';
+import { VolumeDirs } from './ports/volume-dirs.js';
+import { NodeSettings } from './settings.js';
+import { ViewManager, type AcquiredView } from './view-manager.js';
+import { volumeKey } from './view-key.js';
+
+/** What every durable record of a mount (a publish or a stage) says about what it holds. */
+export interface Holding {
+  key: string;
+  volumeId: string;
+  viewKey: string;
+  overlayDir?: string;
+  createdPath?: boolean;
+}
+
+/** The part of a record store the lifecycle writes through. */
+export interface RecordWriter<R> {
+  put(record: R): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export interface AttachPlan<R extends Holding> {
+  /** Canonical path to mount at (the adapter checked it). */
+  path: string;
+  /** The view to mount, leased by the caller; attach releases the lease (and, on failure, a view the call built).  */
+  view: AcquiredView;
+  readonly: boolean;
+  flags: readonly string[];
+  records: RecordWriter<R>;
+  /** The record to write, given what this call created. */
+  record: (made: { key: string; createdPath: boolean; overlayDir?: string }) => R;
+}
+
+// Stacked mounts of ours at one path (a crash between a mount and its record, retried) come off one by one.
+const MAX_STACK = 8;
+
+/**
+ * The one lifecycle of a mount, shared by publish and stage: create the directory,
+ * write the record, mount; and the reverse. It touches only what it can prove is
+ * nixmount's own: mounts the mount table attributes to its views or overlays, and
+ * directories a record says it created. Every failure undoes what the call did.
+ */
+@injectable()
+export class MountLifecycle {
+  constructor(
+    @inject(Mounter) private readonly mounter: Mounter,
+    @inject(VolumeDirs) private readonly dirs: VolumeDirs,
+    @inject(ViewManager) private readonly views: ViewManager,
+    @inject(NodeSettings) private readonly settings: NodeSettings,
+    @inject(Logger) private readonly log: Logger,
+  ) {}
+
+  /**
+   * Whether `record`'s own mount is what `path` shows now. A foreign mount on top is
+   * FAILED_PRECONDITION: nothing nixmount does there could be right.
+   */
+  async isMounted(path: string, record: Holding): Promise<boolean> {
+    const top = (await this.mounter.mountsAt(path)).at(-1);
+    if (!top) return false;
+    if (top.kind === 'foreign') throw foreignMount(path, top);
+    return top.kind === 'view' ? !record.overlayDir && top.viewKey === record.viewKey : top.volumeKey === record.key;
+  }
+
+  async attach<R extends Holding>(plan: AttachPlan<R>, log: Logger = this.log): Promise<R> {
+    const { path, view } = plan;
+    const key = volumeKey(path);
+    const undo: Array<() => Promise<unknown>> = [];
+    try {
+      // A mount of ours without a record (its record was unreadable and set aside) is
+      // replaced; anyone else's mount is never mounted over.
+      await this.unmountOwn(path, log);
+      const createdPath = await this.dirs.createTarget(path);
+      if (createdPath) undo.push(() => this.dirs.removeTarget(path));
+      let overlayDir: string | undefined;
+      if (!plan.readonly) {
+        const overlay = await this.dirs.createOverlay(key, view.nixDir);
+        undo.push(() => this.dirs.removeOverlay(key));
+        overlayDir = overlay.dir;
+      }
+      const record = plan.record({ key, createdPath, ...(overlayDir ? { overlayDir } : {}) });
+      // The record is written before the mount: a crash in between leaves a record
+      // that a retry or an unpublish cleans up, never a mount nobody knows about.
+      await plan.records.put(record);
+      undo.push(() => plan.records.delete(key));
+      undo.push(() => this.unmountOwn(path, log)); // a mount command can fail half-way (bound, then not remounted read-only)
+      if (overlayDir) {
+        await this.mounter.overlay({ lower: view.nixDir, upper: `${overlayDir}/upper`, work: `${overlayDir}/work` }, path, plan.flags);
+      } else {
+        await this.mounter.bindReadOnly(view.nixDir, path, plan.flags);
+      }
+      this.views.release(view.key);
+      return record;
+    } catch (error) {
+      for (const step of undo.reverse()) {
+        await step().catch((e: unknown) => log.error({ err: e, path }, 'rollback step failed'));
+      }
+      this.views.release(view.key);
+      if (view.built) await this.views.collectIfUnheld(view.key).catch((e: unknown) => log.error({ err: e }, 'rollback: view removal failed'));
+      throw error;
+    }
+  }
+
+  /**
+   * Unmounts what `record` mounted at `path`, removes its overlay, its record and the
+   * directory it created, in that order, so a failure at any step leaves a record a
+   * retry finishes from. A foreign mount on top of ours is FAILED_PRECONDITION and
+   * nothing changes.
+   */
+  async detach<R extends Holding>(records: RecordWriter<R>, record: R, path: string, log: Logger = this.log): Promise<void> {
+    await this.unmountOwn(path, log);
+    if (record.overlayDir) await this.dirs.removeOverlay(record.key);
+    await records.delete(record.key);
+    if (record.createdPath) await this.removeCreated(path, log);
+    this.views.noteRecordDropped(record.viewKey);
+    if (this.settings.viewIdleMs === 0) await this.views.collectIfUnheld(record.viewKey);
+  }
+
+  /**
+   * A path with no record: a mount of ours there (whose record was set aside as
+   * unreadable) is unmounted, with its overlay; the directory is left, since no
+   * record says nixmount created it. Anyone else's mount is never touched.
+   */
+  async detachUnrecorded(path: string, hasRecord: (key: string) => boolean, log: Logger = this.log): Promise<boolean> {
+    const removed = await this.unmountOwn(path, log, { tolerateForeign: true });
+    for (const owner of removed) {
+      if (owner.kind === 'overlay' && !hasRecord(owner.volumeKey)) await this.dirs.removeOverlay(owner.volumeKey);
+      if (owner.viewKey) this.views.noteRecordDropped(owner.viewKey);
+    }
+    if (removed.length > 0) log.warn({ path, mounts: removed.length }, 'unmounted a volume of ours that had no record');
+    return removed.length > 0;
+  }
+
+  /** Unmounts our mounts from the top of `path`'s stack; stops at the first that is not ours. */
+  private async unmountOwn(path: string, log: Logger, options: { tolerateForeign?: boolean } = {}): Promise<OwnMount['owner'][]> {
+    const removed: OwnMount['owner'][] = [];
+    for (let i = 0; i <= MAX_STACK; i++) {
+      const top = (await this.mounter.mountsAt(path)).at(-1);
+      if (!top) return removed;
+      if (top.kind === 'foreign') {
+        if (removed.length > 0 || options.tolerateForeign) return removed; // ours came off; what was there before stays
+        throw foreignMount(path, top);
+      }
+      if (i === MAX_STACK) break;
+      await this.mounter.unmount(path);
+      removed.push(top);
+      log.debug({ path, owner: top }, 'unmounted');
+    }
+    throw new FailedPreconditionError(`${path} still has mounts of nixmount after ${MAX_STACK} unmounts; check the mount table`);
+  }
+
+  private async removeCreated(path: string, log: Logger): Promise<void> {
+    try {
+      await this.dirs.removeTarget(path);
+    } catch (error) {
+      // Never deletes contents: a directory someone filled (or mounted on) stays, and the call still succeeds.
+      log.warn({ path, err: error }, 'left the directory nixmount created: it is not empty or still in use');
+    }
+  }
+}
+
+function foreignMount(path: string, mount: Extract<MountOwner, { kind: 'foreign' }>): FailedPreconditionError {
+  return new FailedPreconditionError(
+    `${path} holds a mount nixmount does not own (${mount.description}); nixmount never mounts over or unmounts it — unmount it first`,
+  );
+}

@@ -1,0 +1,31 @@
+import test from 'ava';
+import { ViewManager } from '../../src/core/view-manager.js';
+import { VolumePublisher } from '../../src/core/volume-publisher.js';
+import { emptySpec } from '../../src/core/volume-spec.js';
+import { createTestContainer } from '../helpers/test-container.js';
+
+const APP = '/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-app';
+const LIB = '/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-lib';
+
+function publishAt(publisher: VolumePublisher, target: string) {
+  return publisher.publish({ volumeId: target, targetPath: target, readonly: true, accessMode: 'multi-node-reader-only', mountFlags: [], spec: { ...emptySpec(), storePaths: [APP] }, ephemeral: false });
+}
+
+test('a closure a view roots is answered from memory; once the view is collected Nix is asked again', async (t) => {
+  const fakes = createTestContainer({ settings: { viewIdleMs: 60_000 } });
+  fakes.nix.add(LIB).add(APP, [LIB]);
+  const publisher = fakes.container.get(VolumePublisher);
+  const views = fakes.container.get(ViewManager);
+
+  const first = await publishAt(publisher, '/t/1');
+  t.is(fakes.nix.calls.query, 1, 'the cold publish asks once: valid, and the closure');
+  await publishAt(publisher, '/t/2');
+  await publishAt(publisher, '/t/3');
+  t.is(fakes.nix.calls.query, 1, 'warm publishes of a rooted closure start no Nix process');
+
+  for (const target of ['/t/1', '/t/2', '/t/3']) await publisher.unpublish(target, target);
+  fakes.clock.advance(60_000);
+  t.deepEqual(await views.collect(60_000), [first.viewKey]);
+  await publishAt(publisher, '/t/4');
+  t.is(fakes.nix.calls.query, 2, 'without the view its roots may have been collected: the store is asked again');
+});
