@@ -30,6 +30,10 @@ async function debianWithoutNode(t: Parameters<typeof tempDir>[0]): Promise<stri
   await copyFile(BINARY, join(root, 'usr/local/bin/nixmount'));
   await execa('chmod', ['0755', join(root, 'usr/local/bin/nixmount')]);
   await mkdir(join(root, 'nix'), { recursive: true });
+  // The chroot's root is a mount of its own, as a container's root filesystem is: nixmount reads
+  // the mount table to prove a mount is its own, and in a chroot that is no mount the table has
+  // no entry for the filesystem holding its views.
+  await execa('mount', ['--bind', root, root]);
   for (const [fs, dir] of [['proc', 'proc'], ['/dev', 'dev']] as const) {
     await mkdir(join(root, dir), { recursive: true });
     if (fs === 'proc') await execa('mount', ['-t', 'proc', 'proc', join(root, dir)]);
