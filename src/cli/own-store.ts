@@ -39,7 +39,7 @@ export function planStoreMount(entries: MountEntry[], storeDir: string): StoreMo
   if (!parent) return { action: 'keep', reason: `no mount holds the directory under ${storeDir}` };
   const covered = join(parent.root, relative(parent.mountPoint === '/' ? '/' : parent.mountPoint, storeDir));
   for (const entry of stack) {
-    const selfBind = entry.source === parent.source && entry.fsType === parent.fsType && entry.root === covered;
+    const selfBind = entry.device === parent.device && entry.source === parent.source && entry.fsType === parent.fsType && entry.root === covered;
     if (!selfBind) {
       return {
         action: 'keep',
