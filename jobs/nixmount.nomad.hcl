@@ -16,7 +16,11 @@ job "nixmount" {
         image      = "ghcr.io/nixmount/nixmount:0.1.0"
         privileged = true
 
+        # own-store: on NixOS /nix/store is a read-only bind of itself and hardlinks from it
+        # into the state dir would fail (EXDEV); in this container's mount namespace only,
+        # the bind is made private and unmounted (the host keeps it). Elsewhere a no-op.
         args = [
+          "own-store", "--store-dir", "/nix/store", "--",
           "serve",
           "--mode", "node",
           "--orchestrator", "nomad",

@@ -6,11 +6,13 @@ const USAGE = `usage: nixmount <command> [options]
   publish     mount a closure at --target on this machine (--paths or --context key=value, --read-write)
   unpublish   unmount what publish mounted at --target
   gc          remove views no volume uses
+  own-store   [--store-dir /nix/store] -- COMMAND…: on NixOS-style nodes, unmount the store's bind of itself in this mount namespace, then run COMMAND
   k8s         Kubernetes tools: "k8s manifests" renders the install manifests (--driver-name, --namespace, --image, --controller, --out)
   host-volume Nomad dynamic host volume plugin: fingerprint, create, delete (run by the Nomad client); "host-volume install --plugin-dir DIR" writes the plugin
   nomad       Nomad tools: \`nomad volume\` writes a volume spec, \`nomad check\` checks a jobspec`;
 
-type Command = (argv: string[]) => Promise<void>;
+// A command that returns an argv hands over to that command (own-store wraps serve).
+type Command = (argv: string[]) => Promise<void | string[]>;
 
 // Loaded on demand: the HCL parser alone is ~50 MiB of memory that `serve` must not carry.
 const COMMANDS: Record<string, () => Promise<Command>> = {
@@ -21,16 +23,18 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   k8s: async () => (await import('./cli/k8s.js')).k8s,
   nomad: async () => (await import('./cli/nomad.js')).nomad,
   'host-volume': async () => (await import('./cli/host-volume.js')).hostVolume,
+  'own-store': async () => (await import('./cli/own-store.js')).ownStore,
 };
 
-async function main(): Promise<void> {
-  const [command, ...rest] = process.argv.slice(2);
+async function main(argv = process.argv.slice(2)): Promise<void> {
+  const [command, ...rest] = argv;
   const load = command ? COMMANDS[command] : undefined;
   if (!load) {
     console.error(USAGE);
     process.exit(command && command !== 'help' && command !== '--help' ? 2 : 0);
   }
-  await (await load())(rest);
+  const next = await (await load())(rest);
+  if (next) await main(next);
 }
 
 main().catch((error: unknown) => {

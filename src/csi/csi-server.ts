@@ -1,6 +1,7 @@
 import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from '../core/ports/logger.js';
 import { csiProto } from './proto.js';
+import { watchRefusedStreams } from './refused-streams.js';
 import { prepareSocket, socketPath } from './socket-endpoint.js';
 
 export interface CsiServices {
@@ -30,6 +31,7 @@ export class CsiServer {
     await new Promise<void>((resolve, reject) => {
       this.server.bindAsync(`unix://${path}`, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve()));
     });
+    watchRefusedStreams(this.server, this.log);
     this.path = path;
     this.log.info({ endpoint: `unix://${path}` }, 'CSI server listening');
     return path;

@@ -10,10 +10,20 @@ export interface JobVolume {
   attachmentMode?: string;
 }
 
+export interface JobCsiPlugin {
+  id?: string;
+  type?: string;
+  mountDir?: string;
+  stagePublishBaseDir?: string;
+}
+
 export interface JobTask {
   name: string;
+  driver?: string;
   volumeMounts: Array<{ volume?: string; destination?: string }>;
   config: HclBody;
+  /** The task's csi_plugin block, when it serves a CSI plugin. */
+  csiPlugin?: JobCsiPlugin;
 }
 
 export interface JobGroup {
@@ -52,6 +62,13 @@ export function readJobspecs(text: string, file: string): Jobspec[] {
       })),
       tasks: labelledBlocks(group, 'task').map(([taskName, task]) => ({
         name: taskName,
+        driver: stringAttr(task, 'driver'),
+        csiPlugin: blocks(task, 'csi_plugin').map((plugin) => ({
+          id: stringAttr(plugin, 'id'),
+          type: stringAttr(plugin, 'type'),
+          mountDir: stringAttr(plugin, 'mount_dir'),
+          stagePublishBaseDir: stringAttr(plugin, 'stage_publish_base_dir'),
+        }))[0],
         volumeMounts: blocks(task, 'volume_mount').map((mount) => ({
           volume: stringAttr(mount, 'volume'),
           destination: stringAttr(mount, 'destination'),

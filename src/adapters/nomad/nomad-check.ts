@@ -2,6 +2,7 @@ import { parseUserContext } from '../../core/volume-context.js';
 import type { JobGroup, Jobspec, JobVolume } from './jobspec.js';
 import { NOMAD_ACCESS_MODES } from './nomad-paths.js';
 import { checkHostVolumeClaim, checkHostVolumeSpec } from './host-volume-check.js';
+import { checkPluginTask } from './plugin-task-check.js';
 import type { NomadVolumeSpec } from './volume-spec-file.js';
 
 export const DEFAULT_PLUGIN_ID = 'nixmount';
@@ -72,6 +73,7 @@ export function checkJobspec(job: Jobspec, specs: readonly NomadVolumeSpec[], pl
     }
     const names = new Set(group.volumes.map((v) => v.name));
     for (const task of group.tasks) {
+      for (const message of checkPluginTask(task, pluginId)) problems.push({ file: job.file, where: `${groupWhere} task "${task.name}" csi_plugin`, message });
       for (const mount of task.volumeMounts) {
         const where = `${groupWhere} task "${task.name}" volume_mount`;
         if (!mount.volume) problems.push({ file: job.file, where, message: 'volume is missing' });

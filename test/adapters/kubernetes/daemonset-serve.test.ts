@@ -30,7 +30,7 @@ function relocate(arg: string, dir: string): string {
 
 async function servesAs(t: ExecutionContext, daemonSetYaml: string, expectedDriver: string): Promise<void> {
   const daemonSet = parse(daemonSetYaml);
-  const plugin = daemonSet.spec.template.spec.containers.find((c: any) => c.args?.[0] === 'serve');
+  const plugin = daemonSet.spec.template.spec.containers.find((c: any) => c.args?.includes('serve'));
   t.deepEqual(plugin.command, ['nixmount']);
   const dir = await tempDir(t);
   const args = (plugin.args as string[]).map(expand).map((arg) => relocate(arg, dir));

@@ -83,9 +83,11 @@ export function checkManifestFacts(t: ExecutionContext, manifests: ParsedManifes
   for (const c of containers) t.truthy(c.resources?.requests?.cpu && c.resources?.requests?.memory, `${c.name} has resource requests`);
 
   // The plugin container
-  const plugin = containers.find((c) => c.args?.[0] === 'serve')!;
+  const plugin = containers.find((c) => c.args?.includes('serve'))!;
   t.truthy(plugin, 'a container runs `nixmount serve`');
   t.deepEqual(plugin.command, ['nixmount']);
+  // NixOS nodes: serve runs behind own-store, which unmounts the store's self-bind in the container only.
+  t.deepEqual(plugin.args.slice(0, 4), ['own-store', '--store-dir=/nix/store', '--', 'serve']);
   const args = flags(plugin.args);
   t.is(args.get('orchestrator'), 'kubernetes');
   t.is(args.get('driver-name'), driverName);

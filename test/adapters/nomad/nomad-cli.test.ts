@@ -74,7 +74,7 @@ test('the shipped plugin job states the facts Nomad needs', async (t) => {
   const config = blocks(task, 'config')[0]!;
   t.is(config.privileged, true);
   const args = config.args as string[];
-  t.is(args[0], 'serve');
+  t.deepEqual(args.slice(0, 5), ['own-store', '--store-dir', '/nix/store', '--', 'serve']);
   t.is(args[args.indexOf('--orchestrator') + 1], 'nomad');
   t.is(args[args.indexOf('--node-id') + 1], '${node.unique.id}');
   t.is(args[args.indexOf('--stage-publish-base-dir') + 1], plugin.stage_publish_base_dir as string);

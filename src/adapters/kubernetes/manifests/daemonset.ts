@@ -59,6 +59,10 @@ export function daemonSetFile(options: ManifestOptions): ManifestFile {
         ['spec', 'template', 'spec', 'containers', 0, 'volumeMounts', 1],
         'Bidirectional: the mounts nixmount makes under kubelet\'s pod directories must reach the host,\nwhere kubelet hands them to the pod\'s containers.',
       ],
+      [
+        ['spec', 'template', 'spec', 'containers', 0, 'args'],
+        'own-store: on NixOS /nix/store is a read-only bind of itself, and hardlinks from it into the\nstate dir would cross that mount (EXDEV). In this container\'s own mount namespace only, the\nbind is unmounted (made private first, so the host keeps it); elsewhere it does nothing.',
+      ],
       [['spec', 'template', 'spec', 'containers', 0, 'ports'], 'Served by the liveness-probe container (same pod network), which calls the plugin\'s Probe.'],
       [
         ['spec', 'template', 'spec', 'containers', 0, 'resources'],
@@ -78,6 +82,9 @@ function pluginContainer(options: ManifestOptions): Record<string, unknown> {
     image: options.image,
     command: ['nixmount'],
     args: [
+      'own-store',
+      `--store-dir=${NIX_DIR}/store`,
+      '--',
       'serve',
       '--orchestrator=kubernetes',
       `--driver-name=${options.driverName}`,

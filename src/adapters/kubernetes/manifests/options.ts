@@ -1,4 +1,5 @@
 import { DEFAULT_KUBELET_DIR } from '../kubelet-paths.js';
+import { imageReference } from './image.js';
 
 /** What `nixmount k8s manifests` lets a user change; everything else follows from these. */
 export interface ManifestOptions {
@@ -22,7 +23,7 @@ export const LIVENESS_PROBE_IMAGE = 'registry.k8s.io/sig-storage/livenessprobe:v
 export const PROVISIONER_IMAGE = 'registry.k8s.io/sig-storage/csi-provisioner:v5.1.0';
 
 export function defaultImage(version: string): string {
-  return `ghcr.io/nixmount/nixmount:v${version}`;
+  return imageReference(version);
 }
 
 export function defaultManifestOptions(driverName: string, version: string): ManifestOptions {
