@@ -24,6 +24,8 @@ export class NodeRecovery {
   ) {}
 
   async recover(): Promise<void> {
+    const scratch = await this.mounter.sweep();
+    if (scratch > 0) this.log.warn({ mounts: scratch }, 'removed scratch mounts of a publish a crash interrupted');
     // Records hold views: loaded before anything could collect one.
     await this.stages.load();
     await this.volumes.load();

@@ -1,4 +1,5 @@
-import { realpath } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, realpath, rmdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { inject, injectable } from 'inversify';
 import type { Mounter, MountOwner, OverlayDirs, OwnMount } from '../core/ports/mounter.js';
@@ -20,6 +21,7 @@ const DELETED = '//deleted';
 export class LinuxMounter implements Mounter {
   private readonly viewsDir: string;
   private readonly overlaysDir: string;
+  private readonly scratchDir: string;
 
   constructor(
     @inject(ProcessRunner) private readonly runner: ProcessRunner,
@@ -27,12 +29,40 @@ export class LinuxMounter implements Mounter {
   ) {
     this.viewsDir = join(settings.stateDir, 'views');
     this.overlaysDir = join(settings.stateDir, 'overlays');
+    this.scratchDir = join(settings.stateDir, '.mounting');
   }
 
+  /**
+   * util-linux (2.38, Debian 12) makes `-o bind,ro,nosuid,nodev` a bind and then a
+   * remount, and a remount does not propagate: through kubelet's Bidirectional or
+   * Nomad's shared directory, the copy the host and the runtime see would stay
+   * read-write, suid and dev. So the read-only bind is made first in a scratch
+   * directory of the state dir, and the target gets a plain bind of that: a new mount
+   * copies its source's flags, on every peer it propagates to. The scratch mount
+   * goes at once; one a crash leaves is removed by `sweep` at the next start.
+   */
   async bindReadOnly(source: string, target: string, extraFlags: readonly string[] = []): Promise<void> {
-    // util-linux applies ro/nosuid/nodev with a bind in one call (it remounts internally).
-    const options = ['bind', 'ro', ...HARDENING, ...extraFlags].join(',');
-    await this.runner.run('mount', ['-o', options, source, target]);
+    const scratch = join(this.scratchDir, randomBytes(8).toString('hex'));
+    await mkdir(scratch, { recursive: true });
+    try {
+      await this.runner.run('mount', ['-o', ['bind', 'ro', ...HARDENING, ...extraFlags].join(','), source, scratch]);
+      try {
+        await this.runner.run('mount', ['--bind', scratch, target]);
+      } finally {
+        await this.runner.run('umount', ['--no-canonicalize', scratch]);
+      }
+    } finally {
+      await rmdir(scratch).catch(() => undefined);
+    }
+  }
+
+  async sweep(): Promise<number> {
+    const leftovers = (await readMountInfo()).filter((entry) => entry.mountPoint.startsWith(`${this.scratchDir}/`)).reverse();
+    for (const entry of leftovers) await this.runner.run('umount', ['--no-canonicalize', entry.mountPoint], { allowFailure: true });
+    for (const name of await readdir(this.scratchDir).catch(() => [] as string[])) {
+      await rmdir(join(this.scratchDir, name)).catch(() => undefined);
+    }
+    return leftovers.length;
   }
 
   async overlay(dirs: OverlayDirs, target: string, extraFlags: readonly string[] = []): Promise<void> {

@@ -148,12 +148,13 @@ test('planStoreMount: unmount only a bind of the very directory it covers', (t) 
 // shared publish dir) the host gets a read-write, suid, dev copy of the view: writes reach
 // the node store's inodes. Binding from a read-only bind made first (in a private place)
 // copies the flags to every peer. Marked failing until the mounter does that.
-test.failing('KNOWN BUG: a read-only volume is read-only as the host (and kubelet) see it through the shared kubelet dir', async (t) => {
+test('a read-only volume is read-only as the host (and kubelet) see it through the shared kubelet dir', async (t) => {
   const fixture = await buildFixture('-nixos');
   const node = await nixosNode(t, [fixture.root]);
   const kubeletDir = join(node.root, 'var/lib/kubelet');
   await sharedDir(kubeletDir);
   let args = await daemonSetPluginArgs();
+  args = setFlag(args, 'node-id', 'nixos-1');
   args = setFlag(args, 'store-dir', node.store);
   args = setFlag(args, 'state-dir', join(node.root, 'nix/var/nixmount'));
   args = setFlag(args, 'kubelet-dir', kubeletDir);

@@ -171,6 +171,9 @@ export class FakeMounter implements Mounter {
     const mount = this.mounts.get(target);
     return mount ? [attribute(mount)] : [];
   }
+  async sweep(): Promise<number> {
+    return 0;
+  }
   async ownMounts(): Promise<OwnMount[]> {
     const own: OwnMount[] = [];
     for (const [mountPoint, mount] of this.mounts) {

@@ -32,4 +32,6 @@ export interface Mounter {
   mountsAt(target: string): Promise<MountOwner[]>;
   /** Every mount on this node of one of nixmount's views or overlays. */
   ownMounts(): Promise<OwnMount[]>;
+  /** Removes what a mount interrupted by a crash left (scratch mounts); answers how many. */
+  sweep(): Promise<number>;
 }
