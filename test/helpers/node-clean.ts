@@ -32,6 +32,8 @@ export interface NodeCleanOptions {
   allowPids?: readonly number[];
   /** Other spellings of the state dir the plugin was started with (their literal-keyed roots must not exist). */
   stateDirAliases?: readonly string[];
+  /** Prefixes every assertion message (e.g. which crash moment). */
+  label?: string;
 }
 
 export interface NodeCleanReport {
@@ -103,7 +105,12 @@ export async function pidsMentioning(needles: readonly string[], allow: readonly
  * - no process but `allowPids` whose argv or cwd mentions the state dir.
  * Orphan processes get a bounded 3 s to exit before they count.
  */
-export async function assertNodeClean(t: ExecutionContext, options: NodeCleanOptions): Promise<NodeCleanReport> {
+export async function assertNodeClean(context: ExecutionContext, options: NodeCleanOptions): Promise<NodeCleanReport> {
+  const prefix = options.label ? `${options.label}: ` : '';
+  const t = {
+    deepEqual: <T>(actual: T, expected: T, message: string) => context.deepEqual(actual, expected, prefix + message),
+    is: <T>(actual: T, expected: T, message: string) => context.is(actual, expected, prefix + message),
+  };
   const stateDir = resolve(options.stateDir);
   const canonical = await realpath(stateDir).catch(() => stateDir);
   const stateDirs = [...new Set([stateDir, canonical])];
