@@ -112,7 +112,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
   return [
     {
       name: 'local publish RO cold (view build)',
-      cap: 16,
+      cap: 12,
       commands: /./,
       prepare: async () => undefined,
       op: (ctx) => publish(ctx, 'v1', localTarget(ctx, 'pod')),
@@ -128,7 +128,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
     },
     {
       name: 'local publish RO warm',
-      cap: 7,
+      cap: 5,
       commands: /./,
       setupOnce: (ctx) => keeper(ctx, t),
       op: (ctx) => publish(ctx, 'v2', localTarget(ctx, 'pod-warm')),
@@ -138,7 +138,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
     },
     {
       name: 'local publish RW cold',
-      cap: 6,
+      cap: 5,
       commands: /^(cp|mount)$/,
       op: (ctx) => publish(ctx, 'v3', localTarget(ctx, 'pod-rw'), false),
       live: (ctx) => [localTarget(ctx, 'pod-rw')],
@@ -147,7 +147,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
     },
     {
       name: 'local publish RW warm',
-      cap: 4,
+      cap: 3,
       commands: /^mount$/,
       setupOnce: (ctx) => keeper(ctx, t),
       op: (ctx) => publish(ctx, 'v4', localTarget(ctx, 'pod-rw-warm'), false),
@@ -157,7 +157,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
     },
     {
       name: 'local unpublish (view removal)',
-      cap: 6,
+      cap: 5,
       commands: /^umount$/,
       prepare: (ctx) => must(t, 'publish', publish(ctx, 'v5', localTarget(ctx, 'pod-un'))),
       op: (ctx) => unpublish(ctx, 'v5', localTarget(ctx, 'pod-un')),
@@ -168,7 +168,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
     {
       name: 'nomad stage cold (view build)',
       nomad: true,
-      cap: 6,
+      cap: 5,
       commands: /^(cp|mount)$/,
       op: (ctx) => stage(ctx),
       live: (ctx) => [staging(ctx)],
@@ -178,7 +178,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
     {
       name: 'nomad publish from a stage',
       nomad: true,
-      cap: 4,
+      cap: 3,
       commands: /^mount$/,
       setupOnce: async (ctx) => {
         await must(t, 'stage', stage(ctx));
@@ -207,7 +207,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
     {
       name: 'nomad unstage (view removal)',
       nomad: true,
-      cap: 5,
+      cap: 4,
       commands: /^umount$/,
       prepare: (ctx) => must(t, 'stage', stage(ctx)),
       op: (ctx) => unstage(ctx),
@@ -266,11 +266,12 @@ async function runScenario(t: ExecutionContext, scenario: Scenario, index: numbe
   await scenario.undo(ctx);
   await node.clean(t, { liveTargets: ctx.keepers });
 
-  const moments: Moment[] = [
-    ...census.flatMap((call) => (['before', 'after'] as const).map((when) => ({ kind: 'command' as const, command: call.command, n: call.n, when }))),
-    ...scenario.events(ctx),
-    { kind: 'time' as const, fraction: 0.5 },
-  ];
+  // Interleaved, so a cap keeps every kind of moment: command, event, command, event, …, then time.
+  const commands: Moment[] = census.flatMap((call) => (['before', 'after'] as const).map((when) => ({ kind: 'command' as const, command: call.command, n: call.n, when })));
+  const events: Moment[] = scenario.events(ctx);
+  const moments: Moment[] = [];
+  for (let i = 0; i < Math.max(commands.length, events.length); i++) moments.push(...[commands[i], events[i]].filter((m): m is Moment => m !== undefined));
+  moments.splice(Math.min(moments.length, scenario.cap - 1), 0, { kind: 'time', fraction: 0.5 });
   const chosen = [...(budget.unbounded ? moments : moments.slice(0, scenario.cap)), ...budget.extraFractions(index).map((fraction) => ({ kind: 'time' as const, fraction }))];
 
   let hits = 0;

@@ -34,11 +34,17 @@ function mostly<T>(valid: fc.Arbitrary<T>, fuzzed: fc.Arbitrary<T>): fc.Arbitrar
 
 const VALID_MODES = ['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY', 'MULTI_NODE_MULTI_WRITER', 'SINGLE_NODE_MULTI_WRITER'];
 
-function caseArb(places: PathPlaces, root: string, targets = pathArb(places), validTargets = fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,15}$/).map((name) => `${places.targets}/${name}`)) {
+function caseArb(
+  places: PathPlaces,
+  root: string,
+  targets = pathArb(places),
+  validTargets = fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,15}$/).map((name) => `${places.targets}/${name}`),
+  validStaging: fc.Arbitrary<string> = fc.constant(''),
+) {
   return fc.record<FuzzCase>({
     volumeId: mostly(fc.constantFrom('v1', 'vol-a'), volumeIdArb),
     target: mostly(validTargets, targets),
-    staging: mostly(fc.constant(''), pathArb(places)),
+    staging: mostly(validStaging, pathArb(places)),
     context: mostly(fc.constant({ paths: root }), volumeContextArb(root)),
     capability: mostly(fc.constantFrom(...VALID_MODES).map((mode) => ({ mount: { fs_type: '', mount_flags: [] }, access_mode: { mode } })), capabilityArb),
     readonly: fc.boolean(),
@@ -57,7 +63,16 @@ class Fuzzer {
   constructor(
     private readonly node: SafetyNode,
     private readonly keepers: string[],
+    /** Nomad: every case stages first (its staging path fuzzed too) and unstages last. */
+    private readonly stages = false,
   ) {}
+
+  private makeParent(path: string): Promise<unknown> {
+    // The orchestrator creates the parent; only ever below the test's own dir, never through the /etc link.
+    const parent = dirname(normalize(path.replace(/\0/g, '')));
+    if (parent.startsWith(`${this.node.dir}/`) && !parent.startsWith(this.node.stateDir) && !parent.includes('link-to-etc')) return mkdir(parent, { recursive: true }).catch(() => undefined);
+    return Promise.resolve();
+  }
 
   private check(what: string, result: Answer): void {
     const tally = `${what.replace(/^case \d+ \(.*\): /s, '')} ${codeName(result.code)}`;
@@ -75,9 +90,13 @@ class Fuzzer {
   async run(c: FuzzCase): Promise<void> {
     this.cases++;
     const where = `case ${this.cases} (id ${show(c.volumeId)}, target ${show(c.target)})`;
-    // The orchestrator creates the target's parent; only ever below the test's own dir.
-    const parent = dirname(normalize(c.target.replace(/\0/g, '')));
-    if (parent.startsWith(`${this.node.dir}/`) && !parent.startsWith(this.node.stateDir) && !parent.includes('link-to-etc')) await mkdir(parent, { recursive: true }).catch(() => undefined);
+    await this.makeParent(c.target);
+    let staged: Answer | undefined;
+    if (this.stages) {
+      await this.makeParent(c.staging);
+      staged = await this.call('NodeStageVolume', { volume_id: c.volumeId, staging_target_path: c.staging, volume_capability: c.capability, volume_context: c.context });
+      this.check(`${where}: stage`, staged);
+    }
 
     if (c.extra !== 'unpublish-only') {
       const request = { ...publishRequest(c.volumeId, c.target, c.context, { readonly: c.readonly, staging: c.staging }), volume_capability: c.capability };
@@ -85,7 +104,7 @@ class Fuzzer {
       this.check(`${where}: publish`, published);
       if (c.extra === 'stats') this.check(`${where}: stats`, await this.call('NodeGetVolumeStats', { volume_id: c.volumeId, volume_path: c.target }));
       if (c.extra === 'unpublish-other-id') this.check(`${where}: unpublish by another id`, await this.call('NodeUnpublishVolume', { volume_id: `${c.volumeId}-other`, target_path: c.target }));
-      if (c.extra === 'stage') {
+      if (c.extra === 'stage' && !this.stages) {
         this.check(`${where}: stage`, await this.call('NodeStageVolume', { volume_id: c.volumeId, staging_target_path: c.staging || c.target, volume_capability: c.capability, volume_context: c.context }));
         this.check(`${where}: unstage`, await this.call('NodeUnstageVolume', { volume_id: c.volumeId, staging_target_path: c.staging || c.target }));
       }
@@ -97,11 +116,18 @@ class Fuzzer {
     } else {
       this.check(`${where}: unpublish only`, await this.call('NodeUnpublishVolume', { volume_id: c.volumeId, target_path: c.target }));
     }
+    if (staged?.code === status.OK) {
+      const unstaged = await this.call('NodeUnstageVolume', { volume_id: c.volumeId, staging_target_path: c.staging });
+      this.check(`${where}: unstage`, unstaged);
+      if (unstaged.code !== status.OK) throw new Error(`${where}: unstage of a successful stage answered ${codeName(unstaged.code)}: ${unstaged.details.slice(0, 300)}`);
+    }
 
     const strays = stateMounts(await this.node.ns.mounts(), [this.node.stateDir]).filter((entry) => !this.keepers.includes(entry.mountPoint));
     if (strays.length > 0) throw new Error(`${where}: left mounts ${strays.map((entry) => entry.mountPoint).join(', ')}`);
     const records = await recordFiles(this.node.stateDir);
     if (records.length !== this.keepers.length) throw new Error(`${where}: ${records.length} records for ${this.keepers.length} live volumes`);
+    const stageRecords = await recordFiles(this.node.stateDir, 'stages');
+    if (stageRecords.length > 0) throw new Error(`${where}: ${stageRecords.length} stage records left`);
   }
 }
 
@@ -177,4 +203,22 @@ test.serial('fuzz: kubernetes adapter: never INTERNAL, answers within 5 s, messa
   }));
   const fuzzer = new Fuzzer(node, keepers);
   await runProperty(t, fuzzer, arbitrary, node, keepers);
+});
+
+test.serial('fuzz: nomad adapter (stage, publish, unpublish, unstage): never INTERNAL, answers within 5 s, messages ≤ 4096 bytes, nothing left after any request', async (t) => {
+  const { node, places, keepers } = await fuzzNode(t, (dir) => ['--orchestrator', 'nomad', '--stage-publish-base-dir', join(dir, 'nomad')]);
+  const base = join(node.dir, 'nomad');
+  const usage = fc.constantFrom('ro-file-system-multi-node-reader-only', 'rw-file-system-single-node-writer', 'ro-file-system-single-node-reader-only', 'rw-file-system-multi-node-multi-writer');
+  const name = fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,11}$/);
+  const segment = fc.oneof({ weight: 4, arbitrary: name }, { weight: 1, arbitrary: fc.constantFrom('.', '..', '', 'a/b', 'rw-file-system-block-device') });
+  const validTargets = fc.tuple(name, usage).map(([alloc, u]) => `${base}/per-alloc/${alloc}/vol1/${u}`);
+  const validStaging = usage.map((u) => `${base}/staging/default/vol1/${u}`);
+  const nomadPaths = fc.oneof(
+    { weight: 3, arbitrary: fc.tuple(segment, segment, usage).map(([alloc, volume, u]) => `${base}/per-alloc/${alloc}/${volume}/${u}`) },
+    { weight: 3, arbitrary: fc.tuple(segment, segment, usage).map(([ns, volume, u]) => `${base}/staging/${ns}/${volume}/${u}`) },
+    { weight: 1, arbitrary: fc.tuple(segment, segment).map(([a, b]) => `${base}/per-alloc/${a}/${b}/junk-usage/`) },
+    { weight: 2, arbitrary: pathArb(places) },
+  );
+  const fuzzer = new Fuzzer(node, keepers, true);
+  await runProperty(t, fuzzer, caseArb(places, node.fixture.root, nomadPaths, validTargets, validStaging), node, keepers);
 });
