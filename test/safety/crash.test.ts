@@ -246,6 +246,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
 const hitsByScenario = new Map<string, number>();
 
 async function runScenario(t: ExecutionContext, scenario: Scenario, index: number): Promise<void> {
+  t.timeout(Math.max(5 * 60_000, Number(process.env.NIXMOUNT_CRASH_MOMENTS ?? 0) * 10_000)); // ~3 s per moment, 10 s on a loaded machine
   const node = await safetyNode(t, { wrappers: true, viewIdle: scenario.viewIdle ?? '0', noStart: true });
   const ctx: Ctx = { node, keepers: [], rootDir: await gcRootDirFor(node.stateDir), base: join(node.dir, 'nomad') };
   if (scenario.nomad) node.serve.options.args = ['--orchestrator', 'nomad', '--stage-publish-base-dir', ctx.base];

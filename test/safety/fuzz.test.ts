@@ -154,6 +154,7 @@ async function fuzzNode(t: ExecutionContext, orchestrator: (dir: string) => stri
 
 async function runProperty(t: ExecutionContext, fuzzer: Fuzzer, arbitrary: fc.Arbitrary<FuzzCase>, node: SafetyNode, keepers: string[]): Promise<void> {
   const parameters = fuzzParameters();
+  t.timeout(Math.max(5 * 60_000, parameters.numRuns * 2_000)); // a long NIXMOUNT_FUZZ_RUNS run is not a hang
   const started = Date.now();
   const result = await fc.check(fc.asyncProperty(arbitrary, (c) => fuzzer.run(c)), parameters);
   t.log(`${fuzzer.cases} cases ran (seed ${parameters.seed}, ${parameters.numRuns} runs asked) in ${Math.round((Date.now() - started) / 1000)} s`);
