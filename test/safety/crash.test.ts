@@ -95,7 +95,8 @@ async function nomadPublish(ctx: Ctx, alloc: string): Promise<Answer> {
 const views = (ctx: Ctx, label: string, match: RegExp): EventMoment => ({ kind: 'event', label: `views/ ${label}`, dir: join(ctx.node.stateDir, 'views'), match });
 const records = (ctx: Ctx, kind: 'volumes' | 'stages', label: string, match: RegExp): EventMoment => ({ kind: 'event', label: `${kind}/ ${label}`, dir: join(ctx.node.stateDir, kind), match });
 const rootDirEvent = (ctx: Ctx): EventMoment => ({ kind: 'event', label: 'GC root dir created/removed', dir: dirname(ctx.rootDir), match: new RegExp(`^${basename(ctx.rootDir)}$`) });
-const rootEvent = (ctx: Ctx): EventMoment => ({ kind: 'event', label: 'GC root link', dir: ctx.rootDir, match: /^[0-9a-f]+-\d+$/ });
+// Fires only if the root dir exists when armed (today's plugin removes it once empty).
+const rootEvent = (ctx: Ctx): EventMoment => ({ kind: 'event', label: 'GC root link made or removed', dir: ctx.rootDir, match: /^[0-9a-f]+-\d+$/ });
 const overlays = (ctx: Ctx): EventMoment => ({ kind: 'event', label: 'overlays/ entry', dir: join(ctx.node.stateDir, 'overlays'), match: /./ });
 
 const BUILDING = /^\.building-/;
@@ -120,6 +121,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
       undo: (ctx) => must(t, 'unpublish', unpublish(ctx, 'v1', localTarget(ctx, 'pod'))),
       events: (ctx) => [
         views(ctx, '.building-* appears', BUILDING),
+        rootEvent(ctx),
         views(ctx, 'view renamed into place', VIEW),
         rootDirEvent(ctx),
         records(ctx, 'volumes', 'record write begins (*.tmp)', /\.tmp$/),
@@ -143,7 +145,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
       op: (ctx) => publish(ctx, 'v3', localTarget(ctx, 'pod-rw'), false),
       live: (ctx) => [localTarget(ctx, 'pod-rw')],
       undo: (ctx) => must(t, 'unpublish', unpublish(ctx, 'v3', localTarget(ctx, 'pod-rw'))),
-      events: (ctx) => [overlays(ctx), views(ctx, 'view renamed into place', VIEW), records(ctx, 'volumes', 'record in place', /\.json$/)],
+      events: (ctx) => [overlays(ctx), rootEvent(ctx), views(ctx, 'view renamed into place', VIEW), records(ctx, 'volumes', 'record in place', /\.json$/)],
     },
     {
       name: 'local publish RW warm',
@@ -173,7 +175,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
       op: (ctx) => stage(ctx),
       live: (ctx) => [staging(ctx)],
       undo: (ctx) => must(t, 'unstage', unstage(ctx)),
-      events: (ctx) => [records(ctx, 'stages', 'stage record in place', /\.json$/), views(ctx, '.building-* appears', BUILDING), views(ctx, 'view renamed into place', VIEW)],
+      events: (ctx) => [records(ctx, 'stages', 'stage record in place', /\.json$/), rootEvent(ctx), views(ctx, '.building-* appears', BUILDING), views(ctx, 'view renamed into place', VIEW)],
     },
     {
       name: 'nomad publish from a stage',
