@@ -297,37 +297,36 @@ async function runScenario(t: ExecutionContext, scenario: Scenario, index: numbe
 async function runMoment(t: ExecutionContext, scenario: Scenario, ctx: Ctx, moment: Moment, label: string, measured: number): Promise<boolean> {
   const { node } = ctx;
   const wrappers = node.wrappers!;
-  {
-    await scenario.prepare?.(ctx);
-    let armed: ReturnType<typeof armKill> | undefined;
-    if (moment.kind === 'command') await wrappers.arm(moment);
-    else {
-      await wrappers.arm();
-      armed = armKill(moment, () => (scenario.cli ? ctx.gcChild?.pid : node.serve.pid), measured);
-    }
-    const result = await scenario.op(ctx);
-    armed?.disarm();
-    const fired = moment.kind === 'command' ? await wrappers.fired() : armed!.fired();
-    await wrappers.disarm();
-    if (!fired) {
-      t.is(codeName(result.code), 'OK', `${label}: not hit, so the operation itself succeeded: ${result.details}`);
-    } else {
-      if (!scenario.cli) {
-        t.true(await node.serve.waitExit(10_000), `${label}: the plugin died`);
-        const restart = await node.serve.launch();
-        t.true(restart.ready, `${label}: restarted at once (exit ${restart.exitCode}, ${restart.signal}): ${restart.stderr.slice(-1500)}`);
-      }
-      const retry = await scenario.op(ctx);
-      t.is(codeName(retry.code), 'OK', `${label}: the orchestrator's retry succeeds: ${retry.details}`);
-    }
-    if (scenario.cli) await scenario.undo(ctx); // gc: serve back up before checking
-    await node.clean(t, { liveTargets: [...ctx.keepers, ...scenario.live(ctx)], label: `${label}, after the retry` });
-    if (!scenario.cli) await scenario.undo(ctx);
-    await node.clean(t, { liveTargets: ctx.keepers, label: `${label}, after unpublishing everything` });
-    return fired;
+  await scenario.prepare?.(ctx);
+  let armed: ReturnType<typeof armKill> | undefined;
+  if (moment.kind === 'command') await wrappers.arm(moment);
+  else {
+    await wrappers.arm();
+    armed = armKill(moment, () => (scenario.cli ? ctx.gcChild?.pid : node.serve.pid), measured);
   }
+  const result = await scenario.op(ctx);
+  armed?.disarm();
+  const fired = moment.kind === 'command' ? await wrappers.fired() : armed!.fired();
+  await wrappers.disarm();
+  if (!fired) {
+    t.is(codeName(result.code), 'OK', `${label}: not hit, so the operation itself succeeded: ${result.details}`);
+  } else {
+    if (!scenario.cli) {
+      t.true(await node.serve.waitExit(10_000), `${label}: the plugin died`);
+      const restart = await node.serve.launch();
+      t.true(restart.ready, `${label}: restarted at once (exit ${restart.exitCode}, ${restart.signal}): ${restart.stderr.slice(-1500)}`);
+    }
+    const retry = await scenario.op(ctx);
+    t.is(codeName(retry.code), 'OK', `${label}: the orchestrator's retry succeeds: ${retry.details}`);
+  }
+  if (scenario.cli) await scenario.undo(ctx); // gc: serve back up before checking
+  await node.clean(t, { liveTargets: [...ctx.keepers, ...scenario.live(ctx)], label: `${label}, after the retry` });
+  if (!scenario.cli) await scenario.undo(ctx);
+  await node.clean(t, { liveTargets: ctx.keepers, label: `${label}, after unpublishing everything` });
+  return fired;
 }
 
+// Only the names here; each test builds its scenarios with its own ExecutionContext.
 const NAMES = scenarios(undefined as unknown as ExecutionContext).map((scenario) => scenario.name);
 NAMES.forEach((name, index) => {
   test.serial(`crash: ${name}: killed at every moment, restarted at once, the retry succeeds and the node is clean`, async (t) => {

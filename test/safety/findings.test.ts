@@ -464,14 +464,14 @@ async function stateDirFault(t: import('ava').ExecutionContext, name: string, co
   t.true(probeBefore.ready?.value, 'ready before');
   const repair = await breakIt(node);
   t.teardown(() => repair().catch(() => undefined));
+  if (probeNotReady) {
+    const probe = await node.serve.api.call('identity', 'Probe', {});
+    t.false(probe.ready?.value ?? true, `${name}: Probe answers not ready at once (no 10 s cache of "ready")`);
+  }
   const result = await answer(node.serve, 'NodePublishVolume', publishRequest('v1', target, { paths: node.fixture.root }));
   t.is(codeName(result.code), code, `${name}: ${result.details}`);
   t.true(result.details.includes(node.stateDir), `${name}: the message names the path: ${result.details}`);
   t.deepEqual(await node.ns.mountsAt(target), [], `${name}: nothing mounted`);
-  if (probeNotReady) {
-    const probe = await node.serve.api.call('identity', 'Probe', {});
-    t.false(probe.ready?.value ?? true, `${name}: Probe answers not ready at once`);
-  }
   await repair();
   t.deepEqual(await viewNames(node.stateDir), [], `${name}: the view built for the failed publish is gone`);
   await node.clean(t);
