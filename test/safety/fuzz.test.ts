@@ -103,7 +103,12 @@ class Fuzzer {
       const published = await this.call('NodePublishVolume', request);
       this.check(`${where}: publish`, published);
       if (c.extra === 'stats') this.check(`${where}: stats`, await this.call('NodeGetVolumeStats', { volume_id: c.volumeId, volume_path: c.target }));
-      if (c.extra === 'unpublish-other-id') this.check(`${where}: unpublish by another id`, await this.call('NodeUnpublishVolume', { volume_id: `${c.volumeId}-other`, target_path: c.target }));
+      if (c.extra === 'unpublish-other-id') {
+        this.check(`${where}: unpublish by another id`, await this.call('NodeUnpublishVolume', { volume_id: `${c.volumeId}-other`, target_path: c.target }));
+        // Whatever it answers, another volume id never tears down this volume.
+        const held = stateMounts(await this.node.ns.mounts(), [this.node.stateDir]).filter((entry) => !this.keepers.includes(entry.mountPoint));
+        if (published.code === status.OK && held.length !== 1) throw new Error(`${where}: after an unpublish by another id, ${held.length} mounts of ours remain (expected the published one)`);
+      }
       if (c.extra === 'stage' && !this.stages) {
         this.check(`${where}: stage`, await this.call('NodeStageVolume', { volume_id: c.volumeId, staging_target_path: c.staging || c.target, volume_capability: c.capability, volume_context: c.context }));
         this.check(`${where}: unstage`, await this.call('NodeUnstageVolume', { volume_id: c.volumeId, staging_target_path: c.staging || c.target }));
