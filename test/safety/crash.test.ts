@@ -168,6 +168,16 @@ function scenarios(t: ExecutionContext): Scenario[] {
       events: (ctx) => [records(ctx, 'volumes', 'record deleted', /\.json$/), views(ctx, '.deleting-* appears', DELETING), rootEvent(ctx), rootDirEvent(ctx)],
     },
     {
+      name: 'local unpublish RW (overlay and view removal)',
+      cap: 4,
+      commands: /^umount$/,
+      prepare: (ctx) => must(t, 'publish', publish(ctx, 'v7', localTarget(ctx, 'pod-un-rw'), false)),
+      op: (ctx) => unpublish(ctx, 'v7', localTarget(ctx, 'pod-un-rw')),
+      live: () => [],
+      undo: (ctx) => must(t, 'unpublish again', unpublish(ctx, 'v7', localTarget(ctx, 'pod-un-rw'))),
+      events: (ctx) => [overlays(ctx), records(ctx, 'volumes', 'record deleted', /\.json$/), views(ctx, '.deleting-* appears', DELETING)],
+    },
+    {
       name: 'nomad stage cold (view build)',
       nomad: true,
       cap: 5,
@@ -254,7 +264,7 @@ async function runScenario(t: ExecutionContext, scenario: Scenario, index: numbe
   if (scenario.nomad) node.serve.options.args = ['--orchestrator', 'nomad', '--stage-publish-base-dir', ctx.base];
   t.true((await node.serve.launch()).ready, 'first start');
   const wrappers = node.wrappers!;
-  const budget = momentBudget(10);
+  const budget = momentBudget(NAMES.length);
   await scenario.setupOnce?.(ctx);
 
   // Census: the operation once, unharmed, to learn its commands and its duration.
