@@ -7,7 +7,7 @@ import test, { type ExecutionContext } from 'ava';
 import { status } from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { mkdir, symlink } from 'node:fs/promises';
-import { dirname, join, normalize } from 'node:path';
+import { dirname, join, normalize, resolve } from 'node:path';
 import { capabilityArb, fuzzParameters, pathArb, volumeContextArb, volumeIdArb, type PathPlaces } from '../helpers/fuzz-arbitraries.js';
 import { stateMounts } from '../helpers/node-clean.js';
 import { answer, codeName, publishRequest, recordFiles, safetyNode, type Answer, type SafetyNode } from './safety-node.js';
@@ -106,8 +106,8 @@ class Fuzzer {
       if (c.extra === 'unpublish-other-id') {
         this.check(`${where}: unpublish by another id`, await this.call('NodeUnpublishVolume', { volume_id: `${c.volumeId}-other`, target_path: c.target }));
         // Whatever it answers, another volume id never tears down this volume.
-        const held = stateMounts(await this.node.ns.mounts(), [this.node.stateDir]).filter((entry) => !this.keepers.includes(entry.mountPoint));
-        if (published.code === status.OK && held.length !== 1) throw new Error(`${where}: after an unpublish by another id, ${held.length} mounts of ours remain (expected the published one)`);
+        const held = stateMounts(await this.node.ns.mounts(), [this.node.stateDir]).filter((entry) => entry.mountPoint === resolve(c.target));
+        if (published.code === status.OK && held.length !== 1) throw new Error(`${where}: after an unpublish by another id, ${held.length} mounts of ours at the target (expected the published one)`);
       }
       if (c.extra === 'stage' && !this.stages) {
         this.check(`${where}: stage`, await this.call('NodeStageVolume', { volume_id: c.volumeId, staging_target_path: c.staging || c.target, volume_capability: c.capability, volume_context: c.context }));
