@@ -51,7 +51,9 @@ export class HardlinkViewStore implements ViewStore {
     const store = join(building, 'nix/store');
     this.busy.add(building);
     try {
-      await mkdir(store, { recursive: true });
+      // One level at a time: a recursive mkdir on a read-only file system says ENOENT, not EROFS.
+      await mkdir(this.dir, { recursive: true });
+      for (const dir of [building, join(building, 'nix'), store]) await mkdir(dir);
       // The registration (two Nix processes) writes only nix/var/nix/db, so it runs
       // while cp fills nix/store; both are awaited before anything is cleaned up.
       const [linked, registered] = await Promise.allSettled([this.hardlinkAll(contents, store), contents.register(building)]);
