@@ -13,6 +13,7 @@ import {
 } from '../core/errors.js';
 import type { ClosureAnswer, EvaluateOptions, Evaluation, NixStore, RealiseOptions } from '../core/ports/nix-store.js';
 import { ProcessRunner, type RunOptions } from './process-runner.js';
+import { boundMessage } from '../core/quote.js';
 import { NodeSettings } from '../core/settings.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
 import { RealiseOutput } from './nix-realise-output.js';
@@ -22,6 +23,7 @@ import { RealiseOutput } from './nix-realise-output.js';
 const EVALUATE_TIMEOUT_MS = 10 * 60_000;
 const REALISE_TIMEOUT_MS = 6 * 3_600_000;
 const BUILD_LOG_TAIL = 15;
+const STORE_PATH_IN_TEXT = /\/nix\/store\/[0-9a-z]{32}-[^\s',"]*/g;
 const FETCH_FAILURE = /unable to download|Couldn't resolve host|Could not resolve host|Couldn't connect to server|Connection refused|Timeout was reached/;
 
 // Paths go to nix-store in batches so a closure of thousands never exceeds ARG_MAX.
@@ -128,7 +130,9 @@ export class NixCliStore implements NixStore {
       const names = (this.settings.trustedPublicKeys ?? []).map((key) => key.split(':')[0]);
       problems.push(`this node trusts ${names.length > 0 ? `the keys ${names.join(', ')}` : "the keys of its nix.conf"} (--trusted-public-keys)`);
     }
-    const detail = problems.length > 0 ? problems.join('; ') : lastLines(result.stderr, 3);
+    // Nix's own lines can repeat every path asked for; the error lists them (bounded) already.
+    const said = problems.length > 0 ? problems.join('; ') : lastLines(result.stderr, 3);
+    const detail = boundMessage(said.replace(STORE_PATH_IN_TEXT, '…'), 600);
     throw new StorePathsUnavailableError(stillMissing.length > 0 ? stillMissing : targets, `caches: ${caches}; ${detail}`);
   }
 
