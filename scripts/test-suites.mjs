@@ -5,7 +5,7 @@ export const UNIT_TESTS = [
   'dist/test/core/**/*.test.js',
   'dist/test/platform/**/*.test.js',
   'dist/test/csi/in-flight.test.js',
-  'dist/test/cli/source-options.test.js',
+  'dist/test/settings/**/*.test.js',
   'dist/test/adapters/kubernetes/kubernetes-adapter.test.js',
   'dist/test/adapters/kubernetes/manifests.test.js',
   'dist/test/adapters/nomad/nomad-adapter.test.js',

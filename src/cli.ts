@@ -1,37 +1,100 @@
 #!/usr/bin/env node
+import { parseCommandLine } from './settings/command-line.js';
+import { COMMAND_GROUPS, COMMANDS, type CommandSpec } from './settings/commands.js';
+import { commandHelp, commandList } from './settings/help.js';
+import { UsageError } from './settings/option.js';
+import { packageVersion } from './settings/version.js';
 
-const USAGE = `usage: nixmount <command> [options]
+/** Exit statuses: the command did what was asked; it failed; the command line was wrong. */
+const OK = 0;
+const FAILED = 1;
+const USAGE = 2;
 
-  serve       run the CSI plugin on a unix socket (--mode node|controller|monolith, --endpoint, --node-id, --state-dir, --orchestrator …)
-  publish     mount a closure at --target on this machine (--paths or --context key=value, --read-write)
-  unpublish   unmount what publish mounted at --target
-  gc          remove views no volume uses
-  k8s         Kubernetes tools: "k8s manifests" renders the install manifests (--driver-name, --namespace, --image, --controller, --out)
-  nomad       Nomad tools: \`nomad volume\` writes a volume spec, \`nomad check\` checks a jobspec`;
+const HELP_WORDS = new Set(['--help', '-h', 'help']);
 
-type Command = (argv: string[]) => Promise<void>;
-
-// Loaded on demand: the HCL parser alone is ~50 MiB of memory that `serve` must not carry.
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  serve: async () => (await import('./cli/serve.js')).serve,
-  publish: async () => (await import('./cli/local-volume.js')).publish,
-  unpublish: async () => (await import('./cli/local-volume.js')).unpublish,
-  gc: async () => (await import('./cli/local-volume.js')).gc,
-  k8s: async () => (await import('./cli/k8s.js')).k8s,
-  nomad: async () => (await import('./cli/nomad.js')).nomad,
-};
-
-async function main(): Promise<void> {
-  const [command, ...rest] = process.argv.slice(2);
-  const load = command ? COMMANDS[command] : undefined;
-  if (!load) {
-    console.error(USAGE);
-    process.exit(command && command !== 'help' && command !== '--help' ? 2 : 0);
-  }
-  await (await load())(rest);
+function topHelp(): string {
+  const single = COMMANDS.filter((command) => !command.name.includes(' '));
+  return commandList('nixmount <command> [options]', [...single, ...COMMAND_GROUPS], [
+    'Run `nixmount <command> --help` for a command\'s options, `nixmount --version` for the version.',
+  ]);
 }
 
-main().catch((error: unknown) => {
-  console.error(`nixmount: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+function groupHelp(group: string): string {
+  const commands = COMMANDS.filter((command) => command.name.startsWith(`${group} `));
+  return commandList(`nixmount ${group} <command> [options]`, commands.map((command) => ({ ...command, name: command.name.slice(group.length + 1) })), [
+    `Run \`nixmount ${group} <command> --help\` for a command's options.`,
+  ]);
+}
+
+class UnknownCommand extends UsageError {
+  constructor(words: string, readonly help: string) {
+    super(`unknown command "${words}"`);
+  }
+}
+
+/** The command the words name and the arguments after them; undefined when the words ask for help. */
+function findCommand(argv: string[]): { command: CommandSpec; rest: string[] } | undefined {
+  const [first, second] = argv;
+  if (first === undefined || HELP_WORDS.has(first)) return undefined;
+  if (COMMAND_GROUPS.some((group) => group.name === first)) {
+    const command = COMMANDS.find((candidate) => candidate.name === `${first} ${second}`);
+    if (command) return { command, rest: argv.slice(2) };
+    if (second === undefined || HELP_WORDS.has(second)) {
+      console.log(groupHelp(first));
+      return undefined;
+    }
+    throw new UnknownCommand(`${first} ${second}`, groupHelp(first));
+  }
+  const command = COMMANDS.find((candidate) => candidate.name === first);
+  if (!command) throw new UnknownCommand(first, topHelp());
+  return { command, rest: argv.slice(1) };
+}
+
+async function run(argv: string[]): Promise<number> {
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    console.log(`nixmount ${packageVersion()}`);
+    return OK;
+  }
+  if (argv.length === 0 || HELP_WORDS.has(argv[0]!)) {
+    console.log(topHelp());
+    return OK;
+  }
+  const found = findCommand(argv);
+  if (!found) return OK;
+  const { command, rest } = found;
+  const optionsEnd = rest.indexOf('--');
+  if ((optionsEnd < 0 ? rest : rest.slice(0, optionsEnd)).some((arg) => arg === '--help' || arg === '-h')) {
+    console.log(commandHelp(command.name, command.about, command.options, command.positionals));
+    return OK;
+  }
+  try {
+    const { values, positionals } = parseCommandLine(command.options, rest, process.env, command.positionals);
+    const handler = await command.load();
+    return (await handler(values as never, positionals)) ?? OK;
+  } catch (error) {
+    if (error instanceof UsageError) throw new CommandUsageError(command.name, error.message);
+    throw error;
+  }
+}
+
+class CommandUsageError extends UsageError {
+  constructor(readonly command: string, message: string) {
+    super(message);
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof CommandUsageError) {
+      console.error(`nixmount ${error.command}: ${message}\nRun \`nixmount ${error.command} --help\` for its options.`);
+    } else {
+      console.error(`nixmount: ${message}`);
+    }
+    if (error instanceof UnknownCommand) console.error(`\n${error.help}`);
+    process.exit(error instanceof UsageError ? USAGE : FAILED);
+  },
+);
