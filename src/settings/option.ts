@@ -134,10 +134,8 @@ export function flag<const C extends CommandName>(spec: Omit<Common<C>, 'env' | 
   return {
     ...spec,
     kind: 'boolean',
-    parse: (value) => {
-      if (value !== 'true' && value !== 'false') throw new ValueError(`"${value}" is not true or false`);
-      return value === 'true';
-    },
+    // Given bare (parseArgs refuses `--flag=value`), with no variable and no default: present is true.
+    parse: () => true,
     absent: false,
   };
 }
