@@ -4,12 +4,12 @@ import type { OptionSpec } from './option.js';
 const COLUMN = 34;
 const WIDTH = 100;
 
-/** Words of `text` in lines that fit between COLUMN and WIDTH. */
-function wrap(text: string): string[] {
+/** Words of `text` in lines that fit between column `indent` and WIDTH. */
+function wrap(text: string, indent = COLUMN): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(' ')) {
-    if (line !== '' && COLUMN + line.length + 1 + word.length > WIDTH) {
+    if (line !== '' && indent + line.length + 1 + word.length > WIDTH) {
       lines.push(line);
       line = word;
     } else {
@@ -40,7 +40,7 @@ function optionLine(spec: OptionSpec): string {
 
 /** `nixmount <command> --help`: usage, what it does, then its options by section. */
 export function commandHelp(name: string, about: string, options: readonly CommandOption[], positionals?: Positionals): string {
-  const lines = [`usage: nixmount ${name}${options.length > 0 ? ' [options]' : ''}${positionals ? ` ${positionals.usage}` : ''}`, '', about];
+  const lines = [`usage: nixmount ${name}${options.length > 0 ? ' [options]' : ''}${positionals ? ` ${positionals.usage}` : ''}`, '', ...wrap(about, 0)];
   const sections = [...new Set(options.map(([, spec]) => spec.section))];
   for (const section of sections) {
     lines.push('', `${section}:`, ...options.filter(([, spec]) => spec.section === section).map(([, spec]) => optionLine(spec)));
