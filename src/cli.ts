@@ -32,22 +32,23 @@ class UnknownCommand extends UsageError {
   }
 }
 
-/** The command the words name and the arguments after them; undefined when the words ask for help. */
-function findCommand(argv: string[]): { command: CommandSpec; rest: string[] } | undefined {
-  const [first, second] = argv;
-  if (first === undefined || HELP_WORDS.has(first)) return undefined;
-  if (COMMAND_GROUPS.some((group) => group.name === first)) {
-    const command = COMMANDS.find((candidate) => candidate.name === `${first} ${second}`);
-    if (command) return { command, rest: argv.slice(2) };
-    if (second === undefined || HELP_WORDS.has(second)) {
-      console.log(groupHelp(first));
-      return undefined;
-    }
-    throw new UnknownCommand(`${first} ${second}`, groupHelp(first));
+class CommandUsageError extends UsageError {
+  constructor(readonly command: string, message: string) {
+    super(message);
   }
-  const command = COMMANDS.find((candidate) => candidate.name === first);
-  if (!command) throw new UnknownCommand(first, topHelp());
-  return { command, rest: argv.slice(1) };
+}
+
+/** The command the words name and the arguments after it, or the help they ask for. */
+function resolveCommand(argv: string[]): { command: CommandSpec; rest: string[] } | { help: string } {
+  const [first, second] = argv;
+  if (first === undefined || HELP_WORDS.has(first)) return { help: topHelp() };
+  const group = COMMAND_GROUPS.find((candidate) => candidate.name === first);
+  const words = group ? 2 : 1;
+  const name = argv.slice(0, words).join(' ');
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (command) return { command, rest: argv.slice(words) };
+  if (group && (second === undefined || HELP_WORDS.has(second))) return { help: groupHelp(first) };
+  throw new UnknownCommand(name, group ? groupHelp(first) : topHelp());
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -55,13 +56,12 @@ async function run(argv: string[]): Promise<number> {
     console.log(`nixmount ${packageVersion()}`);
     return OK;
   }
-  if (argv.length === 0 || HELP_WORDS.has(argv[0]!)) {
-    console.log(topHelp());
+  const resolved = resolveCommand(argv);
+  if ('help' in resolved) {
+    console.log(resolved.help);
     return OK;
   }
-  const found = findCommand(argv);
-  if (!found) return OK;
-  const { command, rest } = found;
+  const { command, rest } = resolved;
   const optionsEnd = rest.indexOf('--');
   if ((optionsEnd < 0 ? rest : rest.slice(0, optionsEnd)).some((arg) => arg === '--help' || arg === '-h')) {
     console.log(commandHelp(command.name, command.about, command.options, command.positionals));
@@ -74,12 +74,6 @@ async function run(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError) throw new CommandUsageError(command.name, error.message);
     throw error;
-  }
-}
-
-class CommandUsageError extends UsageError {
-  constructor(readonly command: string, message: string) {
-    super(message);
   }
 }
 
