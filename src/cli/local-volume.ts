@@ -11,7 +11,7 @@ import { defaultValues, optionsOf } from '../settings/command-line.js';
 import type { GcValues, PublishValues, UnpublishValues } from '../settings/commands.js';
 import { UsageError } from '../settings/option.js';
 import { PLUGIN_OPTIONS } from '../settings/plugin-options.js';
-import { pluginSettings } from '../settings/plugin-settings.js';
+import { pluginSettings, type PipelineValues } from '../settings/plugin-settings.js';
 
 /** Local volumes are named after their target, so publish and unpublish agree without bookkeeping. */
 export function localVolumeId(target: string): string {
@@ -22,11 +22,11 @@ async function withLocalNode<T>(
   values: GcValues & Partial<PublishValues>,
   work: (container: ReturnType<typeof createContainer>) => Promise<T>,
 ): Promise<T> {
-  // unpublish and gc take fewer options than publish; the rest keep their defaults.
-  const all = { ...(defaultValues(optionsOf('publish', PLUGIN_OPTIONS)) as Omit<PublishValues, 'target'>), ...values };
+  // unpublish and gc take fewer options than publish; the others keep their defaults.
+  const all = { ...(defaultValues(optionsOf('publish', PLUGIN_OPTIONS)) as PipelineValues), ...values };
   // Each command is a fresh process, so nixmount's own evaluation cache starts empty;
   // --refresh also makes Nix refetch unlocked flake inputs and tarballs.
-  const given = pluginSettings(all, all.refresh);
+  const given = pluginSettings(all, values.refresh ?? false);
   const settings = { ...given.settings, stateDir: await canonicalStateDir(given.settings.stateDir) };
   // A person at a shell waits for the work; there is no orchestrator retry to join it later.
   const sources = { ...given.sources, realiseWaitMs: 0 };

@@ -1,7 +1,7 @@
 /**
  * One command-line option: its flag, the variable that gives its default, the
  * default itself, its help text and the commands that take it. Every option of
- * nixmount is a value of this type in a table (src/settings/table.ts, and each
+ * nixmount is a value of this type in a table (plugin-options.ts, tool-options.ts, and each
  * adapter's own adapter-options.ts); parsing, help and the README check read them.
  */
 
@@ -75,14 +75,14 @@ type WithDefault = { default: string | (() => string) };
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** "90s", "15m", "2h", "500ms" or plain milliseconds, in milliseconds. */
-export function parseDuration(text: string): number {
+function parseDuration(text: string): number {
   const match = /^(\d+)(ms|s|m|h)?$/.exec(text.trim());
   if (!match) throw new ValueError(`"${text}" is not a duration (e.g. 30s, 15m, 0)`);
   return Number(match[1]) * (DURATION_UNITS[match[2] ?? 'ms'] ?? 1);
 }
 
 /** Space or comma separated; an empty text is an empty list (for caches: "none"). */
-export function parseList(text: string): string[] {
+function parseList(text: string): string[] {
   return text.split(/[\s,]+/).filter((entry) => entry.length > 0);
 }
 

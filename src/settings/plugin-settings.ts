@@ -1,6 +1,6 @@
 import type { PluginConfig } from '../composition-root.js';
 import type { NixSettings } from '../platform/nix-settings.js';
-import type { PublishValues } from './commands.js';
+import type { PublishValues, ServeValues } from './commands.js';
 import { packageVersion } from './version.js';
 
 /** Nix takes whole seconds, at least 1. */
@@ -11,12 +11,15 @@ function seconds(ms: number): number {
 /** What the composition root is given (all but the adapter and the logger), from the plugin's parsed options. */
 export type PluginSettings = Required<Pick<PluginConfig, 'settings' | 'nix' | 'sources'>>;
 
+/** The options `serve` and `publish` both take: those the pipeline is configured with. */
+export type PipelineValues = Pick<ServeValues, keyof ServeValues & keyof PublishValues>;
+
 /**
  * The one translation of the plugin's options into the settings the composition
  * root binds; `serve` and the local commands share it. `refresh` makes Nix refetch
  * unlocked sources now (publish --refresh).
  */
-export function pluginSettings(values: Omit<PublishValues, 'target' | 'paths' | 'context' | 'readWrite' | 'volumeId' | 'refresh'>, refresh = false): PluginSettings {
+export function pluginSettings(values: PipelineValues, refresh = false): PluginSettings {
   const sources = {
     policy: {
       allowExpressions: values.allowSources.includes('expression'),
