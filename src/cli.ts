@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseCommandLine } from './settings/command-line.js';
 import { COMMAND_GROUPS, COMMANDS, type CommandSpec } from './settings/commands.js';
-import { commandHelp, commandList } from './settings/help.js';
+import { commandHelp, commandList, usageLine } from './settings/help.js';
 import { UsageError } from './settings/option.js';
 import { packageVersion } from './settings/version.js';
 
@@ -32,9 +32,13 @@ class UnknownCommand extends UsageError {
   }
 }
 
+/** A usage error of one command: printed with the command's usage line. */
 class CommandUsageError extends UsageError {
-  constructor(readonly command: string, message: string) {
+  readonly usage: string;
+
+  constructor(readonly command: CommandSpec, message: string) {
     super(message);
+    this.usage = usageLine(command.name, command.options, command.positionals);
   }
 }
 
@@ -72,7 +76,7 @@ async function run(argv: string[]): Promise<number> {
     const handler = await command.load();
     return (await handler(values as never, positionals)) ?? OK;
   } catch (error) {
-    if (error instanceof UsageError) throw new CommandUsageError(command.name, error.message);
+    if (error instanceof UsageError) throw new CommandUsageError(command, error.message);
     throw error;
   }
 }
@@ -84,7 +88,7 @@ run(process.argv.slice(2)).then(
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof CommandUsageError) {
-      console.error(`nixmount ${error.command}: ${message}\nRun \`nixmount ${error.command} --help\` for its options.`);
+      console.error(`nixmount ${error.command.name}: ${message}\n${error.usage}\nRun \`nixmount ${error.command.name} --help\` for its options.`);
     } else {
       console.error(`nixmount: ${message}`);
     }

@@ -38,9 +38,14 @@ function optionLine(spec: OptionSpec): string {
   return [...first, ...help.map((line) => `${' '.repeat(COLUMN)}${line}`)].join('\n');
 }
 
+/** The first line of a command's help, also printed under a usage error. */
+export function usageLine(name: string, options: readonly CommandOption[], positionals?: Positionals): string {
+  return `usage: nixmount ${name}${options.length > 0 ? ' [options]' : ''}${positionals ? ` ${positionals.usage}` : ''}`;
+}
+
 /** `nixmount <command> --help`: usage, what it does, then its options by section. */
 export function commandHelp(name: string, about: string, options: readonly CommandOption[], positionals?: Positionals): string {
-  const lines = [`usage: nixmount ${name}${options.length > 0 ? ' [options]' : ''}${positionals ? ` ${positionals.usage}` : ''}`, '', ...wrap(about, 0)];
+  const lines = [usageLine(name, options, positionals), '', ...wrap(about, 0)];
   const sections = [...new Set(options.map(([, spec]) => spec.section))];
   for (const section of sections) {
     lines.push('', `${section}:`, ...options.filter(([, spec]) => spec.section === section).map(([, spec]) => optionLine(spec)));

@@ -37,7 +37,8 @@ for (const command of COMMANDS) {
     const result = await nixmount([...command.name.split(' '), '--no-such-flag', 'x']);
     t.is(result.exitCode, 2);
     t.is(result.stdout, '');
-    t.is(result.stderr, `nixmount ${command.name}: unknown option "--no-such-flag"\nRun \`nixmount ${command.name} --help\` for its options.`);
+    const usage = `usage: nixmount ${command.name} [options]${command.positionals ? ` ${command.positionals.usage}` : ''}`;
+    t.is(result.stderr, `nixmount ${command.name}: unknown option "--no-such-flag"\n${usage}\nRun \`nixmount ${command.name} --help\` for its options.`);
   });
 }
 
@@ -87,7 +88,10 @@ for (const [args, env, message] of usageErrors) {
     const result = await nixmount(args, { env });
     t.is(result.exitCode, 2);
     const command = args[0] === 'k8s' || args[0] === 'nomad' ? args.slice(0, 2).join(' ') : args[0];
-    t.is(result.stderr, `${message}\nRun \`nixmount ${command} --help\` for its options.`);
+    const [first, usage, hint] = result.stderr.split('\n');
+    t.is(first, message);
+    t.true(usage!.startsWith(`usage: nixmount ${command} [options]`), usage);
+    t.is(hint, `Run \`nixmount ${command} --help\` for its options.`);
   });
 }
 
