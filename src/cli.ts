@@ -1,43 +1,104 @@
 #!/usr/bin/env node
+import { parseCommandLine } from './settings/command-line.js';
+import { COMMAND_GROUPS, COMMANDS, RAW_COMMANDS, type CommandSpec, type RawCommandSpec } from './settings/commands.js';
+import { commandHelp, commandList, usageLine } from './settings/help.js';
+import { UsageError } from './settings/option.js';
+import { packageVersion } from './settings/version.js';
 
-const USAGE = `usage: nixmount <command> [options]
+/** Exit statuses: the command did what was asked; it failed; the command line was wrong. */
+const OK = 0;
+const FAILED = 1;
+const USAGE = 2;
 
-  serve       run the CSI plugin on a unix socket (--mode node|controller|monolith, --endpoint, --node-id, --state-dir, --orchestrator …)
-  publish     mount a closure at --target on this machine (--paths or --context key=value, --read-write)
-  unpublish   unmount what publish mounted at --target
-  gc          remove views no volume uses
-  own-store   [--store-dir /nix/store] -- COMMAND…: on NixOS-style nodes, unmount the store's bind of itself in this mount namespace, then run COMMAND
-  k8s         Kubernetes tools: "k8s manifests" renders the install manifests (--driver-name, --namespace, --image, --controller, --out)
-  host-volume Nomad dynamic host volume plugin: fingerprint, create, delete (run by the Nomad client); "host-volume install --plugin-dir DIR" writes the plugin
-  nomad       Nomad tools: \`nomad volume\` writes a volume spec, \`nomad check\` checks a jobspec`;
+const HELP_WORDS = new Set(['--help', '-h', 'help']);
 
-// A command that returns an argv hands over to that command (own-store wraps serve).
-type Command = (argv: string[]) => Promise<void | string[]>;
-
-// Loaded on demand: the HCL parser alone is ~50 MiB of memory that `serve` must not carry.
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  serve: async () => (await import('./cli/serve.js')).serve,
-  publish: async () => (await import('./cli/local-volume.js')).publish,
-  unpublish: async () => (await import('./cli/local-volume.js')).unpublish,
-  gc: async () => (await import('./cli/local-volume.js')).gc,
-  k8s: async () => (await import('./cli/k8s.js')).k8s,
-  nomad: async () => (await import('./cli/nomad.js')).nomad,
-  'host-volume': async () => (await import('./cli/host-volume.js')).hostVolume,
-  'own-store': async () => (await import('./cli/own-store.js')).ownStore,
-};
-
-async function main(argv = process.argv.slice(2)): Promise<void> {
-  const [command, ...rest] = argv;
-  const load = command ? COMMANDS[command] : undefined;
-  if (!load) {
-    console.error(USAGE);
-    process.exit(command && command !== 'help' && command !== '--help' ? 2 : 0);
-  }
-  const next = await (await load())(rest);
-  if (next) await main(next);
+function topHelp(): string {
+  const single = COMMANDS.filter((command) => !command.name.includes(' '));
+  return commandList('nixmount <command> [options]', [...single, ...RAW_COMMANDS, ...COMMAND_GROUPS], [
+    'Run `nixmount <command> --help` for a command\'s options, `nixmount --version` for the version.',
+  ]);
 }
 
-main().catch((error: unknown) => {
-  console.error(`nixmount: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+function groupHelp(group: string): string {
+  const commands = COMMANDS.filter((command) => command.name.startsWith(`${group} `));
+  return commandList(`nixmount ${group} <command> [options]`, commands.map((command) => ({ ...command, name: command.name.slice(group.length + 1) })), [
+    `Run \`nixmount ${group} <command> --help\` for a command's options.`,
+  ]);
+}
+
+class UnknownCommand extends UsageError {
+  constructor(words: string, readonly help: string) {
+    super(`unknown command "${words}"`);
+  }
+}
+
+/** A usage error of one command: printed with the command's usage line. */
+class CommandUsageError extends UsageError {
+  readonly usage: string;
+
+  constructor(readonly command: CommandSpec, message: string) {
+    super(message);
+    this.usage = usageLine(command.name, command.options, command.positionals);
+  }
+}
+
+/** The command the words name and the arguments after it, or the help they ask for. */
+function resolveCommand(argv: string[]): { command: CommandSpec; rest: string[] } | { raw: RawCommandSpec; rest: string[] } | { help: string } {
+  const [first, second] = argv;
+  if (first === undefined || HELP_WORDS.has(first)) return { help: topHelp() };
+  const raw = RAW_COMMANDS.find((candidate) => candidate.name === first);
+  if (raw) return { raw, rest: argv.slice(1) };
+  const group = COMMAND_GROUPS.find((candidate) => candidate.name === first);
+  const words = group ? 2 : 1;
+  const name = argv.slice(0, words).join(' ');
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (command) return { command, rest: argv.slice(words) };
+  if (group && (second === undefined || HELP_WORDS.has(second))) return { help: groupHelp(first) };
+  throw new UnknownCommand(name, group ? groupHelp(first) : topHelp());
+}
+
+async function run(argv: string[]): Promise<number> {
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    console.log(`nixmount ${packageVersion()}`);
+    return OK;
+  }
+  const resolved = resolveCommand(argv);
+  if ('help' in resolved) {
+    console.log(resolved.help);
+    return OK;
+  }
+  if ('raw' in resolved) {
+    const next = await (await resolved.raw.load())(resolved.rest);
+    return Array.isArray(next) ? run(next) : (next ?? OK);
+  }
+  const { command, rest } = resolved;
+  const optionsEnd = rest.indexOf('--');
+  if ((optionsEnd < 0 ? rest : rest.slice(0, optionsEnd)).some((arg) => arg === '--help' || arg === '-h')) {
+    console.log(commandHelp(command.name, command.about, command.options, command.positionals));
+    return OK;
+  }
+  try {
+    const { values, positionals } = parseCommandLine(command.options, rest, process.env, command.positionals);
+    const handler = await command.load();
+    return (await handler(values as never, positionals)) ?? OK;
+  } catch (error) {
+    if (error instanceof UsageError) throw new CommandUsageError(command, error.message);
+    throw error;
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof CommandUsageError) {
+      console.error(`nixmount ${error.command.name}: ${message}\n${error.usage}\nRun \`nixmount ${error.command.name} --help\` for its options.`);
+    } else {
+      console.error(`nixmount: ${message}`);
+    }
+    if (error instanceof UnknownCommand) console.error(`\n${error.help}`);
+    process.exit(error instanceof UsageError ? USAGE : FAILED);
+  },
+);

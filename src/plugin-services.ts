@@ -16,12 +16,6 @@ import type { RpcHandlerFactory } from './csi/rpc-handler.js';
 export const PLUGIN_MODES = ['node', 'controller', 'monolith'] as const;
 export type PluginMode = (typeof PLUGIN_MODES)[number];
 
-export function parsePluginMode(text: string): PluginMode {
-  const mode = PLUGIN_MODES.find((candidate) => candidate === text);
-  if (!mode) throw new Error(`--mode: "${text}" is not one of ${PLUGIN_MODES.join(', ')}`);
-  return mode;
-}
-
 export function runsNode(mode: PluginMode): boolean {
   return mode !== 'controller';
 }

@@ -1,14 +1,15 @@
 import type { OrchestratorAdapter } from '../core/orchestrator-adapter.js';
-import { DEFAULT_KUBELET_DIR } from './kubernetes/kubelet-paths.js';
+import { defaultValues } from '../settings/command-line.js';
+import type { OptionTable, Values } from '../settings/option.js';
+import { KUBERNETES_OPTIONS } from './kubernetes/adapter-options.js';
 import { KubernetesAdapter } from './kubernetes/kubernetes-adapter.js';
 import { LocalAdapter } from './local/local-adapter.js';
+import { NOMAD_OPTIONS } from './nomad/adapter-options.js';
 import { NomadAdapter } from './nomad/nomad-adapter.js';
-import { DEFAULT_STAGE_PUBLISH_BASE_DIR } from './nomad/nomad-paths.js';
 
+/** What the composition gives every adapter, whichever orchestrator it serves. */
 export interface AdapterOptions {
   nodeId: string;
-  /** Adapter-specific flags from the command line (e.g. --kubelet-dir), by flag name. */
-  flags: Record<string, string | undefined>;
   /**
    * Directories no target or staging path may be, be inside or hide: the state dir (as
    * given; adapters add its realpath), /nix and the store's physical `<root>/nix`
@@ -17,23 +18,34 @@ export interface AdapterOptions {
   protectedDirs?: readonly string[];
 }
 
-type AdapterFactory = (options: AdapterOptions) => OrchestratorAdapter;
+interface AdapterEntry<T extends OptionTable> {
+  /** The adapter's own options (flags of `serve`), in the settings table format. */
+  options: T;
+  create(options: AdapterOptions & Values<T>): OrchestratorAdapter;
+}
+
+function adapter<T extends OptionTable>(options: T, create: (options: AdapterOptions & Values<T>) => OrchestratorAdapter): AdapterEntry<T> {
+  return { options, create };
+}
 
 /** Orchestrators nixmount can serve; a third-party adapter is one more entry here. */
-export const ADAPTERS: Record<string, AdapterFactory> = {
-  local: (options) => new LocalAdapter(options.nodeId, { protectedDirs: options.protectedDirs ?? [] }),
-  kubernetes: (options) =>
-    new KubernetesAdapter({
-      nodeName: options.nodeId,
-      kubeletDir: options.flags['kubelet-dir'] ?? DEFAULT_KUBELET_DIR,
-      protectedDirs: options.protectedDirs ?? [],
-    }),
-  nomad: (options) =>
-    new NomadAdapter(options.nodeId, options.flags['stage-publish-base-dir'] ?? DEFAULT_STAGE_PUBLISH_BASE_DIR, options.protectedDirs ?? []),
+export const ADAPTERS = {
+  local: adapter({}, (options) => new LocalAdapter(options.nodeId, { protectedDirs: options.protectedDirs ?? [] })),
+  kubernetes: adapter(KUBERNETES_OPTIONS, (options) =>
+    new KubernetesAdapter({ nodeName: options.nodeId, kubeletDir: options.kubeletDir, protectedDirs: options.protectedDirs ?? [] }),
+  ),
+  nomad: adapter(NOMAD_OPTIONS, (options) => new NomadAdapter(options.nodeId, options.stagePublishBaseDir, options.protectedDirs ?? [])),
 };
 
-export function createAdapter(name: string, options: AdapterOptions): OrchestratorAdapter {
-  const factory = ADAPTERS[name];
-  if (!factory) throw new Error(`--orchestrator: "${name}" is not one of ${Object.keys(ADAPTERS).join(', ')}`);
-  return factory(options);
+export type AdapterName = keyof typeof ADAPTERS;
+export const ADAPTER_NAMES = Object.keys(ADAPTERS) as AdapterName[];
+
+/** Every adapter's options: `serve` takes them all, whichever orchestrator is chosen. */
+export const ADAPTER_OPTIONS = { ...KUBERNETES_OPTIONS, ...NOMAD_OPTIONS } as const;
+export type AdapterValues = Values<typeof ADAPTER_OPTIONS>;
+
+/** The adapter `name`, given the common options and its own (from `serve`'s parsed values; the defaults where absent). */
+export function createAdapter(name: AdapterName, options: AdapterOptions & Partial<AdapterValues>): OrchestratorAdapter {
+  const entry: AdapterEntry<OptionTable> = ADAPTERS[name];
+  return entry.create({ ...defaultValues(Object.entries(entry.options)), ...options });
 }

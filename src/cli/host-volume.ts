@@ -5,8 +5,10 @@ import { hostVolumeRequest, parseOperation, type HostVolumeRequest } from '../ad
 import { readHostVolumeConfig } from '../adapters/nomad-host/host-volume-config.js';
 import { AbortedError, AlreadyExistsError } from '../core/errors.js';
 import { parseUserContext } from '../core/volume-context.js';
-import { nodeOptions, packageVersion } from './options.js';
-import { sourceOptions } from './source-options.js';
+import { optionsOf, parseCommandLine } from '../settings/command-line.js';
+import type { PublishValues } from '../settings/commands.js';
+import { PLUGIN_OPTIONS } from '../settings/plugin-options.js';
+import { packageVersion } from '../settings/version.js';
 
 /**
  * `nixmount host-volume <fingerprint|create|delete>`: nixmount as a Nomad dynamic host
@@ -35,7 +37,16 @@ const BUDGET_MS = 50_000;
 const AFTER_REALISE_MS = 10_000;
 const MIN_REALISE_WAIT_MS = 1_000;
 
-const CONFIG_KEYS = [...Object.keys(nodeOptions), ...Object.keys(sourceOptions)];
+// The node config takes `nixmount publish`'s node-wide options; what names a volume comes from Nomad.
+const PER_VOLUME = new Set(['target', 'paths', 'context', 'read-write', 'volume-id', 'refresh']);
+const CONFIG_OPTIONS = optionsOf('publish', PLUGIN_OPTIONS).filter(([, spec]) => !PER_VOLUME.has(spec.flag));
+const CONFIG_KEYS = CONFIG_OPTIONS.map(([, spec]) => spec.flag);
+
+/** The node config's strings read as `publish` reads its flags (no environment: Nomad gives plugins none of it). */
+function configValues(config: Record<string, string>): Partial<PublishValues> {
+  const argv = Object.entries(config).map(([key, value]) => `--${key}=${value}`);
+  return parseCommandLine(CONFIG_OPTIONS, argv, {}).values as Partial<PublishValues>;
+}
 
 /** One line, bounded: Nomad prints it inside its own error message. */
 export function oneLine(message: string): string {
@@ -105,7 +116,7 @@ async function withNode<T>(
   for (;;) {
     const realiseWaitMs = Math.max(MIN_REALISE_WAIT_MS, budget.deadline - AFTER_REALISE_MS - Date.now());
     try {
-      return await withLocalNode(config, work, { realiseWaitMs });
+      return await withLocalNode(configValues(config) as Parameters<typeof withLocalNode>[0], work, { realiseWaitMs });
     } catch (error) {
       if (error instanceof AbortedError) {
         // The work dies with this process; what Nix finished substituting stays in the store.
@@ -150,6 +161,10 @@ async function install(argv: string[]): Promise<void> {
 }
 
 export async function hostVolume(argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
   if (argv[0] === 'install') return install(argv.slice(1));
   let operation: string | undefined;
   try {

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { defaultProtectedDirs } from '../adapters/common/paths.js';
 import { LocalAdapter } from '../adapters/local/local-adapter.js';
 import { createContainer } from '../composition-root.js';
@@ -10,8 +9,11 @@ import { VolumePublisher } from '../core/volume-publisher.js';
 import { physicalRoot } from '../platform/nix-settings.js';
 import { createLogger } from '../platform/pino-logger.js';
 import { canonicalStateDir, lockStateDir } from '../state-dir-lock.js';
-import { nixSettings, nodeOptions, nodeSettings, type NodeOptionValues } from './options.js';
-import { sourceNixSettings, sourceOptions, sourceSettings, type SourceOptionValues } from './source-options.js';
+import { defaultValues, optionsOf } from '../settings/command-line.js';
+import type { GcValues, PublishValues, UnpublishValues } from '../settings/commands.js';
+import { UsageError } from '../settings/option.js';
+import { PLUGIN_OPTIONS } from '../settings/plugin-options.js';
+import { pluginSettings, type PipelineValues } from '../settings/plugin-settings.js';
 
 /** Local volumes are named after their target, so publish and unpublish agree without bookkeeping. */
 export function localVolumeId(target: string): string {
@@ -20,23 +22,24 @@ export function localVolumeId(target: string): string {
 
 /** Runs `work` against this node's state dir with no server: lock, recover, work, unlock (also the host volume plugin's path). */
 export async function withLocalNode<T>(
-  values: NodeOptionValues & SourceOptionValues & { refresh?: boolean },
+  values: GcValues & Partial<PublishValues>,
   work: (container: ReturnType<typeof createContainer>, adapter: LocalAdapter) => Promise<T>,
   overrides: { realiseWaitMs?: number } = {},
 ): Promise<T> {
-  const given = nodeSettings(values);
-  const settings = { ...given, stateDir: await canonicalStateDir(given.stateDir) };
-  // A person at a shell waits for the work; there is no orchestrator retry to join it later.
-  // (A caller with a deadline, the host volume plugin, bounds the wait instead.)
-  const sources = { ...sourceSettings(values), realiseWaitMs: overrides.realiseWaitMs ?? 0 };
+  // unpublish and gc take fewer options than publish; the others keep their defaults.
+  const all = { ...(defaultValues(optionsOf('publish', PLUGIN_OPTIONS)) as PipelineValues), ...values };
   // Each command is a fresh process, so nixmount's own evaluation cache starts empty;
   // --refresh also makes Nix refetch unlocked flake inputs and tarballs.
-  const nix = { ...nixSettings(values), ...sourceNixSettings(values, sources, values.refresh ?? false) };
-  const logger = createLogger({ level: values['log-level'] ?? 'warn' });
+  const given = pluginSettings(all, values.refresh ?? false);
+  const settings = { ...given.settings, stateDir: await canonicalStateDir(given.settings.stateDir) };
+  // A person at a shell waits for the work; there is no orchestrator retry to join it later.
+  // (A caller with a deadline, the host volume plugin, bounds the wait instead.)
+  const sources = { ...given.sources, realiseWaitMs: overrides.realiseWaitMs ?? 0 };
+  const logger = createLogger({ level: values.logLevel ?? 'warn' });
   const unlock = await lockStateDir(settings.stateDir);
   try {
-    const adapter = new LocalAdapter(settings.nodeId, { protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)) });
-    const container = createContainer({ settings, nix, sources, adapter, logger });
+    const adapter = new LocalAdapter(settings.nodeId, { protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(given.nix.storeUri)) });
+    const container = createContainer({ settings, nix: given.nix, sources, adapter, logger });
     await container.get(NodeRecovery).recover();
     return await work(container, adapter);
   } finally {
@@ -44,38 +47,22 @@ export async function withLocalNode<T>(
   }
 }
 
-export async function publish(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...nodeOptions,
-      ...sourceOptions,
-      target: { type: 'string' },
-      paths: { type: 'string' },
-      context: { type: 'string', multiple: true },
-      'read-write': { type: 'boolean' },
-      'volume-id': { type: 'string' },
-      refresh: { type: 'boolean' },
-    },
-    strict: true,
-  });
-  if (!values.target) throw new Error('--target is required');
+export async function publish(values: PublishValues): Promise<void> {
   const target = resolve(values.target);
   const context: Record<string, string> = {};
   if (values.paths) context.paths = values.paths;
-  for (const pair of values.context ?? []) {
+  for (const pair of values.context) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new Error(`--context "${pair}" must be key=value`);
+    if (eq <= 0) throw new UsageError(`--context: "${pair}" must be key=value`);
     context[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
-  await withLocalNode(values, async (container) => {
-    const adapter = new LocalAdapter('local', { protectedDirs: defaultProtectedDirs(nodeSettings(values).stateDir, physicalRoot(nixSettings(values).storeUri)) });
-    adapter.checkTargetPath(target);
+  await withLocalNode(values, async (container, adapter) => {
+    const targetPath = adapter.checkTargetPath(target);
     const parsed = adapter.parseVolumeContext(context);
-    const readonly = !values['read-write'];
+    const readonly = !values.readWrite;
     const result = await container.get(VolumePublisher).publish({
-      volumeId: values['volume-id'] ?? localVolumeId(target),
-      targetPath: target,
+      volumeId: values.volumeId ?? localVolumeId(targetPath),
+      targetPath,
       readonly,
       accessMode: readonly ? 'single-node-reader-only' : 'single-node-writer',
       mountFlags: [],
@@ -86,18 +73,16 @@ export async function publish(argv: string[]): Promise<void> {
   });
 }
 
-export async function unpublish(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { ...nodeOptions, target: { type: 'string' }, 'volume-id': { type: 'string' } }, strict: true });
-  if (!values.target) throw new Error('--target is required');
+export async function unpublish(values: UnpublishValues): Promise<void> {
   const target = resolve(values.target);
-  await withLocalNode(values, async (container) => {
-    const { wasPublished } = await container.get(VolumePublisher).unpublish(values['volume-id'] ?? localVolumeId(target), target);
+  await withLocalNode(values, async (container, adapter) => {
+    const targetPath = adapter.checkTargetPath(target);
+    const { wasPublished } = await container.get(VolumePublisher).unpublish(values.volumeId ?? localVolumeId(targetPath), targetPath);
     console.log(wasPublished ? `${target} unpublished` : `${target} was not published; nothing to do`);
   });
 }
 
-export async function gc(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: nodeOptions, strict: true });
+export async function gc(values: GcValues): Promise<void> {
   await withLocalNode(values, async (container) => {
     const removed = await container.get(ViewManager).collect(0);
     console.log(removed.length === 0 ? 'no unused views' : `removed ${removed.length} unused view(s): ${removed.join(' ')}`);

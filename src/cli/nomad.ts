@@ -1,52 +1,23 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { parseUserContext } from '../core/volume-context.js';
 import { HclParseError } from '../adapters/nomad/hcl.js';
 import { readJobspecs } from '../adapters/nomad/jobspec.js';
-import { checkJobspec, checkVolumeSpec, DEFAULT_PLUGIN_ID, formatProblem, type Problem } from '../adapters/nomad/nomad-check.js';
-import { NOMAD_ACCESS_MODES } from '../adapters/nomad/nomad-paths.js';
+import { checkJobspec, checkVolumeSpec, formatProblem, type Problem } from '../adapters/nomad/nomad-check.js';
 import { readVolumeSpec } from '../adapters/nomad/volume-spec-file.js';
 import { renderVolumeSpec } from '../adapters/nomad/volume-spec-render.js';
-
-const USAGE = `usage: nixmount nomad <command>
-
-  volume   write a volume spec for \`nomad volume register\`
-           --id ID (--paths "P…" | --expression TEXT | --flake REF) [--name N]
-           [--access-mode MODE]… [--plugin-id nixmount] [--output FILE]
-  check    report problems in a jobspec's nixmount volumes before submitting it
-           nixmount nomad check JOB.nomad.hcl [VOLUME.hcl…] [--plugin-id nixmount]`;
+import type { NomadCheckValues, NomadVolumeValues } from '../settings/commands.js';
+import { UsageError } from '../settings/option.js';
 
 /** Exit status of `nomad check` when it found problems (2 is usage errors). */
 export const PROBLEMS_EXIT_CODE = 1;
 
-async function volume(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      id: { type: 'string' },
-      name: { type: 'string' },
-      paths: { type: 'string' },
-      expression: { type: 'string' },
-      flake: { type: 'string' },
-      'access-mode': { type: 'string', multiple: true },
-      'plugin-id': { type: 'string' },
-      output: { type: 'string', short: 'o' },
-    },
-    strict: true,
-  });
-  if (!values.id) throw new Error('--id is required');
+export async function volume(values: NomadVolumeValues): Promise<number> {
   const sources = (['paths', 'expression', 'flake'] as const).filter((key) => values[key] !== undefined);
-  if (sources.length !== 1) throw new Error('give exactly one of --paths, --expression, --flake');
+  if (sources.length !== 1) throw new UsageError('give exactly one of --paths, --expression, --flake');
   const context: Record<string, string> =
     values.paths !== undefined ? { paths: values.paths } : values.expression !== undefined ? { expression: values.expression } : { flakeRef: values.flake! };
   parseUserContext(context); // refuse to write a spec the plugin would refuse
-  const accessModes = values['access-mode'] ?? ['multi-node-reader-only', 'single-node-reader-only'];
-  for (const mode of accessModes) {
-    if (!(NOMAD_ACCESS_MODES as readonly string[]).includes(mode)) {
-      throw new Error(`--access-mode: "${mode}" is not one of ${NOMAD_ACCESS_MODES.join(', ')}`);
-    }
-  }
-  const text = renderVolumeSpec({ id: values.id, name: values.name, pluginId: values['plugin-id'] ?? DEFAULT_PLUGIN_ID, accessModes, context });
+  const text = renderVolumeSpec({ id: values.id, name: values.name, pluginId: values.pluginId, accessModes: values.accessMode, context });
   if (values.output) {
     await writeFile(values.output, text);
     console.error(`wrote ${values.output}; register it with: nomad volume register ${values.output}`);
@@ -56,11 +27,9 @@ async function volume(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function check(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { 'plugin-id': { type: 'string' } }, allowPositionals: true, strict: true });
-  const [jobFile, ...volumeFiles] = positionals;
-  if (!jobFile) throw new Error('nixmount nomad check needs a jobspec file (and optionally volume spec files)');
-  const pluginId = values['plugin-id'] ?? DEFAULT_PLUGIN_ID;
+export async function check(values: NomadCheckValues, [jobFile, ...volumeFiles]: string[]): Promise<number> {
+  if (!jobFile) throw new UsageError('needs a jobspec file (and optionally volume spec files)');
+  const { pluginId } = values;
   const problems: Problem[] = [];
   const parseErrors: string[] = [];
   const specs = [];
@@ -90,15 +59,4 @@ async function check(argv: string[]): Promise<number> {
   }
   console.log(`${count} problem(s)`);
   return PROBLEMS_EXIT_CODE;
-}
-
-export async function nomad(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  const run = command === 'volume' ? volume : command === 'check' ? check : undefined;
-  if (!run) {
-    console.error(USAGE);
-    process.exitCode = command && command !== 'help' && command !== '--help' ? 2 : 0;
-    return;
-  }
-  process.exitCode = await run(rest);
 }

@@ -72,10 +72,10 @@ export async function ownStore(argv: string[]): Promise<string[]> {
   });
   const command = split === -1 ? [] : argv.slice(split + 1);
   if (values.help || command.length === 0) {
-    console.error(OWN_STORE_USAGE);
+    (values.help ? console.log : console.error)(OWN_STORE_USAGE);
     process.exit(values.help ? 0 : 2);
   }
-  const log = createLogger({ level: values['log-level'] ?? process.env.NIXMOUNT_LOG_LEVEL });
+  const log = createLogger({ level: values['log-level'] ?? process.env.NIXMOUNT_LOG_LEVEL ?? 'info' });
   const given = values['store-dir'] ?? '/nix/store';
   // A node without Nix has no store yet (nixmount creates it when it substitutes): nothing to unmount.
   const storeDir = await realpath(given).catch((error: NodeJS.ErrnoException) => {

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { KubernetesAdapter } from '../../src/adapters/kubernetes/kubernetes-adapter.js';
-import { DEFAULT_DRIVER_NAME } from '../../src/cli/options.js';
+import { DEFAULT_DRIVER_NAME } from '../../src/settings/plugin-options.js';
 import { parseUserContext } from '../../src/core/volume-context.js';
 import { createRequest } from '../conformance/requests.js';
 import { startTestPlugin } from '../helpers/plugin.js';

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { parse } from 'yaml';
 import { imageReference } from '../../src/adapters/kubernetes/manifests/image.js';
 import { blocks, labelledBlocks, parseHcl } from '../../src/adapters/nomad/hcl.js';
-import { packageVersion } from '../../src/cli/options.js';
+import { packageVersion } from '../../src/settings/version.js';
 import { REPO } from './nixos-node.js';
 
 // One image name and tag (manifests/image.ts + package.json's version): what the manifests

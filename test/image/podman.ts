@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { imageReference } from '../../src/adapters/kubernetes/manifests/image.js';
-import { packageVersion } from '../../src/cli/options.js';
+import { packageVersion } from '../../src/settings/version.js';
 import { CsiClient } from '../helpers/csi-client.js';
 import { REPO } from '../deploy/nixos-node.js';
 

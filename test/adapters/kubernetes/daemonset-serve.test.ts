@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { parse } from 'yaml';
 import { defaultManifestOptions } from '../../../src/adapters/kubernetes/manifests/options.js';
 import { renderManifests } from '../../../src/adapters/kubernetes/manifests/render.js';
-import { packageVersion } from '../../../src/cli/options.js';
+import { packageVersion } from '../../../src/settings/version.js';
 import { CsiClient } from '../../helpers/csi-client.js';
 import { nixEnv } from '../../helpers/nix.js';
 import { tempDir } from '../../helpers/temp.js';

@@ -95,10 +95,10 @@ test('staging paths: kubelet CSI globalmount paths only', (t) => {
 });
 
 test('the registry builds it as "kubernetes" with --kubelet-dir', (t) => {
-  const built = createAdapter('kubernetes', { nodeId: 'n1', flags: { 'kubelet-dir': '/srv/kubelet' } });
+  const built = createAdapter('kubernetes', { nodeId: 'n1', kubeletDir: '/srv/kubelet' });
   t.is(built.name, 'kubernetes');
   t.notThrows(() => built.checkTargetPath('/srv/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount'));
-  t.notThrows(() => createAdapter('kubernetes', { nodeId: 'n1', flags: {} }).checkTargetPath('/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount'));
+  t.notThrows(() => createAdapter('kubernetes', { nodeId: 'n1' }).checkTargetPath('/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount'));
 });
 
 // Findings 3 and 4 for kubelet: a symlinked …/mount or parent was followed out of the kubelet dir,

@@ -6,7 +6,8 @@ import { execa, execaSync } from 'execa';
 import { parseAllDocuments } from 'yaml';
 import { defaultManifestOptions } from '../../../src/adapters/kubernetes/manifests/options.js';
 import { renderManifests } from '../../../src/adapters/kubernetes/manifests/render.js';
-import { DEFAULT_DRIVER_NAME, packageVersion } from '../../../src/cli/options.js';
+import { DEFAULT_DRIVER_NAME } from '../../../src/settings/plugin-options.js';
+import { packageVersion } from '../../../src/settings/version.js';
 import { tempDir } from '../../helpers/temp.js';
 import { checkManifestFacts, type ParsedManifests } from './manifest-facts.js';
 

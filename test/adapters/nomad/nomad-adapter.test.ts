@@ -39,11 +39,11 @@ test('volume context: the user keys, unknown keys refused by name', (t) => {
 });
 
 test('registered as "nomad" with --stage-publish-base-dir', (t) => {
-  const nomad = createAdapter('nomad', { nodeId: 'n', flags: { 'stage-publish-base-dir': '/alloc/csi' } });
+  const nomad = createAdapter('nomad', { nodeId: 'n', stagePublishBaseDir: '/alloc/csi' });
   t.is(nomad.name, 'nomad');
   t.true(nomad.supportsStaging);
   t.notThrows(() => nomad.checkStagingPath('/alloc/csi/staging/ns/v/ro-file-system-single-node-reader-only'));
-  t.false(createAdapter('local', { nodeId: 'n', flags: {} }).supportsStaging);
+  t.false(createAdapter('local', { nodeId: 'n' }).supportsStaging);
 });
 
 // Finding 4 under Nomad: a symlink below stage_publish_base_dir led out of it.

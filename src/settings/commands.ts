@@ -1,0 +1,131 @@
+import { ADAPTER_OPTIONS, type AdapterValues } from '../adapters/registry.js';
+import { optionsOf, type CommandOption, type Positionals } from './command-line.js';
+import type { CommandName, ValuesFor } from './option.js';
+import { PLUGIN_OPTIONS, type PluginOptions } from './plugin-options.js';
+import { TOOL_OPTIONS, type ToolOptions } from './tool-options.js';
+
+export type ServeValues = ValuesFor<PluginOptions, 'serve'> & AdapterValues;
+export type PublishValues = ValuesFor<PluginOptions, 'publish'>;
+export type UnpublishValues = ValuesFor<PluginOptions, 'unpublish'>;
+export type GcValues = ValuesFor<PluginOptions, 'gc'>;
+export type ManifestsValues = ValuesFor<ToolOptions, 'k8s manifests'>;
+export type NomadVolumeValues = ValuesFor<ToolOptions, 'nomad volume'>;
+export type NomadCheckValues = ValuesFor<ToolOptions, 'nomad check'>;
+
+/** Each command's typed values, by name. */
+interface CommandValues {
+  serve: ServeValues;
+  publish: PublishValues;
+  unpublish: UnpublishValues;
+  gc: GcValues;
+  'k8s manifests': ManifestsValues;
+  'nomad volume': NomadVolumeValues;
+  'nomad check': NomadCheckValues;
+}
+
+/** Runs a command with its parsed values; the exit status, or nothing for 0 (and for `serve`, which keeps running). */
+export type CommandHandler<V> = (values: V, positionals: string[]) => Promise<number | void>;
+
+export interface CommandSpec {
+  name: CommandName;
+  summary: string;
+  /** The paragraph under the usage line of its --help. */
+  about: string;
+  options: readonly CommandOption[];
+  positionals?: Positionals;
+  /** Loaded on demand: the HCL parser alone is ~50 MiB of memory that `serve` must not carry. */
+  load(): Promise<CommandHandler<never>>;
+}
+
+/**
+ * Commands that read their own command line: the two that are not run by a person
+ * with flags, and whose arguments belong to someone else — `host-volume` (run by the
+ * Nomad client, its input in DHV_* variables) and `own-store` (a wrapper whose `--`
+ * hands the rest to another nixmount command). Each answers `--help` itself.
+ */
+export interface RawCommandSpec {
+  name: string;
+  summary: string;
+  /** A returned argv is run next, as a command line of its own (own-store wraps serve). */
+  load(): Promise<(argv: string[]) => Promise<number | void | string[]>>;
+}
+
+export const RAW_COMMANDS: readonly RawCommandSpec[] = [
+  {
+    name: 'host-volume',
+    summary: 'Nomad dynamic host volume plugin: fingerprint, create, delete (run by the Nomad client); `host-volume install --plugin-dir DIR` installs it',
+    load: async () => (await import('../cli/host-volume.js')).hostVolume,
+  },
+  {
+    name: 'own-store',
+    summary: 'on NixOS-style nodes, unmount the store\'s bind of itself in this mount namespace, then run the command after `--`',
+    load: async () => (await import('../cli/own-store.js')).ownStore,
+  },
+];
+
+/** Commands spelt as two words (`nixmount k8s manifests`), by their first word. */
+export const COMMAND_GROUPS = [
+  { name: 'k8s', summary: 'Kubernetes tools: `k8s manifests` renders the install manifests' },
+  { name: 'nomad', summary: 'Nomad tools: `nomad volume` writes a volume spec, `nomad check` checks a jobspec' },
+] as const;
+
+/** A command whose handler takes the values its name stands for (checked by the compiler). */
+function command<N extends CommandName>(spec: Omit<CommandSpec, 'name' | 'load'> & { name: N; load(): Promise<CommandHandler<CommandValues[N]>> }): CommandSpec {
+  return spec as CommandSpec;
+}
+
+export const COMMANDS: readonly CommandSpec[] = [
+  command({
+    name: 'serve',
+    summary: 'run the CSI plugin on a unix socket',
+    about: 'Runs the CSI plugin (node, controller or both) on a unix socket until SIGTERM or SIGINT.',
+    options: optionsOf('serve', PLUGIN_OPTIONS, ADAPTER_OPTIONS),
+    load: async () => (await import('../cli/serve.js')).serve,
+  }),
+  command({
+    name: 'publish',
+    summary: 'mount a closure at --target on this machine',
+    about: 'Mounts a closure at --target on this machine, through the same pipeline as the plugin, without an orchestrator. It waits for evaluation and realisation however long they take.',
+    options: optionsOf('publish', PLUGIN_OPTIONS),
+    load: async () => (await import('../cli/local-volume.js')).publish,
+  }),
+  command({
+    name: 'unpublish',
+    summary: 'unmount what publish mounted at --target',
+    about: 'Unmounts what `nixmount publish` mounted at --target.',
+    options: optionsOf('unpublish', PLUGIN_OPTIONS),
+    load: async () => (await import('../cli/local-volume.js')).unpublish,
+  }),
+  command({
+    name: 'gc',
+    summary: 'remove views no volume uses',
+    about: 'Removes every view no volume uses, now (the plugin removes them after --view-idle).',
+    options: optionsOf('gc', PLUGIN_OPTIONS),
+    load: async () => (await import('../cli/local-volume.js')).gc,
+  }),
+  command({
+    name: 'k8s manifests',
+    summary: 'print (or with --out, write) the objects that install nixmount on a cluster',
+    about:
+      'Prints the objects that install the nixmount node plugin on a cluster (kubectl apply -f -), with --controller also those ' +
+      'of the optional controller (StorageClasses, PVCs); or with --out DIR writes every file of manifests/ (both ' +
+      'kustomization.yaml files, controller/ and the examples) into DIR. No environment variable is read, so the output is reproducible.',
+    options: optionsOf('k8s manifests', TOOL_OPTIONS),
+    load: async () => (await import('../cli/k8s.js')).manifests,
+  }),
+  command({
+    name: 'nomad volume',
+    summary: 'write a volume spec for `nomad volume register`',
+    about: 'Writes a volume spec for `nomad volume register`; give exactly one of --paths, --expression, --flake.',
+    options: optionsOf('nomad volume', TOOL_OPTIONS),
+    load: async () => (await import('../cli/nomad.js')).volume,
+  }),
+  command({
+    name: 'nomad check',
+    summary: 'report problems in a jobspec\'s nixmount volumes before submitting it',
+    about: 'Reports problems in a jobspec\'s nixmount volumes before it is submitted; exits 1 if it found any.',
+    options: optionsOf('nomad check', TOOL_OPTIONS),
+    positionals: { usage: 'JOB.nomad.hcl [VOLUME.hcl…]', min: 1 },
+    load: async () => (await import('../cli/nomad.js')).check,
+  }),
+];

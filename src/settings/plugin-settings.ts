@@ -1,0 +1,57 @@
+import type { PluginConfig } from '../composition-root.js';
+import type { NixSettings } from '../platform/nix-settings.js';
+import type { PublishValues, ServeValues } from './commands.js';
+import { packageVersion } from './version.js';
+
+/** Nix takes whole seconds, at least 1. */
+function seconds(ms: number): number {
+  return Math.max(1, Math.round(ms / 1000));
+}
+
+/** What the composition root is given (all but the adapter and the logger), from the plugin's parsed options. */
+export type PluginSettings = Required<Pick<PluginConfig, 'settings' | 'nix' | 'sources'>>;
+
+/** The options `serve` and `publish` both take: those the pipeline is configured with. */
+export type PipelineValues = Pick<ServeValues, keyof ServeValues & keyof PublishValues>;
+
+/**
+ * The one translation of the plugin's options into the settings the composition
+ * root binds; `serve` and the local commands share it. `refresh` makes Nix refetch
+ * unlocked sources now (publish --refresh).
+ */
+export function pluginSettings(values: PipelineValues, refresh = false): PluginSettings {
+  const sources = {
+    policy: {
+      allowExpressions: values.allowSources.includes('expression'),
+      allowFlakes: values.allowSources.includes('flake'),
+      flakePrefixes: values.flakePrefixes ?? [],
+      allowBuilds: values.builds === 'allowed',
+    },
+    realiseWaitMs: values.realiseWait,
+    failureMemoryMs: values.failureMemory,
+    evalTtlMs: values.evalTtl,
+    pushTo: values.pushTo,
+  };
+  const nix: NixSettings = {
+    storeUri: values.store ?? '',
+    // An explicitly empty --substituters means "no caches", which differs from "not given".
+    substituters: values.substituters,
+    trustedPublicKeys: values.trustedPublicKeys,
+    connectTimeoutSec: seconds(values.connectTimeout),
+    system: values.system,
+    stalledDownloadTimeoutSec: seconds(values.stalledDownloadTimeout),
+    nixPath: values.nixPath,
+    downloadAttempts: values.downloadAttempts,
+    // Nix's cache of fetched unlocked sources expires together with nixmount's evaluations.
+    tarballTtlSec: refresh ? 0 : Math.round(sources.evalTtlMs / 1000),
+    pushSecretKeyFile: values.pushKeyFile,
+  };
+  const settings = {
+    driverName: values.driverName,
+    driverVersion: packageVersion(),
+    nodeId: values.nodeId,
+    stateDir: values.stateDir,
+    viewIdleMs: values.viewIdle,
+  };
+  return { settings, nix, sources };
+}
