@@ -1,4 +1,5 @@
-import { mkdir, readFile, realpath, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, readFile, realpath, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 function alive(pid: number): boolean {
@@ -25,7 +26,15 @@ export async function lockStateDir(stateDir: string): Promise<() => Promise<void
   if (heldHere.has(file)) throw new Error(`state directory ${stateDir} is in use by process ${process.pid} (this one)`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await writeFile(file, `${process.pid}\n`, { flag: 'wx' });
+      // Written aside and linked into place: the lock file never exists without its pid
+      // (a racing process reading an empty file would take it for a dead owner's).
+      const temp = join(stateDir, `.owner.pid.${randomBytes(6).toString('hex')}`);
+      await writeFile(temp, `${process.pid}\n`);
+      try {
+        await link(temp, file);
+      } finally {
+        await unlink(temp).catch(() => undefined);
+      }
       heldHere.add(file);
       return async () => {
         heldHere.delete(file);

@@ -1,10 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseUserContext } from '../core/volume-context.js';
-import { HclParseError } from '../adapters/nomad/hcl.js';
-import { readJobspecs } from '../adapters/nomad/jobspec.js';
-import { checkJobspec, checkVolumeSpec, formatProblem, type Problem } from '../adapters/nomad/nomad-check.js';
-import { readVolumeSpec } from '../adapters/nomad/volume-spec-file.js';
-import { renderVolumeSpec } from '../adapters/nomad/volume-spec-render.js';
+import { HclParseError } from '../adapters/nomad/tooling/hcl.js';
+import { readJobspecs } from '../adapters/nomad/tooling/jobspec.js';
+import { checkJobspec, checkVolumeSpec, formatProblem, type Problem } from '../adapters/nomad/tooling/nomad-check.js';
+import { readVolumeSpec } from '../adapters/nomad/tooling/volume-spec-file.js';
+import { renderVolumeSpec } from '../adapters/nomad/tooling/volume-spec-render.js';
 import type { NomadCheckValues, NomadVolumeValues } from '../settings/commands.js';
 import { UsageError } from '../settings/option.js';
 

@@ -140,7 +140,7 @@ export class HardlinkViewStore implements ViewStore {
     } catch (error) {
       if (error instanceof CommandFailedError && /cross-device/i.test(error.stderr)) {
         throw new FailedPreconditionError(
-          `the state directory ${this.dir} is not on the node store's filesystem; views need hardlinks into the store`,
+          `the state directory ${this.dir} and the node store are on different mounts (another filesystem, or a bind mount such as NixOS's read-only bind of /nix/store); views need hardlinks into the store (on NixOS run the plugin under \`nixmount own-store\`)`,
           { cause: error },
         );
       }

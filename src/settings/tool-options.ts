@@ -7,7 +7,7 @@ import {
   PROVISIONER_IMAGE,
   REGISTRAR_IMAGE,
 } from '../adapters/kubernetes/manifests/options.js';
-import { DEFAULT_PLUGIN_ID } from '../adapters/nomad/nomad-check.js';
+import { DEFAULT_PLUGIN_ID } from '../adapters/nomad/tooling/nomad-check.js';
 import { NOMAD_ACCESS_MODES } from '../adapters/nomad/nomad-paths.js';
 import { flag, oneOfEach, text } from './option.js';
 import { DEFAULT_DRIVER_NAME } from './plugin-options.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';
 import { imageReference } from '../../src/adapters/kubernetes/manifests/image.js';
-import { blocks, labelledBlocks, parseHcl } from '../../src/adapters/nomad/hcl.js';
+import { blocks, labelledBlocks, parseHcl } from '../../src/adapters/nomad/tooling/hcl.js';
 import { packageVersion } from '../../src/settings/version.js';
 import { REPO } from './nixos-node.js';
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
 import { execa, type ResultPromise } from 'execa';
 import { parse } from 'yaml';
-import { blocks, labelledBlocks, parseHcl } from '../../src/adapters/nomad/hcl.js';
+import { blocks, labelledBlocks, parseHcl } from '../../src/adapters/nomad/tooling/hcl.js';
 import { readMountInfo } from '../../src/platform/mountinfo.js';
 import { CsiClient } from '../helpers/csi-client.js';
 import { copyToChrootStore, nixEnv } from '../helpers/nix.js';

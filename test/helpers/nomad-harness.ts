@@ -2,7 +2,7 @@ import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { usageSegment } from '../../src/adapters/nomad/nomad-paths.js';
-import type { NomadVolumeSpec } from '../../src/adapters/nomad/volume-spec-file.js';
+import type { NomadVolumeSpec } from '../../src/adapters/nomad/tooling/volume-spec-file.js';
 import type { CsiClient } from './csi-client.js';
 
 /** The claim a jobspec's group `volume` block makes. */

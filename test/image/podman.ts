@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { access, readFile, readdir, rm } from 'node:fs/promises';
+import { access, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { imageReference } from '../../src/adapters/kubernetes/manifests/image.js';
 import { packageVersion } from '../../src/settings/version.js';
 import { CsiClient } from '../helpers/csi-client.js';
+import { gcRootDirFor } from '../helpers/node-clean.js';
 import { REPO } from '../deploy/nixos-node.js';
 
 export const IMAGE = imageReference(packageVersion());
@@ -76,13 +77,10 @@ export async function rssMiB(pid: number): Promise<number> {
  */
 export async function hostStateDir(t: ExecutionContext): Promise<string> {
   const dir = `/nix/var/nixmount-image-test-${randomBytes(4).toString('hex')}`;
-  const rootsDir = '/nix/var/nix/gcroots/nixmount';
-  const before = new Set(await readdir(rootsDir).catch(() => [] as string[]));
   t.teardown(async () => {
+    // Only this state dir's roots: other tests' plugins share the node store's gcroots.
+    await rm(await gcRootDirFor(dir), { recursive: true, force: true });
     await rm(dir, { recursive: true, force: true });
-    for (const entry of await readdir(rootsDir).catch(() => [] as string[])) {
-      if (!before.has(entry)) await rm(join(rootsDir, entry), { recursive: true, force: true });
-    }
   });
   return dir;
 }

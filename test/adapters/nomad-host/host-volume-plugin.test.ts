@@ -4,7 +4,7 @@ import { lstat, mkdir, readdir, readFile, realpath, rm, stat, writeFile } from '
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { readVolumeSpec } from '../../../src/adapters/nomad/volume-spec-file.js';
+import { readVolumeSpec } from '../../../src/adapters/nomad/tooling/volume-spec-file.js';
 import { mountOptionsAt, mountsBelow } from '../../helpers/mounts.js';
 import { buildFixture, copyToChrootStore, FIXTURES, type Fixture } from '../../helpers/nix.js';
 import { tempDir } from '../../helpers/temp.js';

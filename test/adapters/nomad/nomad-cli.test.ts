@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { readVolumeSpec } from '../../../src/adapters/nomad/volume-spec-file.js';
+import { readVolumeSpec } from '../../../src/adapters/nomad/tooling/volume-spec-file.js';
 import { FIXTURES } from '../../helpers/nix.js';
 import { tempDir } from '../../helpers/temp.js';
 import { JOBS_DIR } from './shipped-jobs.js';
@@ -61,8 +61,8 @@ test('nomad check passes the shipped jobs/ files', async (t) => {
 });
 
 test('the shipped plugin job states the facts Nomad needs', async (t) => {
-  const { readJobspecs } = await import('../../../src/adapters/nomad/jobspec.js');
-  const { parseHcl, labelledBlocks, blocks } = await import('../../../src/adapters/nomad/hcl.js');
+  const { readJobspecs } = await import('../../../src/adapters/nomad/tooling/jobspec.js');
+  const { parseHcl, labelledBlocks, blocks } = await import('../../../src/adapters/nomad/tooling/hcl.js');
   const text = await readFile(join(JOBS_DIR, 'nixmount.nomad.hcl'), 'utf8');
   const [job] = readJobspecs(text, 'nixmount.nomad.hcl');
   t.is(job!.type, 'system');
@@ -109,7 +109,7 @@ test('nomad volume writes a spec that parses back to the same context, templates
 });
 
 test('a created volume (nomad volume create) is checked through its parameters', async (t) => {
-  const { checkVolumeSpec } = await import('../../../src/adapters/nomad/nomad-check.js');
+  const { checkVolumeSpec } = await import('../../../src/adapters/nomad/tooling/nomad-check.js');
   const text = (block: string) => `id = "v"\ntype = "csi"\nplugin_id = "nixmount"\ncapability {\n  access_mode = "multi-node-reader-only"\n  attachment_mode = "file-system"\n}\n${block}\n`;
   const good = readVolumeSpec(text('parameters {\n  flakeRef = "path:/x#y"\n}'), 'good.hcl');
   t.deepEqual(checkVolumeSpec(good), []);

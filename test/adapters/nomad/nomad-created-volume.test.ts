@@ -3,7 +3,7 @@ import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { NomadAdapter } from '../../../src/adapters/nomad/nomad-adapter.js';
-import { readVolumeSpec } from '../../../src/adapters/nomad/volume-spec-file.js';
+import { readVolumeSpec } from '../../../src/adapters/nomad/tooling/volume-spec-file.js';
 import { mountOptionsAt, mountsBelow } from '../../helpers/mounts.js';
 import { buildFixture, type Fixture } from '../../helpers/nix.js';
 import { createdVolume, createVolumeRequest, NomadClientSim, type NomadClaim } from '../../helpers/nomad-harness.js';

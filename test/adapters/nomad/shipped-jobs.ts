@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { readJobspecs, type JobGroup, type Jobspec } from '../../../src/adapters/nomad/jobspec.js';
-import { readVolumeSpec, type NomadVolumeSpec } from '../../../src/adapters/nomad/volume-spec-file.js';
+import { readJobspecs, type JobGroup, type Jobspec } from '../../../src/adapters/nomad/tooling/jobspec.js';
+import { readVolumeSpec, type NomadVolumeSpec } from '../../../src/adapters/nomad/tooling/volume-spec-file.js';
 import type { NomadClaim } from '../../helpers/nomad-harness.js';
 
 /** The repository's jobs/ directory (tests run from dist/test/…). */

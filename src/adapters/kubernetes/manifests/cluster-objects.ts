@@ -1,4 +1,4 @@
-import type { ManifestFile } from './manifest-file.js';
+import { noted, type ManifestFile } from './manifest-file.js';
 import { commonLabels, type ManifestOptions } from './options.js';
 
 export const SERVICE_ACCOUNT = 'nixmount-node';
@@ -14,13 +14,10 @@ export function namespaceFile(options: ManifestOptions): ManifestFile {
         name: options.namespace,
         labels: {
           ...commonLabels('namespace'),
-          'pod-security.kubernetes.io/enforce': 'privileged',
+          'pod-security.kubernetes.io/enforce': noted("The plugin container is privileged: it mounts into kubelet's pod directories.", 'privileged'),
         },
       },
     },
-    comments: [
-      [['metadata', 'labels', 'pod-security.kubernetes.io/enforce'], 'The plugin container is privileged: it mounts into kubelet\'s pod directories.'],
-    ],
   };
 }
 
@@ -51,24 +48,24 @@ export function csiDriverFile(options: ManifestOptions): ManifestFile {
       kind: 'CSIDriver',
       metadata: { name: options.driverName, labels: commonLabels('csi-driver') },
       spec: {
-        attachRequired: false,
-        podInfoOnMount: true,
-        volumeLifecycleModes: ['Ephemeral', 'Persistent'],
-        fsGroupPolicy: 'None',
+        attachRequired: noted(
+          "Nothing to attach: a closure is mounted from the node's own store. The optional controller\n(controller/) only creates PVs; it never publishes to nodes.",
+          false,
+        ),
+        podInfoOnMount: noted(
+          'kubelet adds csi.storage.k8s.io/pod.* and csi.storage.k8s.io/ephemeral ("true" only for inline\nvolumes) to the volume context; nixmount logs the pod and answers OK to a late unpublish of an\ninline volume.',
+          true,
+        ),
+        volumeLifecycleModes: noted(
+          'Ephemeral: inline volumes in pod specs, living and dying with their pod.\nPersistent: PVs, created by the controller from a StorageClass or written by hand.',
+          ['Ephemeral', 'Persistent'],
+        ),
+        fsGroupPolicy: noted(
+          "Never chown/chmod for a pod's fsGroup: the files are hardlinks sharing their inodes with\nthe node's /nix/store and with every other pod, and read-only mounts cannot change anyway.",
+          'None',
+        ),
       },
     },
-    comments: [
-      [['spec', 'attachRequired'], 'Nothing to attach: a closure is mounted from the node\'s own store. The optional controller\n(controller/) only creates PVs; it never publishes to nodes.'],
-      [
-        ['spec', 'podInfoOnMount'],
-        'kubelet adds csi.storage.k8s.io/pod.* and csi.storage.k8s.io/ephemeral ("true" only for inline\nvolumes) to the volume context; nixmount logs the pod and answers OK to a late unpublish of an\ninline volume.',
-      ],
-      [['spec', 'volumeLifecycleModes'], 'Ephemeral: inline volumes in pod specs, living and dying with their pod.\nPersistent: PVs, created by the controller from a StorageClass or written by hand.'],
-      [
-        ['spec', 'fsGroupPolicy'],
-        'Never chown/chmod for a pod\'s fsGroup: the files are hardlinks sharing their inodes with\nthe node\'s /nix/store and with every other pod, and read-only mounts cannot change anyway.',
-      ],
-    ],
   };
 }
 

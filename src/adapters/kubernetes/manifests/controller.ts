@@ -1,6 +1,6 @@
 import { SOCKET_DIR, SOCKET_PATH } from './daemonset.js';
 import { EXAMPLE_HELLO, EXAMPLE_HELLO_AARCH64 } from './examples.js';
-import type { ManifestFile } from './manifest-file.js';
+import { noted, type ManifestFile } from './manifest-file.js';
 import { commonLabels, type ManifestOptions } from './options.js';
 
 /*
@@ -64,10 +64,12 @@ function clusterRole(options: ManifestOptions): ManifestFile {
         rule([''], ['persistentvolumeclaims'], ['get', 'list', 'watch', 'update']),
         rule(['storage.k8s.io'], ['storageclasses', 'csinodes', 'volumeattachments'], ['get', 'list', 'watch']),
         rule([''], ['nodes'], ['get', 'list', 'watch']),
-        rule([''], ['events'], ['list', 'watch', 'create', 'update', 'patch']),
+        noted(
+          'Provisioning failures (e.g. an unknown StorageClass parameter) reach the PVC as events.',
+          rule([''], ['events'], ['list', 'watch', 'create', 'update', 'patch']),
+        ),
       ],
     },
-    comments: [[['rules', 4], 'Provisioning failures (e.g. an unknown StorageClass parameter) reach the PVC as events.']],
   };
 }
 
@@ -124,14 +126,11 @@ function statePvc(options: ManifestOptions): ManifestFile {
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
       metadata: { name: CONTROLLER_STATE_CLAIM, namespace: options.namespace, labels: labels() },
-      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '64Mi' } } },
+      spec: noted(
+        'No storageClassName: the cluster\'s default StorageClass (not nixmount\'s: the controller must\nnot depend on itself). Without a default, see docs/controller.md, "Where the controller\'s state lives", for a hostPath.',
+        { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '64Mi' } } },
+      ),
     },
-    comments: [
-      [
-        ['spec'],
-        'No storageClassName: the cluster\'s default StorageClass (not nixmount\'s: the controller must\nnot depend on itself). Without a default, see the README, "Where the controller\'s state lives", for a hostPath.',
-      ],
-    ],
   };
 }
 
@@ -148,7 +147,7 @@ function deployment(options: ManifestOptions): ManifestFile {
       metadata: { name: 'nixmount-controller', namespace: options.namespace, labels: labels() },
       spec: {
         replicas: 1,
-        strategy: { type: 'Recreate' },
+        strategy: noted('One writer of the state claim at a time: the old pod stops before the new one starts.', { type: 'Recreate' }),
         selector: { matchLabels: labels() },
         template: {
           metadata: { labels: labels() },
@@ -163,21 +162,6 @@ function deployment(options: ManifestOptions): ManifestFile {
         },
       },
     },
-    comments: [
-      [['spec', 'strategy'], 'One writer of the state claim at a time: the old pod stops before the new one starts.'],
-      [
-        ['spec', 'template', 'spec', 'containers', 0, 'args', 2],
-        'The provisioner matches StorageClasses by the name GetPluginInfo reports: the CSIDriver\'s name.',
-      ],
-      [
-        ['spec', 'template', 'spec', 'containers', 0, 'args', 3],
-        'local: the controller serves no node. It reports no topology, so its volumes are usable on every node.',
-      ],
-      [
-        ['spec', 'template', 'spec', 'containers', 1, 'args'],
-        'No --extra-create-metadata: its csi.storage.k8s.io/* keys would reach CreateVolume as\nparameters, and nixmount refuses unknown keys by name.',
-      ],
-    ],
   };
 }
 
@@ -189,8 +173,8 @@ function controllerContainer(options: ManifestOptions): Record<string, unknown> 
     args: [
       'serve',
       '--mode=controller',
-      `--driver-name=${options.driverName}`,
-      '--orchestrator=local',
+      noted("The provisioner matches StorageClasses by the name GetPluginInfo reports: the CSIDriver's name.", `--driver-name=${options.driverName}`),
+      noted('local: the controller serves no node. It reports no topology, so its volumes are usable on every node.', '--orchestrator=local'),
       `--endpoint=unix://${SOCKET_PATH}`,
       `--state-dir=${CONTROLLER_STATE_DIR}`,
     ],
@@ -206,7 +190,10 @@ function provisionerContainer(options: ManifestOptions): Record<string, unknown>
   return {
     name: 'csi-provisioner',
     image: options.provisionerImage,
-    args: [`--csi-address=${SOCKET_PATH}`, '--leader-election', `--leader-election-namespace=${options.namespace}`, '--timeout=120s'],
+    args: noted(
+      'No --extra-create-metadata: its csi.storage.k8s.io/* keys would reach CreateVolume as\nparameters, and nixmount refuses unknown keys by name.',
+      [`--csi-address=${SOCKET_PATH}`, '--leader-election', `--leader-election-namespace=${options.namespace}`, '--timeout=120s'],
+    ),
     resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
     volumeMounts: [{ name: 'socket-dir', mountPath: SOCKET_DIR }],
   };
@@ -243,11 +230,10 @@ export function controllerExampleFiles(options: ManifestOptions): ManifestFile[]
         metadata: { name: 'nix-hello' },
         provisioner: options.driverName,
         parameters: { 'x86_64-linux': EXAMPLE_HELLO, 'aarch64-linux': EXAMPLE_HELLO_AARCH64 },
-        reclaimPolicy: 'Delete',
+        reclaimPolicy: noted('Deleting the PVC deletes the volume record; nothing else exists to reclaim.', 'Delete'),
         volumeBindingMode: 'Immediate',
         allowVolumeExpansion: false,
       },
-      comments: [[['reclaimPolicy'], 'Deleting the PVC deletes the volume record; nothing else exists to reclaim.']],
     },
     {
       path: at('examples/pvc.yaml'),

@@ -1,7 +1,7 @@
 import { isBelow } from '../../common/paths.js';
 import { kubeletPluginSocket } from '../kubelet-paths.js';
 import { SERVICE_ACCOUNT } from './cluster-objects.js';
-import type { ManifestFile } from './manifest-file.js';
+import { noted, type ManifestFile } from './manifest-file.js';
 import { commonLabels, type ManifestOptions } from './options.js';
 
 /** Where the three containers meet: the plugin's socket directory, at the same path in each. */
@@ -36,43 +36,24 @@ export function daemonSetFile(options: ManifestOptions): ManifestFile {
           metadata: { labels },
           spec: {
             serviceAccountName: SERVICE_ACCOUNT,
-            automountServiceAccountToken: false,
-            priorityClassName: 'system-node-critical',
-            tolerations: [{ operator: 'Exists' }],
+            automountServiceAccountToken: noted('No container here calls the Kubernetes API (see serviceaccount.yaml).', false),
+            priorityClassName: noted('Pods on the node cannot start without their /nix volume: never evict the plugin first.', 'system-node-critical'),
+            tolerations: noted('Every node that may run pods with a nixmount volume needs the plugin, tainted or not.', [{ operator: 'Exists' }]),
             terminationGracePeriodSeconds: 30,
             containers: [pluginContainer(options), registrarContainer(options), livenessProbeContainer(options)],
             volumes: [
               { name: 'socket-dir', hostPath: { path: `${kubeletDir}/plugins/${options.driverName}`, type: 'DirectoryOrCreate' } },
               { name: 'registration-dir', hostPath: { path: `${kubeletDir}/plugins_registry`, type: 'Directory' } },
               { name: 'kubelet-dir', hostPath: { path: kubeletDir, type: 'Directory' } },
-              { name: 'nix', hostPath: { path: NIX_DIR, type: 'DirectoryOrCreate' } },
+              noted(
+                `The node store. nixmount's state dir (${options.stateDir}) is inside this one mount on purpose:\nviews are hardlinks into ${NIX_DIR}/store, and a hardlink cannot cross mount points,\nnot even two mounts of the same filesystem. Nodes without Nix get an empty store\nthat nixmount fills from its substituters.`,
+                { name: 'nix', hostPath: { path: NIX_DIR, type: 'DirectoryOrCreate' } },
+              ),
             ],
           },
         },
       },
     },
-    comments: [
-      [['spec', 'template', 'spec', 'automountServiceAccountToken'], 'No container here calls the Kubernetes API (see serviceaccount.yaml).'],
-      [['spec', 'template', 'spec', 'priorityClassName'], 'Pods on the node cannot start without their /nix volume: never evict the plugin first.'],
-      [['spec', 'template', 'spec', 'tolerations'], 'Every node that may run pods with a nixmount volume needs the plugin, tainted or not.'],
-      [
-        ['spec', 'template', 'spec', 'containers', 0, 'volumeMounts', 1],
-        'Bidirectional: the mounts nixmount makes under kubelet\'s pod directories must reach the host,\nwhere kubelet hands them to the pod\'s containers.',
-      ],
-      [
-        ['spec', 'template', 'spec', 'containers', 0, 'args'],
-        'own-store: on NixOS /nix/store is a read-only bind of itself, and hardlinks from it into the\nstate dir would cross that mount (EXDEV). In this container\'s own mount namespace only, the\nbind is unmounted (made private first, so the host keeps it); elsewhere it does nothing.',
-      ],
-      [['spec', 'template', 'spec', 'containers', 0, 'ports'], 'Served by the liveness-probe container (same pod network), which calls the plugin\'s Probe.'],
-      [
-        ['spec', 'template', 'spec', 'containers', 0, 'resources'],
-        'No limits: a plugin killed while building a view fails every pod waiting for that view.',
-      ],
-      [
-        ['spec', 'template', 'spec', 'volumes', 3],
-        `The node store. nixmount's state dir (${options.stateDir}) is inside this one mount on purpose:\nviews are hardlinks into ${NIX_DIR}/store, and a hardlink cannot cross mount points,\nnot even two mounts of the same filesystem. Nodes without Nix get an empty store\nthat nixmount fills from its substituters.`,
-      ],
-    ],
   };
 }
 
@@ -81,7 +62,9 @@ function pluginContainer(options: ManifestOptions): Record<string, unknown> {
     name: 'nixmount',
     image: options.image,
     command: ['nixmount'],
-    args: [
+    args: noted(
+      "own-store: on NixOS /nix/store is a read-only bind of itself, and hardlinks from it into the\nstate dir would cross that mount (EXDEV). In this container's own mount namespace only, the\nbind is unmounted (made private first, so the host keeps it); elsewhere it does nothing.",
+      [
       'own-store',
       `--store-dir=${NIX_DIR}/store`,
       '--',
@@ -92,16 +75,22 @@ function pluginContainer(options: ManifestOptions): Record<string, unknown> {
       '--node-id=$(NODE_NAME)',
       `--state-dir=${options.stateDir}`,
       `--kubelet-dir=${options.kubeletDir}`,
-    ],
+      ],
+    ),
     env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
     securityContext: { privileged: true },
-    ports: [{ name: 'healthz', containerPort: HEALTH_PORT, protocol: 'TCP' }],
+    ports: noted("Served by the liveness-probe container (same pod network), which calls the plugin's Probe.", [
+      { name: 'healthz', containerPort: HEALTH_PORT, protocol: 'TCP' },
+    ]),
     livenessProbe: { httpGet: { path: '/healthz', port: 'healthz' }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 5 },
     readinessProbe: { httpGet: { path: '/healthz', port: 'healthz' }, periodSeconds: 10, timeoutSeconds: 5 },
-    resources: { requests: { cpu: '50m', memory: '128Mi' } },
+    resources: noted('No limits: a plugin killed while building a view fails every pod waiting for that view.', { requests: { cpu: '50m', memory: '128Mi' } }),
     volumeMounts: [
       { name: 'socket-dir', mountPath: SOCKET_DIR },
-      { name: 'kubelet-dir', mountPath: options.kubeletDir, mountPropagation: 'Bidirectional' },
+      noted(
+        "Bidirectional: the mounts nixmount makes under kubelet's pod directories must reach the host,\nwhere kubelet hands them to the pod's containers.",
+        { name: 'kubelet-dir', mountPath: options.kubeletDir, mountPropagation: 'Bidirectional' },
+      ),
       { name: 'nix', mountPath: NIX_DIR },
     ],
   };

@@ -1,4 +1,4 @@
-import type { ManifestFile } from './manifest-file.js';
+import { noted, type ManifestFile } from './manifest-file.js';
 import type { ManifestOptions } from './options.js';
 
 /**
@@ -33,10 +33,13 @@ export function exampleFiles(options: ManifestOptions): ManifestFile[] {
               volumeMounts: [{ name: 'nix', mountPath: '/nix', readOnly: true }],
             },
           ],
-          volumes: [nixVolume(options.driverName, true, { paths: EXAMPLE_HELLO })],
+          volumes: [
+            nixVolume(options.driverName, true, {
+              paths: noted('One or more store paths, separated by spaces or newlines; their closure is mounted.', EXAMPLE_HELLO),
+            }),
+          ],
         },
       },
-      comments: [[['spec', 'volumes', 0, 'csi', 'volumeAttributes', 'paths'], 'One or more store paths, separated by spaces or newlines; their closure is mounted.']],
     },
     {
       path: 'examples/pod-readwrite.yaml',

@@ -1,6 +1,6 @@
-import { parseUserContext } from '../../core/volume-context.js';
+import { parseUserContext } from '../../../core/volume-context.js';
 import type { JobGroup, Jobspec, JobVolume } from './jobspec.js';
-import { NOMAD_ACCESS_MODES } from './nomad-paths.js';
+import { NOMAD_ACCESS_MODES } from '../nomad-paths.js';
 import { checkHostVolumeClaim, checkHostVolumeSpec } from './host-volume-check.js';
 import { checkPluginTask } from './plugin-task-check.js';
 import type { NomadVolumeSpec } from './volume-spec-file.js';

@@ -1,5 +1,5 @@
-import { parseUserContext } from '../../core/volume-context.js';
-import { READ_ONLY_PARAMETER } from '../nomad-host/host-volume-request.js';
+import { parseUserContext } from '../../../core/volume-context.js';
+import { READ_ONLY_PARAMETER } from '../../nomad-host/host-volume-request.js';
 import type { JobVolume } from './jobspec.js';
 import type { NomadVolumeSpec } from './volume-spec-file.js';
 
