@@ -59,7 +59,7 @@ if (injected.status !== 0) {
 }
 // The binary must run: its own --help, without this repository's files around it.
 const help = spawnSync(resolve(binary), ['--help'], { encoding: 'utf8', cwd: '/' });
-if (!/usage: nixmount <command>/.test(help.stderr)) {
+if (!/usage: nixmount <command>/.test(help.stdout)) {
   process.stderr.write(`binary: ${binary} --help did not print the usage:\n${help.stdout}${help.stderr}`);
   process.exit(1);
 }

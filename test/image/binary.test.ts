@@ -52,7 +52,7 @@ test('the binary runs `--help` and `serve` in a Debian 12 chroot without Node, a
 
   const help = await execa('chroot', [root, '/usr/local/bin/nixmount', '--help'], { reject: false });
   t.is(help.exitCode, 0);
-  t.regex(help.stderr, /usage: nixmount <command>/);
+  t.regex(help.stdout, /usage: nixmount <command>/);
 
   await copyToChrootStore(root, [fixture.root]);
   const socket = join(root, 'run/nixmount/csi.sock');

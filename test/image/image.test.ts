@@ -50,7 +50,7 @@ test.serial('image size and labels', async (t) => {
   t.is(inspect.Config.Labels['org.opencontainers.image.version'], IMAGE.split(':').pop());
   t.true(mb <= 320, `image is ${mb} MB`);
   const help = await podman(['run', '--rm', IMAGE, '--help']);
-  t.regex(help.stderr, /usage: nixmount <command>/);
+  t.regex(help.stdout, /usage: nixmount <command>/);
 });
 
 test.serial('kubelet replay against the container (DaemonSet args): register, publish RO and RW, read, same inode as the host store, unpublish, nothing left; idle RSS', async (t) => {
