@@ -194,7 +194,8 @@ export class ViewManager {
    */
   private removeIfUnheld(key: string): Promise<boolean> {
     return this.perView.run(key, async () => {
-      if (this.isHeld(key, await this.mountedViews())) return false;
+      // Records and leases first: the mount table is read only for a view they leave unheld.
+      if (this.isHeld(key) || this.isHeld(key, await this.mountedViews())) return false;
       this.idleSince.delete(key);
       this.rooted.forgetView(key);
       await this.views.remove(key);

@@ -172,6 +172,9 @@ export class FakeMounter implements Mounter {
     const mount = this.mounts.get(target);
     return mount ? [attribute(mount)] : [];
   }
+  async topAt(target: string): Promise<MountOwner | undefined> {
+    return (await this.mountsAt(target)).at(-1);
+  }
   async ownMounts(): Promise<OwnMount[]> {
     const own: OwnMount[] = [];
     for (const [mountPoint, mount] of this.mounts) {
