@@ -1,6 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mountsBelow } from '../test/helpers/mounts.js';
+import { mountsBelow } from './mount-table.js';
 import type { Closure } from './closures.js';
 import type { CsiVolumes, VolumeRef } from './csi-volumes.js';
 import { bareBind, hardlinkCopy } from './floors.js';
