@@ -112,7 +112,11 @@ async function main(): Promise<void> {
       baseline.push(await nixCsiVolume(big, space.path('nix-csi', `vol-${i}`), space.path('nix-csi', `target-${i}`), nodeStore));
     }
 
+    await plugin.stop();
+
+    // A plugin of its own, so its RSS is that of the volumes it holds, not of the scenarios before.
     step(`scale: ${opts.scale.volumes} volumes over ${opts.scale.views} views, a restart, all unpublished`);
+    plugin = await PluginProcess.start(space.path('plugin-scale'));
     const scale = await scaleScenario(plugin, space.path('scale-targets'), space.path('scratch'), scaleRoots, opts.scale.volumes, 30);
     plugin = scale.plugin;
     await plugin.stop();
