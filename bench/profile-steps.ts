@@ -6,6 +6,8 @@ import { promisify } from 'node:util';
 import { readMountInfo } from '../src/platform/mountinfo.js';
 import { writeFileAtomic } from '../src/platform/atomic-file.js';
 import { ExecaProcessRunner } from '../src/platform/execa-process-runner.js';
+import { LinuxMounter } from '../src/platform/linux-mounter.js';
+import type { NodeSettings } from '../src/core/settings.js';
 import { buildBigClosure } from './closures.js';
 import { BENCH_NIX_ENV, run } from './commands.js';
 import { median, timed } from './stats.js';
@@ -60,6 +62,20 @@ async function main(): Promise<void> {
       made.push(t);
     }));
     rows.push(await sample(`read + parse /proc/self/mountinfo (${table}+ entries)`, () => readMountInfo(), 50));
+    // The mounter's own proofs at a target holding a bind of a view, and at an empty one.
+    const mounter = new LinuxMounter(runner, { stateDir: dir } as unknown as NodeSettings);
+    const viewNix = join(dir, 'views', 'a'.repeat(32), 'nix');
+    await mkdir(viewNix, { recursive: true });
+    const bound = target();
+    await mkdir(bound);
+    await mounter.bindReadOnly(viewNix, bound);
+    made.push(bound);
+    const empty = target();
+    await mkdir(empty);
+    rows.push(await sample('mounter.mountsAt(view bind) — whole table', () => mounter.mountsAt(bound), 50));
+    rows.push(await sample('mounter.topAt(view bind) — mount id + inode', () => mounter.topAt(bound), 50));
+    rows.push(await sample('mounter.topAt(no mount) — mount id', () => mounter.topAt(empty), 50));
+    rows.push(await sample('mounter.ownMounts() — whole table', () => mounter.ownMounts(), 50));
     rows.push(await sample('record write (temp, fsync, rename, dir fsync)', () => writeFileAtomic(join(dir, 'record.json'), '{"x":1}\n'), 30));
     rows.push(await sample('nix-store --version', () => runner.run('nix-store', ['--version'], { env: { NIX_CONFIG: BENCH_NIX_ENV.NIX_CONFIG! } })));
     rows.push(await sample(`nix-store --query --requisites (${big.paths.length} paths)`, () =>
