@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { CsiClient } from '../src/csi/csi-client.js';
 import { BENCH_NIX_ENV } from './commands.js';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+// NIXMOUNT_BENCH_CLI runs another build of the plugin (e.g. an older commit) under the same bench.
+const CLI = process.env.NIXMOUNT_BENCH_CLI ?? fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const READY_ATTEMPTS = 1000; // polls 10 ms apart
 
 /**

@@ -13,9 +13,9 @@ const BUILDING = '.building-';
 const DELETING = '.deleting-';
 // cp gets the store paths in batches so a closure of thousands never exceeds ARG_MAX.
 const CP_BATCH = 500;
-// cp processes linking one view at once: linking is mostly kernel time in distinct
-// directories, which spreads over cores; a few more than the cores hide each cp's start-up.
-const LINKERS = Math.min(4, availableParallelism() + 1);
+// cp processes linking one view at once: linking is kernel time in distinct directories,
+// which spreads over idle cores (one per core; more only competed on a busy 2-core node).
+const LINKERS = Math.min(4, Math.max(2, availableParallelism()));
 const CHUNKS_PER_LINKER = 3;
 // A leftover that an orphaned writer (a killed plugin's child) still fills: a few quick retries, then the next sweep.
 const SWEEP_TRIES = 5;
