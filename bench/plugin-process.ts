@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { BENCH_NIX_ENV } from './commands.js';
 
 // NIXMOUNT_BENCH_CLI runs another build of the plugin (e.g. an older commit) under the same bench.
 const CLI = process.env.NIXMOUNT_BENCH_CLI ?? fileURLToPath(new URL('../src/cli.js', import.meta.url));
-const READY_ATTEMPTS = 1000; // polls 10 ms apart
+const READY_ATTEMPTS = 2000; // polls 5–10 ms apart
 
 /**
  * `nixmount serve` as its own process, like on a node: its RSS is the plugin's
@@ -29,7 +29,7 @@ export class PluginProcess {
   private constructor(
     private readonly child: ChildProcess,
     readonly stateDir: string,
-    socketPath: string,
+    private readonly socketPath: string,
   ) {
     this.client = new CsiClient(socketPath);
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
@@ -67,6 +67,7 @@ export class PluginProcess {
   /** Stops this process (its mounts, records and roots stay, as on a node) and starts another on the same state. */
   async restart(): Promise<PluginProcess> {
     await this.stop({ keepRoots: true });
+    await rm(this.socketPath, { force: true }); // so readiness waits for the new process's socket
     return this.restartWith!();
   }
 
@@ -115,6 +116,12 @@ export class PluginProcess {
   private async waitReady(): Promise<void> {
     for (let attempt = 0; attempt < READY_ATTEMPTS; attempt++) {
       if (this.child.exitCode !== null) throw new Error(`nixmount serve exited with ${this.child.exitCode}`);
+      // No call before the socket exists: a refused connection puts gRPC into its reconnect
+      // back-off (about 1 s), which would be timed as start-up.
+      if (!existsSync(this.socketPath)) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        continue;
+      }
       try {
         const probe = (await this.client.call('identity', 'Probe', {}, 1000)) as { ready?: { value?: boolean } };
         if (probe.ready?.value !== false) return;
