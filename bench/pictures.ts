@@ -8,7 +8,7 @@ import { barChart, lineChart } from './svg.js';
 
 export interface PictureData {
   cold: { cold: number[]; copy: number[] };
-  warm: { warm: number[]; bind: number[]; unpublish: number[] };
+  warm: { warm: number[]; bind: number[]; unpublish: number[]; unbind: number[] };
   big: Closure;
   baseline: BaselineVolume[];
   sizes: SizePoint[];
@@ -55,6 +55,7 @@ export async function writePictures(dir: string, suffix: string, d: PictureData)
         { name: 'nixmount warm publish', value: percentile(d.warm.warm, p) },
         { name: 'bare mount --bind', value: percentile(d.warm.bind, p) },
         { name: 'nixmount unpublish', value: percentile(d.warm.unpublish, p) },
+        { name: 'bare umount', value: percentile(d.warm.unbind, p) },
         { name: 'nix-csi replay', value: percentile(nixCsi, p) },
       ] })),
       limits: [{ name: 'goal: warm p50 ≤ 5 ms', value: 5 }],
@@ -72,6 +73,8 @@ export async function writePictures(dir: string, suffix: string, d: PictureData)
         { label: 'unpublish', bars: [
           { name: 'nixmount, 1 volume', value: median(d.scale.single.unpublish) },
           { name: `nixmount, ${d.scale.volumes} volumes`, value: median(d.scale.loaded.unpublish) },
+          { name: 'bare bind, 1 volume', value: median(d.scale.single.unbind) },
+          { name: `bare bind, ${d.scale.volumes} volumes`, value: median(d.scale.loaded.unbind) },
         ] },
         { label: 'start to ready', bars: [
           { name: 'nixmount, 1 volume', value: d.startMs },

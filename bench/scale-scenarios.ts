@@ -56,9 +56,9 @@ export interface ScaleResult {
   volumes: number;
   views: number;
   /** Warm publish and unpublish with one volume on the node, and bare binds interleaved with them. */
-  single: { publish: number[]; unpublish: number[]; bind: number[] };
+  single: { publish: number[]; unpublish: number[]; bind: number[]; unbind: number[] };
   /** The same with `volumes` published over `views` views. */
-  loaded: { publish: number[]; unpublish: number[]; bind: number[] };
+  loaded: { publish: number[]; unpublish: number[]; bind: number[]; unbind: number[] };
   fillMs: number;
   rssLoaded: { rss: number; peak: number };
   restartReadyMs: number;
@@ -67,9 +67,9 @@ export interface ScaleResult {
 }
 
 async function pairs(volumes: CsiVolumes, root: string, view: string, scratch: string, count: number, label: string) {
-  const out = { publish: [] as number[], unpublish: [] as number[], bind: [] as number[] };
+  const out = { publish: [] as number[], unpublish: [] as number[], bind: [] as number[], unbind: [] as number[] };
   for (let i = 0; i < count; i++) {
-    out.bind.push(await bareBind(view, join(scratch, `${label}-bind-${i}`)));
+    out.bind.push(await bareBind(view, join(scratch, `${label}-bind-${i}`), out.unbind));
     const volume = await volumes.newVolume(label);
     out.publish.push(await volumes.publish(volume, [root]));
     out.unpublish.push(await volumes.unpublish(volume));
