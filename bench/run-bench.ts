@@ -190,7 +190,8 @@ async function report(r: Results): Promise<number> {
   const large = r.sizes.find((p) => p.closure.paths.length >= 100 && p.closure.files >= 100_000);
   const targets: Target[] = [
     { name: 'cold p50 vs cp -al (realistic closure)', value: coldP50 / copyP50, limit: 1.3, kind: 'max', show: times, noise: relativeSpread(r.cold.cold, r.cold.copy) },
-    ...r.sizes.map((p): Target => ({
+    // The issue's cold goals are for closures of ≥ 10k files; the 1k point only draws the curve.
+    ...r.sizes.filter((p) => p.closure.files >= 10_000).map((p): Target => ({
       name: `cold p50 vs cp -al (${p.closure.files} files, ${p.closure.paths.length} paths)`,
       value: median(p.cold) / median(p.copy),
       limit: p === large ? 1.0 : 1.3,
