@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     let n = 0;
     const target = () => join(dir, `t${n++}`);
     rows.push(await sample('spawn true (execFile)', () => execFileAsync('true')));
-    rows.push(await sample('spawn true (plugin runner: execa + setpriv)', () => runner.run('true', [])));
+    rows.push(await sample('spawn true (plugin runner, under setpriv)', () => runner.run('true', [])));
     rows.push(await sample('mkdir + mount --bind (execFile)', async () => {
       const t = target();
       await mkdir(t);
