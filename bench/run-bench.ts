@@ -204,7 +204,7 @@ async function report(r: Results): Promise<number> {
     { name: 'warm p99 vs warm p50', value: warmP99 / warmP50, limit: 3, kind: 'max', show: times, noise: relativeSpread(r.warm.warm, r.warm.bind) },
     { name: `scale: publish p50 with ${sc.volumes} volumes vs 1`, value: scalePub, limit: 1.5, kind: 'max', show: times, noise: relativeSpread(sc.single.publish, sc.loaded.publish) },
     { name: `scale: unpublish p50 with ${sc.volumes} volumes vs 1`, value: scaleUnpub, limit: 1.5, kind: 'max', show: times, noise: relativeSpread(sc.single.unpublish, sc.loaded.unpublish) },
-    { name: `scale: plugin RSS with ${sc.volumes} volumes`, value: Math.max(sc.rssLoaded.rss, sc.rssAfterRestart.rss), limit: 120 * 1024 * 1024, kind: 'max', show: formatBytes, noise: 0 },
+    { name: `scale: plugin RSS with ${sc.volumes} volumes (peak)`, value: Math.max(sc.rssLoaded.peak, sc.rssAfterRestart.peak), limit: 120e6, kind: 'max', show: formatBytes, noise: 0 }, // the issue's 120 MB
     { name: `scale: restart with ${sc.volumes} records ready`, value: sc.restartReadyMs, limit: 2000, kind: 'max', show: formatMs, noise: 0 },
     { name: 'warm p50 faster than nix-csi per volume', value: nixCsiP50 / warmP50, limit: 100, kind: 'min', show: times, noise: relativeSpread(r.warm.warm, r.baseline.map((b) => b.publishMs)) },
     { name: 'disk per additional read-only volume', value: r.warm.extraDiskPerVolume, limit: 1024 * 1024, kind: 'max', show: formatBytes },
