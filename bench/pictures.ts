@@ -76,7 +76,7 @@ export async function writePictures(dir: string, suffix: string, d: PictureData)
           { name: 'bare bind, 1 volume', value: median(d.scale.single.unbind) },
           { name: `bare bind, ${d.scale.volumes} volumes`, value: median(d.scale.loaded.unbind) },
         ] },
-        { label: 'start to ready', bars: [
+        { label: `start to ready (0 / ${d.scale.volumes} records)`, bars: [
           { name: 'nixmount, 1 volume', value: d.startMs },
           { name: `nixmount, ${d.scale.volumes} volumes`, value: d.scale.restartReadyMs },
         ] },

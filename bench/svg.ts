@@ -15,9 +15,9 @@ export interface BarGroup {
   bars: ReadonlyArray<{ name: string; value: number }>;
 }
 
-const WIDTH = 720;
+const WIDTH = 800;
 const HEIGHT = 400;
-const M = { top: 48, right: 190, bottom: 56, left: 72 };
+const M = { top: 48, right: 250, bottom: 56, left: 72 };
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#7f7f7f'];
 const FONT = 'font-family="Helvetica, Arial, sans-serif"';
 
@@ -37,10 +37,11 @@ function logTicks(lo: number, hi: number): number[] {
   return ticks;
 }
 
-function logScale(values: number[], from: number, to: number) {
+/** `tight`: the axis ends at the data (x of a curve); otherwise at powers of ten around it. */
+function logScale(values: number[], from: number, to: number, tight = false) {
   const positive = values.filter((v) => v > 0 && Number.isFinite(v));
-  const lo = 10 ** Math.floor(Math.log10(Math.min(...positive)));
-  const hi = 10 ** Math.ceil(Math.log10(Math.max(...positive)));
+  const lo = tight ? Math.min(...positive) : 10 ** Math.floor(Math.log10(Math.min(...positive) * 0.9)); // a bar never sits on the axis
+  const hi = tight ? Math.max(...positive) * 1.0001 : 10 ** Math.ceil(Math.log10(Math.max(...positive)));
   const map = (v: number) => from + ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (to - from);
   return { lo, hi, map };
 }
@@ -84,7 +85,7 @@ function legend(names: Array<{ name: string; color: string; dashed?: boolean }>)
 /** Lines on log–log axes (e.g. time against closure size). */
 export function lineChart(options: { title: string; xLabel: string; yLabel: string; series: Series[] }): string {
   const all = options.series.flatMap((s) => s.points);
-  const x = logScale(all.map((p) => p[0]), M.left + 20, WIDTH - M.right - 20);
+  const x = logScale(all.map((p) => p[0]), M.left + 30, WIDTH - M.right - 30, true);
   const y = logScale(all.map((p) => p[1]), HEIGHT - M.bottom, M.top);
   const body = yAxis(logTicks(y.lo, y.hi), y.map);
   for (const t of new Set(all.map((p) => p[0]))) {
@@ -122,7 +123,7 @@ export function barChart(options: { title: string; yLabel: string; groups: BarGr
   for (const limit of options.limits ?? []) {
     const ly = y.map(limit.value).toFixed(1);
     body.push(`<line x1="${M.left}" x2="${WIDTH - M.right}" y1="${ly}" y2="${ly}" stroke="#d62728" stroke-dasharray="6 4"/>`);
-    body.push(`<text x="${WIDTH - M.right - 4}" y="${ly}" dy="-4" text-anchor="end" fill="#d62728" font-size="11">${esc(limit.name)}</text>`);
+    body.push(`<text x="${WIDTH - M.right + 6}" y="${ly}" dy="4" fill="#d62728" font-size="11">${esc(limit.name)}</text>`);
   }
   body.push(...legend(names.map((name, i) => ({ name, color: COLORS[i % COLORS.length]! }))));
   return frame(options.title, '', options.yLabel, body);
