@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { unmountBelow } from '../test/helpers/mounts.js';
+import { unmountBelow } from '../support/mounts.js';
 
 type Cleanup = () => Promise<void>;
 

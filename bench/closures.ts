@@ -57,3 +57,14 @@ export async function buildSmallClosures(count: number): Promise<Closure[]> {
   }
   return closures;
 }
+
+/** A generated closure of about `files` files over `paths` store paths (plus a root), for the size curve. */
+export async function buildSizedClosure(files: number, paths: number): Promise<Closure> {
+  const [root] = await nixBuild('sized-closure.nix', ['--argstr', 'files', String(files), '--argstr', 'paths', String(paths)]);
+  return describe(root!);
+}
+
+/** `count` tiny distinct closures (one store path each): the views of the scale scenario. */
+export async function buildScaleRoots(count: number): Promise<string[]> {
+  return nixBuild('scale-closures.nix', ['--argstr', 'count', String(count)]);
+}

@@ -1,12 +1,16 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { OFFLINE_NIX_CONFIG } from '../support/nix-env.js';
 
 const execFileAsync = promisify(execFile);
 
 /** Nix as the bench uses it: no network caches, single-user root, no sandbox. */
 export const BENCH_NIX_ENV = {
   ...process.env,
-  NIX_CONFIG: ['experimental-features = nix-command flakes', 'substituters =', 'sandbox = false'].join('\n'),
+  // Nix asks getpwuid for the user name and falls back to $USER; on a shared node whose
+  // /etc/passwd another job rewrites, getpwuid can briefly fail. The bench runs as root.
+  USER: process.env.USER || 'root',
+  NIX_CONFIG: OFFLINE_NIX_CONFIG,
 };
 
 /**

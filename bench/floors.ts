@@ -18,16 +18,24 @@ export async function hardlinkCopy(paths: readonly string[], dir: string): Promi
   }
 }
 
-/** The floor of a warm publish: create the target and bind-mount an existing view; unmounted untimed. */
-export async function bareBind(source: string, target: string): Promise<number> {
+/**
+ * The floor of a warm publish: create the target and bind-mount an existing view.
+ * The floor of an unpublish (umount, rmdir) is timed into `unbinds` when given.
+ */
+export async function bareBind(source: string, target: string, unbinds?: number[]): Promise<number> {
+  let bound = false;
   try {
     const { ms } = await timed(async () => {
       await mkdir(target);
       await run('mount', ['--bind', source, target]);
     });
+    bound = true;
     return ms;
   } finally {
-    await run('umount', [target]).catch(() => undefined);
-    await rmdir(target).catch(() => undefined);
+    const { ms } = await timed(async () => {
+      await run('umount', [target]).catch(() => undefined);
+      await rmdir(target).catch(() => undefined);
+    });
+    if (bound) unbinds?.push(ms);
   }
 }

@@ -1,6 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mountsBelow } from '../test/helpers/mounts.js';
+import { mountsBelow } from '../support/mounts.js';
 import type { Closure } from './closures.js';
 import type { CsiVolumes, VolumeRef } from './csi-volumes.js';
 import { bareBind, hardlinkCopy } from './floors.js';
@@ -54,14 +54,15 @@ export async function warmVsBind(scene: Scene, count: number, extra: number) {
     const warm: number[] = [];
     const bind: number[] = [];
     const unpublish: number[] = [];
+    const unbind: number[] = [];
     for (let i = 0; i < count; i++) {
-      bind.push(await bareBind(view, join(scene.scratch, `bind-${i}`)));
+      bind.push(await bareBind(view, join(scene.scratch, `bind-${i}`), unbind));
       const volume = await scene.volumes.newVolume('warm');
       warm.push(await scene.volumes.publish(volume, [scene.closure.root]));
       unpublish.push(await scene.volumes.unpublish(volume));
     }
     const extraDiskPerVolume = await diskPerExtraVolume(scene, extra);
-    return { warm, bind, unpublish, extraDiskPerVolume };
+    return { warm, bind, unpublish, unbind, extraDiskPerVolume };
   } finally {
     await scene.volumes.unpublish(anchor);
   }

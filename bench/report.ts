@@ -15,6 +15,8 @@ export interface Target {
   /** 'max': value must stay at or below limit; 'min': at or above; 'exact': equal. */
   kind: 'max' | 'min' | 'exact';
   show: (value: number) => string;
+  /** Relative noise this run measured for the value (0.1 = ±10 %); --check fails only beyond it. */
+  noise?: number;
 }
 
 export const times = (ratio: number): string => (Number.isFinite(ratio) ? `${ratio >= 100 ? ratio.toFixed(0) : ratio.toFixed(2)}×` : 'n/a');
@@ -40,13 +42,21 @@ function verdict(target: Target): { pass: boolean; margin: string } {
   return { pass, margin };
 }
 
-export function targetTable(targets: readonly Target[]): { text: string; missed: number } {
+export function targetTable(targets: readonly Target[]): { text: string; missed: number; beyondNoise: number } {
   let missed = 0;
+  let beyondNoise = 0;
   const rows = targets.map((target) => {
     const { pass, margin } = verdict(target);
-    if (!pass) missed++;
+    const noise = target.noise ?? 0;
+    let status = pass ? 'PASS' : 'MISS';
+    if (!pass) {
+      missed++;
+      const tolerated = target.kind === 'exact' ? false : verdict({ ...target, limit: target.kind === 'max' ? target.limit * (1 + noise) : target.limit / (1 + noise) }).pass;
+      if (tolerated) status = 'MISS (within noise)';
+      else beyondNoise++;
+    }
     const bound = { max: '≤', min: '≥', exact: '=' }[target.kind];
-    return [pass ? 'PASS' : 'MISS', target.name, target.show(target.value), `${bound} ${target.show(target.limit)}`, margin];
+    return [status, target.name, target.show(target.value), `${bound} ${target.show(target.limit)}`, margin, target.kind === 'exact' ? '' : `±${(noise * 100).toFixed(0)}%`];
   });
-  return { text: markdownTable(['', 'target', 'measured', 'limit', 'margin'], rows), missed };
+  return { text: markdownTable(['', 'goal', 'measured', 'limit', 'margin', 'noise'], rows), missed, beyondNoise };
 }

@@ -35,3 +35,16 @@ export function formatBytes(bytes: number): string {
   }
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
+
+/**
+ * The run's own noise for a median: half the interquartile range relative to the
+ * median. For a ratio of two medians the two spreads add in quadrature.
+ */
+export function relativeSpread(...sets: ReadonlyArray<readonly number[]>): number {
+  let sum = 0;
+  for (const samples of sets) {
+    const spread = (percentile(samples, 75) - percentile(samples, 25)) / 2 / median(samples);
+    sum += Number.isFinite(spread) ? spread ** 2 : 0;
+  }
+  return Math.sqrt(sum);
+}

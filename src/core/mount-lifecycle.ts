@@ -58,7 +58,7 @@ export class MountLifecycle {
    * FAILED_PRECONDITION: nothing nixmount does there could be right.
    */
   async isMounted(path: string, record: Holding): Promise<boolean> {
-    const top = (await this.mounter.mountsAt(path)).at(-1);
+    const top = await this.mounter.topAt(path);
     if (!top) return false;
     if (top.kind === 'foreign') throw foreignMount(path, top);
     return top.kind === 'view' ? !record.overlayDir && top.viewKey === record.viewKey : top.volumeKey === record.key;
@@ -137,7 +137,7 @@ export class MountLifecycle {
   private async unmountOwn(path: string, log: Logger, options: { tolerateForeign?: boolean } = {}): Promise<OwnMount['owner'][]> {
     const removed: OwnMount['owner'][] = [];
     for (let i = 0; i <= MAX_STACK; i++) {
-      const top = (await this.mounter.mountsAt(path)).at(-1);
+      const top = await this.mounter.topAt(path);
       if (!top) return removed;
       if (top.kind === 'foreign') {
         if (removed.length > 0 || options.tolerateForeign) return removed; // ours came off; what was there before stays

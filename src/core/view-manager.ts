@@ -125,13 +125,18 @@ export class ViewManager {
       await this.nix.removeGcRoots(holder);
       this.log.warn({ holder }, 'removed GC roots whose view is gone');
     }
-    for (const key of views) {
-      const roots = await this.views.rootsOf(key);
-      if (roots.length === 0) {
-        this.log.warn({ view: key }, 'view without roots (nix/var/result) left unrooted; it is collected when unused');
-        continue;
-      }
-      await this.nix.addGcRoots(key, roots);
+    // Re-rooted 32 views at a time: each holder's roots are its own names, and nothing runs on a view yet.
+    for (let i = 0; i < views.length; i += 32) {
+      await Promise.all(
+        views.slice(i, i + 32).map(async (key) => {
+          const roots = await this.views.rootsOf(key);
+          if (roots.length === 0) {
+            this.log.warn({ view: key }, 'view without roots (nix/var/result) left unrooted; it is collected when unused');
+            return;
+          }
+          await this.nix.addGcRoots(key, roots);
+        }),
+      );
     }
   }
 
@@ -194,7 +199,8 @@ export class ViewManager {
    */
   private removeIfUnheld(key: string): Promise<boolean> {
     return this.perView.run(key, async () => {
-      if (this.isHeld(key, await this.mountedViews())) return false;
+      // Records and leases first: the mount table is read only for a view they leave unheld.
+      if (this.isHeld(key) || this.isHeld(key, await this.mountedViews())) return false;
       this.idleSince.delete(key);
       this.rooted.forgetView(key);
       await this.views.remove(key);

@@ -5,6 +5,7 @@ import { inject, injectable } from 'inversify';
 import { CommandFailedError } from '../core/errors.js';
 import { Logger } from '../core/ports/logger.js';
 import type { ProcessRunner, RunOptions, RunResult } from './process-runner.js';
+import { spawnChild } from './spawn-child.js';
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 
@@ -48,6 +49,11 @@ export class ExecaProcessRunner implements ProcessRunner {
       maxBuffer: 256 * 1024 * 1024,
     } as const;
     let child: ResultPromise;
+    if (!options.pipeFrom && !options.onStderrLine) {
+      // The plain case (mount, umount, cp, one Nix query) skips execa's per-child cost.
+      const result = await spawnChild(...dyingWithUs(command, args), { ...common, env: options.env, input: options.input, timeoutMs: common.timeout });
+      return this.finish(shown, started, { ...result, stderr: redact(result.stderr, options.redact) }, options);
+    }
     if (options.pipeFrom) {
       child = execa(...dyingWithUs(options.pipeFrom.command, options.pipeFrom.args), { ...common, buffer: { stdout: false } }).pipe(
         ...dyingWithUs(command, args),
@@ -66,12 +72,15 @@ export class ExecaProcessRunner implements ProcessRunner {
       });
     }
     const result = await child;
-    const stdout = String(result.stdout ?? '');
     const stderr = redact(String(result.stderr ?? ''), options.redact);
-    const exitCode = result.exitCode ?? -1;
+    return this.finish(shown, started, { exitCode: result.exitCode ?? -1, stdout: String(result.stdout ?? ''), stderr, timedOut: Boolean(result.timedOut) }, options);
+  }
+
+  private finish(shown: string, started: number, result: RunResult & { timedOut: boolean }, options: RunOptions): RunResult {
+    const { exitCode, stdout, stderr } = result;
     this.log.debug({ command: shown, exitCode, ms: Date.now() - started }, 'command finished');
     if ((exitCode !== 0 || result.timedOut) && !options.allowFailure) {
-      throw new CommandFailedError(shown.split(' ').slice(0, 3).join(' '), result.exitCode, stderr, {
+      throw new CommandFailedError(shown.split(' ').slice(0, 3).join(' '), exitCode === -1 ? undefined : exitCode, stderr, {
         timedOut: result.timedOut,
       });
     }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import { FailedPreconditionError, CommandFailedError } from '../core/errors.js';
@@ -12,6 +13,10 @@ const BUILDING = '.building-';
 const DELETING = '.deleting-';
 // cp gets the store paths in batches so a closure of thousands never exceeds ARG_MAX.
 const CP_BATCH = 500;
+// cp processes linking one view at once: linking is kernel time in distinct directories,
+// which spreads over idle cores (one per core; more only competed on a busy 2-core node).
+const LINKERS = Math.min(4, Math.max(2, availableParallelism()));
+const CHUNKS_PER_LINKER = 3;
 // A leftover that an orphaned writer (a killed plugin's child) still fills: a few quick retries, then the next sweep.
 const SWEEP_TRIES = 5;
 const SWEEP_PAUSE_MS = 100;
@@ -53,15 +58,20 @@ export class HardlinkViewStore implements ViewStore {
     try {
       // One level at a time: a recursive mkdir on a read-only file system says ENOENT, not EROFS.
       await mkdir(this.dir, { recursive: true });
-      for (const dir of [building, join(building, 'nix'), store]) await mkdir(dir);
-      // The registration (two Nix processes) writes only nix/var/nix/db, so it runs
-      // while cp fills nix/store; both are awaited before anything is cleaned up.
-      const [linked, registered] = await Promise.allSettled([this.hardlinkAll(contents, store), contents.register(building)]);
-      if (linked.status === 'rejected') throw linked.reason;
-      if (registered.status === 'rejected') throw registered.reason;
-      await this.linkResult(join(building, 'nix/var/result'), contents.roots);
-      // Rooted before it is visible: a crash after the rename never leaves a view without roots.
-      await contents.keepAlive();
+      for (const dir of [building, join(building, 'nix'), store, join(building, 'nix/var')]) await mkdir(dir);
+      // Linking (several cp at once), the registration (two Nix processes, writing only
+      // nix/var/nix/db), the result links and the GC roots touch disjoint things, so
+      // they overlap; all are awaited before anything is cleaned up. Rooting first keeps
+      // the closure from a concurrent garbage collection while it is linked, and the
+      // rename below still comes after the roots: no visible view is ever unrooted.
+      const steps = await Promise.allSettled([
+        this.hardlinkAll(contents, store),
+        contents.register(building),
+        this.linkResult(join(building, 'nix/var/result'), contents.roots),
+        contents.keepAlive(),
+      ]);
+      const failed = steps.find((step): step is PromiseRejectedResult => step.status === 'rejected');
+      if (failed) throw failed.reason;
       await rename(building, join(this.dir, key)).catch((error: NodeJS.ErrnoException) => {
         // Another process finished the same view first; it is identical.
         if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
@@ -128,10 +138,26 @@ export class HardlinkViewStore implements ViewStore {
     }
   }
 
+  /**
+   * Store paths are linked by up to LINKERS cp processes at once, each taking the next
+   * chunk of paths from a shared queue (paths differ wildly in size, so chunks are
+   * small enough to even the load out, large enough that spawning cp stays cheap).
+   */
   private async hardlinkAll(contents: ViewContents, store: string): Promise<void> {
-    for (let i = 0; i < contents.paths.length; i += CP_BATCH) {
-      await this.hardlink(contents.paths.slice(i, i + CP_BATCH).map((path) => path.physicalPath), store);
-    }
+    const sources = contents.paths.map((path) => path.physicalPath);
+    const size = Math.min(CP_BATCH, Math.max(1, Math.ceil(sources.length / (LINKERS * CHUNKS_PER_LINKER))));
+    const chunks: string[][] = [];
+    for (let i = 0; i < sources.length; i += size) chunks.push(sources.slice(i, i + size));
+    let failure: unknown;
+    const worker = async () => {
+      for (let chunk = chunks.shift(); chunk && failure === undefined; chunk = chunks.shift()) {
+        await this.hardlink(chunk, store).catch((error: unknown) => {
+          failure ??= error;
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(LINKERS, chunks.length) }, worker));
+    if (failure !== undefined) throw failure;
   }
 
   private async hardlink(sources: string[], destination: string): Promise<void> {

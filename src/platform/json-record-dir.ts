@@ -4,6 +4,8 @@ import type { Logger } from '../core/ports/logger.js';
 import type { RecordStore } from '../core/ports/record-store.js';
 import { syncDirectory, writeFileAtomic } from './atomic-file.js';
 
+const LOAD_BATCH = 32;
+
 export interface RecordDirOptions<T> {
   dir: string;
   keyOf: (record: T) => string;
@@ -32,16 +34,22 @@ export class JsonRecordDir<T> implements RecordStore<T> {
     const { dir } = this.options;
     await mkdir(dir, { recursive: true });
     this.records.clear();
-    for (const name of await readdir(dir)) {
-      const file = join(dir, name);
-      if (name.endsWith('.tmp')) {
-        await unlink(file).catch(() => undefined); // a write a crash interrupted
-        continue;
-      }
-      if (!name.endsWith('.json')) continue;
-      const problem = await this.read(file, name);
-      if (problem) await this.quarantine(file, problem);
+    const names = await readdir(dir);
+    // Read LOAD_BATCH at a time (1,000 records load in tens of ms, and never near the open-file
+    // limit, where a failed open would look like an unreadable record); set aside in order.
+    const problems: Array<string | undefined> = [];
+    for (let i = 0; i < names.length; i += LOAD_BATCH) {
+      problems.push(
+        ...(await Promise.all(
+          names.slice(i, i + LOAD_BATCH).map(async (name) => {
+            const file = join(dir, name);
+            if (name.endsWith('.tmp')) await unlink(file).catch(() => undefined); // a write a crash interrupted
+            return name.endsWith('.json') ? this.read(file, name) : undefined;
+          }),
+        )),
+      );
     }
+    for (const [index, problem] of problems.entries()) if (problem) await this.quarantine(join(dir, names[index]!), problem);
   }
 
   get(key: string): T | undefined {

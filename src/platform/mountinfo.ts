@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 
 export interface MountEntry {
   /** Mount id and the id of the mount it sits on (stacked mounts at one point chain through these). */
@@ -76,4 +77,41 @@ export function mountContaining(entries: readonly MountEntry[], path: string): M
   }
   if (!best) return undefined;
   return stackAt(entries, best.mountPoint).pop() ?? best;
+}
+
+/** Where a path leads: the id of the top mount its lookup ends on, and the inode it names there. */
+export interface PathMount {
+  mountId: number;
+  dev: bigint;
+  ino: bigint;
+  /** The path itself is a symlink (O_NOFOLLOW opened the link): nothing is proven about a mount there. */
+  symlink: boolean;
+}
+
+// Linux's O_PATH: a handle that names the path without opening the file (no side effects on FIFOs or devices).
+const O_PATH = 0o10000000;
+
+/**
+ * The mount a path resolves to, without reading the whole mount table: the path is
+ * opened with O_PATH (never following a final symlink) and the kernel says its mount
+ * id in /proc/self/fdinfo. Costs the same with 10 mounts or 10,000. Undefined when the
+ * path does not exist; throws on other errors.
+ */
+export async function pathMount(path: string): Promise<PathMount | undefined> {
+  let handle;
+  try {
+    handle = await open(path, O_PATH | constants.O_NOFOLLOW);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+  try {
+    const [info, stats] = await Promise.all([readFile(`/proc/self/fdinfo/${handle.fd}`, 'utf8'), handle.stat({ bigint: true })]);
+    const id = /^mnt_id:\s*(\d+)$/m.exec(info)?.[1];
+    if (id === undefined) throw new Error(`/proc/self/fdinfo/${handle.fd} names no mnt_id`);
+    return { mountId: Number(id), dev: stats.dev, ino: stats.ino, symlink: stats.isSymbolicLink() };
+  } finally {
+    await handle.close();
+  }
 }

@@ -174,6 +174,9 @@ export class FakeMounter implements Mounter {
   async sweep(): Promise<number> {
     return 0;
   }
+  async topAt(target: string): Promise<MountOwner | undefined> {
+    return (await this.mountsAt(target)).at(-1);
+  }
   async ownMounts(): Promise<OwnMount[]> {
     const own: OwnMount[] = [];
     for (const [mountPoint, mount] of this.mounts) {

@@ -30,6 +30,8 @@ export interface Mounter {
   unmount(target: string): Promise<void>;
   /** The mounts stacked at `target`, bottom first (the last is the one in use), each with its owner. */
   mountsAt(target: string): Promise<MountOwner[]>;
+  /** The top of `mountsAt(target)` (what a process looking at the path sees), or undefined; may skip reading the whole table. */
+  topAt(target: string): Promise<MountOwner | undefined>;
   /** Every mount on this node of one of nixmount's views or overlays. */
   ownMounts(): Promise<OwnMount[]>;
   /** Removes what a mount interrupted by a crash left (scratch mounts); answers how many. */

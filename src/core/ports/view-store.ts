@@ -8,8 +8,8 @@ export interface ViewContents {
   /** Registers the closure in a Nix database below the given directory (the view's root). */
   register(rootDir: string): Promise<void>;
   /**
-   * Keeps the closure alive in the node store (its GC roots). Called once the view is
-   * complete and before it becomes visible, so no visible view is ever without roots.
+   * Keeps the closure alive in the node store (its GC roots). Called before the view
+   * becomes visible (while it is built), so no visible view is ever without roots.
    */
   keepAlive(): Promise<void>;
 }
