@@ -1,4 +1,4 @@
-import { FailedPreconditionError } from '../core/errors.js';
+import { FailedPreconditionError, NotFoundError, isNixmountError } from '../core/errors.js';
 import { quote } from '../core/quote.js';
 import type { OrchestratorAdapter } from '../core/orchestrator-adapter.js';
 import { assertContextBounds } from '../core/volume-context.js';
@@ -43,6 +43,22 @@ export interface NodeServiceDeps {
 function pathLock(checked: Checked): string {
   // Always absolute, so never equal to the controller's `controller\0<id>` keys.
   return checked.path;
+}
+
+/**
+ * A stats path the adapter refuses is one where no volume can be published: CSI's answer
+ * is NOT_FOUND (csi-sanity sends a relative path and expects it), with the reason kept.
+ * Stats only read, so nothing else changes; publish and unpublish keep INVALID_ARGUMENT.
+ */
+function statsPath(adapter: OrchestratorAdapter, path: string): string {
+  try {
+    return adapter.checkTargetPath(path);
+  } catch (error) {
+    if (isNixmountError(error) && (error.kind === 'InvalidArgument' || error.kind === 'FailedPrecondition')) {
+      throw new NotFoundError(`no volume is published at that volume_path: ${error.message}`);
+    }
+    throw error;
+  }
 }
 
 export function nodeService(rpc: RpcHandlerFactory, { publisher, stager, adapter }: NodeServiceDeps): NodeHandlers {
@@ -119,7 +135,7 @@ export function nodeService(rpc: RpcHandlerFactory, { publisher, stager, adapter
       validate: (r) => {
         requiredId(r.volume_id, 'volume_id');
         required(r.volume_path, 'volume_path');
-        return { path: adapter.checkTargetPath(r.volume_path) };
+        return { path: statsPath(adapter, r.volume_path) };
       },
       handle: async (r, _log, checked) => {
         const { usage, mounted } = await publisher.usage(r.volume_id, checked.path);
