@@ -59,17 +59,8 @@ export type ValuesFor<T extends OptionTable, C extends CommandName> = {
 /** The typed values of every option in `T`. */
 export type Values<T extends OptionTable> = { -readonly [K in keyof T]: ValueOf<T[K]> };
 
-interface Common<C extends CommandName> {
-  flag: string;
-  env?: string;
-  defaultHelp?: string;
-  help: string;
-  arg?: string;
-  commands: readonly C[];
-  section: string;
-  short?: string;
-  required?: boolean;
-}
+/** What every option helper takes: the spec's own words, without what the helper decides (kind, parse, absent). */
+type Common<C extends CommandName> = Pick<OptionSpec<unknown, C>, 'flag' | 'env' | 'defaultHelp' | 'help' | 'arg' | 'commands' | 'section' | 'short' | 'required'>;
 type WithDefault = { default: string | (() => string) };
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
