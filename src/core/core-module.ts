@@ -3,7 +3,9 @@ import { ClosureSource } from './closure-source.js';
 import { VolumeController } from './controller/volume-controller.js';
 import { EvaluationCache } from './evaluation-cache.js';
 import { MountLifecycle } from './mount-lifecycle.js';
+import { NodeEventHub } from './node-event-hub.js';
 import { NodeRecovery } from './node-recovery.js';
+import { NodeEvents } from './ports/node-events.js';
 import { RealisationTracker } from './realisation-tracker.js';
 import { Resolver } from './resolver.js';
 import { RootedClosures } from './rooted-closures.js';
@@ -24,4 +26,5 @@ export const coreModule = new ContainerModule((bind) => {
   bind(VolumeStager).toSelf().inSingletonScope();
   bind(MountLifecycle).toSelf().inSingletonScope();
   bind(NodeRecovery).toSelf().inSingletonScope();
+  bind(NodeEvents).to(NodeEventHub).inSingletonScope();
 });

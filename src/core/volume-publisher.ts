@@ -1,8 +1,9 @@
 import { inject, injectable } from 'inversify';
-import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from './errors.js';
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError, isNixmountError } from './errors.js';
 import { ClosureSource } from './closure-source.js';
 import { Clock } from './ports/clock.js';
 import { Logger } from './ports/logger.js';
+import { NodeEvents, type PublishPhases } from './ports/node-events.js';
 import { VolumeDirs, type VolumeUsage } from './ports/volume-dirs.js';
 import { VolumeState, type VolumeRecord } from './ports/volume-state.js';
 import { MountLifecycle } from './mount-lifecycle.js';
@@ -27,10 +28,43 @@ export class VolumePublisher {
     @inject(VolumeDirs) private readonly dirs: VolumeDirs,
     @inject(VolumeState) private readonly state: VolumeState,
     @inject(Clock) private readonly clock: Clock,
+    @inject(NodeEvents) private readonly events: NodeEvents,
     @inject(Logger) private readonly log: Logger,
   ) {}
 
+  /** Publishes, and tells the node's listeners how it went (see NodeEvents). */
   async publish(request: PublishRequest, log: Logger = this.log): Promise<PublishResult> {
+    const started = performance.now();
+    const workload = request.workload ?? {};
+    try {
+      const result = await this.publishOnce(request, log);
+      if (!result.alreadyPublished) {
+        this.events.emit({
+          kind: 'publish-finished',
+          workload,
+          volumeId: request.volumeId,
+          readonly: result.readonly,
+          viewReused: !result.viewBuilt,
+          paths: result.paths,
+          seconds: (performance.now() - started) / 1000,
+          phases: result.phases,
+        });
+      }
+      return result;
+    } catch (error) {
+      this.events.emit({
+        kind: 'publish-failed',
+        workload,
+        volumeId: request.volumeId,
+        reason: isNixmountError(error) ? error.kind : 'Internal',
+        message: error instanceof Error ? error.message : String(error),
+        seconds: (performance.now() - started) / 1000,
+      });
+      throw error;
+    }
+  }
+
+  private async publishOnce(request: PublishRequest, log: Logger): Promise<PublishResult & { readonly: boolean; paths: number; phases: PublishPhases }> {
     const key = volumeKey(request.targetPath);
     const readonly = request.readonly || READER_MODES.has(request.accessMode);
     const fingerprint = JSON.stringify({
@@ -50,7 +84,10 @@ export class VolumePublisher {
         throw new AlreadyExistsError(`volume ${request.volumeId} is already published at ${request.targetPath} with other arguments`);
       }
       if (await this.lifecycle.isMounted(request.targetPath, existing)) {
-        return { targetPath: request.targetPath, viewKey: existing.viewKey, roots: existing.roots, viewBuilt: false, alreadyPublished: true };
+        return {
+          targetPath: request.targetPath, viewKey: existing.viewKey, roots: existing.roots, viewBuilt: false, alreadyPublished: true,
+          readonly, paths: 0, phases: { realise: 0, view: 0, mount: 0 },
+        };
       }
       // A record without its mount (the node rebooted, or a crash mid-publish): start afresh.
       log.warn({ target: request.targetPath }, 'record found without its mount; publishing again');
@@ -66,14 +103,20 @@ export class VolumePublisher {
 
     let roots: string[];
     let view: AcquiredView;
+    let paths = 0;
+    const phase = phaseTimer();
     if (request.staged) {
       roots = request.staged.roots;
+      phase.end('realise');
       view = await this.views.acquireExisting(request.staged.viewKey);
     } else {
       const prepared = await this.source.prepare(request.spec, log);
       roots = prepared.roots;
+      paths = prepared.closure.length;
+      phase.end('realise');
       view = await this.views.acquire(prepared);
     }
+    phase.end('view');
     await this.lifecycle.attach(
       {
         path: request.targetPath,
@@ -98,8 +141,12 @@ export class VolumePublisher {
       },
       log,
     );
+    phase.end('mount');
     log.info({ target: request.targetPath, view: view.key, readonly, viewBuilt: view.built }, 'volume published');
-    return { targetPath: request.targetPath, viewKey: view.key, roots, viewBuilt: view.built, alreadyPublished: false };
+    return {
+      targetPath: request.targetPath, viewKey: view.key, roots, viewBuilt: view.built, alreadyPublished: false,
+      readonly, paths, phases: phase.phases,
+    };
   }
 
   /**
@@ -107,6 +154,13 @@ export class VolumePublisher {
    * (idempotent); a target holding another volume is NOT_FOUND for this one.
    */
   async unpublish(volumeId: string, targetPath: string, log: Logger = this.log): Promise<{ wasPublished: boolean }> {
+    const started = performance.now();
+    const outcome = await this.unpublishOnce(volumeId, targetPath, log);
+    this.events.emit({ kind: 'unpublish-finished', volumeId, wasPublished: outcome.wasPublished, seconds: (performance.now() - started) / 1000 });
+    return outcome;
+  }
+
+  private async unpublishOnce(volumeId: string, targetPath: string, log: Logger): Promise<{ wasPublished: boolean }> {
     const record = this.state.get(volumeKey(targetPath));
     if (!record) {
       const unmounted = await this.lifecycle.detachUnrecorded(targetPath, (key) => this.state.get(key) !== undefined, log);
@@ -128,4 +182,18 @@ export class VolumePublisher {
     const mounted = await this.lifecycle.isMounted(path, record);
     return { usage: await this.dirs.usage(mounted ? path : this.views.nixDir(record.viewKey)), mounted };
   }
+}
+
+/** Times consecutive phases: each `end` closes the phase that ran since the previous one. */
+function phaseTimer(): { end(name: keyof PublishPhases): void; phases: PublishPhases } {
+  const phases: PublishPhases = { realise: 0, view: 0, mount: 0 };
+  let mark = performance.now();
+  return {
+    phases,
+    end(name) {
+      const now = performance.now();
+      phases[name] = (now - mark) / 1000;
+      mark = now;
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import type { Workload } from './ports/node-events.js';
 import type { VolumeSpec } from './volume-spec.js';
 
 /** CSI access modes in orchestrator-neutral words. */
@@ -23,6 +24,8 @@ export interface PublishRequest {
   spec: VolumeSpec;
   /** Publish from a staged volume: mount its view without resolving the spec again. */
   staged?: StagedView;
+  /** Who asked, as the adapter read it (for the node's events; logs get it from the logger). */
+  workload?: Workload;
 }
 
 /** What NodeStageVolume left for the publishes from one staging path. */

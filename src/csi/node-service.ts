@@ -109,6 +109,7 @@ export function nodeService(rpc: RpcHandlerFactory, { publisher, stager, adapter
             mountFlags: capability.mountFlags,
             spec: context.spec,
             ...(staged ? { staged } : {}),
+            workload: context.workload,
           },
           log.child({ ...context.workload, ...(context.ephemeral ? { ephemeral: true } : {}) }),
         );

@@ -1,0 +1,57 @@
+import type { ErrorKind } from '../errors.js';
+
+export const NodeEvents = Symbol('NodeEvents');
+
+/**
+ * Who a volume operation is for, as the adapter read it from the request (a pod,
+ * an allocation…): the same fields the call's logs carry. Empty when unknown.
+ */
+export type Workload = Readonly<Record<string, string>>;
+
+/** The phases of a publish, timed separately (seconds). */
+export interface PublishPhases {
+  /** Resolve, evaluate and realise: from the volume's spec to roots valid in the store. */
+  realise: number;
+  /** Find or build the view. */
+  view: number;
+  /** Directory, record and mount. */
+  mount: number;
+}
+
+/**
+ * Facts the node reports as they happen, for whoever listens (metrics, Kubernetes
+ * Events). Listening is best-effort: an emit never throws and never waits, so no
+ * listener can fail or slow a publish.
+ */
+export type NodeEvent =
+  | {
+      kind: 'publish-finished';
+      workload: Workload;
+      volumeId: string;
+      readonly: boolean;
+      /** The view existed before this call (a cache hit), or the call built it. */
+      viewReused: boolean;
+      /** Store paths in the closure, and their bytes when the store said (NAR size). */
+      paths: number;
+      bytes?: number;
+      seconds: number;
+      phases: PublishPhases;
+    }
+  | { kind: 'publish-failed'; workload: Workload; volumeId: string; reason: ErrorKind; message: string; seconds: number }
+  | { kind: 'unpublish-finished'; volumeId: string; wasPublished: boolean; seconds: number }
+  /** A realisation still running after a while; repeated as it progresses. */
+  | { kind: 'realise-progress'; workload: Workload; summary: string; seconds: number }
+  | { kind: 'realise-finished'; ok: boolean; reason?: ErrorKind; fetched: number; built: number; downloadMiB: number; seconds: number }
+  | { kind: 'view-built'; viewKey: string; paths: number; seconds: number }
+  | { kind: 'view-removed'; viewKey: string }
+  | { kind: 'store-gc'; outcome: 'ok' | 'failed' | 'timeout'; bytesFreed: number; seconds: number; trigger: 'periodic' | 'realise' | 'command' }
+  /** One CSI call answered, with its gRPC code name (OK, NOT_FOUND…). */
+  | { kind: 'rpc'; method: string; code: string; seconds: number };
+
+export type NodeEventListener = (event: NodeEvent) => void;
+
+export interface NodeEvents {
+  emit(event: NodeEvent): void;
+  /** Adds a listener; returns a function that removes it. */
+  subscribe(listener: NodeEventListener): () => void;
+}
