@@ -1,5 +1,6 @@
 import test from 'ava';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, StorePathsUnavailableError } from '../../src/core/errors.js';
+import { NodeEvents, type NodeEvent } from '../../src/core/ports/node-events.js';
 import { ViewManager } from '../../src/core/view-manager.js';
 import { VolumePublisher } from '../../src/core/volume-publisher.js';
 import type { PublishRequest } from '../../src/core/volume-request.js';
@@ -170,4 +171,41 @@ test('system keys pick the node system; naming only other systems is INVALID_ARG
   const error = await t.throwsAsync(publisher.publish({ ...request('/t/2'), spec: elsewhere }), { instanceOf: InvalidArgumentError });
   t.regex(error!.message, /aarch64-darwin, aarch64-linux.*x86_64-linux/);
   t.is(fakes.mounter.mounts.size, 1);
+});
+
+test('publishes, failures and unpublishes reach the node event listeners with the workload; a throwing listener changes nothing', async (t) => {
+  const { publisher, fakes } = setup();
+  const hub = fakes.container.get<NodeEvents>(NodeEvents);
+  const seen: NodeEvent[] = [];
+  hub.subscribe(() => {
+    throw new Error('a broken listener');
+  });
+  hub.subscribe((event) => seen.push(event));
+  const workload = { pod: 'ns/p', podUid: 'u-1' };
+
+  await publisher.publish(request('/t/1', [APP], { workload }));
+  await publisher.publish(request('/t/2', [APP], { workload }));
+  await publisher.publish(request('/t/2', [APP], { workload })); // already published: no event
+  await t.throwsAsync(publisher.publish(request('/t/3', [REMOTE], { workload })), { instanceOf: StorePathsUnavailableError });
+  await publisher.unpublish('vol-/t/1', '/t/1');
+
+  const summary = seen.map((event) => {
+    switch (event.kind) {
+      case 'publish-finished':
+        t.true(event.seconds >= event.phases.realise + event.phases.view + event.phases.mount - 1e-9);
+        return { kind: event.kind, workload: event.workload, viewReused: event.viewReused, paths: event.paths, readonly: event.readonly };
+      case 'publish-failed':
+        return { kind: event.kind, workload: event.workload, reason: event.reason };
+      case 'unpublish-finished':
+        return { kind: event.kind, volumeId: event.volumeId, wasPublished: event.wasPublished };
+      default:
+        return { kind: event.kind };
+    }
+  });
+  t.deepEqual(summary, [
+    { kind: 'publish-finished', workload, viewReused: false, paths: 2, readonly: true },
+    { kind: 'publish-finished', workload, viewReused: true, paths: 2, readonly: true },
+    { kind: 'publish-failed', workload, reason: 'FailedPrecondition' },
+    { kind: 'unpublish-finished', volumeId: 'vol-/t/1', wasPublished: true },
+  ]);
 });
