@@ -67,6 +67,11 @@ export class RealisationTracker {
     this.failures.delete(key);
   }
 
+  /** How many pieces of work are under way (the store GC waits for paths they have not rooted yet). */
+  inFlight(): number {
+    return this.jobs.size;
+  }
+
   /** Whether work for `key` is under way. */
   isRunning(key: string): boolean {
     return this.jobs.has(key);
