@@ -146,7 +146,7 @@ export class StoreGarbageCollector {
     let freed = { bytesFreed: 0, pathsDeleted: 0 };
     let failure: unknown;
     try {
-      freed = await withWatchdog(this.garbage.collect({ maxFreedBytes: wanted, timeoutMs }), timeoutMs + WATCHDOG_GRACE_MS);
+      freed = await withWatchdog(this.garbage.collect({ maxFreedBytes: wanted, timeoutMs }), timeoutMs + Math.min(WATCHDOG_GRACE_MS, timeoutMs));
     } catch (error) {
       failure = error;
       outcome = error instanceof CommandFailedError && error.timedOut ? 'timeout' : 'failed';
