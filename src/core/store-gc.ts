@@ -5,7 +5,7 @@ import { Logger } from './ports/logger.js';
 import { StoreGarbage, type StoreSpace } from './ports/nix-store.js';
 import { NodeEvents, type NodeEvent } from './ports/node-events.js';
 import { RealisationTracker } from './realisation-tracker.js';
-import { StoreGcSettings, bytesToFree, usedPercent } from './store-watermarks.js';
+import { StoreGcSettings, bytesAboveLow, bytesToFree, usedPercent } from './store-watermarks.js';
 import { ViewManager } from './view-manager.js';
 
 export type StoreGcTrigger = 'periodic' | 'realise' | 'command';
@@ -33,6 +33,10 @@ export type StoreGcResult =
 // The collector's own bound comes first (the process runner kills Nix at timeoutMs);
 // this one only frees the check if a collector never answers at all.
 const WATCHDOG_GRACE_MS = 10_000;
+// Nix counts the bytes of the files it unlinks; the filesystem may free less (the
+// database grows while rows go, directories keep their blocks). A collection that
+// left the store above low goes on for the rest, this many rounds at most.
+const MAX_ROUNDS = 3;
 
 /** Events after which the store has new paths, already rooted by a view (or left by a failed realise). */
 function followsRealise(event: NodeEvent): boolean {
@@ -143,16 +147,29 @@ export class StoreGarbageCollector {
     this.log.info({ trigger, usedPercent: round(usedPercent(before)), high, low, maxFreedBytes: wanted }, 'store above its high watermark; collecting garbage');
     const started = performance.now();
     let outcome: 'ok' | 'failed' | 'timeout' = 'ok';
-    let freed = { bytesFreed: 0, pathsDeleted: 0 };
+    const freed = { bytesFreed: 0, pathsDeleted: 0 };
     let failure: unknown;
-    try {
-      freed = await withWatchdog(this.garbage.collect({ maxFreedBytes: wanted, timeoutMs }), timeoutMs + Math.min(WATCHDOG_GRACE_MS, timeoutMs));
-    } catch (error) {
-      failure = error;
-      outcome = error instanceof CommandFailedError && error.timedOut ? 'timeout' : 'failed';
+    let after: StoreSpace | undefined;
+    let maxFreedBytes = wanted;
+    for (let pass = 1; ; pass++) {
+      // The bound is for the whole collection, every round included.
+      const left = Math.max(1, Math.floor(timeoutMs - (performance.now() - started)));
+      try {
+        const result = await withWatchdog(this.garbage.collect({ maxFreedBytes, timeoutMs: left }), left + Math.min(WATCHDOG_GRACE_MS, left));
+        freed.bytesFreed += result.bytesFreed;
+        freed.pathsDeleted += result.pathsDeleted;
+        after = await this.garbage.space().catch(() => undefined);
+        if (!after || result.bytesFreed === 0 || pass >= MAX_ROUNDS || low === undefined) break;
+        maxFreedBytes = bytesAboveLow(after, low);
+        if (maxFreedBytes === 0) break;
+      } catch (error) {
+        failure = error;
+        outcome = error instanceof CommandFailedError && error.timedOut ? 'timeout' : 'failed';
+        after = await this.garbage.space().catch(() => undefined);
+        break;
+      }
     }
     const seconds = (performance.now() - started) / 1000;
-    const after = await this.garbage.space().catch(() => undefined);
     this.events.emit({ kind: 'store-gc', outcome, bytesFreed: freed.bytesFreed, seconds, trigger });
     const fields = {
       trigger,

@@ -24,6 +24,12 @@ export function usedPercent(space: StoreSpace): number {
   return ((space.totalBytes - space.availableBytes) / space.totalBytes) * 100;
 }
 
+/** Bytes to free to bring the usage down to `lowPercent` (0 when already there). */
+export function bytesAboveLow(space: StoreSpace, lowPercent: number): number {
+  const wantedAvailable = space.totalBytes * (1 - lowPercent / 100);
+  return Math.max(0, Math.ceil(wantedAvailable - space.availableBytes));
+}
+
 /**
  * How many bytes to free now: none below the high watermark; at or above it, enough
  * to bring the usage down to the low one.
@@ -32,6 +38,5 @@ export function bytesToFree(space: StoreSpace, settings: Pick<StoreGcSettings, '
   const { highPercent, lowPercent } = settings;
   if (highPercent === undefined || lowPercent === undefined) return 0;
   if (usedPercent(space) < highPercent) return 0;
-  const wantedAvailable = space.totalBytes * (1 - lowPercent / 100);
-  return Math.max(0, Math.ceil(wantedAvailable - space.availableBytes));
+  return bytesAboveLow(space, lowPercent);
 }
