@@ -156,6 +156,9 @@ export class NixCliStore implements NixStore {
       await this.nix('nix-store', ['--store', `local?root=${rootDir}`, '--load-db'], {
         pipeFrom: { command: 'nix-store', args: [...this.storeArgs(), '--dump-db', ...batch] },
         timeoutMs: REGISTER_TIMEOUT_MS,
+        // Nix opening a database makes it an 8 MiB `reserved` file (space to GC a full disk with);
+        // a view's database is never collected, and that file would cost every view 8 MiB of the store's disk.
+        env: { NIX_CONFIG: `${this.env.NIX_CONFIG}\ngc-reserved-space = 0` },
       });
     }
   }
