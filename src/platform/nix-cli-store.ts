@@ -254,7 +254,9 @@ export class NixCliStore implements NixStore {
     }
     // Even where a failure is an answer (allowFailure), a kill at the bound is not: say it timed out.
     if (result.timedOut) {
-      const what = [command, ...args.filter((arg) => arg.startsWith('--') && arg !== '--store').slice(0, 2)].join(' ');
+      // `nix store ping`, `nix-store --query`: the command and what it was asked to do.
+      const operation = command === 'nix' ? args.slice(0, args[0] === 'store' ? 2 : 1) : args.filter((arg) => arg.startsWith('--') && arg !== '--store').slice(0, 1);
+      const what = [command, ...operation].join(' ');
       throw new CommandFailedError(what, undefined, result.stderr, { timedOut: true, timeoutMs: options.timeoutMs });
     }
     return result;
