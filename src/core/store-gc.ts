@@ -56,8 +56,9 @@ function followsRealise(event: NodeEvent): boolean {
  *
  * One collection at a time (a check while one runs joins it). Nothing here is a
  * lock a publish takes: publishes run on during a collection. A collection is not
- * started while a realisation or a view build is in flight (their paths are not
- * rooted yet), unless that has kept it waiting a whole interval. A collection that
+ * started while a realisation or a view build is in flight, or a finished
+ * realisation waits for its caller's retry (their paths are not rooted yet),
+ * unless that has kept it waiting a whole interval. A collection that
  * fails or times out is logged, reported as a `store-gc` event and tried again at
  * the next check.
  */

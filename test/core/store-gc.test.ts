@@ -235,3 +235,25 @@ test('when the filesystem got back less than Nix counted, the collection goes on
   await gc.check('periodic');
   t.is(garbage.collects.length, 1, 'the filesystem got it all back: one round');
 });
+
+test('work that finished while every caller had been answered ABORTED holds the collection off until its retry picks it up', async (t) => {
+  const fakes = createTestContainer({ sources: { realiseWaitMs: 20 } });
+  const garbage = new FakeStoreGarbage({ totalBytes: 10 * GIB, availableBytes: 1 * GIB });
+  fakes.container.bind(StoreGarbage).toConstantValue(garbage);
+  fakes.container.bind(StoreGcSettings).toConstantValue({ highPercent: 85, lowPercent: 75, intervalMs: 60_000, timeoutMs: 60_000 });
+  const gc = fakes.container.get(StoreGarbageCollector);
+  const tracker = fakes.container.get(RealisationTracker);
+  const gate = new Deferred<string>();
+  await t.throwsAsync(tracker.run('source', 'a source', () => gate.promise), { message: /still preparing a source/ });
+  gate.resolve('roots');
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  t.like(await gc.check('periodic'), { action: 'deferred' }, 'valid, unrooted, its retry to come');
+  t.is(await tracker.run('source', 'a source', async () => 'roots again'), 'roots again');
+  t.like(await gc.check('periodic'), { action: 'collected', outcome: 'ok' }, 'picked up: the caller roots it');
+});
+
+test('work a caller waited for to the end holds nothing off after it', async (t) => {
+  const { gc, container } = setup();
+  t.is(await container.get(RealisationTracker).run('source', 'a source', async () => 'roots'), 'roots');
+  t.like(await gc.check('periodic'), { action: 'collected' });
+});
