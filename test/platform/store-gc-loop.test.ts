@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { mkdir } from 'node:fs/promises';
 import { NodeEvents, type NodeEvent } from '../../src/core/ports/node-events.js';
 import { StoreGarbageCollector, type StoreGcResult } from '../../src/core/store-gc.js';
 import { pushSigned, signingKey, startBinaryCache } from '../helpers/binary-cache.js';
@@ -31,7 +32,7 @@ interface Node {
   fsRoot: string;
 }
 
-async function nodeOnSmallFilesystem(t: ExecutionContext, caches: string[] = [], keys: string[] = []): Promise<Node> {
+async function nodeOnSmallFilesystem(t: ExecutionContext, caches: string[] = [], keys: string[] = [], timeoutMs = 120_000): Promise<Node> {
   const fs = await loopFilesystem(t, 300);
   const storeRoot = join(fs.mountPoint, 'root');
   const storeUri = `local?root=${storeRoot}`;
@@ -42,7 +43,7 @@ async function nodeOnSmallFilesystem(t: ExecutionContext, caches: string[] = [],
     settings: { viewIdleMs: 15 * 60_000 },
     nix: { storeUri, substituters: caches, trustedPublicKeys: keys },
     // Checked only when the test says so, and after each realise.
-    storeGc: { highPercent: HIGH, lowPercent: LOW, intervalMs: 3_600_000, timeoutMs: 120_000 },
+    storeGc: { highPercent: HIGH, lowPercent: LOW, intervalMs: 3_600_000, timeoutMs },
   });
   return { plugin, storeRoot, storeUri, stateDir, fsRoot: fs.mountPoint };
 }
@@ -180,3 +181,43 @@ test('`nixmount gc --store-paths` runs next to a serving plugin: one check, coll
   t.is(half.exitCode, 2);
   t.regex(half.stderr, /--store-gc-high and --store-gc-low go together/);
 });
+
+test('a collection stuck on Nix\'s GC lock is killed at its timeout, reported as timed out, and the next check collects', async (t) => {
+  const node = await nodeOnSmallFilesystem(t, [], [], 2000);
+  await fillTo(t, node, 90);
+  const gcEvents: NodeEvent[] = [];
+  node.plugin.plugin.container.get<NodeEvents>(NodeEvents).subscribe((event) => {
+    if (event.kind === 'store-gc') gcEvents.push(event);
+  });
+  // Another process holds the store's big GC lock (a hung nix-collect-garbage, say): Nix waits on it.
+  const lock = join(node.storeRoot, 'nix/var/nix/gc.lock');
+  await mkdir(join(node.storeRoot, 'nix/var/nix'), { recursive: true });
+  await writeFile(lock, '');
+  // One process (the shell execs sleep) holds the lock, so killing it frees the lock at once.
+  const holder = execa('sh', ['-c', `exec 9>"${lock}"; flock -x 9; exec sleep 120`], { reject: false, stdio: 'ignore' });
+  t.teardown(() => {
+    holder.kill('SIGKILL');
+  });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const collector = node.plugin.plugin.container.get(StoreGarbageCollector);
+
+  const started = Date.now();
+  const stuck = await collector.check('periodic');
+  const seconds = (Date.now() - started) / 1000;
+  t.like(stuck, { action: 'collected', outcome: 'timeout', bytesFreed: 0 });
+  t.regex(String((stuck as { error?: Error }).error?.message), /^nix-store --gc timed out after 2 s and was killed/);
+  t.true(seconds >= 2 && seconds < 4, `killed at its bound (${seconds.toFixed(1)} s)`);
+  t.like(gcEvents, [{ kind: 'store-gc', outcome: 'timeout', bytesFreed: 0, trigger: 'periodic' }]);
+
+  holder.kill('SIGKILL');
+  await holder;
+  const next = await collector.check('periodic');
+  t.like(next, { action: 'collected', outcome: 'ok' });
+  t.true(usedPercentOf(next) <= LOW);
+  t.deepEqual(gcEvents.map((event) => event.kind === 'store-gc' && event.outcome), ['timeout', 'ok']);
+});
+
+function usedPercentOf(result: StoreGcResult): number {
+  if (result.action !== 'collected' || !result.after) return 100;
+  return ((result.after.totalBytes - result.after.availableBytes) / result.after.totalBytes) * 100;
+}
