@@ -18,7 +18,10 @@ export interface StoreGcSettings {
 
 export const STORE_GC_OFF: StoreGcSettings = { intervalMs: 5 * 60_000, timeoutMs: 30 * 60_000 };
 
-/** Percent of the filesystem in use, as `df` counts it: what an unprivileged writer can no longer use. */
+/**
+ * Percent of the filesystem in use as kubelet's image GC counts it: 100 × (1 − available/size),
+ * so blocks reserved for root count as used (`df`'s Use% leaves them out).
+ */
 export function usedPercent(space: StoreSpace): number {
   if (space.totalBytes <= 0) return 0;
   return ((space.totalBytes - space.availableBytes) / space.totalBytes) * 100;

@@ -1,5 +1,5 @@
 import { statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import { CommandFailedError } from '../core/errors.js';
 import type { CollectOptions, CollectResult, StoreGarbage, StoreSpace } from '../core/ports/nix-store.js';
@@ -30,9 +30,18 @@ export class NixStoreGc implements StoreGarbage {
   }
 
   async space(): Promise<StoreSpace> {
-    // A chroot store's nix/store appears on first use; until then its root is on the same filesystem.
-    const stats = await statfs(join(this.root, 'nix/store')).catch(() => statfs(this.root));
-    return { totalBytes: stats.blocks * stats.bsize, availableBytes: stats.bavail * stats.bsize };
+    // A chroot store's directories appear on first use; until then the filesystem that
+    // will hold them is that of their nearest existing parent.
+    let path = join(this.root, 'nix/store');
+    for (;;) {
+      try {
+        const stats = await statfs(path);
+        return { totalBytes: stats.blocks * stats.bsize, availableBytes: stats.bavail * stats.bsize };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(path) === path) throw error;
+        path = dirname(path);
+      }
+    }
   }
 
   async collect(options: CollectOptions): Promise<CollectResult> {

@@ -66,7 +66,7 @@ function setup(settings: Partial<StoreGcSettings> = {}, usedGib = 9) {
   return { ...fakes, garbage, gc, events };
 }
 
-test('the watermark arithmetic: used as df counts it, and bytes to free down to low only at or above high', (t) => {
+test('the watermark arithmetic: used as kubelet counts it, and bytes to free down to low only at or above high', (t) => {
   const space = { totalBytes: 1000, availableBytes: 150 };
   t.is(usedPercent(space), 85);
   t.is(bytesToFree(space, { highPercent: 85, lowPercent: 75 }), 100);

@@ -75,7 +75,7 @@ export const StoreGarbage = Symbol('StoreGarbage');
 /** The filesystem holding the store, as statfs sees it (bytes). */
 export interface StoreSpace {
   totalBytes: number;
-  /** What an unprivileged writer may still use (statfs f_bavail), as `df` and kubelet count it. */
+  /** What an unprivileged writer may still use (statfs f_bavail), as kubelet counts it. */
   availableBytes: number;
 }
 
