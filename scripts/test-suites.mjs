@@ -8,6 +8,8 @@ export const UNIT_TESTS = [
   'dist/test/platform/hardlink-view-store.test.js',
   'dist/test/platform/mountinfo.test.js',
   'dist/test/platform/nix-realise-output.test.js',
+  'dist/test/platform/nix-store-gc.test.js',
+  'dist/test/platform/nix-cli-store-timeouts.test.js',
   'dist/test/platform/pino-logger.test.js',
   'dist/test/platform/volume-records.test.js',
   'dist/test/csi/in-flight.test.js',

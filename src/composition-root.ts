@@ -5,6 +5,7 @@ import type { OrchestratorAdapter } from './core/orchestrator-adapter.js';
 import { Logger } from './core/ports/logger.js';
 import { NodeSettings } from './core/settings.js';
 import { DEFAULT_SOURCE_SETTINGS, SourceSettings } from './core/source-settings.js';
+import { STORE_GC_OFF, StoreGcSettings } from './core/store-watermarks.js';
 import { NixSettings } from './platform/nix-settings.js';
 import { platformModule } from './platform/platform-module.js';
 
@@ -15,6 +16,8 @@ export interface PluginConfig {
   logger: Logger;
   /** Source policy and realisation behaviour; the defaults accept store paths only. */
   sources?: SourceSettings;
+  /** Store GC watermarks; off when absent. */
+  storeGc?: StoreGcSettings;
 }
 
 /** The one place real implementations are bound. */
@@ -23,6 +26,7 @@ export function createContainer(config: PluginConfig): Container {
   container.bind(NodeSettings).toConstantValue(config.settings);
   container.bind(NixSettings).toConstantValue(config.nix);
   container.bind(SourceSettings).toConstantValue(config.sources ?? DEFAULT_SOURCE_SETTINGS);
+  container.bind(StoreGcSettings).toConstantValue(config.storeGc ?? STORE_GC_OFF);
   container.bind(Logger).toConstantValue(config.logger);
   container.load(coreModule, platformModule);
   return container;

@@ -1,5 +1,6 @@
 import type { Container } from 'inversify';
 import { createContainer, type PluginConfig } from './composition-root.js';
+import { StoreGarbageCollector } from './core/store-gc.js';
 import { ViewManager } from './core/view-manager.js';
 import { CsiServer } from './csi/csi-server.js';
 import { RpcHandlerFactory } from './csi/rpc-handler.js';
@@ -12,6 +13,7 @@ import { canonicalStateDir, lockStateDir } from './state-dir-lock.js';
  */
 export class RunningPlugin {
   private gcTimer?: NodeJS.Timeout;
+  private storeGc?: StoreGarbageCollector;
 
   private constructor(
     readonly container: Container,
@@ -29,7 +31,11 @@ export class RunningPlugin {
       const server = new CsiServer(await startServices(mode, container, config, rpc), config.logger);
       const socketPath = await server.listen(endpoint);
       const plugin = new RunningPlugin(container, server, unlock, socketPath);
-      if (runsNode(mode)) plugin.scheduleGc(config);
+      if (runsNode(mode)) {
+        plugin.scheduleGc(config);
+        plugin.storeGc = container.get(StoreGarbageCollector);
+        plugin.storeGc.start();
+      }
       return plugin;
     } catch (error) {
       await unlock();
@@ -39,6 +45,7 @@ export class RunningPlugin {
 
   async stop(graceMs?: number): Promise<void> {
     clearInterval(this.gcTimer);
+    this.storeGc?.stop();
     await this.server.stop(graceMs);
     await this.unlock();
   }

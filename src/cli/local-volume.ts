@@ -20,9 +20,12 @@ export function localVolumeId(target: string): string {
   return `local-${createHash('sha256').update(target).digest('hex').slice(0, 16)}`;
 }
 
+/** The options every local command takes (gc's store GC options are its own). */
+type NodeValues = Omit<GcValues, 'storeGcHigh' | 'storeGcLow' | 'storeGcTimeout' | 'storePaths'>;
+
 /** Runs `work` against this node's state dir with no server: lock, recover, work, unlock (also the host volume plugin's path). */
 export async function withLocalNode<T>(
-  values: GcValues & Partial<PublishValues>,
+  values: NodeValues & Partial<PublishValues>,
   work: (container: ReturnType<typeof createContainer>, adapter: LocalAdapter) => Promise<T>,
   overrides: { realiseWaitMs?: number } = {},
 ): Promise<T> {
@@ -82,7 +85,8 @@ export async function unpublish(values: UnpublishValues): Promise<void> {
   });
 }
 
-export async function gc(values: GcValues): Promise<void> {
+export async function gc(values: GcValues): Promise<number | void> {
+  if (values.storePaths) return (await import('./store-gc.js')).gcStore(values);
   await withLocalNode(values, async (container) => {
     const removed = await container.get(ViewManager).collect(0);
     console.log(removed.length === 0 ? 'no unused views' : `removed ${removed.length} unused view(s): ${removed.join(' ')}`);

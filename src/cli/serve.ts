@@ -4,19 +4,20 @@ import { physicalRoot } from '../platform/nix-settings.js';
 import { RunningPlugin } from '../running-plugin.js';
 import { createLogger } from '../platform/pino-logger.js';
 import type { ServeValues } from '../settings/commands.js';
-import { pluginSettings } from '../settings/plugin-settings.js';
+import { pluginSettings, storeGcSettings } from '../settings/plugin-settings.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function serve(values: ServeValues): Promise<void> {
   const logger = createLogger({ level: values.logLevel ?? 'info' });
   const { settings, nix, sources } = pluginSettings(values);
+  const storeGc = storeGcSettings(values);
   const adapter = createAdapter(values.orchestrator, {
     ...values,
     nodeId: settings.nodeId,
     protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)),
   });
-  const plugin = await RunningPlugin.start({ settings, nix, sources, adapter, logger }, values.endpoint, values.mode);
+  const plugin = await RunningPlugin.start({ settings, nix, sources, storeGc, adapter, logger }, values.endpoint, values.mode);
   logger.info({ mode: values.mode, driver: settings.driverName, node: settings.nodeId, orchestrator: adapter.name, stateDir: settings.stateDir }, 'nixmount serving');
 
   let stopping = false;

@@ -9,6 +9,7 @@ import { NodeEvents } from './ports/node-events.js';
 import { RealisationTracker } from './realisation-tracker.js';
 import { Resolver } from './resolver.js';
 import { RootedClosures } from './rooted-closures.js';
+import { StoreGarbageCollector } from './store-gc.js';
 import { ViewManager } from './view-manager.js';
 import { VolumePublisher } from './volume-publisher.js';
 import { VolumeStager } from './volume-stager.js';
@@ -27,4 +28,5 @@ export const coreModule = new ContainerModule((bind) => {
   bind(MountLifecycle).toSelf().inSingletonScope();
   bind(NodeRecovery).toSelf().inSingletonScope();
   bind(NodeEvents).to(NodeEventHub).inSingletonScope();
+  bind(StoreGarbageCollector).toSelf().inSingletonScope();
 });

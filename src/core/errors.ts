@@ -99,14 +99,19 @@ export class BuildFailedError extends FailedPreconditionError {
 
 /** An external command (nix, mount, cp) failed; the message carries the tail of its stderr. */
 export class CommandFailedError extends NixmountError {
+  /** Killed because it outlived its bound (a hung Nix, a lock never released). */
+  readonly timedOut: boolean;
+
   constructor(
     readonly command: string,
     readonly exitCode: number | undefined,
     readonly stderr: string,
-    options?: { cause?: unknown; timedOut?: boolean },
+    options?: { cause?: unknown; timedOut?: boolean; timeoutMs?: number },
   ) {
-    const why = options?.timedOut ? 'timed out' : `exited with ${exitCode ?? 'a signal'}`;
+    const bound = options?.timeoutMs !== undefined ? ` after ${Math.round(options.timeoutMs / 1000)} s and was killed` : '';
+    const why = options?.timedOut ? `timed out${bound}` : `exited with ${exitCode ?? 'a signal'}`;
     super('Internal', `${command} ${why}${stderr ? `: ${lastLines(stderr, 5)}` : ''}`, options);
+    this.timedOut = options?.timedOut ?? false;
   }
 }
 

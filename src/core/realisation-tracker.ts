@@ -9,7 +9,13 @@ interface Job<T> {
   promise: Promise<T>;
   progress: RealiseProgress;
   label: string;
+  /** Calls waiting on it now (the others got ABORTED). */
+  waiting: number;
 }
+
+// Work that finished while every caller had been answered ABORTED left paths no view
+// roots yet; the orchestrator's retry (backoff up to ~5 minutes) comes for them.
+const UNCLAIMED_MS = 10 * 60_000;
 
 interface RememberedFailure {
   error: unknown;
@@ -31,6 +37,8 @@ interface RememberedFailure {
 export class RealisationTracker {
   private readonly jobs = new Map<string, Job<unknown>>();
   private readonly failures = new Map<string, RememberedFailure>();
+  /** Finished successfully with nobody waiting: when, by key (forgotten when a retry comes, or after UNCLAIMED_MS). */
+  private readonly unclaimed = new Map<string, number>();
 
   constructor(
     @inject(SourceSettings) private readonly settings: SourceSettings,
@@ -53,6 +61,7 @@ export class RealisationTracker {
       }
       this.failures.delete(key);
     }
+    this.unclaimed.delete(key);
     let job = this.jobs.get(key) as Job<T> | undefined;
     if (job) {
       log.info({ source: label, progress: job.progress.summary() }, 'joining the work already under way for this source');
@@ -67,6 +76,16 @@ export class RealisationTracker {
     this.failures.delete(key);
   }
 
+  /**
+   * Work under way, and work finished that no caller has picked up yet: their paths
+   * are valid but not rooted by a view, so the store GC waits for them.
+   */
+  inFlight(): number {
+    const now = this.clock.now().getTime();
+    for (const [key, at] of this.unclaimed) if (now - at >= UNCLAIMED_MS) this.unclaimed.delete(key);
+    return this.jobs.size + this.unclaimed.size;
+  }
+
   /** Whether work for `key` is under way. */
   isRunning(key: string): boolean {
     return this.jobs.has(key);
@@ -76,12 +95,13 @@ export class RealisationTracker {
     const progress = new RealiseProgress();
     const started = this.clock.now().getTime();
     const promise = Promise.resolve().then(() => work(progress));
-    const job: Job<T> = { promise, progress, label };
+    const job: Job<T> = { promise, progress, label, waiting: 0 };
     this.jobs.set(key, job);
     // Nobody may be waiting when the work ends (every caller got ABORTED): settle it here.
     promise.then(
       () => {
         this.jobs.delete(key);
+        if (job.waiting === 0) this.unclaimed.set(key, this.clock.now().getTime());
         log.info({ source: label, ms: this.clock.now().getTime() - started }, 'source ready');
       },
       (error: unknown) => {
@@ -94,6 +114,15 @@ export class RealisationTracker {
   }
 
   private async wait<T>(job: Job<T>): Promise<T> {
+    job.waiting++;
+    try {
+      return await this.race(job);
+    } finally {
+      job.waiting--;
+    }
+  }
+
+  private async race<T>(job: Job<T>): Promise<T> {
     const waitMs = this.settings.realiseWaitMs;
     if (waitMs <= 0) return job.promise;
     let timer: ReturnType<typeof setTimeout> | undefined;

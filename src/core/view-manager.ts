@@ -100,6 +100,13 @@ export class ViewManager {
     return this.views.nixDir(key);
   }
 
+  /** Leases of calls in flight: between them a view may be built whose closure is not rooted yet. */
+  callsInFlight(): number {
+    let sum = 0;
+    for (const count of this.leases.values()) sum += count;
+    return sum;
+  }
+
   /** Held by a call in flight or a record; `mounted` adds the views the mount table shows in use. */
   isHeld(key: string, mounted: ReadonlySet<string> = new Set()): boolean {
     return (

@@ -82,8 +82,9 @@ export class ExecaProcessRunner implements ProcessRunner {
     if ((exitCode !== 0 || result.timedOut) && !options.allowFailure) {
       throw new CommandFailedError(shown.split(' ').slice(0, 3).join(' '), exitCode === -1 ? undefined : exitCode, stderr, {
         timedOut: result.timedOut,
+        timeoutMs: result.timedOut ? (options.timeoutMs ?? DEFAULT_TIMEOUT_MS) : undefined,
       });
     }
-    return { exitCode, stdout, stderr };
+    return { exitCode, stdout, stderr, ...(result.timedOut ? { timedOut: true } : {}) };
   }
 }

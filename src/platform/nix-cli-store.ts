@@ -18,10 +18,16 @@ import { NodeSettings } from '../core/settings.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
 import { RealiseOutput } from './nix-realise-output.js';
 
+// Every Nix call has a bound, so a hung Nix (a stuck lock, a dead NFS store) fails
+// with a CommandFailedError saying it timed out instead of holding a publish forever.
 // Evaluation may fetch flake inputs; a realise has no caller waiting on it (see
 // RealisationTracker), so its bound only catches a hung Nix.
 const EVALUATE_TIMEOUT_MS = 10 * 60_000;
 const REALISE_TIMEOUT_MS = 6 * 3_600_000;
+// Questions to the store's database: seconds when healthy, even for big closures.
+const QUERY_TIMEOUT_MS = 2 * 60_000;
+// Copying database rows or signing a closure of thousands of paths.
+const REGISTER_TIMEOUT_MS = 10 * 60_000;
 const BUILD_LOG_TAIL = 15;
 const STORE_PATH_IN_TEXT = /\/nix\/store\/[0-9a-z]{32}-[^\s',"]*/g;
 const FETCH_FAILURE = /unable to download|Couldn't resolve host|Could not resolve host|Couldn't connect to server|Connection refused|Timeout was reached/;
@@ -67,7 +73,7 @@ export class NixCliStore implements NixStore {
   system(): Promise<string> {
     this.systemName ??= this.settings.system
       ? Promise.resolve(this.settings.system)
-      : this.nix('nix', ['eval', '--raw', '--impure', '--expr', 'builtins.currentSystem']).then((r) => r.stdout.trim());
+      : this.nix('nix', ['eval', '--raw', '--impure', '--expr', 'builtins.currentSystem'], { timeoutMs: QUERY_TIMEOUT_MS }).then((r) => r.stdout.trim());
     return this.systemName;
   }
 
@@ -78,7 +84,7 @@ export class NixCliStore implements NixStore {
   async queryClosure(roots: readonly string[]): Promise<ClosureAnswer> {
     // `--requisites` answers both questions when every root is valid (the usual case);
     // only a failure costs a second process to say which roots are missing.
-    const answer = await this.nix('nix-store', [...this.storeArgs(), '--query', '--requisites', ...roots], { allowFailure: true });
+    const answer = await this.nix('nix-store', [...this.storeArgs(), '--query', '--requisites', ...roots], { allowFailure: true, timeoutMs: QUERY_TIMEOUT_MS });
     if (answer.exitCode === 0) return { valid: true, closure: [...new Set(lines(answer.stdout))].sort() };
     const missing = await this.missingPaths(roots);
     if (missing.length === 0) throw new CommandFailedError('nix-store --query --requisites', answer.exitCode, answer.stderr);
@@ -88,7 +94,7 @@ export class NixCliStore implements NixStore {
   private async missingPaths(paths: readonly string[]): Promise<string[]> {
     const missing: string[] = [];
     for (const batch of batches(paths)) {
-      const result = await this.nix('nix-store', [...this.storeArgs(), '--check-validity', '--print-invalid', ...batch]);
+      const result = await this.nix('nix-store', [...this.storeArgs(), '--check-validity', '--print-invalid', ...batch], { timeoutMs: QUERY_TIMEOUT_MS });
       missing.push(...lines(result.stdout));
     }
     return missing;
@@ -139,7 +145,7 @@ export class NixCliStore implements NixStore {
   async push(uri: string, paths: readonly string[]): Promise<void> {
     const keyFile = this.settings.pushSecretKeyFile;
     if (keyFile) {
-      await this.nix('nix', ['store', 'sign', ...this.storeArgs(), '--key-file', keyFile, '--recursive', ...paths]);
+      await this.nix('nix', ['store', 'sign', ...this.storeArgs(), '--key-file', keyFile, '--recursive', ...paths], { timeoutMs: REGISTER_TIMEOUT_MS });
     }
     const from = this.settings.storeUri ? ['--from', this.settings.storeUri] : [];
     await this.nix('nix', ['copy', ...from, '--to', uri, ...paths], { timeoutMs: REALISE_TIMEOUT_MS });
@@ -149,6 +155,10 @@ export class NixCliStore implements NixStore {
     for (const batch of batches(paths)) {
       await this.nix('nix-store', ['--store', `local?root=${rootDir}`, '--load-db'], {
         pipeFrom: { command: 'nix-store', args: [...this.storeArgs(), '--dump-db', ...batch] },
+        timeoutMs: REGISTER_TIMEOUT_MS,
+        // Nix opening a database makes it an 8 MiB `reserved` file (space to GC a full disk with);
+        // a view's database is never collected, and that file would cost every view 8 MiB of the store's disk.
+        env: { NIX_CONFIG: `${this.env.NIX_CONFIG}\ngc-reserved-space = 0` },
       });
     }
   }
@@ -234,12 +244,21 @@ export class NixCliStore implements NixStore {
     return this.settings.storeUri ? ['--store', this.settings.storeUri] : [];
   }
 
-  private async nix(command: string, args: string[], options: RunOptions = {}) {
+  private async nix(command: string, args: string[], options: RunOptions & { timeoutMs: number }) {
+    let result;
     try {
-      return await this.runner.run(command, args, { ...options, env: { ...this.env, ...options.env } });
+      result = await this.runner.run(command, args, { ...options, env: { ...this.env, ...options.env } });
     } catch (error) {
       if (error instanceof CommandFailedError) throw error;
       throw new CommandFailedError(command, undefined, String(error), { cause: error });
     }
+    // Even where a failure is an answer (allowFailure), a kill at the bound is not: say it timed out.
+    if (result.timedOut) {
+      // `nix store ping`, `nix-store --query`: the command and what it was asked to do.
+      const operation = command === 'nix' ? args.slice(0, args[0] === 'store' ? 2 : 1) : args.filter((arg) => arg.startsWith('--') && arg !== '--store').slice(0, 1);
+      const what = [command, ...operation].join(' ');
+      throw new CommandFailedError(what, undefined, result.stderr, { timedOut: true, timeoutMs: options.timeoutMs });
+    }
+    return result;
   }
 }

@@ -4,7 +4,7 @@ import { NodeSettings } from '../core/settings.js';
 import { Clock } from '../core/ports/clock.js';
 import { ControllerState } from '../core/ports/controller-state.js';
 import { Mounter } from '../core/ports/mounter.js';
-import { NixStore } from '../core/ports/nix-store.js';
+import { NixStore, StoreGarbage } from '../core/ports/nix-store.js';
 import { ProcessRunner } from './process-runner.js';
 import { ViewStore } from '../core/ports/view-store.js';
 import { VolumeDirs } from '../core/ports/volume-dirs.js';
@@ -16,6 +16,7 @@ import { HardlinkViewStore } from './hardlink-view-store.js';
 import { LinuxMounter } from './linux-mounter.js';
 import { controllerRecords, stageRecords, volumeRecords } from './record-stores.js';
 import { NixCliStore } from './nix-cli-store.js';
+import { NixStoreGc } from './nix-store-gc.js';
 import { SystemClock } from './system-clock.js';
 
 const stateDir = (container: interfaces.Container) => container.get<NodeSettings>(NodeSettings).stateDir;
@@ -24,6 +25,7 @@ const stateDir = (container: interfaces.Container) => container.get<NodeSettings
 export const platformModule = new ContainerModule((bind) => {
   bind(ProcessRunner).to(ExecaProcessRunner).inSingletonScope();
   bind(NixStore).to(NixCliStore).inSingletonScope();
+  bind(StoreGarbage).to(NixStoreGc).inSingletonScope();
   bind(ViewStore).to(HardlinkViewStore).inSingletonScope();
   bind(Mounter).to(LinuxMounter).inSingletonScope();
   bind(VolumeDirs).to(FsVolumeDirs).inSingletonScope();

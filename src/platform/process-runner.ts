@@ -20,6 +20,8 @@ export interface RunResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** Killed at its timeout (only seen with allowFailure; otherwise the run throws). */
+  timedOut?: boolean;
 }
 
 /** The one way the platform layer starts external programs (the core never does: it only sees the ports built on this). */

@@ -98,8 +98,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   }),
   command({
     name: 'gc',
-    summary: 'remove views no volume uses',
-    about: 'Removes every view no volume uses, now (the plugin removes them after --view-idle).',
+    summary: 'remove views no volume uses (or, with --store-paths, collect the store by its watermarks)',
+    about:
+      'Removes every view no volume uses, now (the plugin removes them after --view-idle). With --store-paths it leaves views ' +
+      'alone and checks the store GC watermarks once instead: when the store\'s filesystem is --store-gc-high percent used or more, ' +
+      'Nix\'s GC frees unrooted paths down to --store-gc-low. That takes no state-dir lock, so it runs next to `nixmount serve`.',
     options: optionsOf('gc', PLUGIN_OPTIONS),
     load: async () => (await import('../cli/local-volume.js')).gc,
   }),

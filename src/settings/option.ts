@@ -10,7 +10,7 @@ export const COMMAND_NAMES = ['serve', 'publish', 'unpublish', 'gc', 'k8s manife
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 /** The kinds of value an option takes; a flag and its variable go through the same parser. */
-export type OptionKind = 'string' | 'list' | 'duration' | 'boolean' | 'enum' | 'count';
+export type OptionKind = 'string' | 'list' | 'duration' | 'boolean' | 'enum' | 'count' | 'percent';
 
 export interface OptionSpec<T = unknown, C extends CommandName = CommandName> {
   flag: string;
@@ -166,5 +166,21 @@ export function count<const C extends CommandName>(spec: Common<C> & WithDefault
       return Number(value);
     },
     absent: 1,
+  };
+}
+
+/** A whole percentage, 0 to 100; absent (no default) is undefined. */
+export function percent<const C extends CommandName>(spec: Common<C>): OptionSpec<number | undefined, C> {
+  return {
+    ...spec,
+    kind: 'percent',
+    arg: spec.arg ?? 'PERCENT',
+    parse: (value) => {
+      const match = /^(\d{1,3})%?$/.exec(value.trim());
+      const number = match ? Number(match[1]) : NaN;
+      if (!(number >= 0 && number <= 100)) throw new ValueError(`"${value}" is not a percentage (a whole number from 0 to 100)`);
+      return number;
+    },
+    absent: undefined,
   };
 }

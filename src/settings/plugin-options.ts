@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { ADAPTER_NAMES } from '../adapters/registry.js';
 import { PLUGIN_MODES } from '../plugin-services.js';
-import { choiceList, count, duration, flag, list, oneOf, text, texts } from './option.js';
+import { choiceList, count, duration, flag, list, oneOf, percent, text, texts } from './option.js';
 
 export const DEFAULT_DRIVER_NAME = 'nixmount.csi.nixos.dev';
 
@@ -119,6 +119,27 @@ export const PLUGIN_OPTIONS = {
   evalTtl: duration({
     flag: 'eval-ttl', env: 'NIXMOUNT_EVAL_TTL', default: '10m',
     help: 'expressions and unlocked flakes are evaluated again after this long', commands: REALISING, section: 'realisation',
+  }),
+
+  storeGcHigh: percent({
+    flag: 'store-gc-high', env: 'NIXMOUNT_STORE_GC_HIGH', defaultHelp: 'off',
+    help: 'collect the store when the filesystem holding it is this percent used or more (with --store-gc-low)', commands: ['serve', 'gc'], section: 'store GC',
+  }),
+  storeGcLow: percent({
+    flag: 'store-gc-low', env: 'NIXMOUNT_STORE_GC_LOW', defaultHelp: 'off',
+    help: 'a collection frees unrooted store paths until the filesystem is this percent used', commands: ['serve', 'gc'], section: 'store GC',
+  }),
+  storeGcInterval: duration({
+    flag: 'store-gc-interval', env: 'NIXMOUNT_STORE_GC_INTERVAL', default: '5m',
+    help: 'how often the watermarks are checked (also after each realise)', commands: ['serve'], section: 'store GC',
+  }),
+  storeGcTimeout: duration({
+    flag: 'store-gc-timeout', env: 'NIXMOUNT_STORE_GC_TIMEOUT', default: '30m',
+    help: 'a collection running longer is killed, counted as timed out and tried again at the next check', commands: ['serve', 'gc'], section: 'store GC',
+  }),
+  storePaths: flag({
+    flag: 'store-paths', help: 'collect unrooted store paths by the watermarks once, instead of views (runs next to a serving plugin)',
+    commands: ['gc'], section: 'store GC',
   }),
 
   target: text({ flag: 'target', arg: 'DIR', required: true, help: 'directory to mount the closure at', commands: LOCAL, section: 'volume' }),

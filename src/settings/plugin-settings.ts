@@ -1,6 +1,8 @@
 import type { PluginConfig } from '../composition-root.js';
 import type { NixSettings } from '../platform/nix-settings.js';
-import type { PublishValues, ServeValues } from './commands.js';
+import type { StoreGcSettings } from '../core/store-watermarks.js';
+import type { GcValues, PublishValues, ServeValues } from './commands.js';
+import { UsageError } from './option.js';
 import { packageVersion } from './version.js';
 
 /** Nix takes whole seconds, at least 1. */
@@ -54,4 +56,20 @@ export function pluginSettings(values: PipelineValues, refresh = false): PluginS
     viewIdleMs: values.viewIdle,
   };
   return { settings, nix, sources };
+}
+
+/** The store GC watermarks of `serve` and `gc --store-paths`: both or neither, low below high. */
+export function storeGcSettings(values: Pick<GcValues, 'storeGcHigh' | 'storeGcLow' | 'storeGcTimeout'> & { storeGcInterval?: number }): StoreGcSettings {
+  const { storeGcHigh: high, storeGcLow: low } = values;
+  if ((high === undefined) !== (low === undefined)) {
+    throw new UsageError('--store-gc-high and --store-gc-low go together: give both (e.g. 85 and 75), or neither to leave the store alone');
+  }
+  if (high !== undefined && low !== undefined && low >= high) {
+    throw new UsageError(`--store-gc-low (${low}) must be below --store-gc-high (${high})`);
+  }
+  return {
+    ...(high !== undefined && low !== undefined ? { highPercent: high, lowPercent: low } : {}),
+    intervalMs: Math.max(1000, values.storeGcInterval ?? 5 * 60_000),
+    timeoutMs: Math.max(1000, values.storeGcTimeout),
+  };
 }

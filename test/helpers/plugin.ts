@@ -8,6 +8,7 @@ import type { Logger } from '../../src/core/ports/logger.js';
 import type { NodeSettings } from '../../src/core/settings.js';
 import { NixStore } from '../../src/core/ports/nix-store.js';
 import { DEFAULT_SOURCE_SETTINGS, type SourcePolicy, type SourceSettings } from '../../src/core/source-settings.js';
+import type { StoreGcSettings } from '../../src/core/store-watermarks.js';
 import { RunningPlugin } from '../../src/running-plugin.js';
 import type { NixCliStore } from '../../src/platform/nix-cli-store.js';
 import type { PluginMode } from '../../src/plugin-services.js';
@@ -25,6 +26,8 @@ export interface TestPluginOptions {
   mode?: PluginMode;
   /** Source policy and realisation timings; unset fields keep the production defaults (store paths only). */
   sources?: Partial<Omit<SourceSettings, 'policy'>> & { policy?: Partial<SourcePolicy> };
+  /** Store GC watermarks (off when absent, as in production). */
+  storeGc?: StoreGcSettings;
   /** Where the plugin logs (e.g. a recording logger); silent unless NIXMOUNT_TEST_LOG is set. */
   logger?: Logger;
 }
@@ -71,6 +74,7 @@ async function launch(t: ExecutionContext, dir: string, options: TestPluginOptio
       settings,
       nix,
       sources,
+      storeGc: options.storeGc,
       // As `nixmount serve` builds it: the state dir, /nix and the store are never targets.
       adapter: options.adapter ?? new LocalAdapter(settings.nodeId, { protectedDirs: defaultProtectedDirs(stateDir, physicalRoot(nix.storeUri)) }),
       logger,

@@ -69,3 +69,34 @@ export interface NixStore {
   /** Cheap health check used by Probe: throws when Nix or the store is unusable. */
   check(): Promise<void>;
 }
+
+export const StoreGarbage = Symbol('StoreGarbage');
+
+/** The filesystem holding the store, as statfs sees it (bytes). */
+export interface StoreSpace {
+  totalBytes: number;
+  /** What an unprivileged writer may still use (statfs f_bavail), as kubelet counts it. */
+  availableBytes: number;
+}
+
+export interface CollectOptions {
+  /** Nix stops once it has freed at least this much (`--max-freed`). */
+  maxFreedBytes: number;
+  /** The GC is killed after this long and the call throws a CommandFailedError with `timedOut`. */
+  timeoutMs: number;
+}
+
+export interface CollectResult {
+  /** What Nix reports it freed (files whose last link went). */
+  bytesFreed: number;
+  pathsDeleted: number;
+}
+
+/**
+ * Space in the node store and Nix's garbage collector. The collector deletes only
+ * paths no GC root keeps alive; the views' roots (see NixStore.addGcRoots) are GC roots.
+ */
+export interface StoreGarbage {
+  space(): Promise<StoreSpace>;
+  collect(options: CollectOptions): Promise<CollectResult>;
+}
