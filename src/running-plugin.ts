@@ -1,9 +1,12 @@
 import type { Container } from 'inversify';
 import { createContainer, type PluginConfig } from './composition-root.js';
+import { NodeEvents } from './core/ports/node-events.js';
 import { ViewManager } from './core/view-manager.js';
 import { CsiServer } from './csi/csi-server.js';
 import { RpcHandlerFactory } from './csi/rpc-handler.js';
+import type { PluginMetrics } from './plugin-metrics.js';
 import { runsNode, startServices, type PluginMode } from './plugin-services.js';
+import type { ListenAddress } from './settings/listen-address.js';
 import { canonicalStateDir, lockStateDir } from './state-dir-lock.js';
 
 /**
@@ -12,6 +15,8 @@ import { canonicalStateDir, lockStateDir } from './state-dir-lock.js';
  */
 export class RunningPlugin {
   private gcTimer?: NodeJS.Timeout;
+  /** Present when serving --metrics-address. */
+  metrics?: PluginMetrics;
 
   private constructor(
     readonly container: Container,
@@ -20,15 +25,23 @@ export class RunningPlugin {
     readonly socketPath: string,
   ) {}
 
-  static async start(given: PluginConfig, endpoint: string, mode: PluginMode = 'node'): Promise<RunningPlugin> {
+  static async start(given: PluginConfig, endpoint: string, mode: PluginMode = 'node', metricsAddress?: ListenAddress): Promise<RunningPlugin> {
     const config = { ...given, settings: { ...given.settings, stateDir: await canonicalStateDir(given.settings.stateDir) } };
     const unlock = await lockStateDir(config.settings.stateDir);
     try {
       const container = createContainer(config);
-      const rpc = new RpcHandlerFactory(config.logger);
+      const rpc = new RpcHandlerFactory(config.logger, container.get<NodeEvents>(NodeEvents));
       const server = new CsiServer(await startServices(mode, container, config, rpc), config.logger);
       const socketPath = await server.listen(endpoint);
       const plugin = new RunningPlugin(container, server, unlock, socketPath);
+      if (metricsAddress) {
+        // Loaded only when asked for: prom-client is memory a plugin without metrics does not carry.
+        const { startPluginMetrics } = await import('./plugin-metrics.js');
+        plugin.metrics = await startPluginMetrics(container, config, mode, metricsAddress).catch(async (error: unknown) => {
+          await server.stop();
+          throw error;
+        });
+      }
       if (runsNode(mode)) plugin.scheduleGc(config);
       return plugin;
     } catch (error) {
@@ -39,6 +52,7 @@ export class RunningPlugin {
 
   async stop(graceMs?: number): Promise<void> {
     clearInterval(this.gcTimer);
+    await this.metrics?.stop();
     await this.server.stop(graceMs);
     await this.unlock();
   }
