@@ -1,5 +1,5 @@
 import type { Container } from 'inversify';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { PluginConfig } from './composition-root.js';
 import { NixStore } from './core/ports/nix-store.js';
 import { NodeEvents } from './core/ports/node-events.js';
@@ -11,7 +11,7 @@ import { ViewManager } from './core/view-manager.js';
 import { eventMetrics } from './platform/metrics/event-metrics.js';
 import { MetricsServer } from './platform/metrics/metrics-server.js';
 import { registerNodeGauges, type NodeReadings } from './platform/metrics/node-gauges.js';
-import { NodeMetrics } from './platform/metrics/node-metrics.js';
+import { NodeMetrics, registerBuildInfo } from './platform/metrics/node-metrics.js';
 import { runsNode, type PluginMode } from './plugin-services.js';
 import type { ListenAddress } from './settings/listen-address.js';
 
@@ -46,10 +46,7 @@ export async function startPluginMetrics(container: Container, config: PluginCon
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const orchestrator = config.adapter.name;
-  new Gauge({
-    name: 'nixmount_build_info', help: 'Always 1; the labels say what runs: version, driver name, orchestrator, mode',
-    labelNames: ['version', 'driver', 'orchestrator', 'mode'], registers: [registry],
-  }).labels(config.settings.driverVersion, config.settings.driverName, orchestrator, mode).set(1);
+  registerBuildInfo(registry, { version: config.settings.driverVersion, driver: config.settings.driverName, orchestrator, mode });
   if (runsNode(mode)) registerNodeGauges(registry, nodeReadings(container, orchestrator), config.logger);
   const unsubscribe = container.get<NodeEvents>(NodeEvents).subscribe(eventMetrics(new NodeMetrics(registry)));
   try {

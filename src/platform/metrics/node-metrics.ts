@@ -75,3 +75,11 @@ export class NodeMetrics {
     for (const how of ['fetched', 'built']) this.realisedPaths.labels(how).inc(0);
   }
 }
+
+/** `nixmount_build_info`: always 1, its labels say what runs (joined with other series in queries). */
+export function registerBuildInfo(registry: Registry, info: { version: string; driver: string; orchestrator: string; mode: string }): void {
+  new Gauge({
+    name: 'nixmount_build_info', help: 'Always 1; the labels say what runs: version, driver name, orchestrator, mode',
+    labelNames: ['version', 'driver', 'orchestrator', 'mode'], registers: [registry],
+  }).labels(info).set(1);
+}
