@@ -32,16 +32,15 @@ export class RunningPlugin {
       const container = createContainer(config);
       const rpc = new RpcHandlerFactory(config.logger, container.get<NodeEvents>(NodeEvents));
       const server = new CsiServer(await startServices(mode, container, config, rpc), config.logger);
-      const socketPath = await server.listen(endpoint);
+      // Before the socket: a plugin that answers Probe serves its metrics, and a taken port fails the start cleanly.
+      // Loaded only when asked for: prom-client is memory a plugin without metrics does not carry.
+      const metrics = metricsAddress ? await (await import('./plugin-metrics.js')).startPluginMetrics(container, config, mode, metricsAddress) : undefined;
+      const socketPath = await server.listen(endpoint).catch(async (error: unknown) => {
+        await metrics?.stop();
+        throw error;
+      });
       const plugin = new RunningPlugin(container, server, unlock, socketPath);
-      if (metricsAddress) {
-        // Loaded only when asked for: prom-client is memory a plugin without metrics does not carry.
-        const { startPluginMetrics } = await import('./plugin-metrics.js');
-        plugin.metrics = await startPluginMetrics(container, config, mode, metricsAddress).catch(async (error: unknown) => {
-          await server.stop();
-          throw error;
-        });
-      }
+      plugin.metrics = metrics;
       if (runsNode(mode)) plugin.scheduleGc(config);
       return plugin;
     } catch (error) {

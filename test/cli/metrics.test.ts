@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -7,7 +7,7 @@ import { pushSigned, signingKey, startBinaryCache } from '../helpers/binary-cach
 import { mountsBelow } from '../helpers/mounts.js';
 import { buildFixture } from '../helpers/nix.js';
 import { parseExposition, sample, seriesOf, type Samples } from '../helpers/prometheus.js';
-import { startServeProcess } from '../helpers/serve-process.js';
+import { nixmount, startServeProcess } from '../helpers/serve-process.js';
 import { publishRequest } from '../helpers/sources.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -136,4 +136,17 @@ test('without --metrics-address there is no metrics server: prom-client is never
   t.is(result.exitCode, 0);
   t.notRegex(String(result.stderr), /prom-client/);
   t.regex(String(result.stderr), /@grpc\/grpc-js/, 'NODE_DEBUG=module does list the modules loaded');
+});
+
+test('a metrics port already taken stops serve at start (exit 1, the flag named), before its socket exists', async (t) => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const { port } = taken.address() as AddressInfo;
+  const dir = await tempDir(t);
+  const socket = join(dir, 'csi.sock');
+  const result = await nixmount(['serve', '--endpoint', `unix://${socket}`, '--state-dir', join(dir, 'state'), '--substituters', '', '--metrics-address', `127.0.0.1:${port}`]);
+  t.is(result.exitCode, 1);
+  t.regex(result.stderr, new RegExp(`--metrics-address 127\\.0\\.0\\.1:${port}: cannot listen \\(listen EADDRINUSE`));
+  t.false(await access(socket).then(() => true, () => false), 'no socket: the orchestrator never saw a plugin without its metrics');
 });
