@@ -21,6 +21,8 @@ export class PluginProcess {
   readonly client: CsiClient;
   /** Milliseconds from spawning `serve` to its first Probe answering ready. */
   readyMs = 0;
+  /** Where it serves /metrics, read from its log (started with --metrics-address). */
+  metricsUrl?: string;
   private readonly builds = new Set<string>();
   private restartWith?: () => Promise<PluginProcess>;
   private watcher?: FSWatcher;
@@ -38,11 +40,14 @@ export class PluginProcess {
       pending += chunk.toString();
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
-      for (const line of lines) reportProblem(line);
+      for (const line of lines) {
+        reportProblem(line);
+        this.metricsUrl ??= /"url":"([^"]+)".*"msg":"serving metrics"/.exec(line)?.[1];
+      }
     });
   }
 
-  static async start(dir: string, extraNodeArgs: string[] = []): Promise<PluginProcess> {
+  static async start(dir: string, extraNodeArgs: string[] = [], serveArgs: string[] = []): Promise<PluginProcess> {
     const stateDir = join(dir, 'state');
     const socketPath = join(dir, 'csi.sock');
     const args = [
@@ -53,11 +58,12 @@ export class PluginProcess {
       '--view-idle', '0', // views go as soon as their last volume does: every cold publish is really cold
       '--substituters', '',
       '--log-level', 'info',
+      ...serveArgs,
     ];
     const started = process.hrtime.bigint();
     const child = spawn(process.execPath, args, { env: BENCH_NIX_ENV, stdio: ['ignore', 'ignore', 'pipe'] });
     const plugin = new PluginProcess(child, stateDir, socketPath);
-    plugin.restartWith = () => PluginProcess.start(dir, extraNodeArgs);
+    plugin.restartWith = () => PluginProcess.start(dir, extraNodeArgs, serveArgs);
     await plugin.waitReady();
     plugin.readyMs = Number(process.hrtime.bigint() - started) / 1e6;
     plugin.watchBuilds();
@@ -90,6 +96,12 @@ export class PluginProcess {
     const status = await readFile(`/proc/${this.pid}/status`, 'utf8');
     const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
     return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+  }
+
+  /** Its /metrics text (the metrics server listens before the socket, so a ready plugin has logged its URL). */
+  async scrapeMetrics(): Promise<string> {
+    if (!this.metricsUrl) throw new Error('the plugin logged no metrics URL: was it started with --metrics-address?');
+    return (await fetch(this.metricsUrl)).text();
   }
 
   async viewDirs(): Promise<string[]> {

@@ -19,6 +19,20 @@ job "nixmount-binary" {
   datacenters = ["*"]
 
   group "node" {
+    # Prometheus metrics on a port Nomad picks on the client (raw_exec shares the host's
+    # network), registered as the service nixmount-metrics in Nomad's own service discovery
+    # (Prometheus finds every node's plugin with nomad_sd_configs).
+    network {
+      port "metrics" {}
+    }
+
+    service {
+      name     = "nixmount-metrics"
+      port     = "metrics"
+      provider = "nomad"
+      tags     = ["metrics"]
+    }
+
     task "plugin" {
       driver = "raw_exec"
 
@@ -33,6 +47,7 @@ job "nixmount-binary" {
           "--stage-publish-base-dir", "/opt/nomad/data/client/csi/node/nixmount",
           "--state-dir", "/nix/var/nixmount",
           "--view-idle", "15m",
+          "--metrics-address", "${NOMAD_ADDR_metrics}",
         ]
       }
 

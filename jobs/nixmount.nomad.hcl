@@ -9,12 +9,29 @@ job "nixmount" {
   datacenters = ["*"]
 
   group "node" {
+    # Prometheus metrics: the container's port 9810 on a port Nomad picks on the client,
+    # registered as the service nixmount-metrics in Nomad's own service discovery
+    # (Prometheus finds every node's plugin with nomad_sd_configs).
+    network {
+      port "metrics" {
+        to = 9810
+      }
+    }
+
+    service {
+      name     = "nixmount-metrics"
+      port     = "metrics"
+      provider = "nomad"
+      tags     = ["metrics"]
+    }
+
     task "plugin" {
       driver = "docker"
 
       config {
         image      = "ghcr.io/nixmount/nixmount:0.1.0"
         privileged = true
+        ports      = ["metrics"]
 
         # own-store: on NixOS /nix/store is a read-only bind of itself and hardlinks from it
         # into the state dir would fail (EXDEV); in this container's mount namespace only,
@@ -28,6 +45,7 @@ job "nixmount" {
           "--stage-publish-base-dir", "/local/csi",
           "--state-dir", "/nix/var/nixmount",
           "--view-idle", "15m",
+          "--metrics-address", ":9810",
         ]
 
         mount {

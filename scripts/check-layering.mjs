@@ -5,7 +5,7 @@ import { join, relative, resolve, dirname } from 'node:path';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const core = join(root, 'src/core');
-const FORBIDDEN = [/^@grpc\//, /^execa$/, /^pino$/, /^(node:)?child_process$/, /^(node:)?fs(\/promises)?$/, /^hcl2-parser$/];
+const FORBIDDEN = [/^@grpc\//, /^execa$/, /^pino$/, /^(node:)?child_process$/, /^(node:)?fs(\/promises)?$/, /^hcl2-parser$/, /^prom-client$/];
 
 function files(dir) {
   return readdirSync(dir).flatMap((name) => {

@@ -12,6 +12,7 @@ export const UNIT_TESTS = [
   'dist/test/platform/nix-cli-store-timeouts.test.js',
   'dist/test/platform/pino-logger.test.js',
   'dist/test/platform/volume-records.test.js',
+  'dist/test/platform/metrics/*.test.js',
   'dist/test/csi/in-flight.test.js',
   'dist/test/csi/in-flight-guard.test.js',
   'dist/test/csi/error-mapping.test.js',

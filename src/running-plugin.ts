@@ -1,10 +1,13 @@
 import type { Container } from 'inversify';
 import { createContainer, type PluginConfig } from './composition-root.js';
+import { NodeEvents } from './core/ports/node-events.js';
 import { StoreGarbageCollector } from './core/store-gc.js';
 import { ViewManager } from './core/view-manager.js';
 import { CsiServer } from './csi/csi-server.js';
 import { RpcHandlerFactory } from './csi/rpc-handler.js';
+import type { PluginMetrics } from './plugin-metrics.js';
 import { runsNode, startServices, type PluginMode } from './plugin-services.js';
+import type { ListenAddress } from './settings/listen-address.js';
 import { canonicalStateDir, lockStateDir } from './state-dir-lock.js';
 
 /**
@@ -14,6 +17,8 @@ import { canonicalStateDir, lockStateDir } from './state-dir-lock.js';
 export class RunningPlugin {
   private gcTimer?: NodeJS.Timeout;
   private storeGc?: StoreGarbageCollector;
+  /** Present when serving --metrics-address. */
+  metrics?: PluginMetrics;
 
   private constructor(
     readonly container: Container,
@@ -22,15 +27,22 @@ export class RunningPlugin {
     readonly socketPath: string,
   ) {}
 
-  static async start(given: PluginConfig, endpoint: string, mode: PluginMode = 'node'): Promise<RunningPlugin> {
+  static async start(given: PluginConfig, endpoint: string, mode: PluginMode = 'node', metricsAddress?: ListenAddress): Promise<RunningPlugin> {
     const config = { ...given, settings: { ...given.settings, stateDir: await canonicalStateDir(given.settings.stateDir) } };
     const unlock = await lockStateDir(config.settings.stateDir);
     try {
       const container = createContainer(config);
-      const rpc = new RpcHandlerFactory(config.logger);
+      const rpc = new RpcHandlerFactory(config.logger, container.get<NodeEvents>(NodeEvents));
       const server = new CsiServer(await startServices(mode, container, config, rpc), config.logger);
-      const socketPath = await server.listen(endpoint);
+      // Before the socket: a plugin that answers Probe serves its metrics, and a taken port fails the start cleanly.
+      // Loaded only when asked for: prom-client is memory a plugin without metrics does not carry.
+      const metrics = metricsAddress ? await (await import('./plugin-metrics.js')).startPluginMetrics(container, config, mode, metricsAddress) : undefined;
+      const socketPath = await server.listen(endpoint).catch(async (error: unknown) => {
+        await metrics?.stop();
+        throw error;
+      });
       const plugin = new RunningPlugin(container, server, unlock, socketPath);
+      plugin.metrics = metrics;
       if (runsNode(mode)) {
         plugin.scheduleGc(config);
         plugin.storeGc = container.get(StoreGarbageCollector);
@@ -46,6 +58,7 @@ export class RunningPlugin {
   async stop(graceMs?: number): Promise<void> {
     clearInterval(this.gcTimer);
     this.storeGc?.stop();
+    await this.metrics?.stop();
     await this.server.stop(graceMs);
     await this.unlock();
   }

@@ -4,6 +4,7 @@ import { physicalRoot } from '../platform/nix-settings.js';
 import { RunningPlugin } from '../running-plugin.js';
 import { createLogger } from '../platform/pino-logger.js';
 import type { ServeValues } from '../settings/commands.js';
+import { parseListenAddress } from '../settings/listen-address.js';
 import { pluginSettings, storeGcSettings } from '../settings/plugin-settings.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -17,8 +18,9 @@ export async function serve(values: ServeValues): Promise<void> {
     nodeId: settings.nodeId,
     protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)),
   });
-  const plugin = await RunningPlugin.start({ settings, nix, sources, storeGc, adapter, logger }, values.endpoint, values.mode);
-  logger.info({ mode: values.mode, driver: settings.driverName, node: settings.nodeId, orchestrator: adapter.name, stateDir: settings.stateDir }, 'nixmount serving');
+  const metricsAddress = values.metricsAddress ? parseListenAddress(values.metricsAddress) : undefined;
+  const plugin = await RunningPlugin.start({ settings, nix, sources, storeGc, adapter, logger }, values.endpoint, values.mode, metricsAddress);
+  logger.info({ mode: values.mode, driver: settings.driverName, node: settings.nodeId, orchestrator: adapter.name, stateDir: settings.stateDir, metrics: plugin.metrics?.url }, 'nixmount serving');
 
   let stopping = false;
   const shutdown = (signal: string) => {

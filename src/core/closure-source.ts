@@ -1,9 +1,10 @@
 import { inject, injectable } from 'inversify';
 import { Logger } from './ports/logger.js';
 import { NixStore, type RealiseEvent } from './ports/nix-store.js';
+import { NodeEvents } from './ports/node-events.js';
 import { RealisationTracker } from './realisation-tracker.js';
 import { RootedClosures, type PreparedRoots } from './rooted-closures.js';
-import { StorePathsUnavailableError } from './errors.js';
+import { isNixmountError, StorePathsUnavailableError } from './errors.js';
 import type { RealiseProgress } from './realise-progress.js';
 import { Resolver } from './resolver.js';
 import { SourceSettings, checkSourcePolicy } from './source-settings.js';
@@ -42,6 +43,7 @@ export class ClosureSource {
     @inject(RootedClosures) private readonly rooted: RootedClosures,
     @inject(SourceSettings) private readonly settings: SourceSettings,
     @inject(Logger) private readonly log: Logger,
+    @inject(NodeEvents) private readonly events: NodeEvents,
   ) {}
 
   /** The roots `spec` names, valid in the node store, with their closure. */
@@ -66,13 +68,25 @@ export class ClosureSource {
     progress.phase = 'realising';
     log.info({ paths: missing, mayBuild: this.settings.policy.allowBuilds }, 'realising store paths missing from the node store');
     const targets = missing.map((path) => resolved.targets.get(path) ?? path);
-    await this.nix.realise(targets, {
-      mayBuild: this.settings.policy.allowBuilds,
-      onEvent: (event) => {
-        progress.apply(event);
-        logRealiseEvent(log, event, progress);
-      },
-    });
+    const started = performance.now();
+    const finished = (ok: boolean, error?: unknown) =>
+      this.events.emit({
+        kind: 'realise-finished', ok, ...progress.counts(), seconds: (performance.now() - started) / 1000,
+        ...(ok ? {} : { reason: isNixmountError(error) ? error.kind : 'Internal' }),
+      });
+    try {
+      await this.nix.realise(targets, {
+        mayBuild: this.settings.policy.allowBuilds,
+        onEvent: (event) => {
+          progress.apply(event);
+          logRealiseEvent(log, event, progress);
+        },
+      });
+    } catch (error) {
+      finished(false, error);
+      throw error;
+    }
+    finished(true);
 
     const pushTo = this.settings.pushTo;
     if (pushTo) {

@@ -91,6 +91,11 @@ export class RealisationTracker {
     return this.jobs.has(key);
   }
 
+  /** The phase of each piece of work under way now (for metrics: realisations in flight). */
+  phasesInFlight(): Array<RealiseProgress['phase']> {
+    return [...this.jobs.values()].map((job) => job.progress.phase);
+  }
+
   private start<T>(key: string, label: string, work: (progress: RealiseProgress) => Promise<T>, log: Logger): Job<T> {
     const progress = new RealiseProgress();
     const started = this.clock.now().getTime();

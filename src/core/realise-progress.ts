@@ -28,6 +28,11 @@ export class RealiseProgress {
     }
   }
 
+  /** What Nix started so far: paths fetched, derivations built, and the download it announced. */
+  counts(): { fetched: number; built: number; downloadMiB: number } {
+    return { fetched: this.fetched, built: this.built, downloadMiB: this.downloadMiB };
+  }
+
   summary(): string {
     if (this.phase !== 'realising') return this.phase;
     const parts: string[] = [];

@@ -3,6 +3,7 @@ import { Clock } from './ports/clock.js';
 import { Logger } from './ports/logger.js';
 import { Mounter } from './ports/mounter.js';
 import { NixStore } from './ports/nix-store.js';
+import { NodeEvents } from './ports/node-events.js';
 import { ViewStore } from './ports/view-store.js';
 import { StageState } from './ports/stage-state.js';
 import { VolumeState } from './ports/volume-state.js';
@@ -42,6 +43,7 @@ export class ViewManager {
     @inject(RootedClosures) private readonly rooted: RootedClosures,
     @inject(Clock) private readonly clock: Clock,
     @inject(Logger) private readonly log: Logger,
+    @inject(NodeEvents) private readonly events: NodeEvents,
   ) {}
 
   /** Finds or builds the view of a closure and takes a lease on it; call `release` after. */
@@ -195,7 +197,9 @@ export class ViewManager {
       }
       throw error;
     }
-    this.log.info({ view: key, ms: this.clock.now().getTime() - started }, 'view ready');
+    const ms = this.clock.now().getTime() - started;
+    this.log.info({ view: key, ms }, 'view ready');
+    this.events.emit({ kind: 'view-built', viewKey: key, paths: closure.length, seconds: ms / 1000 });
   }
 
   /**
@@ -213,6 +217,7 @@ export class ViewManager {
       await this.views.remove(key);
       await this.nix.removeGcRoots(key);
       this.log.info({ view: key }, 'view collected');
+      this.events.emit({ kind: 'view-removed', viewKey: key });
       return true;
     });
   }

@@ -3,6 +3,7 @@ import { InFlightGuard } from './in-flight-guard.js';
 import { UnimplementedError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import type { Logger } from '../core/ports/logger.js';
+import type { NodeEvents } from '../core/ports/node-events.js';
 import { boundMessage, quote, QUOTE_MAX_CHARS } from '../core/quote.js';
 import { toGrpcError } from './error-mapping.js';
 
@@ -46,12 +47,17 @@ function boundFields(fields: Record<string, unknown>): Record<string, unknown> {
 export class RpcHandlerFactory {
   private readonly guard = new InFlightGuard();
 
-  constructor(private readonly log: Logger) {}
+  /** `events` hears of every answered call (`rpc`: method, code, seconds), e.g. for metrics. */
+  constructor(
+    private readonly log: Logger,
+    private readonly events?: NodeEvents,
+  ) {}
 
   unary<Req, Res, Checked = void>(definition: RpcDefinition<Req, Res, Checked>): handleUnaryCall<Req, Res> {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       const request = call.request;
       const started = Date.now();
+      const began = performance.now();
       let log = this.log.child({ method: definition.method });
       const run = async (): Promise<Res> => {
         log = this.log.child(boundFields({ method: definition.method, ...(definition.describe?.(request) ?? {}) }));
@@ -60,10 +66,14 @@ export class RpcHandlerFactory {
         const work = () => definition.handle(request, log, checked);
         return key === undefined ? work() : this.guard.run(key, definition.method, work);
       };
+      // Told after the answer is sent, so a listener never delays it.
+      const answered = (code: status) =>
+        this.events?.emit({ kind: 'rpc', method: definition.method, code: status[code], seconds: (performance.now() - began) / 1000 });
       run().then(
         (response) => {
           log.debug({ ms: Date.now() - started }, 'rpc ok');
           callback(null, response);
+          answered(status.OK);
         },
         (error: unknown) => {
           const mapped = toGrpcError(error);
@@ -71,6 +81,7 @@ export class RpcHandlerFactory {
           if (mapped.expected) log.info({ code: status[mapped.code], ms: Date.now() - started }, message);
           else log.error({ code: status[mapped.code], err: error }, 'rpc failed');
           callback({ code: mapped.code, details: message });
+          answered(mapped.code);
         },
       );
     };

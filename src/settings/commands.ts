@@ -78,7 +78,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   command({
     name: 'serve',
     summary: 'run the CSI plugin on a unix socket',
-    about: 'Runs the CSI plugin (node, controller or both) on a unix socket until SIGTERM or SIGINT.',
+    about: 'Runs the CSI plugin (node, controller or both) on a unix socket until SIGTERM or SIGINT; with --metrics-address, also Prometheus metrics over HTTP.',
     options: optionsOf('serve', PLUGIN_OPTIONS, ADAPTER_OPTIONS),
     load: async () => (await import('../cli/serve.js')).serve,
   }),

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { ADAPTER_NAMES } from '../adapters/registry.js';
 import { PLUGIN_MODES } from '../plugin-services.js';
+import { parseListenAddress } from './listen-address.js';
 import { choiceList, count, duration, flag, list, oneOf, percent, text, texts } from './option.js';
 
 export const DEFAULT_DRIVER_NAME = 'nixmount.csi.nixos.dev';
@@ -8,6 +9,12 @@ export const DEFAULT_DRIVER_NAME = 'nixmount.csi.nixos.dev';
 const NODE = ['serve', 'publish', 'unpublish', 'gc'] as const;
 const REALISING = ['serve', 'publish'] as const;
 const LOCAL = ['publish', 'unpublish'] as const;
+
+/** Checked with the other flags, so a typo is a usage error naming the flag, not a failed start; empty is off. */
+function checkedListenAddress(value: string): string {
+  if (value !== '') parseListenAddress(value);
+  return value;
+}
 
 /** pino's levels. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -30,6 +37,13 @@ export const PLUGIN_OPTIONS = {
     flag: 'orchestrator', env: 'NIXMOUNT_ORCHESTRATOR', default: 'local', choices: ADAPTER_NAMES,
     help: 'who calls the plugin, which decides the paths it accepts and the volume context it reads', commands: ['serve'], section: 'plugin',
   }),
+  metricsAddress: {
+    ...text({
+      flag: 'metrics-address', env: 'NIXMOUNT_METRICS_ADDRESS', defaultHelp: 'off', arg: 'HOST:PORT',
+      help: 'serve Prometheus metrics at http://HOST:PORT/metrics; :PORT listens on every interface', commands: ['serve'], section: 'plugin',
+    }),
+    parse: checkedListenAddress,
+  },
 
   nodeId: text({
     flag: 'node-id', env: 'NIXMOUNT_NODE_ID', default: () => hostname(), defaultHelp: 'the host name', arg: 'ID',

@@ -2,6 +2,8 @@ import test from 'ava';
 import { status, type ServerUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import { FailedPreconditionError, InvalidArgumentError } from '../../src/core/errors.js';
 import { LIMITS } from '../../src/core/limits.js';
+import { NodeEventHub } from '../../src/core/node-event-hub.js';
+import type { NodeEvent } from '../../src/core/ports/node-events.js';
 import { RpcHandlerFactory } from '../../src/csi/rpc-handler.js';
 import { RecordingLogger } from '../helpers/recording-logger.js';
 
@@ -57,4 +59,37 @@ test('no status message leaves longer than the limit', async (t) => {
 test('unimplemented methods answer UNIMPLEMENTED naming the method', async (t) => {
   const { error } = await invoke(new RpcHandlerFactory(new RecordingLogger()).unimplemented('NodeExpandVolume'), {});
   t.deepEqual(error, { code: status.UNIMPLEMENTED, details: 'NodeExpandVolume is not offered by this plugin' });
+});
+
+test('every answered call, validation failures included, is told to NodeEvents once with its method and code name, after the answer', async (t) => {
+  const hub = new NodeEventHub(new RecordingLogger());
+  const heard: NodeEvent[] = [];
+  hub.subscribe((event) => heard.push(event));
+  const rpc = new RpcHandlerFactory(new RecordingLogger(), hub);
+  const handler = rpc.unary<{ ok: boolean }, object>({
+    method: 'NodeGetVolumeStats',
+    validate: (r) => {
+      if (!r.ok) throw new InvalidArgumentError('volume_id is required');
+    },
+    handle: async () => ({}),
+  });
+  // How many events listeners had heard when each answer left.
+  const heardAtAnswer: number[] = [];
+  const call = (request: { ok: boolean }) =>
+    new Promise<void>((resolve) =>
+      handler({ request } as ServerUnaryCall<{ ok: boolean }, object>, () => {
+        heardAtAnswer.push(heard.length);
+        resolve();
+      }),
+    );
+  await call({ ok: true });
+  await call({ ok: false });
+  await invoke(rpc.unimplemented('NodeExpandVolume'), {});
+  t.deepEqual(heardAtAnswer, [0, 1], 'the answer leaves before listeners hear of it');
+  t.deepEqual(heard.map((event) => event.kind === 'rpc' && [event.method, event.code]), [
+    ['NodeGetVolumeStats', 'OK'],
+    ['NodeGetVolumeStats', 'INVALID_ARGUMENT'],
+    ['NodeExpandVolume', 'UNIMPLEMENTED'],
+  ]);
+  for (const event of heard) t.true(event.kind === 'rpc' && event.seconds >= 0 && event.seconds < 5);
 });

@@ -3,6 +3,7 @@ import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { readJobspecs } from '../../src/adapters/nomad/tooling/jobspec.js';
+import { blocks, labelledBlocks, parseHcl } from '../../src/adapters/nomad/tooling/hcl.js';
 import { checkJobspec } from '../../src/adapters/nomad/tooling/nomad-check.js';
 import { CsiClient } from '../helpers/csi-client.js';
 import { mountsBelow } from '../helpers/mounts.js';
@@ -27,6 +28,13 @@ test('the raw_exec job: absolute command, stage_publish_base_dir is the client\'
   t.is(task.config.command, '/usr/local/bin/nixmount');
   t.deepEqual(task.csiPlugin, { id: 'nixmount', type: 'node', mountDir: '/csi', stagePublishBaseDir: '/opt/nomad/data/client/csi/node/nixmount' });
   t.deepEqual(checkJobspec(job, []), []);
+  // Metrics on the host's network: the address of the port Nomad picks, registered as a service.
+  const args = task.config.args as string[];
+  t.is(args[args.indexOf('--metrics-address') + 1], '${NOMAD_ADDR_metrics}');
+  const text = await readFile(join(REPO, 'jobs', JOB), 'utf8');
+  const [[, group]] = labelledBlocks(labelledBlocks(parseHcl(text, JOB), 'job')[0]![1], 'group') as [[string, Record<string, unknown>]];
+  t.deepEqual(labelledBlocks(blocks(group, 'network')[0]!, 'port').map(([name]) => name), ['metrics']);
+  t.like(blocks(group, 'service')[0], { name: 'nixmount-metrics', port: 'metrics', provider: 'nomad' });
 });
 
 test('nomad check reports plugin tasks that cannot work: base dir mismatch, raw_exec in /local, unprivileged docker, exec, --endpoint', (t) => {

@@ -50,7 +50,18 @@ export async function sharedDir(path: string): Promise<void> {
 export async function daemonSetPluginArgs(): Promise<string[]> {
   const daemonSet = parse(await readFile(join(REPO, 'manifests/daemonset.yaml'), 'utf8'));
   const plugin = daemonSet.spec.template.spec.containers.find((c: { args?: string[] }) => c.args?.includes('serve'));
-  return [...plugin.command.slice(1), ...plugin.args];
+  return loopbackMetrics([...plugin.command.slice(1), ...plugin.args]);
+}
+
+/**
+ * The artefact's metrics address moved to a free loopback port: a pod or a Nomad task has a
+ * network of its own, a simulated node shares the test machine's with the other tests.
+ */
+function loopbackMetrics(args: string[]): string[] {
+  return args.map((arg, i) => {
+    if (arg.startsWith('--metrics-address=')) return '--metrics-address=127.0.0.1:0';
+    return args[i - 1] === '--metrics-address' ? '127.0.0.1:0' : arg;
+  });
 }
 
 export async function nomadJobArgs(file: string): Promise<string[]> {
@@ -58,7 +69,7 @@ export async function nomadJobArgs(file: string): Promise<string[]> {
   const [[, group]] = labelledBlocks(labelledBlocks(parseHcl(text, file), 'job')[0]![1], 'group') as [[string, Record<string, unknown>]];
   const [[, task]] = labelledBlocks(group, 'task') as [[string, Record<string, unknown>]];
   const config = blocks(task, 'config')[0]!;
-  return config.args as string[];
+  return loopbackMetrics(config.args as string[]);
 }
 
 /** Replaces one flag's value, in `--flag=value` or `--flag value` form; the flag must be there. */

@@ -20,11 +20,17 @@ function expand(arg: string): string {
   return arg.replace(/\$\(NODE_NAME\)/g, NODE_NAME);
 }
 
-/** The paths a node would have, moved under a temp dir; every other flag exactly as the DaemonSet has it. */
+/**
+ * The paths a node would have, moved under a temp dir, and the metrics port moved to a free
+ * loopback one (a pod has its own network, the test machine does not); every other flag
+ * exactly as the DaemonSet has it.
+ */
 function relocate(arg: string, dir: string): string {
-  const match = /^--(endpoint|state-dir|kubelet-dir)=(.*)$/.exec(arg);
+  const match = /^--(endpoint|state-dir|kubelet-dir|metrics-address)=(.*)$/.exec(arg);
   if (!match) return arg;
-  const moved = { endpoint: `unix://${dir}/csi.sock`, 'state-dir': `${dir}/nix/var/nixmount`, 'kubelet-dir': `${dir}/var/lib/kubelet` }[match[1] as 'endpoint'];
+  const moved = {
+    endpoint: `unix://${dir}/csi.sock`, 'state-dir': `${dir}/nix/var/nixmount`, 'kubelet-dir': `${dir}/var/lib/kubelet`, 'metrics-address': '127.0.0.1:0',
+  }[match[1] as 'endpoint'];
   return `--${match[1]}=${moved}`;
 }
 

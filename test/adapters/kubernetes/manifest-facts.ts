@@ -60,7 +60,7 @@ export function checkManifestFacts(t: ExecutionContext, manifests: ParsedManifes
   const serviceAccount = only(t, installed, 'ServiceAccount');
   const driver = only(t, installed, 'CSIDriver');
   const daemonSet = only(t, installed, 'DaemonSet');
-  t.deepEqual(installed.map((o) => o.kind).sort(), ['CSIDriver', 'DaemonSet', 'Namespace', 'ServiceAccount'], 'no RBAC: the plugin calls no API');
+  t.deepEqual(installed.map((o) => o.kind).sort(), ['CSIDriver', 'DaemonSet', 'Namespace', 'Service', 'ServiceAccount'], 'no RBAC: the plugin calls no API');
   const driverName: string = driver.metadata.name;
 
   // CSIDriver
@@ -138,6 +138,8 @@ export function checkManifestFacts(t: ExecutionContext, manifests: ParsedManifes
   t.is(plugin.livenessProbe.httpGet.path, '/healthz');
   t.is(plugin.readinessProbe.httpGet.port, plugin.livenessProbe.httpGet.port);
 
+  checkMetricsFacts(t, manifests, installed, daemonSet, plugin);
+
   // Example pods: this driver, a /nix mount, attributes the adapter accepts.
   const adapter = new KubernetesAdapter({ nodeName: 'n', kubeletDir });
   const pods = examples.filter((o) => o.kind === 'Pod');
@@ -160,4 +162,36 @@ export function checkManifestFacts(t: ExecutionContext, manifests: ParsedManifes
 
   checkControllerFacts(t, manifests, { driverName, namespace: namespace.metadata.name, socket, image: plugin.image });
   return driverName;
+}
+
+/**
+ * Metrics: the plugin listens where its `metrics` port says, on no port another container of
+ * the pod uses (one network namespace); the headless Service and the optional PodMonitor
+ * (its own kustomize component, not installed by default) select the plugin's pods and that port.
+ */
+function checkMetricsFacts(t: ExecutionContext, manifests: ParsedManifests, installed: Obj[], daemonSet: Obj, plugin: Obj): void {
+  const address = flags(plugin.args).get('metrics-address');
+  t.regex(address ?? '', /^:\d+$/, 'the plugin serves metrics on every interface of its pod');
+  const port = (plugin.ports as Obj[]).find((p) => p.name === 'metrics');
+  t.is(port?.containerPort, Number(address!.slice(1)));
+  const podPorts = (daemonSet.spec.template.spec.containers as Obj[]).flatMap((c) => [
+    ...((c.ports ?? []) as Obj[]).map((p) => p.containerPort as number),
+    ...((c.args ?? []) as string[]).flatMap((a) => /^--(?:http-endpoint|health-port)=:?(\d+)$/.exec(a)?.[1] ?? []).map(Number),
+  ]);
+  t.is(podPorts.filter((p) => p === port?.containerPort).length, 1, 'no other container of the pod listens on the metrics port');
+  const podLabels = daemonSet.spec.template.metadata.labels;
+  const service = only(t, installed, 'Service');
+  t.is(service.metadata.namespace, daemonSet.metadata.namespace);
+  t.is(service.spec.clusterIP, 'None', 'headless: every node scraped on its own');
+  t.deepEqual(service.spec.selector, podLabels);
+  t.deepEqual(service.spec.ports, [{ name: 'metrics', port: port?.containerPort, targetPort: 'metrics', protocol: 'TCP' }]);
+  const component = manifests.files.get('monitoring/kustomization.yaml')?.[0];
+  t.like(component, { apiVersion: 'kustomize.config.k8s.io/v1alpha1', kind: 'Component', resources: ['podmonitor.yaml'] });
+  const podMonitor = manifests.files.get('monitoring/podmonitor.yaml')?.[0];
+  t.is(podMonitor?.kind, 'PodMonitor');
+  t.is(podMonitor?.apiVersion, 'monitoring.coreos.com/v1');
+  t.is(podMonitor?.metadata.namespace, daemonSet.metadata.namespace);
+  t.deepEqual(podMonitor?.spec.selector, { matchLabels: podLabels });
+  t.like(podMonitor?.spec.podMetricsEndpoints[0], { port: 'metrics', path: '/metrics' });
+  t.false(installed.some((o) => o.kind === 'PodMonitor'), 'the PodMonitor is optional: clusters without the operator have no such kind');
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, execaSync } from 'execa';
@@ -70,11 +70,11 @@ test('`nixmount k8s manifests` prints the kustomization resources as one stream 
   const stream = (paths: string[]) => paths.map((path) => texts.get(path)).join('---\n');
   const { stdout } = await execa('node', [CLI, 'k8s', 'manifests'], { stripFinalNewline: false });
   t.is(stdout, stream(resourcesOf(parsed, '')));
-  t.deepEqual(parseAllDocuments(stdout).map((doc: any) => doc.toJS().kind), ['Namespace', 'ServiceAccount', 'CSIDriver', 'DaemonSet']);
+  t.deepEqual(parseAllDocuments(stdout).map((doc: any) => doc.toJS().kind), ['Namespace', 'ServiceAccount', 'CSIDriver', 'DaemonSet', 'Service']);
 
   const withController = await execa('node', [CLI, 'k8s', 'manifests', '--controller'], { stripFinalNewline: false });
   t.is(withController.stdout, stream([...resourcesOf(parsed, ''), ...resourcesOf(parsed, 'controller')]));
-  t.deepEqual(parseAllDocuments(withController.stdout).map((doc: any) => doc.toJS().kind).slice(4), [
+  t.deepEqual(parseAllDocuments(withController.stdout).map((doc: any) => doc.toJS().kind).slice(5), [
     'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'PersistentVolumeClaim', 'Deployment',
   ]);
 
@@ -116,6 +116,18 @@ for (const dir of ['', 'controller']) {
     t.deepEqual(built.sort(byKind), resourcesOf(parsed, dir).flatMap((path) => parsed.files.get(path)!).sort(byKind));
   });
 }
+
+(kubectl ? test : test.skip)('`kubectl kustomize` of an overlay with the monitoring component adds exactly the PodMonitor', async (t) => {
+  const { parsed } = await parseTree(MANIFESTS);
+  const overlay = await tempDir(t);
+  // kustomize takes only relative paths.
+  const path = relative(overlay, MANIFESTS);
+  await writeFile(join(overlay, 'kustomization.yaml'), `resources:\n  - ${path}\ncomponents:\n  - ${path}/monitoring\n`);
+  const { stdout } = await execa('kubectl', ['kustomize', '--load-restrictor', 'LoadRestrictionsNone', overlay]);
+  const built = parseAllDocuments(stdout).map((doc: any) => doc.toJS());
+  const byKind = (a: any, b: any) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`);
+  t.deepEqual(built.sort(byKind), [...resourcesOf(parsed, ''), 'monitoring/podmonitor.yaml'].flatMap((path) => parsed.files.get(path)!).sort(byKind));
+});
 
 test('the renderer refuses a state dir outside the /nix mount, saying why', (t) => {
   const options = { ...defaultManifestOptions(DEFAULT_DRIVER_NAME, '0.0.0'), stateDir: '/var/lib/nixmount' };

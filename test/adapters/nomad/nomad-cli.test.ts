@@ -82,6 +82,11 @@ test('the shipped plugin job states the facts Nomad needs', async (t) => {
   t.true(args[args.indexOf('--state-dir') + 1]!.startsWith('/nix/'));
   t.false(args.includes('--endpoint')); // Nomad sets CSI_ENDPOINT
   t.truthy(blocks(task, 'resources')[0]);
+  // Metrics: the container port the plugin listens on is mapped, the task publishes it, a service registers it.
+  const metricsPort = labelledBlocks(blocks(group, 'network')[0]!, 'port').find(([name]) => name === 'metrics')?.[1];
+  t.is(args[args.indexOf('--metrics-address') + 1], `:${String(metricsPort?.to)}`);
+  t.deepEqual(config.ports, ['metrics']);
+  t.like(blocks(group, 'service')[0], { name: 'nixmount-metrics', port: 'metrics', provider: 'nomad' });
 });
 
 test('nomad volume writes a spec that parses back to the same context, templates escaped', async (t) => {

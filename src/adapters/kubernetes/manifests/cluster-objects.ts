@@ -69,7 +69,7 @@ export function csiDriverFile(options: ManifestOptions): ManifestFile {
   };
 }
 
-export const INSTALL_FILES = ['namespace.yaml', 'serviceaccount.yaml', 'csidriver.yaml', 'daemonset.yaml'] as const;
+export const INSTALL_FILES = ['namespace.yaml', 'serviceaccount.yaml', 'csidriver.yaml', 'daemonset.yaml', 'metrics-service.yaml'] as const;
 
 export function kustomizationFile(): ManifestFile {
   return {

@@ -10,6 +10,8 @@ export const SOCKET_PATH = `${SOCKET_DIR}/csi.sock`;
 export const REGISTRATION_DIR = '/registration';
 export const HEALTH_PORT = 9808;
 export const REGISTRAR_HEALTH_PORT = 9809;
+/** nixmount's own /metrics; the pod shares one network namespace, so not the sidecars' 9808 or 9809. */
+export const METRICS_PORT = 9810;
 /** The node store's mount; the state dir lives inside it. */
 export const NIX_DIR = '/nix';
 
@@ -75,13 +77,15 @@ function pluginContainer(options: ManifestOptions): Record<string, unknown> {
       '--node-id=$(NODE_NAME)',
       `--state-dir=${options.stateDir}`,
       `--kubelet-dir=${options.kubeletDir}`,
+      `--metrics-address=:${METRICS_PORT}`,
       ],
     ),
     env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
     securityContext: { privileged: true },
-    ports: noted("Served by the liveness-probe container (same pod network), which calls the plugin's Probe.", [
-      { name: 'healthz', containerPort: HEALTH_PORT, protocol: 'TCP' },
-    ]),
+    ports: [
+      noted("Served by the liveness-probe container (same pod network), which calls the plugin's Probe.", { name: 'healthz', containerPort: HEALTH_PORT, protocol: 'TCP' }),
+      noted('Prometheus metrics (--metrics-address); metrics-service.yaml and monitoring/ point scrapers here.', { name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' }),
+    ],
     livenessProbe: { httpGet: { path: '/healthz', port: 'healthz' }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 5 },
     readinessProbe: { httpGet: { path: '/healthz', port: 'healthz' }, periodSeconds: 10, timeoutSeconds: 5 },
     resources: noted('No limits: a plugin killed while building a view fails every pod waiting for that view.', { requests: { cpu: '50m', memory: '128Mi' } }),

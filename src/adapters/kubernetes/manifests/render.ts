@@ -3,6 +3,7 @@ import { csiDriverFile, INSTALL_FILES, kustomizationFile, namespaceFile, service
 import { CONTROLLER_DIR, CONTROLLER_INSTALL_FILES, controllerFiles } from './controller.js';
 import { daemonSetFile } from './daemonset.js';
 import { exampleFiles } from './examples.js';
+import { metricsServiceFile, monitoringFiles } from './monitoring.js';
 import { withoutNotes, type KeyComment, type ManifestFile } from './manifest-file.js';
 import type { ManifestOptions } from './options.js';
 
@@ -15,9 +16,11 @@ export function manifestFiles(options: ManifestOptions): ManifestFile[] {
     serviceAccountFile(options),
     csiDriverFile(options),
     daemonSetFile(options),
+    metricsServiceFile(options),
     kustomizationFile(),
     ...exampleFiles(options),
     ...controllerFiles(options),
+    ...monitoringFiles(options),
   ];
 }
 
