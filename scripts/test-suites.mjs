@@ -23,6 +23,8 @@ export const UNIT_TESTS = [
   'dist/test/adapters/nomad/nomad-adapter.test.js',
   'dist/test/adapters/nomad/nomad-cli.test.js',
   'dist/test/sdk/sdk-surface.test.js',
+  'dist/test/adapters/module/adapter-module.test.js',
+  'dist/test/cli/adapter-module.test.js',
   'dist/test/docs/markdown.test.js',
   'dist/test/docs/links.test.js',
   'dist/test/docs/names.test.js',
