@@ -23,6 +23,7 @@ export const UNIT_TESTS = [
   'dist/test/adapters/nomad/nomad-adapter.test.js',
   'dist/test/adapters/nomad/nomad-cli.test.js',
   'dist/test/sdk/sdk-surface.test.js',
+  'dist/test/sdk/testkit-contract.test.js',
   'dist/test/adapters/module/adapter-module.test.js',
   'dist/test/cli/adapter-module.test.js',
   'dist/test/docs/markdown.test.js',

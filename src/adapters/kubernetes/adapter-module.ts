@@ -14,3 +14,6 @@ export const kubernetesModule = defineAdapter({
   create: (context) => new KubernetesAdapter({ nodeName: context.nodeId, kubeletDir: context.options['kubelet-dir']!, protectedDirs: context.protectedDirs }),
   replay: kubeletReplay,
 });
+
+/** As `serve --adapter-module` and the test kit load a module: its default export. */
+export default kubernetesModule;

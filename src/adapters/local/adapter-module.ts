@@ -11,3 +11,6 @@ export const localModule = defineAdapter({
   create: (context) => new LocalAdapter(context.nodeId, { protectedDirs: context.protectedDirs }),
   replay: localReplay,
 });
+
+/** As `serve --adapter-module` and the test kit load a module: its default export. */
+export default localModule;

@@ -17,3 +17,6 @@ export const nomadModule = defineAdapter({
   create: (context) => new NomadAdapter(context.nodeId, context.options['stage-publish-base-dir'], context.protectedDirs),
   replay: nomadReplay,
 });
+
+/** As `serve --adapter-module` and the test kit load a module: its default export. */
+export default nomadModule;

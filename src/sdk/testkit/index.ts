@@ -1,0 +1,12 @@
+/**
+ * nixmount's adapter test kit, the package's `nixmount/sdk/testkit` export: plain async
+ * functions any test runner can call. `contractChecks`/`checkContract` exercise an adapter
+ * module alone (context parsing, paths, identity, staging); `runReplay` runs a real
+ * `nixmount serve --adapter-module` and replays the module's orchestrator against it.
+ * Failures are KitFailure errors whose message lists each failed check and why.
+ */
+export { CONTRACT_CHECKS, checkContract, contractChecks } from './contract.js';
+export type { ContractCheck } from './contract.js';
+export { KitFailure } from './kit-types.js';
+export type { CheckResult, KitOptions, ReplayOptions, ReplayReport } from './kit-types.js';
+export { runReplay } from './replay-run.js';
