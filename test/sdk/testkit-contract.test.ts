@@ -21,16 +21,16 @@ test('a deliberately broken adapter fails the contract, each check saying what t
     '{"flakeRef":"github:example/flake#package"}: threw an error without a kind (not one of the SDK\'s errors): no paths',
   ]);
   t.deepEqual(problems['unknown keys refused by name']!.slice(0, 1), [
-    '"nixmount-kit-unknown-key" beside {"paths":"/nix/store/0000000000000000000000000000000a-nixmount-kit-sample"}: expected a InvalidArgument error, but it returned {"spec":{"storePaths":["/nix/store/0000000000000000000000000000000a-nixmount-kit-sample"],"systemPaths":{}},"ephemeral":false,"workload":{}}',
+    '"nixmount-kit-unknown-key" beside {"paths":"/nix/store/0000000000000000000000000000000a-nixmount-kit-sample"}: expected a refusal (InvalidArgument), but it returned {"spec":{"storePaths":["/nix/store/0000000000000000000000000000000a-nixmount-kit-sample"],"systemPaths":{}},"ephemeral":false,"workload":{}}',
   ]);
-  t.deepEqual(problems['a context naming no closure refused'], ['the empty context: expected a InvalidArgument error, but it threw an error without a kind (not one of the SDK\'s errors): no paths']);
+  t.deepEqual(problems['a context naming no closure refused'], ['the empty context: expected a refusal (InvalidArgument), but it threw an error without a kind (not one of the SDK\'s errors): no paths']);
   t.deepEqual(problems['node identity and topology'], ['maxVolumesPerNode is -1, not a whole number ≥ 0 (0: no limit)', 'topology is {"zone":7}, not a record of non-empty texts']);
   t.is(problems['staging semantics and call order']!.length, 1);
   t.regex(problems['staging semantics and call order']![0]!, /^\/.*\/vols\/kit-volume is never unpublished$/);
   const refusals = problems['target paths: refusals']!;
   t.is(refusals.length, 7);
-  t.regex(refusals[0]!, /^target ".*\/vols\/kit-volume\/\.\." \(ends in "\.\."\): expected a InvalidArgument error, but it returned ".*\/vols\/kit-volume\/\.\."$/);
-  t.regex(problems['target paths: symlinks']![0]!, /^target .*\/vols\/kit-volume when it is a symlink to .*\/kit-elsewhere: expected a InvalidArgument or FailedPrecondition error, but it returned /);
+  t.regex(refusals[0]!, /^target ".*\/vols\/kit-volume\/\.\." \(ends in "\.\."\): expected a refusal (InvalidArgument), but it returned ".*\/vols\/kit-volume\/\.\."$/);
+  t.regex(problems['target paths: symlinks']![0]!, /^target .*\/vols\/kit-volume when it is a symlink to .*\/kit-elsewhere: expected a refusal (InvalidArgument or FailedPrecondition), but it returned /);
   t.is(problems['target paths: protected directories']!.length, 2);
   t.deepEqual(problems['staging paths: refusals'], [], 'the broken adapter never stages, so no staging path is checked');
 });

@@ -25,7 +25,7 @@ export function expectRefusal(outcome: Outcome, kinds: readonly string[], what: 
     }
     return [];
   }
-  return [`${what}: expected a ${kinds.join(' or ')} error, but it ${describe(outcome)}`];
+  return [`${what}: expected a refusal (${kinds.join(' or ')}), but it ${describe(outcome)}`];
 }
 
 /** A problem unless `outcome` returned exactly `expected`. */
