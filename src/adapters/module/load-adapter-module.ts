@@ -1,20 +1,33 @@
-import { createRequire } from 'node:module';
-import { isAbsolute, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AdapterModule } from '../../sdk/adapter-module.js';
 import { AdapterModuleError, checkAdapterModule } from './check-adapter-module.js';
 
+/** A package's ESM entry point: `exports` (".", then its import or default condition), else `main`, else index.js. */
+function entryPoint(manifestPath: string): string {
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { exports?: unknown; main?: string };
+  let target: unknown = manifest.exports;
+  if (typeof target === 'object' && target !== null && '.' in target) target = (target as Record<string, unknown>)['.'];
+  while (typeof target === 'object' && target !== null) {
+    const conditions = target as Record<string, unknown>;
+    target = conditions.import ?? conditions.node ?? conditions.default;
+  }
+  return resolve(dirname(manifestPath), typeof target === 'string' ? target : (manifest.main ?? 'index.js'));
+}
+
 /**
  * Where `specifier` is: a path (`./adapter.js`, `/opt/…`: from the working directory) or
- * a package name, found from the working directory first (a project's node_modules),
- * then from nixmount's own (a package installed beside it).
+ * a package name, looked up in the node_modules of the working directory and its
+ * parents (a project that installed it), else left to Node from nixmount's own place
+ * (a package installed beside nixmount).
  */
 function locate(specifier: string, cwd: string): string {
   if (specifier.startsWith('.') || isAbsolute(specifier)) return pathToFileURL(resolve(cwd, specifier)).href;
-  try {
-    return pathToFileURL(createRequire(join(cwd, 'package.json')).resolve(specifier)).href;
-  } catch {
-    return specifier;
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    const manifest = join(dir, 'node_modules', specifier, 'package.json');
+    if (existsSync(manifest)) return pathToFileURL(entryPoint(manifest)).href;
+    if (dirname(dir) === dir) return specifier;
   }
 }
 

@@ -1,4 +1,8 @@
 import test from 'ava';
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, NixmountError } from '../../../src/core/errors.js';
 import { adapterOptionValues } from '../../../src/adapters/module/adapter-option-values.js';
 import { AdapterModuleError, adapterModuleProblems, adapterProblems } from '../../../src/adapters/module/check-adapter-module.js';
@@ -107,4 +111,15 @@ test('createAdapter builds a built-in adapter served through the checks', (t) =>
   const adapter = createAdapter('nomad', { nodeId: 'n', adapterOptions: { 'stage-publish-base-dir': '/alloc/csi' } });
   t.true(adapter instanceof CheckedAdapter);
   t.is(adapter.checkTargetPath('/alloc/csi/per-alloc/a/v/ro-file-system-single-node-reader-only/'), '/alloc/csi/per-alloc/a/v/ro-file-system-single-node-reader-only');
+});
+
+test('a package name is found in the node_modules of the working directory or its parents, by its exports', async (t) => {
+  const project = await mkdtemp(join(tmpdir(), 'nixmount-adapter-project-'));
+  t.teardown(() => rm(project, { recursive: true, force: true }));
+  await mkdir(join(project, 'node_modules'));
+  await symlink(fileURLToPath(new URL('../../../../sdk-examples/docker-swarm', import.meta.url)), join(project, 'node_modules', 'nixmount-adapter-docker-swarm'));
+  await mkdir(join(project, 'deploy'));
+  const module = await loadAdapterModule('nixmount-adapter-docker-swarm', join(project, 'deploy'));
+  t.is(module.name, 'docker-swarm');
+  t.deepEqual(module.options.map((option) => option.name), ['published-dir', 'staged-dir']);
 });
