@@ -32,8 +32,20 @@ for (const file of files(core)) {
     if (spec.startsWith('.') && !resolve(dirname(file), spec).startsWith(core)) problems.push(`${where}: imports ${spec} from outside src/core`);
   }
 }
+// The public SDK (src/sdk/*.ts, `nixmount/sdk`) exposes the core's adapter interface and
+// the adapters' common helpers, and nothing else: no CSI layer, platform, container or package.
+const SDK_ALLOWED = ['src/sdk', 'src/core', 'src/adapters/common'].map((dir) => join(root, dir));
+for (const file of readdirSync(join(root, 'src/sdk')).filter((name) => name.endsWith('.ts')).map((name) => join(root, 'src/sdk', name))) {
+  const text = readFileSync(file, 'utf8');
+  for (const match of text.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+    const spec = match[1] ?? match[2];
+    const where = relative(root, file);
+    if (!spec.startsWith('.')) problems.push(`${where}: the SDK imports the package ${spec}`);
+    else if (!SDK_ALLOWED.some((dir) => resolve(dirname(file), spec).startsWith(`${dir}/`))) problems.push(`${where}: the SDK imports ${spec}, outside src/sdk, src/core and src/adapters/common`);
+  }
+}
 if (problems.length > 0) {
-  console.error(`layering: src/core must only depend on its ports:\n  ${problems.join('\n  ')}`);
+  console.error(`layering: src/core must only depend on its ports, src/sdk only on them and the adapters' common helpers:\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
-console.log('layering: src/core imports no adapter, gRPC, execa, fs or child_process');
+console.log('layering: src/core imports no adapter, gRPC, execa, fs or child_process; the SDK entry point nothing beyond the core and the common helpers');

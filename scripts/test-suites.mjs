@@ -25,6 +25,12 @@ export const UNIT_TESTS = [
   'dist/test/adapters/kubernetes/manifests.test.js',
   'dist/test/adapters/nomad/nomad-adapter.test.js',
   'dist/test/adapters/nomad/nomad-cli.test.js',
+  'dist/test/sdk/sdk-surface.test.js',
+  'dist/test/sdk/testkit-contract.test.js',
+  // The Docker Swarm adapter's package (sdk-examples/): its import check and the kit's contract checks.
+  'sdk-examples/docker-swarm/dist/test/imports.test.js',
+  'dist/test/adapters/module/adapter-module.test.js',
+  'dist/test/cli/adapter-module.test.js',
   'dist/test/docs/markdown.test.js',
   'dist/test/docs/links.test.js',
   'dist/test/docs/names.test.js',

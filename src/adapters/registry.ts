@@ -1,11 +1,12 @@
 import type { OrchestratorAdapter } from '../core/orchestrator-adapter.js';
-import { defaultValues } from '../settings/command-line.js';
-import type { OptionTable, Values } from '../settings/option.js';
-import { KUBERNETES_OPTIONS } from './kubernetes/adapter-options.js';
-import { KubernetesAdapter } from './kubernetes/kubernetes-adapter.js';
-import { LocalAdapter } from './local/local-adapter.js';
-import { NOMAD_OPTIONS } from './nomad/adapter-options.js';
-import { NomadAdapter } from './nomad/nomad-adapter.js';
+import type { AdapterModule } from '../sdk/adapter-module.js';
+import { text, type OptionSpec } from '../settings/option.js';
+import { kubernetesModule } from './kubernetes/adapter-module.js';
+import { localModule } from './local/adapter-module.js';
+import { adapterOptionValues, type GivenAdapterOptions } from './module/adapter-option-values.js';
+import { checkAdapter } from './module/check-adapter-module.js';
+import { CheckedAdapter } from './module/checked-adapter.js';
+import { nomadModule } from './nomad/adapter-module.js';
 
 /** What the composition gives every adapter, whichever orchestrator it serves. */
 export interface AdapterOptions {
@@ -18,34 +19,52 @@ export interface AdapterOptions {
   protectedDirs?: readonly string[];
 }
 
-interface AdapterEntry<T extends OptionTable> {
-  /** The adapter's own options (flags of `serve`), in the settings table format. */
-  options: T;
-  create(options: AdapterOptions & Values<T>): OrchestratorAdapter;
+/**
+ * The orchestrators nixmount ships, as adapter modules like any other: another
+ * orchestrator is a module of its own loaded with `serve --adapter-module`, not an entry here.
+ */
+export const BUILTIN_ADAPTERS = { local: localModule, kubernetes: kubernetesModule, nomad: nomadModule } as const;
+
+export type AdapterName = keyof typeof BUILTIN_ADAPTERS;
+export const ADAPTER_NAMES = Object.keys(BUILTIN_ADAPTERS) as AdapterName[];
+
+/** The key of a built-in adapter option's own flag in `serve`'s values. */
+function flagKey(module: AdapterModule, name: string): string {
+  return `adapter.${module.name}.${name}`;
 }
 
-function adapter<T extends OptionTable>(options: T, create: (options: AdapterOptions & Values<T>) => OrchestratorAdapter): AdapterEntry<T> {
-  return { options, create };
-}
-
-/** Orchestrators nixmount can serve; a third-party adapter is one more entry here. */
-export const ADAPTERS = {
-  local: adapter({}, (options) => new LocalAdapter(options.nodeId, { protectedDirs: options.protectedDirs ?? [] })),
-  kubernetes: adapter(KUBERNETES_OPTIONS, (options) =>
-    new KubernetesAdapter({ nodeName: options.nodeId, kubeletDir: options.kubeletDir, protectedDirs: options.protectedDirs ?? [] }),
+/**
+ * The built-in adapters' options as flags of their own (`--kubelet-dir`), listed in
+ * `serve --help` under the adapter's name. Derived from the modules' declarations; every
+ * one is also `--adapter-option NAME=VALUE` and NIXMOUNT_ADAPTER_<NAME>. No default here:
+ * an absent flag leaves the option to those and to the module's default.
+ */
+export const ADAPTER_OPTIONS: Readonly<Record<string, OptionSpec<string | undefined, 'serve'>>> = Object.fromEntries(
+  Object.values(BUILTIN_ADAPTERS).flatMap((module: AdapterModule) =>
+    module.options.map((spec) => [
+      flagKey(module, spec.name),
+      text({ flag: spec.name, arg: spec.arg ?? 'VALUE', help: spec.help, commands: ['serve'], section: module.name, ...(spec.default !== undefined ? { defaultHelp: spec.default } : {}) }),
+    ]),
   ),
-  nomad: adapter(NOMAD_OPTIONS, (options) => new NomadAdapter(options.nodeId, options.stagePublishBaseDir, options.protectedDirs ?? [])),
-};
+);
 
-export type AdapterName = keyof typeof ADAPTERS;
-export const ADAPTER_NAMES = Object.keys(ADAPTERS) as AdapterName[];
+/** The built-in adapter flags given on `serve`'s command line, by option name, for `module`. */
+export function builtinFlagValues(module: AdapterModule, values: Readonly<Record<string, unknown>>): Record<string, string | undefined> {
+  return Object.fromEntries(module.options.map((spec) => [spec.name, values[flagKey(module, spec.name)] as string | undefined]));
+}
 
-/** Every adapter's options: `serve` takes them all, whichever orchestrator is chosen. */
-export const ADAPTER_OPTIONS = { ...KUBERNETES_OPTIONS, ...NOMAD_OPTIONS } as const;
-export type AdapterValues = Values<typeof ADAPTER_OPTIONS>;
+/**
+ * Builds the adapter of `module` with its options (from `given`, or only the defaults) and
+ * checks it against the SDK; every adapter is served through CheckedAdapter.
+ */
+export function createAdapterFrom(module: AdapterModule, options: AdapterOptions, given: GivenAdapterOptions = { pairs: [], env: {} }): OrchestratorAdapter {
+  const where = `the ${module.name} adapter`;
+  const adapter = module.create({ nodeId: options.nodeId, protectedDirs: options.protectedDirs ?? [], options: adapterOptionValues(module, given) });
+  return new CheckedAdapter(checkAdapter(adapter, module, where));
+}
 
-/** The adapter `name`, given the common options and its own (from `serve`'s parsed values; the defaults where absent). */
-export function createAdapter(name: AdapterName, options: AdapterOptions & Partial<AdapterValues>): OrchestratorAdapter {
-  const entry: AdapterEntry<OptionTable> = ADAPTERS[name];
-  return entry.create({ ...defaultValues(Object.entries(entry.options)), ...options });
+/** A built-in adapter by name, its options given by name (`{ 'kubelet-dir': … }`), the others at their defaults. */
+export function createAdapter(name: AdapterName, options: AdapterOptions & { adapterOptions?: Record<string, string> }): OrchestratorAdapter {
+  const module: AdapterModule = BUILTIN_ADAPTERS[name];
+  return createAdapterFrom(module, options, { pairs: [], flags: options.adapterOptions ?? {}, env: {} });
 }

@@ -1,5 +1,6 @@
 import { defaultProtectedDirs } from '../adapters/common/paths.js';
-import { createAdapter } from '../adapters/registry.js';
+import { loadAdapterModule } from '../adapters/module/load-adapter-module.js';
+import { BUILTIN_ADAPTERS, builtinFlagValues, createAdapterFrom } from '../adapters/registry.js';
 import { physicalRoot } from '../platform/nix-settings.js';
 import { RunningPlugin } from '../running-plugin.js';
 import { createLogger } from '../platform/pino-logger.js';
@@ -13,14 +14,22 @@ export async function serve(values: ServeValues): Promise<void> {
   const logger = createLogger({ level: values.logLevel ?? 'info' });
   const { settings, nix, sources } = pluginSettings(values);
   const storeGc = storeGcSettings(values);
-  const adapter = createAdapter(values.orchestrator, {
-    ...values,
-    nodeId: settings.nodeId,
-    protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)),
-  });
+  // One path for every adapter: a module (built in, or loaded from --adapter-module) and its declared options.
+  const module = values.adapterModule ? await loadAdapterModule(values.adapterModule) : BUILTIN_ADAPTERS[values.orchestrator];
+  const adapter = createAdapterFrom(
+    module,
+    { nodeId: settings.nodeId, protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)) },
+    { pairs: values.adapterOption, flags: builtinFlagValues(module, values as unknown as Record<string, unknown>), env: process.env },
+  );
   const metricsAddress = values.metricsAddress ? parseListenAddress(values.metricsAddress) : undefined;
   const plugin = await RunningPlugin.start({ settings, nix, sources, storeGc, adapter, logger }, values.endpoint, values.mode, metricsAddress);
-  logger.info({ mode: values.mode, driver: settings.driverName, node: settings.nodeId, orchestrator: adapter.name, stateDir: settings.stateDir, metrics: plugin.metrics?.url }, 'nixmount serving');
+  logger.info(
+    {
+      mode: values.mode, driver: settings.driverName, node: settings.nodeId, orchestrator: adapter.name,
+      ...(values.adapterModule ? { adapterModule: values.adapterModule } : {}), stateDir: settings.stateDir, metrics: plugin.metrics?.url,
+    },
+    'nixmount serving',
+  );
 
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -1,10 +1,11 @@
-import { ADAPTER_OPTIONS, type AdapterValues } from '../adapters/registry.js';
+import { ADAPTER_OPTIONS } from '../adapters/registry.js';
 import { optionsOf, type CommandOption, type Positionals } from './command-line.js';
 import type { CommandName, ValuesFor } from './option.js';
 import { PLUGIN_OPTIONS, type PluginOptions } from './plugin-options.js';
 import { TOOL_OPTIONS, type ToolOptions } from './tool-options.js';
 
-export type ServeValues = ValuesFor<PluginOptions, 'serve'> & AdapterValues;
+/** Beside these, `serve`'s values carry the built-in adapters' own flags (registry.ts builtinFlagValues reads them). */
+export type ServeValues = ValuesFor<PluginOptions, 'serve'>;
 export type PublishValues = ValuesFor<PluginOptions, 'publish'>;
 export type UnpublishValues = ValuesFor<PluginOptions, 'unpublish'>;
 export type GcValues = ValuesFor<PluginOptions, 'gc'>;

@@ -44,6 +44,16 @@ export const PLUGIN_OPTIONS = {
     }),
     parse: checkedListenAddress,
   },
+  adapterModule: text({
+    flag: 'adapter-module', env: 'NIXMOUNT_ADAPTER_MODULE', arg: 'MODULE', defaultHelp: 'none (the --orchestrator)',
+    help: 'serve another orchestrator through an adapter module (a path or a package name; docs/adapters.md); replaces --orchestrator',
+    commands: ['serve'], section: 'plugin',
+  }),
+  adapterOption: texts({
+    flag: 'adapter-option', arg: 'NAME=VALUE',
+    help: 'an option of the adapter (repeatable), also read from NIXMOUNT_ADAPTER_<NAME>; the adapter declares which it takes',
+    commands: ['serve'], section: 'plugin',
+  }),
 
   nodeId: text({
     flag: 'node-id', env: 'NIXMOUNT_NODE_ID', default: () => hostname(), defaultHelp: 'the host name', arg: 'ID',

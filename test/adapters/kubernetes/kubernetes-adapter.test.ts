@@ -94,8 +94,8 @@ test('staging paths: kubelet CSI globalmount paths only', (t) => {
   invalid(t, () => adapter.checkStagingPath('/var/lib/kubelet/plugins/other/globalmount'), '/var/lib/kubelet/plugins/other/globalmount');
 });
 
-test('the registry builds it as "kubernetes" with --kubelet-dir', (t) => {
-  const built = createAdapter('kubernetes', { nodeId: 'n1', kubeletDir: '/srv/kubelet' });
+test('the registry builds it as "kubernetes" with its kubelet-dir option', (t) => {
+  const built = createAdapter('kubernetes', { nodeId: 'n1', adapterOptions: { 'kubelet-dir': '/srv/kubelet' } });
   t.is(built.name, 'kubernetes');
   t.notThrows(() => built.checkTargetPath('/srv/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount'));
   t.notThrows(() => createAdapter('kubernetes', { nodeId: 'n1' }).checkTargetPath('/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount'));

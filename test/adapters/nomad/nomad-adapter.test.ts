@@ -38,8 +38,8 @@ test('volume context: the user keys, unknown keys refused by name', (t) => {
   t.throws(() => adapter.parseVolumeContext({ server: 'nfs' }), { instanceOf: InvalidArgumentError, message: /"server"/ });
 });
 
-test('registered as "nomad" with --stage-publish-base-dir', (t) => {
-  const nomad = createAdapter('nomad', { nodeId: 'n', stagePublishBaseDir: '/alloc/csi' });
+test('registered as "nomad" with its stage-publish-base-dir option', (t) => {
+  const nomad = createAdapter('nomad', { nodeId: 'n', adapterOptions: { 'stage-publish-base-dir': '/alloc/csi' } });
   t.is(nomad.name, 'nomad');
   t.true(nomad.supportsStaging);
   t.notThrows(() => nomad.checkStagingPath('/alloc/csi/staging/ns/v/ro-file-system-single-node-reader-only'));

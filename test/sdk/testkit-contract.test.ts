@@ -1,0 +1,51 @@
+import test from 'ava';
+import { fileURLToPath } from 'node:url';
+import { CONTRACT_CHECKS, KitFailure, checkContract, contractChecks } from '../../src/sdk/testkit/index.js';
+import { registerAdapterKit } from '../../src/sdk/testkit/ava.js';
+import { FIXTURES } from '../helpers/nix.js';
+
+// The shipped adapters pass the kit exactly as a third party's would: loaded by path, as
+// `serve --adapter-module` loads them (no root, no Nix: the contract checks only).
+const BUILT_IN = ['kubernetes', 'nomad', 'local'].map((name) => fileURLToPath(new URL(`../../src/adapters/${name}/adapter-module.js`, import.meta.url)));
+
+for (const module of BUILT_IN) registerAdapterKit(test, module, { title: module.split('/').slice(-2, -1)[0] });
+
+test('a deliberately broken adapter fails the contract, each check saying what the adapter did', async (t) => {
+  const results = await contractChecks(`${FIXTURES}adapters/broken.mjs`);
+  t.deepEqual(results.map((result) => result.name), [...CONTRACT_CHECKS]);
+  const problems = Object.fromEntries(results.map((result) => [result.name, result.problems]));
+  t.deepEqual(problems['module fits the SDK'], []);
+  t.deepEqual(problems['user keys'], [
+    '{"x86_64-linux":"/nix/store/0000000000000000000000000000000a-nixmount-kit-sample","aarch64-linux":"/nix/store/0000000000000000000000000000000b-nixmount-kit-other"}: threw an error without a kind (not one of the SDK\'s errors): no paths',
+    '{"expression":"import ./closure.nix {}"}: threw an error without a kind (not one of the SDK\'s errors): no paths',
+    '{"flakeRef":"github:example/flake#package"}: threw an error without a kind (not one of the SDK\'s errors): no paths',
+  ]);
+  t.deepEqual(problems['unknown keys refused by name']!.slice(0, 1), [
+    '"nixmount-kit-unknown-key" beside {"paths":"/nix/store/0000000000000000000000000000000a-nixmount-kit-sample"}: expected a refusal (InvalidArgument), but it returned {"spec":{"storePaths":["/nix/store/0000000000000000000000000000000a-nixmount-kit-sample"],"systemPaths":{}},"ephemeral":false,"workload":{}}',
+  ]);
+  t.deepEqual(problems['a context naming no closure refused'], ['the empty context: expected a refusal (InvalidArgument), but it threw an error without a kind (not one of the SDK\'s errors): no paths']);
+  t.deepEqual(problems['node identity and topology'], ['maxVolumesPerNode is -1, not a whole number ≥ 0 (0: no limit)', 'topology is {"zone":7}, not a record of non-empty texts']);
+  t.is(problems['staging semantics and call order']!.length, 1);
+  t.regex(problems['staging semantics and call order']![0]!, /^\/.*\/vols\/kit-volume is never unpublished$/);
+  const refusals = problems['target paths: refusals']!;
+  t.is(refusals.length, 7);
+  t.regex(refusals[0]!, /^target ".*\/vols\/kit-volume\/\.\." \(ends in "\.\."\): expected a refusal \(InvalidArgument\), but it returned ".*\/vols\/kit-volume\/\.\."$/);
+  t.regex(problems['target paths: symlinks']![0]!, /^target .*\/vols\/kit-volume when it is a symlink to .*\/kit-elsewhere: expected a refusal \(InvalidArgument or FailedPrecondition\), but it returned /);
+  t.is(problems['target paths: protected directories']!.length, 2);
+  t.deepEqual(problems['staging paths: refusals'], [], 'the broken adapter never stages, so no staging path is checked');
+});
+
+test('checkContract throws one readable KitFailure listing every failed check', async (t) => {
+  const error = await t.throwsAsync(checkContract(`${FIXTURES}adapters/broken.mjs`), { instanceOf: KitFailure });
+  t.true(error!.message.startsWith(`the adapter "${FIXTURES}adapters/broken.mjs" fails 9 of the kit's 16 contract checks:\n  ✗ user keys\n      - {"x86_64-linux"`), error!.message);
+  t.deepEqual(error!.failed.map((check) => check.name), [
+    'user keys', 'unknown keys refused by name', 'a context naming no closure refused', 'node identity and topology', 'staging semantics and call order',
+    'target paths: canonical forms', 'target paths: refusals', 'target paths: symlinks', 'target paths: protected directories',
+  ]);
+});
+
+test('a module that does not load or does not fit fails the first check and skips the rest', async (t) => {
+  const results = await contractChecks(`${FIXTURES}adapters/misfit.mjs`);
+  t.regex(results[0]!.problems[0]!, /does not fit nixmount's adapter SDK/);
+  t.true(results.slice(1).every((result) => result.problems.length === 1 && result.problems[0] === 'not checked: the module did not load'));
+});
