@@ -8,6 +8,7 @@ export type ServeValues = ValuesFor<PluginOptions, 'serve'> & AdapterValues;
 export type PublishValues = ValuesFor<PluginOptions, 'publish'>;
 export type UnpublishValues = ValuesFor<PluginOptions, 'unpublish'>;
 export type GcValues = ValuesFor<PluginOptions, 'gc'>;
+export type DoctorValues = ValuesFor<PluginOptions, 'doctor'> & ValuesFor<typeof ADAPTER_OPTIONS, 'doctor'>;
 export type ManifestsValues = ValuesFor<ToolOptions, 'k8s manifests'>;
 export type NomadVolumeValues = ValuesFor<ToolOptions, 'nomad volume'>;
 export type NomadCheckValues = ValuesFor<ToolOptions, 'nomad check'>;
@@ -18,6 +19,7 @@ interface CommandValues {
   publish: PublishValues;
   unpublish: UnpublishValues;
   gc: GcValues;
+  doctor: DoctorValues;
   'k8s manifests': ManifestsValues;
   'nomad volume': NomadVolumeValues;
   'nomad check': NomadCheckValues;
@@ -102,6 +104,17 @@ export const COMMANDS: readonly CommandSpec[] = [
     about: 'Removes every view no volume uses, now (the plugin removes them after --view-idle).',
     options: optionsOf('gc', PLUGIN_OPTIONS),
     load: async () => (await import('../cli/local-volume.js')).gc,
+  }),
+  command({
+    name: 'doctor',
+    summary: 'check this node for what stops volumes from mounting',
+    about:
+      'Checks this node as `serve` with the same options and variables would use it: Nix, the store, the state dir on the store\'s mount, ' +
+      'overlayfs, the propagation of kubelet\'s or Nomad\'s directory, the socket\'s directory, each cache and its key, free disk, ' +
+      'and the orchestrator\'s version caveat. One line per check (ok, problem with its fix, info); exits 1 if it found a problem. ' +
+      'It changes nothing on the node but temp files it removes. The first thing to run when a volume does not mount.',
+    options: optionsOf('doctor', PLUGIN_OPTIONS, ADAPTER_OPTIONS),
+    load: async () => (await import('../cli/doctor.js')).doctor,
   }),
   command({
     name: 'k8s manifests',

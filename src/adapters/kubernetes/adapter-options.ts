@@ -5,6 +5,6 @@ import { DEFAULT_KUBELET_DIR } from './kubelet-paths.js';
 export const KUBERNETES_OPTIONS = {
   kubeletDir: text({
     flag: 'kubelet-dir', default: DEFAULT_KUBELET_DIR, arg: 'DIR',
-    help: 'kubelet\'s root directory (its --root-dir); targets must lie below it', commands: ['serve'], section: 'kubernetes',
+    help: 'kubelet\'s root directory (its --root-dir); targets must lie below it', commands: ['serve', 'doctor'], section: 'kubernetes',
   }),
 } as const;

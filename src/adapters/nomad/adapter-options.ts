@@ -5,6 +5,6 @@ import { DEFAULT_STAGE_PUBLISH_BASE_DIR } from './nomad-paths.js';
 export const NOMAD_OPTIONS = {
   stagePublishBaseDir: text({
     flag: 'stage-publish-base-dir', default: DEFAULT_STAGE_PUBLISH_BASE_DIR, arg: 'DIR',
-    help: 'the csi_plugin\'s stage_publish_base_dir; staging and target paths must lie below it', commands: ['serve'], section: 'nomad',
+    help: 'the csi_plugin\'s stage_publish_base_dir; staging and target paths must lie below it', commands: ['serve', 'doctor'], section: 'nomad',
   }),
 } as const;

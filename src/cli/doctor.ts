@@ -1,0 +1,36 @@
+import { runChecks, formatReport } from '../doctor/run-checks.js';
+import { doctorChecks } from '../doctor/checks.js';
+import type { DoctorConfig } from '../doctor/config.js';
+import { ExecaProcessRunner } from '../platform/execa-process-runner.js';
+import { createLogger } from '../platform/pino-logger.js';
+import type { DoctorValues } from '../settings/commands.js';
+
+/** The directory whose mounts must reach the host, for the orchestrators that have one. */
+function orchestratorDir(values: DoctorValues): DoctorConfig['orchestratorDir'] {
+  if (values.orchestrator === 'kubernetes') return { path: values.kubeletDir, flag: '--kubelet-dir' };
+  if (values.orchestrator === 'nomad') return { path: values.stagePublishBaseDir, flag: '--stage-publish-base-dir' };
+  return undefined;
+}
+
+/** `nixmount doctor`: checks this node as `serve` with the same options would use it; exit 1 on any problem. */
+export async function doctor(values: DoctorValues): Promise<number> {
+  const config: DoctorConfig = {
+    stateDir: values.stateDir,
+    nix: {
+      storeUri: values.store ?? '',
+      substituters: values.substituters,
+      trustedPublicKeys: values.trustedPublicKeys,
+      // Nix takes whole seconds, at least 1 (as serve gives it).
+      connectTimeoutSec: Math.max(1, Math.round(values.connectTimeout / 1000)),
+    },
+    orchestrator: values.orchestrator,
+    orchestratorDir: orchestratorDir(values),
+    endpoint: values.endpoint,
+    // The store GC's --store-gc-high, read once that option is given to doctor as well.
+    gcHighPercent: (values as { storeGcHigh?: number }).storeGcHigh,
+  };
+  const runner = new ExecaProcessRunner(createLogger({ level: 'silent' }));
+  const results = await runChecks(doctorChecks(config, runner));
+  console.log(values.json ? JSON.stringify(results, null, 2) : formatReport(results));
+  return results.some((result) => result.status === 'problem') ? 1 : 0;
+}
