@@ -133,6 +133,11 @@ export const PLUGIN_OPTIONS = {
   refresh: flag({ flag: 'refresh', help: 'evaluate again now and refetch unlocked sources', commands: ['publish'], section: 'volume' }),
 
   json: flag({ flag: 'json', help: 'print the checks as a JSON array of {check, status, message, fix}', commands: ['doctor'], section: 'doctor' }),
+  servePid: text({
+    flag: 'serve-pid', arg: 'PID',
+    help: 'check the options of the running `nixmount serve` with this process id (its command line and environment) instead of doctor\'s own',
+    commands: ['doctor'], section: 'doctor',
+  }),
 } as const;
 
 export type PluginOptions = typeof PLUGIN_OPTIONS;
