@@ -16,7 +16,6 @@ async function bounded(check: Check): Promise<CheckResult[]> {
       () => resolve(problem(check.name, `did not finish within ${check.timeoutMs / 1000}s`, 'something on the node hangs (a stuck mount, an unresponsive Nix or cache): look for processes in D state and for the slow part with the other checks')),
       check.timeoutMs,
     );
-    timer.unref();
   });
   try {
     const result = await Promise.race([
@@ -40,6 +39,7 @@ export function formatLine(result: CheckResult): string {
 
 export function formatReport(results: readonly CheckResult[]): string {
   const problems = results.filter((result) => result.status === 'problem').length;
-  const summary = problems === 0 ? `no problem found (${results.length} checks)` : `${problems} problem${problems === 1 ? '' : 's'} found (${results.length} checks)`;
+  const checked = `${results.length} check${results.length === 1 ? '' : 's'}`;
+  const summary = problems === 0 ? `no problem found (${checked})` : `${problems} problem${problems === 1 ? '' : 's'} found (${checked})`;
   return [...results.map(formatLine), summary].join('\n');
 }
