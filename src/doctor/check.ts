@@ -10,7 +10,7 @@ export interface CheckResult {
   check: string;
   status: CheckStatus;
   message: string;
-  /** What to change, for a problem (and for info, what to make sure of); null when there is nothing to do. */
+  /** What to change, for a problem, and what to make sure of, for info; null exactly for ok. */
   fix: string | null;
 }
 
@@ -29,7 +29,7 @@ export function problem(check: string, message: string, fix: string): CheckResul
   return { check, status: 'problem', message, fix };
 }
 
-export function info(check: string, message: string, fix: string | null = null): CheckResult {
+export function info(check: string, message: string, fix: string): CheckResult {
   return { check, status: 'info', message, fix };
 }
 

@@ -32,9 +32,10 @@ async function bounded(check: Check): Promise<CheckResult[]> {
 
 const STATUS_WIDTH = 8;
 
-/** One line per result: `ok      nix: …`, `problem state-dir: … — fix: …`. */
+/** One line per result: `ok      nix: …`, `problem state-dir: … — fix: …` (a message quoting several lines of a tool's output is joined). */
 export function formatLine(result: CheckResult): string {
-  return `${result.status.padEnd(STATUS_WIDTH)}${result.check}: ${result.message}${result.fix ? ` — fix: ${result.fix}` : ''}`;
+  const text = `${result.status.padEnd(STATUS_WIDTH)}${result.check}: ${result.message}${result.fix ? ` — fix: ${result.fix}` : ''}`;
+  return text.replace(/\s*\n\s*/g, ' ');
 }
 
 export function formatReport(results: readonly CheckResult[]): string {

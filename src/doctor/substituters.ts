@@ -125,7 +125,7 @@ export async function cacheResults(config: EffectiveNixConfig, settings: NixSett
     config.substituters.map((url) => {
       if (/^https?:\/\//.test(url)) return httpCache(url, trusted, storeDir, timeoutMs);
       if (url.startsWith('file://')) return fileCache(url);
-      return Promise.resolve(info(CACHE, `${url} not checked: doctor checks http, https and file caches`));
+      return Promise.resolve(info(CACHE, `${url} not checked: doctor checks http, https and file caches`, `check it with \`nix store ping --store '${url}'\``));
     }),
   );
   return [...results, ...caches];
@@ -136,7 +136,7 @@ export function substitutersCheck(runner: ProcessRunner, settings: NixSettings):
   return {
     name: CACHE,
     // Nix's answer, then (caches in parallel) nix-cache-info and the narinfo sample, each bounded by --connect-timeout.
-    timeoutMs: 15_000 + settings.connectTimeoutSec * 1000 * 2,
+    timeoutMs: 25_000 + settings.connectTimeoutSec * 1000 * 2,
     async run() {
       return cacheResults(await effectiveNixConfig(runner, settings), settings);
     },

@@ -63,6 +63,7 @@ test('a line per result: status, check, message and the fix of a problem', (t) =
   t.is(formatLine({ check: 'nix', status: 'ok', message: 'nix (Nix) 2.8.0', fix: null }), 'ok      nix: nix (Nix) 2.8.0');
   t.is(formatLine(problem('socket', 'cannot create a socket in /csi: EROFS', 'mount it read-write')), 'problem socket: cannot create a socket in /csi: EROFS — fix: mount it read-write');
   t.is(formatLine({ check: 'orchestrator', status: 'info', message: 'old kubelets', fix: 'upgrade' }), 'info    orchestrator: old kubelets — fix: upgrade');
+  t.is(formatLine(problem('nix', 'nix --version failed:\n  error: one\n  two', 'reinstall')), 'problem nix: nix --version failed: error: one two — fix: reinstall');
   t.is(formatReport([problem('a', 'm', 'f'), { check: 'b', status: 'ok', message: 'n', fix: null }]), 'problem a: m — fix: f\nok      b: n\n1 problem found (2 checks)');
   t.is(formatReport([{ check: 'b', status: 'ok', message: 'n', fix: null }]), 'ok      b: n\nno problem found (1 check)');
 });

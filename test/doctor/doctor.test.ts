@@ -226,7 +226,7 @@ test.serial('caches: refused, silent, and none of their keys trusted', async (t)
       "fix: set --trusted-public-keys (NIXMOUNT_TRUSTED_PUBLIC_KEYS) to each cache's public key, NAME:BASE64",
     `problem substituter: ${refused} is unreachable (ECONNREFUSED) — fix: check the URL and this node's route to it (proxy, firewall, DNS), or remove it from --substituters: every realisation waits --connect-timeout on it`,
     `problem substituter: ${silent} is unreachable (no answer within 1s) — fix: check the URL and this node's route to it (proxy, firewall, DNS), or remove it from --substituters: every realisation waits --connect-timeout on it`,
-    'info    substituter: s3://bucket not checked: doctor checks http, https and file caches',
+    "info    substituter: s3://bucket not checked: doctor checks http, https and file caches — fix: check it with `nix store ping --store 's3://bucket'`",
   ]);
 });
 
