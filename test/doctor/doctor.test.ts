@@ -314,3 +314,28 @@ test.serial('--serve-pid judges the running serve\'s own flags and variables', a
   t.is(wrong.exitCode, 1);
   t.is(wrong.stderr, `nixmount: --serve-pid: process ${sleeper.pid} is not a nixmount serve (sleep 30)`);
 });
+
+test.serial('--serve-pid of a serve in a mount namespace of its own: an info line says how to enter it', async (t) => {
+  const { dir, root } = await node(t);
+  const socket = join(dir, 'csi/csi.sock');
+  // As own-store runs serve under raw_exec: unshare execs node, so the child's pid is serve's.
+  const serve = execa('unshare', ['--mount', '--propagation', 'unchanged', '--', process.execPath, CLI, 'serve', '--store', `local?root=${root}`, '--endpoint', `unix://${socket}`, '--state-dir', join(root, 'nix/var/nixmount')], {
+    env: { ...offlineNixEnv, NIXMOUNT_SUBSTITUTERS: '', NIXMOUNT_LOG_LEVEL: 'warn' },
+    reject: false,
+  });
+  t.teardown(async () => {
+    serve.kill('SIGTERM');
+    await serve;
+  });
+  for (let i = 0; i < 200 && !(await readdir(join(dir, 'csi'))).includes('csi.sock'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  const run = await doctor(['--serve-pid', String(serve.pid)]);
+  t.is(
+    run.lines[0],
+    `info    serve-pid: checking the options of nixmount serve, process ${serve.pid} (--orchestrator local, --state-dir ${root}/nix/var/nixmount), from another mount namespace than that process's: ` +
+      "the mount checks (store, state-dir, overlayfs, propagation, socket) see doctor's mounts, not serve's — " +
+      `fix: run doctor in serve's mount namespace: nsenter --target ${serve.pid} --mount -- nixmount doctor --serve-pid ${serve.pid}`,
+  );
+  // The fix works: in serve's namespace the line is ok.
+  const entered = await execa('nsenter', ['--target', String(serve.pid), '--mount', '--', process.execPath, CLI, 'doctor', '--serve-pid', String(serve.pid)], { env: offlineNixEnv, reject: false });
+  t.is(String(entered.stdout).split('\n')[0], `ok      serve-pid: checking the options of nixmount serve, process ${serve.pid} (--orchestrator local, --state-dir ${root}/nix/var/nixmount)`);
+});
