@@ -22,6 +22,6 @@ export function doctorChecks(config: DoctorConfig, runner: ProcessRunner): Check
     socketCheck(config.endpoint),
     substitutersCheck(runner, config.nix),
     diskCheck(config.nix.storeUri, config.gcHighPercent),
-    orchestratorCheck(config.orchestrator),
+    orchestratorCheck(config.orchestrator, runner),
   ];
 }

@@ -2,6 +2,7 @@ import test from 'ava';
 import { problem, type Check } from '../../src/doctor/check.js';
 import { diskUsage } from '../../src/doctor/disk-space.js';
 import { nixVersion } from '../../src/doctor/nix.js';
+import { ORCHESTRATORS, parseVersion } from '../../src/doctor/orchestrator.js';
 import { overlayListed } from '../../src/doctor/overlayfs.js';
 import { propagationOf } from '../../src/doctor/propagation.js';
 import { formatLine, formatReport, runChecks } from '../../src/doctor/run-checks.js';
@@ -81,4 +82,14 @@ test('a check that hangs or throws is a problem of its own, and the others keep 
     'problem two: a — fix: b',
     'ok      two: c',
   ]);
+});
+
+test('orchestrator versions: which send a valid :authority', (t) => {
+  t.deepEqual(parseVersion('Kubernetes v1.25.3'), [1, 25, 3]);
+  t.deepEqual(parseVersion('Nomad v1.2.6 (a6c6b475db5073e33885377b4a5c733e1161020c)'), [1, 2, 6]);
+  t.is(parseVersion('kubelet'), undefined);
+  const kubelet = (text: string) => ORCHESTRATORS.kubernetes.fixed(parseVersion(text)!);
+  const nomad = (text: string) => ORCHESTRATORS.nomad.fixed(parseVersion(text)!);
+  t.deepEqual(['v1.25.16', 'v1.26.0', 'v1.31.2', 'v2.0.0'].map(kubelet), [false, true, true, true]);
+  t.deepEqual(['v1.1.12', 'v1.1.13', 'v1.2.6', 'v1.2.7', 'v1.3.0', 'v1.0.18', 'v1.9.3'].map(nomad), [false, true, false, true, true, false, true]);
 });

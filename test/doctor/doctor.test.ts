@@ -183,7 +183,12 @@ test.serial('kubelet\'s directory on a private mount: published volumes would ne
       `fix: mount kubelet's directory into the plugin's container at ${kubelet} with mountPropagation: Bidirectional (privileged), and on the host keep it on a shared mount ` +
       `(findmnt -o TARGET,PROPAGATION ${kubelet}; \`mount --make-rshared /\` if the host's / is private); --kubelet-dir must be kubelet's --root-dir`,
   );
-  t.regex(lineOf(run, 'orchestrator'), /^info {4}orchestrator: kubelet before Kubernetes 1\.26 sends the socket path as the gRPC :authority/);
+  t.is(
+    lineOf(run, 'orchestrator'),
+    'info    orchestrator: kubelet before Kubernetes 1.26 sends the socket path as the gRPC :authority, which Node\'s HTTP/2 refuses before nixmount sees the call ' +
+      '(the plugin logs "a gRPC call was refused…"); no kubelet on this PATH, so this node\'s version cannot be read from here — ' +
+      'fix: make sure: run Kubernetes 1.26 or later on this node (kubectl get node NODE -o jsonpath=\'{.status.nodeInfo.kubeletVersion}\')',
+  );
   await execa('mount', ['--make-shared', kubelet]);
   const shared = await doctor([...args, '--orchestrator', 'kubernetes', '--kubelet-dir', kubelet]);
   t.regex(lineOf(shared, 'propagation'), new RegExp(`^ok {6}propagation: ${kubelet} \\(--kubelet-dir\\) is on the mount at ${kubelet}, whose propagation is shared \\(shared:\\d+\\): volumes mounted there reach the workloads$`));
@@ -338,4 +343,29 @@ test.serial('--serve-pid of a serve in a mount namespace of its own: an info lin
   // The fix works: in serve's namespace the line is ok.
   const entered = await execa('nsenter', ['--target', String(serve.pid), '--mount', '--', process.execPath, CLI, 'doctor', '--serve-pid', String(serve.pid)], { env: offlineNixEnv, reject: false });
   t.is(String(entered.stdout).split('\n')[0], `ok      serve-pid: checking the options of nixmount serve, process ${serve.pid} (--orchestrator local, --state-dir ${root}/nix/var/nixmount)`);
+});
+
+test.serial('a Nomad client too old for a valid :authority, read from the nomad on PATH', async (t) => {
+  const { dir, args } = await node(t);
+  const base = join(dir, 'csi-base');
+  await mkdir(base);
+  await execa('mount', ['--bind', base, base]);
+  await execa('mount', ['--make-shared', base]);
+  const bin = join(dir, 'bin');
+  await mkdir(bin);
+  const nomad = async (version: string) => {
+    await writeFile(join(bin, 'nomad'), `#!/bin/sh\n[ "$1" = version ] && echo "Nomad ${version} (a6c6b475db5073e33885377b4a5c733e1161020c)"\n`, { mode: 0o755 });
+    return doctor([...args, '--orchestrator', 'nomad', '--stage-publish-base-dir', base], { PATH: `${bin}:${process.env.PATH ?? ''}` });
+  };
+  const old = await nomad('v1.2.6');
+  t.is(old.exitCode, 1);
+  t.is(
+    lineOf(old, 'orchestrator'),
+    `problem orchestrator: Nomad v1.2.6 (a6c6b475db5073e33885377b4a5c733e1161020c) (${bin}/nomad): Nomad clients before 1.3.0 (other than 1.2.7+ and 1.1.13+) send the socket path ` +
+      'as the gRPC :authority, which Node\'s HTTP/2 refuses before nixmount sees the call (hashicorp/nomad#12359; the plugin logs "a gRPC call was refused…") — ' +
+      'fix: run Nomad 1.3.0 or later (or 1.2.7+, 1.1.13+) on this node',
+  );
+  const fixed = await nomad('v1.2.7');
+  t.is(lineOf(fixed, 'orchestrator'), `ok      orchestrator: Nomad v1.2.7 (a6c6b475db5073e33885377b4a5c733e1161020c) (${bin}/nomad) sends a valid gRPC :authority`);
+  t.is(fixed.exitCode, 0, fixed.stdout);
 });
