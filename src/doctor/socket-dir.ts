@@ -3,11 +3,12 @@ import { lstat, rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { socketPath } from '../csi/socket-endpoint.js';
-import { ok, problem, reason, type Check } from './check.js';
+import { ok, problem, reason, type Check, type CheckResult } from './check.js';
 import { nearestExisting } from './existing.js';
 
 const NAME = 'socket';
-const TIMEOUT_MS = 5_000;
+const TIMEOUT_MS = 10_000;
+const PROBE_DEADLINE_MS = 3_000;
 /** sockaddr_un's sun_path holds 108 bytes, the final NUL included. */
 const SUN_PATH_MAX = 107;
 
@@ -37,6 +38,32 @@ function answering(path: string): Promise<boolean> {
     socket.once('error', () => done(false));
     socket.setTimeout(2_000, () => done(false));
   });
+}
+
+/** What the plugin on the socket says of itself: CSI GetPluginInfo and Probe, as the orchestrator's liveness probe asks. */
+async function probe(path: string, dir: string): Promise<CheckResult> {
+  const { CsiClient } = await import('../csi/csi-client.js');
+  const client = new CsiClient(path);
+  try {
+    const about = await client.call<{ name?: string; vendor_version?: string }>('identity', 'GetPluginInfo', {}, PROBE_DEADLINE_MS);
+    const answer = await client.call<{ ready?: { value?: boolean } }>('identity', 'Probe', {}, PROBE_DEADLINE_MS);
+    const plugin = `${about.name ?? '?'} ${about.vendor_version ?? '?'}`;
+    // An absent `ready` means ready, per the CSI spec.
+    if (answer.ready?.value === false) {
+      return problem(NAME, `${plugin} answers on ${path} but is not ready`, 'its log says why (a read-only or full state dir, a store it cannot open); it turns ready by itself once that is fixed');
+    }
+    return ok(NAME, `${dir} takes a socket, and ${plugin} answers ready on ${path}`);
+  } catch (error) {
+    const { code } = error as { code?: number };
+    const { status } = await import('@grpc/grpc-js');
+    return problem(
+      NAME,
+      `something accepts connections on ${path} but does not answer CSI Identity calls (${code === undefined ? reason(error) : `gRPC ${status[code] ?? code}`})`,
+      'is another program (or another plugin) on this socket? Compare --endpoint with the sidecars\' --csi-address',
+    );
+  } finally {
+    client.close();
+  }
 }
 
 /** serve binds the CSI socket in its directory (made if missing); the sidecars and the orchestrator connect there. */
@@ -69,7 +96,7 @@ export function socketCheck(endpoint: string): Check {
       const existing = await lstat(path).catch(() => undefined);
       if (existing === undefined) return ok(NAME, `${anchor.exists ? dir : `${anchor.path} (where ${dir} will be made)`} takes a socket; nothing listens on ${path} yet`);
       if (!existing.isSocket()) return problem(NAME, `${path} exists and is not a socket: serve refuses to replace it`, `remove ${path} or choose another --endpoint`);
-      if (await answering(path)) return ok(NAME, `${dir} takes a socket, and a plugin answers on ${path}`);
+      if (await answering(path)) return probe(path, dir);
       return ok(NAME, `${dir} takes a socket; ${path} is left from a plugin that is gone (serve replaces it at start)`);
     },
   };

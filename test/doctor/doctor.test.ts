@@ -11,6 +11,7 @@ import { buildFixture, copyToChrootStore } from '../helpers/nix.js';
 import { CLI, startServeProcess } from '../helpers/serve-process.js';
 import { tempDir } from '../helpers/temp.js';
 import { offlineNixEnv } from '../../support/nix-env.js';
+import { packageVersion } from '../../src/settings/version.js';
 
 // `nixmount doctor` on real states of this machine (root, Nix): each check put in the state
 // it reports, and its exact line asserted. Mounts are made below temp dirs, which tempDir
@@ -306,7 +307,7 @@ test.serial('--serve-pid judges the running serve\'s own flags and variables', a
   // doctor's own options point elsewhere; --serve-pid replaces them with serve's.
   const run = await doctor(['--serve-pid', String(serve.child.pid), '--state-dir', '/nonexistent', '--endpoint', 'unix:///nonexistent/csi.sock']);
   t.is(run.lines[0], `ok      serve-pid: checking the options of nixmount serve, process ${serve.child.pid} (--orchestrator local, --state-dir ${state})`);
-  t.is(lineOf(run, 'socket'), `ok      socket: ${dir}/csi takes a socket, and a plugin answers on ${socket}`);
+  t.is(lineOf(run, 'socket'), `ok      socket: ${dir}/csi takes a socket, and nixmount.csi.nixos.dev ${packageVersion()} answers ready on ${socket}`);
   t.regex(lineOf(run, 'state-dir'), new RegExp(`^ok {6}state-dir: ${state} is on the store's mount \\(tmpfs doctor-store at ${root}\\)`));
   t.is(run.exitCode, 0, run.stdout);
 
@@ -368,4 +369,23 @@ test.serial('a Nomad client too old for a valid :authority, read from the nomad 
   const fixed = await nomad('v1.2.7');
   t.is(lineOf(fixed, 'orchestrator'), `ok      orchestrator: Nomad v1.2.7 (a6c6b475db5073e33885377b4a5c733e1161020c) (${bin}/nomad) sends a valid gRPC :authority`);
   t.is(fixed.exitCode, 0, fixed.stdout);
+});
+
+test.serial('something that is not a CSI plugin on the socket', async (t) => {
+  const { dir, args } = await node(t);
+  const socket = join(dir, 'csi/csi.sock');
+  // A server that accepts and hangs up, in a process of its own (as a foreign program would be).
+  const foreign = execa(process.execPath, ['-e', `require('node:net').createServer((c) => c.end()).listen(${JSON.stringify(socket)})`], { reject: false });
+  t.teardown(() => {
+    foreign.kill();
+    return foreign.then(() => undefined);
+  });
+  for (let i = 0; i < 200 && !(await readdir(join(dir, 'csi'))).includes('csi.sock'); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+  const run = await doctor(args);
+  t.is(run.exitCode, 1);
+  t.is(
+    lineOf(run, 'socket'),
+    `problem socket: something accepts connections on ${socket} but does not answer CSI Identity calls (gRPC UNAVAILABLE) — ` +
+      "fix: is another program (or another plugin) on this socket? Compare --endpoint with the sidecars' --csi-address",
+  );
 });
