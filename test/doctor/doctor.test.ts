@@ -389,3 +389,31 @@ test.serial('something that is not a CSI plugin on the socket', async (t) => {
       "fix: is another program (or another plugin) on this socket? Compare --endpoint with the sidecars' --csi-address",
   );
 });
+
+test.serial('a Nix too old for nix-command, and a store database Nix cannot open', async (t) => {
+  const { dir, root, store, args } = await node(t);
+  const bin = join(dir, 'bin');
+  await mkdir(bin);
+  await writeFile(join(bin, 'nix'), '#!/bin/sh\necho "nix (Nix) 2.3.16"\n', { mode: 0o755 });
+  await writeFile(join(bin, 'nix-store'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  const old = await doctor(args, { PATH: `${bin}:${process.env.PATH ?? ''}` });
+  t.is(lineOf(old, 'nix'), `problem nix: nix (Nix) 2.3.16 (${bin}/nix) is older than Nix 2.4, which nixmount needs (nix-command) — fix: install Nix 2.4 or later`);
+
+  await mkdir(join(root, 'nix/var/nix/db'), { recursive: true });
+  await writeFile(join(root, 'nix/var/nix/db/db.sqlite'), 'not a database, 32 bytes or more of it');
+  const broken = await doctor(args);
+  t.is(broken.exitCode, 1);
+  t.regex(
+    lineOf(broken, 'store'),
+    new RegExp(`^problem store: Nix cannot open ${store} \\(--store local\\?root=${root}\\): .*not a database.* — fix: run \`nix store ping\` with the same --store on the node and fix what it says$`),
+  );
+});
+
+test.serial('a socket path longer than a unix socket can be, and a file cache that is not there', async (t) => {
+  const { dir, args } = await node(t);
+  const long = `${dir}/csi/${'s'.repeat(120)}.sock`;
+  const run = await doctor([...args, '--endpoint', `unix://${long}`], { NIXMOUNT_SUBSTITUTERS: `file://${dir}/no-cache`, NIXMOUNT_TRUSTED_PUBLIC_KEYS: 'test-1:AAAA' });
+  t.is(run.exitCode, 1);
+  t.is(lineOf(run, 'socket'), `problem socket: ${long} is ${Buffer.byteLength(long)} bytes, longer than a unix socket path can be (107) — fix: use a shorter --endpoint path`);
+  t.is(lineOf(run, 'substituter'), `problem substituter: file://${dir}/no-cache has no readable nix-cache-info (ENOENT) — fix: check the path, and that it is mounted into the plugin`);
+});
