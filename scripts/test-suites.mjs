@@ -21,6 +21,7 @@ export const UNIT_TESTS = [
   'dist/test/settings/**/*.test.js',
   'dist/test/cli/usage.test.js',
   'dist/test/cli/lazy-commands.test.js',
+  'dist/test/doctor/doctor-parts.test.js',
   'dist/test/adapters/kubernetes/kubernetes-adapter.test.js',
   'dist/test/adapters/kubernetes/manifests.test.js',
   'dist/test/adapters/nomad/nomad-adapter.test.js',

@@ -39,16 +39,16 @@ function flagKey(module: AdapterModule, name: string): string {
  * one is also `--adapter-option NAME=VALUE` and NIXMOUNT_ADAPTER_<NAME>. No default here:
  * an absent flag leaves the option to those and to the module's default.
  */
-export const ADAPTER_OPTIONS: Readonly<Record<string, OptionSpec<string | undefined, 'serve'>>> = Object.fromEntries(
+export const ADAPTER_OPTIONS: Readonly<Record<string, OptionSpec<string | undefined, 'serve' | 'doctor'>>> = Object.fromEntries(
   Object.values(BUILTIN_ADAPTERS).flatMap((module: AdapterModule) =>
     module.options.map((spec) => [
       flagKey(module, spec.name),
-      text({ flag: spec.name, arg: spec.arg ?? 'VALUE', help: spec.help, commands: ['serve'], section: module.name, ...(spec.default !== undefined ? { defaultHelp: spec.default } : {}) }),
+      text({ flag: spec.name, arg: spec.arg ?? 'VALUE', help: spec.help, commands: ['serve', 'doctor'], section: module.name, ...(spec.default !== undefined ? { defaultHelp: spec.default } : {}) }),
     ]),
   ),
 );
 
-/** The built-in adapter flags given on `serve`'s command line, by option name, for `module`. */
+/** The built-in adapter flags given on `serve`'s (or `doctor`'s) command line, by option name, for `module`. */
 export function builtinFlagValues(module: AdapterModule, values: Readonly<Record<string, unknown>>): Record<string, string | undefined> {
   return Object.fromEntries(module.options.map((spec) => [spec.name, values[flagKey(module, spec.name)] as string | undefined]));
 }

@@ -12,6 +12,8 @@ export interface MountEntry {
   root: string;
   /** Per-mount options (ro, nosuid, nodev…). */
   options: string[];
+  /** The optional fields: propagation (`shared:N`, `master:N`, `propagate_from:N`, `unbindable`); none for a private mount. */
+  optionalFields: string[];
   fsType: string;
   source: string;
   superOptions: string[];
@@ -37,6 +39,7 @@ export function parseMountInfo(text: string): MountEntry[] {
       root: unescape(fields[3] ?? ''),
       mountPoint: unescape(fields[4] ?? ''),
       options: (fields[5] ?? '').split(','),
+      optionalFields: fields.slice(6),
       fsType: fsType ?? '',
       source: unescape(source ?? ''),
       superOptions: (superOptions ?? '').split(','),

@@ -9,6 +9,7 @@ export type ServeValues = ValuesFor<PluginOptions, 'serve'>;
 export type PublishValues = ValuesFor<PluginOptions, 'publish'>;
 export type UnpublishValues = ValuesFor<PluginOptions, 'unpublish'>;
 export type GcValues = ValuesFor<PluginOptions, 'gc'>;
+export type DoctorValues = ValuesFor<PluginOptions, 'doctor'>;
 export type ManifestsValues = ValuesFor<ToolOptions, 'k8s manifests'>;
 export type NomadVolumeValues = ValuesFor<ToolOptions, 'nomad volume'>;
 export type NomadCheckValues = ValuesFor<ToolOptions, 'nomad check'>;
@@ -19,6 +20,7 @@ interface CommandValues {
   publish: PublishValues;
   unpublish: UnpublishValues;
   gc: GcValues;
+  doctor: DoctorValues;
   'k8s manifests': ManifestsValues;
   'nomad volume': NomadVolumeValues;
   'nomad check': NomadCheckValues;
@@ -106,6 +108,17 @@ export const COMMANDS: readonly CommandSpec[] = [
       'Nix\'s GC frees unrooted paths down to --store-gc-low. That takes no state-dir lock, so it runs next to `nixmount serve`.',
     options: optionsOf('gc', PLUGIN_OPTIONS),
     load: async () => (await import('../cli/local-volume.js')).gc,
+  }),
+  command({
+    name: 'doctor',
+    summary: 'check this node for what stops volumes from mounting',
+    about:
+      'Checks this node as `serve` with the same options and variables would use it: Nix, the store, the state dir on the store\'s mount, ' +
+      'overlayfs, the propagation of kubelet\'s or Nomad\'s directory, the socket\'s directory, each cache and its key, free disk, ' +
+      'and the orchestrator\'s version caveat. One line per check (ok, problem with its fix, info); exits 1 if it found a problem. ' +
+      'It changes nothing on the node but temp files it removes. The first thing to run when a volume does not mount.',
+    options: optionsOf('doctor', PLUGIN_OPTIONS, ADAPTER_OPTIONS),
+    load: async () => (await import('../cli/doctor.js')).doctor,
   }),
   command({
     name: 'k8s manifests',

@@ -6,7 +6,7 @@
  */
 
 /** The commands, by the words typed after `nixmount`. */
-export const COMMAND_NAMES = ['serve', 'publish', 'unpublish', 'gc', 'k8s manifests', 'nomad volume', 'nomad check'] as const;
+export const COMMAND_NAMES = ['serve', 'publish', 'unpublish', 'gc', 'doctor', 'k8s manifests', 'nomad volume', 'nomad check'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 /** The kinds of value an option takes; a flag and its variable go through the same parser. */

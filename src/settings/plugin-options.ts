@@ -9,6 +9,8 @@ export const DEFAULT_DRIVER_NAME = 'nixmount.csi.nixos.dev';
 const NODE = ['serve', 'publish', 'unpublish', 'gc'] as const;
 const REALISING = ['serve', 'publish'] as const;
 const LOCAL = ['publish', 'unpublish'] as const;
+/** What `doctor` checks is the node's configuration: these options are read as serve reads them. */
+const CHECKED = [...NODE, 'doctor'] as const;
 
 /** Checked with the other flags, so a typo is a usage error naming the flag, not a failed start; empty is off. */
 function checkedListenAddress(value: string): string {
@@ -27,7 +29,7 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export const PLUGIN_OPTIONS = {
   endpoint: text({
     flag: 'endpoint', env: 'CSI_ENDPOINT', default: 'unix:///csi/csi.sock', arg: 'URL',
-    help: 'unix socket the CSI services listen on', commands: ['serve'], section: 'plugin',
+    help: 'unix socket the CSI services listen on', commands: ['serve', 'doctor'], section: 'plugin',
   }),
   mode: oneOf({
     flag: 'mode', env: 'NIXMOUNT_MODE', default: 'node', choices: PLUGIN_MODES,
@@ -35,7 +37,7 @@ export const PLUGIN_OPTIONS = {
   }),
   orchestrator: oneOf({
     flag: 'orchestrator', env: 'NIXMOUNT_ORCHESTRATOR', default: 'local', choices: ADAPTER_NAMES,
-    help: 'who calls the plugin, which decides the paths it accepts and the volume context it reads', commands: ['serve'], section: 'plugin',
+    help: 'who calls the plugin, which decides the paths it accepts and the volume context it reads', commands: ['serve', 'doctor'], section: 'plugin',
   }),
   metricsAddress: {
     ...text({
@@ -61,7 +63,7 @@ export const PLUGIN_OPTIONS = {
   }),
   stateDir: text({
     flag: 'state-dir', env: 'NIXMOUNT_STATE_DIR', default: '/var/lib/nixmount', arg: 'DIR',
-    help: 'views and records; on the same filesystem as /nix/store', commands: NODE, section: 'node',
+    help: 'views and records; on the same filesystem as /nix/store', commands: CHECKED, section: 'node',
   }),
   driverName: text({
     flag: 'driver-name', env: 'NIXMOUNT_DRIVER_NAME', default: DEFAULT_DRIVER_NAME, arg: 'NAME',
@@ -69,7 +71,7 @@ export const PLUGIN_OPTIONS = {
   }),
   store: text({
     flag: 'store', env: 'NIXMOUNT_STORE', defaultHelp: 'Nix\'s default store', arg: 'URI',
-    help: 'Nix store URI given to every Nix command (e.g. local?root=/srv/nix)', commands: NODE, section: 'node',
+    help: 'Nix store URI given to every Nix command (e.g. local?root=/srv/nix)', commands: CHECKED, section: 'node',
   }),
   system: text({
     flag: 'system', env: 'NIXMOUNT_SYSTEM', defaultHelp: 'asked from Nix', arg: 'SYSTEM',
@@ -100,15 +102,15 @@ export const PLUGIN_OPTIONS = {
 
   substituters: list({
     flag: 'substituters', env: 'NIXMOUNT_SUBSTITUTERS', defaultHelp: 'the node\'s nix.conf', arg: 'URLS',
-    help: 'binary caches to substitute from; empty means none', commands: NODE, section: 'Nix and binary caches',
+    help: 'binary caches to substitute from; empty means none', commands: CHECKED, section: 'Nix and binary caches',
   }),
   trustedPublicKeys: list({
     flag: 'trusted-public-keys', env: 'NIXMOUNT_TRUSTED_PUBLIC_KEYS', defaultHelp: 'the node\'s nix.conf', arg: 'KEYS',
-    help: 'keys whose signatures are accepted', commands: NODE, section: 'Nix and binary caches',
+    help: 'keys whose signatures are accepted', commands: CHECKED, section: 'Nix and binary caches',
   }),
   connectTimeout: duration({
     flag: 'connect-timeout', env: 'NIXMOUNT_CONNECT_TIMEOUT', default: '5s',
-    help: 'per connection to a cache (whole seconds, at least 1)', commands: NODE, section: 'Nix and binary caches',
+    help: 'per connection to a cache (whole seconds, at least 1)', commands: CHECKED, section: 'Nix and binary caches',
   }),
   stalledDownloadTimeout: duration({
     flag: 'stalled-download-timeout', env: 'NIXMOUNT_STALLED_DOWNLOAD_TIMEOUT', default: '30s',
@@ -147,7 +149,7 @@ export const PLUGIN_OPTIONS = {
 
   storeGcHigh: percent({
     flag: 'store-gc-high', env: 'NIXMOUNT_STORE_GC_HIGH', defaultHelp: 'off',
-    help: 'collect the store when the filesystem holding it is this percent used or more (with --store-gc-low)', commands: ['serve', 'gc'], section: 'store GC',
+    help: 'collect the store when the filesystem holding it is this percent used or more (with --store-gc-low)', commands: ['serve', 'gc', 'doctor'], section: 'store GC',
   }),
   storeGcLow: percent({
     flag: 'store-gc-low', env: 'NIXMOUNT_STORE_GC_LOW', defaultHelp: 'off',
@@ -174,6 +176,13 @@ export const PLUGIN_OPTIONS = {
   readWrite: flag({ flag: 'read-write', help: 'mount writable (an overlay over the view)', commands: ['publish'], section: 'volume' }),
   volumeId: text({ flag: 'volume-id', arg: 'ID', defaultHelp: 'derived from --target', help: 'volume id recorded for the mount', commands: LOCAL, section: 'volume' }),
   refresh: flag({ flag: 'refresh', help: 'evaluate again now and refetch unlocked sources', commands: ['publish'], section: 'volume' }),
+
+  json: flag({ flag: 'json', help: 'print the checks as a JSON array of {check, status, message, fix}', commands: ['doctor'], section: 'doctor' }),
+  servePid: text({
+    flag: 'serve-pid', arg: 'PID',
+    help: 'check the options of the running `nixmount serve` with this process id (its command line and environment) instead of doctor\'s own',
+    commands: ['doctor'], section: 'doctor',
+  }),
 } as const;
 
 export type PluginOptions = typeof PLUGIN_OPTIONS;

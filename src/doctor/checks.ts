@@ -1,0 +1,27 @@
+import type { ProcessRunner } from '../platform/process-runner.js';
+import type { Check } from './check.js';
+import type { DoctorConfig } from './config.js';
+import { diskCheck } from './disk-space.js';
+import { nixCheck } from './nix.js';
+import { orchestratorCheck } from './orchestrator.js';
+import { overlayCheck } from './overlayfs.js';
+import { propagationCheck } from './propagation.js';
+import { socketCheck } from './socket-dir.js';
+import { stateDirCheck } from './state-dir.js';
+import { storeCheck } from './store.js';
+import { substitutersCheck } from './substituters.js';
+
+/** Every check of `nixmount doctor`, in the order a volume needs them. */
+export function doctorChecks(config: DoctorConfig, runner: ProcessRunner): Check[] {
+  return [
+    nixCheck(runner),
+    storeCheck(runner, config.nix),
+    stateDirCheck(config.stateDir, config.nix.storeUri),
+    overlayCheck(runner, config.stateDir),
+    propagationCheck(config.orchestrator, config.orchestratorDir),
+    socketCheck(config.endpoint),
+    substitutersCheck(runner, config.nix),
+    diskCheck(config.nix.storeUri, config.gcHighPercent),
+    orchestratorCheck(config.orchestrator, runner),
+  ];
+}

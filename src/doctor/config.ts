@@ -1,0 +1,18 @@
+import type { NixSettings } from '../platform/nix-settings.js';
+
+/** What doctor checks: the node's configuration, read from the same options (and variables) as `serve`. */
+export interface DoctorConfig {
+  stateDir: string;
+  /** The store URI, substituters, trusted keys and connect timeout, as serve hands them to Nix. */
+  nix: NixSettings;
+  orchestrator: string;
+  /**
+   * The orchestrator's directory that the plugin's mounts must propagate back from
+   * (kubelet's root dir, Nomad's stage_publish_base_dir), with the flag that sets it.
+   */
+  orchestratorDir?: { path: string; flag: string };
+  /** The CSI endpoint, as given (`unix:///csi/csi.sock`). */
+  endpoint: string;
+  /** The store GC's high watermark, percent of the store's filesystem, when one is set. */
+  gcHighPercent?: number;
+}

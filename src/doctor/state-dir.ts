@@ -1,0 +1,62 @@
+import { access, constants, realpath, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { planStoreMount } from '../cli/own-store.js';
+import { mountContaining, pathMount, readMountInfo, type MountEntry } from '../platform/mountinfo.js';
+import { physicalRoot } from '../platform/nix-settings.js';
+import { ok, problem, reason, type Check } from './check.js';
+import { nearestExisting } from './existing.js';
+
+const NAME = 'state-dir';
+const TIMEOUT_MS = 10_000;
+
+function describe(entry: MountEntry | undefined): string {
+  return entry ? `${entry.fsType} ${entry.source} at ${entry.mountPoint}` : 'an unknown mount';
+}
+
+/**
+ * Views are hardlinks into the store, and link(2) never crosses a mount, even between two
+ * mounts of one filesystem: the state dir (or, before serve makes it, where it will be made)
+ * must be on the very mount the store's files are on. NixOS's read-only bind of /nix/store
+ * onto itself is such a second mount, which `nixmount own-store` removes in the plugin's namespace.
+ */
+export function stateDirCheck(stateDir: string, storeUri: string): Check {
+  const storeDir = join(physicalRoot(storeUri), 'nix/store');
+  return {
+    name: NAME,
+    timeoutMs: TIMEOUT_MS,
+    async run() {
+      const state = await nearestExisting(stateDir);
+      const denied = await access(state.path, constants.W_OK).then(() => undefined, (error: unknown) => reason(error));
+      if (denied) {
+        return problem(NAME, `${state.exists ? stateDir : `${state.path}, where ${stateDir} would be made,`} is not writable (${denied})`, 'mount the state dir\'s filesystem read-write into the plugin (the DaemonSet\'s /nix hostPath)');
+      }
+      const store = await nearestExisting(storeDir);
+      const [stateReal, storeReal] = await Promise.all([realpath(state.path), realpath(store.path)]);
+      const [stateMount, storeMount, stateStat, storeStat] = await Promise.all([pathMount(stateReal), pathMount(storeReal), stat(stateReal), stat(storeReal)]);
+      const entries = await readMountInfo();
+      const where = state.exists ? stateDir : `${stateDir} (to be made in ${state.path})`;
+      if (stateMount?.mountId === storeMount?.mountId) {
+        return ok(NAME, `${where} is on the store's mount (${describe(mountContaining(entries, storeReal))}): views can hardlink into ${storeDir}`);
+      }
+      if (stateStat.dev !== storeStat.dev) {
+        return problem(
+          NAME,
+          `${where} is on ${describe(mountContaining(entries, stateReal))}, another filesystem than ${storeDir} (${describe(mountContaining(entries, storeReal))}); views are hardlinks into the store and cannot cross filesystems`,
+          `set --state-dir to a directory on the store's filesystem, e.g. ${join(physicalRoot(storeUri), 'nix/var/nixmount')}`,
+        );
+      }
+      if (store.exists && planStoreMount(entries, storeReal).action === 'unmount') {
+        return problem(
+          NAME,
+          `${storeDir} is a bind mount of itself (NixOS mounts it read-only so); a hardlink from it into ${stateDir} crosses that mount and fails (EXDEV)`,
+          `run serve as \`nixmount own-store --store-dir ${storeDir} -- serve …\` (the DaemonSet and the Nomad jobs do), which removes the bind in the plugin's namespace only; to see what serve sees, run doctor the same way: \`nixmount own-store -- doctor …\``,
+        );
+      }
+      return problem(
+        NAME,
+        `${where} is on ${describe(mountContaining(entries, stateReal))}, a different mount of the filesystem that holds ${storeDir} (${describe(mountContaining(entries, storeReal))}); hardlinks cannot cross mounts`,
+        `set --state-dir to a directory on the store's own mount, e.g. ${join(physicalRoot(storeUri), 'nix/var/nixmount')}`,
+      );
+    },
+  };
+}
