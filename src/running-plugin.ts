@@ -1,4 +1,6 @@
 import type { Container } from 'inversify';
+import { startHostVolumeService } from './adapters/nomad-host/host-volume-service.js';
+import type { HostVolumeListener } from './adapters/nomad-host/host-volume-socket.js';
 import { createContainer, type PluginConfig } from './composition-root.js';
 import { ViewManager } from './core/view-manager.js';
 import { CsiServer } from './csi/csi-server.js';
@@ -12,6 +14,8 @@ import { canonicalStateDir, lockStateDir } from './state-dir-lock.js';
  */
 export class RunningPlugin {
   private gcTimer?: NodeJS.Timeout;
+  /** The Nomad host volume plugin's line to this process (node modes), which owns the state dir. */
+  private hostVolumes?: HostVolumeListener;
 
   private constructor(
     readonly container: Container,
@@ -29,7 +33,14 @@ export class RunningPlugin {
       const server = new CsiServer(await startServices(mode, container, config, rpc), config.logger);
       const socketPath = await server.listen(endpoint);
       const plugin = new RunningPlugin(container, server, unlock, socketPath);
-      if (runsNode(mode)) plugin.scheduleGc(config);
+      if (runsNode(mode)) {
+        plugin.scheduleGc(config);
+        // CSI volumes do not depend on it: a state dir that cannot hold the socket costs host volumes only.
+        plugin.hostVolumes = await startHostVolumeService(container, config).catch((error: unknown) => {
+          config.logger.error({ err: error }, 'cannot answer the Nomad host volume plugin; its creates and deletes fail while this serve runs');
+          return undefined;
+        });
+      }
       return plugin;
     } catch (error) {
       await unlock();
@@ -39,7 +50,7 @@ export class RunningPlugin {
 
   async stop(graceMs?: number): Promise<void> {
     clearInterval(this.gcTimer);
-    await this.server.stop(graceMs);
+    await Promise.all([this.server.stop(graceMs), this.hostVolumes?.close(graceMs)]);
     await this.unlock();
   }
 

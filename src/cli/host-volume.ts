@@ -1,9 +1,8 @@
-import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hostVolumeRequest, parseOperation, type HostVolumeRequest } from '../adapters/nomad-host/host-volume-request.js';
 import { readHostVolumeConfig } from '../adapters/nomad-host/host-volume-config.js';
-import { AbortedError, AlreadyExistsError } from '../core/errors.js';
+import { AbortedError } from '../core/errors.js';
 import { parseUserContext } from '../core/volume-context.js';
 import { optionsOf, parseCommandLine } from '../settings/command-line.js';
 import type { PublishValues } from '../settings/commands.js';
@@ -16,8 +15,8 @@ import { packageVersion } from '../settings/version.js';
  * writes) with the operation as its argument and DHV_* variables, reads JSON from
  * stdout, and shows the user the `error` of that JSON when the exit status is not 0;
  * stderr only reaches the client's debug log. Create and delete run the same
- * in-process pipeline as `nixmount publish`/`unpublish`, on the same state dir as
- * `nixmount serve`.
+ * pipeline as `nixmount publish`/`unpublish` on the node's one state dir: in this
+ * process when no `nixmount serve` holds it, else in that serve (see `operate`).
  */
 
 const USAGE = `usage: nixmount host-volume [--config FILE] <fingerprint|create|delete>   (run by the Nomad client)
@@ -59,76 +58,111 @@ interface Budget {
   deadline: number;
 }
 
-async function create(request: HostVolumeRequest, config: Record<string, string>, budget: Budget): Promise<{ path: string; bytes: number }> {
-  // Parameters are checked before the state dir is touched: a bad volume leaves nothing behind.
-  parseUserContext(request.context);
-  const { VolumePublisher } = await import('../core/volume-publisher.js');
-  const target = await withNode(config, budget, async (container, adapter) => {
-    // The canonical path the node's adapter accepts (the adapter of `withLocalNode`, as for `nixmount publish`).
-    const target = adapter.checkTargetPath(request.path);
-    // The client's volumes dir is Nomad's to name but may not exist yet (its own mkdir plugin creates parents too).
-    await mkdir(dirname(target), { recursive: true, mode: 0o755 });
-    await container
-      .get(VolumePublisher)
-      .publish({
-        volumeId: request.volumeId,
-        targetPath: target,
-        readonly: request.readonly,
-        // Nomad bind-mounts the path into each task itself; nixmount's mount is one per volume.
-        accessMode: request.readonly ? 'single-node-reader-only' : 'single-node-writer',
-        mountFlags: [],
-        spec: adapter.parseVolumeContext(request.context).spec,
-      })
-      .catch((error: unknown) => {
-        if (!(error instanceof AlreadyExistsError)) throw error;
-        // A spec changed under the same id: tasks may hold the old mount, so nothing is swapped under them.
-        throw new Error(
-          `volume ${request.volumeId} already exists on this node with other parameters (${error.message}); nixmount does not change a volume in place: delete it and create it again`,
-        );
-      });
-    return target;
-  });
-  // A Nix volume has no capacity of its own (the controller reports 0 too).
-  return { path: target, bytes: 0 };
+// How much longer than its own deadline the plugin waits for a serve's answer (serve bounds its wait the same way).
+const ANSWER_MARGIN_MS = 5_000;
+
+type Answer = { path: string; bytes: number } | undefined;
+
+/** The node config as the pipeline's settings (defaults for what it leaves out, as `nixmount publish`). */
+async function nodeSettings(config: Record<string, string>) {
+  const { pluginSettings } = await import('../settings/plugin-settings.js');
+  const { defaultValues } = await import('../settings/command-line.js');
+  return pluginSettings({ ...defaultValues(optionsOf('publish', PLUGIN_OPTIONS)), ...configValues(config) } as Parameters<typeof pluginSettings>[0]);
 }
 
-async function remove(request: HostVolumeRequest, config: Record<string, string>, budget: Budget): Promise<void> {
-  const { VolumePublisher } = await import('../core/volume-publisher.js');
-  if (request.createdPath !== undefined && request.createdPath !== request.path) {
-    // Nomad's cleanup after a failed state save passes its volumes dir here (see hostVolumeRequest).
-    process.stderr.write(`nixmount host-volume delete: DHV_CREATED_PATH ${request.createdPath} is not ${request.path}; only the latter is this volume's\n`);
-  }
-  // Absent (never created, or deleted before) is success: delete must be idempotent.
-  await withNode(config, budget, async (container, adapter) => {
-    const target = adapter.checkTargetPath(request.path);
-    await container.get(VolumePublisher).unpublish(request.volumeId, target);
-  });
-}
-
-async function withNode<T>(
-  config: Record<string, string>,
-  budget: Budget,
-  work: Parameters<typeof import('./local-volume.js').withLocalNode<T>>[1],
-): Promise<T> {
+/**
+ * Runs create or delete on the node's state dir. Exactly one process mutates a state
+ * dir: this one when it can take the lock, else the `nixmount serve` holding it, asked
+ * over its private socket in the state dir. When neither works (a `nixmount publish` by
+ * hand holds the lock, or serve is starting, stopping or died mid-call) it waits and
+ * tries again; a dead owner's lock is taken over and the start-up recovery repairs
+ * what it left, so the same call completes.
+ */
+async function operate(request: HostVolumeRequest, config: Record<string, string>, budget: Budget): Promise<Answer> {
+  // Checked before the state dir is touched: a bad volume leaves nothing behind. The node
+  // config's source policy holds on both routes (a serve applies its own as well).
+  const { checkSourcePolicy } = await import('../core/source-settings.js');
+  const settings = await nodeSettings(config);
+  if (request.operation === 'create') checkSourcePolicy(parseUserContext(request.context), settings.sources.policy);
   const { withLocalNode } = await import('./local-volume.js');
-  const { StateDirInUseError } = await import('../state-dir-lock.js');
-  const lockDeadline = Math.min(Date.now() + LOCK_WAIT_MS, budget.deadline - AFTER_REALISE_MS);
+  const { canonicalStateDir, StateDirInUseError } = await import('../state-dir-lock.js');
+  const { createHostVolume, deleteHostVolume } = await import('../adapters/nomad-host/host-volume-operations.js');
+  const { VolumePublisher } = await import('../core/volume-publisher.js');
+  const socket = (await import('../adapters/nomad-host/host-volume-socket.js')).hostVolumeSocketPath(await canonicalStateDir(settings.settings.stateDir));
+  let lockDeadline = Math.min(Date.now() + LOCK_WAIT_MS, budget.deadline - AFTER_REALISE_MS);
   for (;;) {
     const realiseWaitMs = Math.max(MIN_REALISE_WAIT_MS, budget.deadline - AFTER_REALISE_MS - Date.now());
+    let inUse: Error;
     try {
-      return await withLocalNode(configValues(config) as Parameters<typeof withLocalNode>[0], work, { realiseWaitMs });
+      return await withLocalNode(
+        configValues(config) as Parameters<typeof withLocalNode>[0],
+        async (container, adapter) => {
+          const node = { publisher: container.get(VolumePublisher), adapter };
+          if (request.operation === 'create') return createHostVolume(node, request, realiseWaitMs);
+          await deleteHostVolume(node, request);
+          return undefined;
+        },
+        { realiseWaitMs },
+      );
     } catch (error) {
-      if (error instanceof AbortedError) {
-        // The work dies with this process; what Nix finished substituting stays in the store.
-        throw new Error(
-          `the closure was not ready within Nomad's 60-second limit for a plugin (${error.message.replace(/; the work continues.*$/, '')}); ` +
-            'store paths fetched so far are kept: run the create again, or copy the closure to the node first (nix copy)',
-        );
-      }
-      if (!(error instanceof StateDirInUseError) || Date.now() >= lockDeadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
+      if (error instanceof AbortedError) throw notReady(error, 'store paths fetched so far are kept');
+      if (!(error instanceof StateDirInUseError)) throw error;
+      inUse = error;
     }
+    const delegation = await delegate(socket, request, settings.nix.storeUri, budget, realiseWaitMs);
+    if (delegation.kind === 'answered') return delegation.answer;
+    if (delegation.kind === 'lost') {
+      // Serve went away mid-call (killed, or stopping): its lock is free soon; this call finishes the work.
+      process.stderr.write(`nixmount host-volume ${request.operation}: the nixmount serve at ${socket} went away without answering; doing the work here\n`);
+      lockDeadline = Math.max(lockDeadline, Math.min(Date.now() + LOCK_WAIT_MS, budget.deadline - AFTER_REALISE_MS));
+    }
+    if (Date.now() >= lockDeadline) throw new Error(`${inUse.message}, and no nixmount serve answers on ${socket}`);
+    await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
   }
+}
+
+type Delegated = { kind: 'answered'; answer: Answer } | { kind: 'no-server' } | { kind: 'lost' };
+
+/** Asks the serve that owns the state dir to do the operation; its errors are thrown as this plugin's. */
+async function delegate(socket: string, request: HostVolumeRequest, store: string, budget: Budget, realiseWaitMs: number): Promise<Delegated> {
+  const { askHostVolumeSocket } = await import('../adapters/nomad-host/host-volume-socket.js');
+  const outcome = await askHostVolumeSocket(socket, { operation: request.operation, env: request.env, realiseWaitMs, store }, budget.deadline + ANSWER_MARGIN_MS - Date.now());
+  if (outcome.kind !== 'answered') return outcome;
+  const answer = outcome.answer;
+  if (!answer.ok) {
+    if (answer.kind === 'Aborted') throw notReady(new Error(answer.message), 'nixmount serve goes on fetching it');
+    throw new Error(answer.message);
+  }
+  if (request.operation === 'delete') return { kind: 'answered', answer: undefined };
+  const created = { path: String(answer.path), bytes: Number(answer.bytes ?? 0) };
+  await checkVisible(created.path, socket, request, store);
+  return { kind: 'answered', answer: created };
+}
+
+/**
+ * Nomad bind-mounts the path from the node's mount namespace. A serve in a container
+ * mounts in its own, and its mount reaches the node only through a shared mount of the
+ * volumes dir; without one the path is an empty directory here. That is refused (and
+ * undone), never handed to Nomad.
+ */
+async function checkVisible(path: string, socket: string, request: HostVolumeRequest, store: string): Promise<void> {
+  const { pathMount } = await import('../platform/mountinfo.js');
+  const [here, parent] = await Promise.all([pathMount(path), pathMount(dirname(path))]);
+  if (here !== undefined && parent !== undefined && here.mountId !== parent.mountId) return;
+  const { askHostVolumeSocket } = await import('../adapters/nomad-host/host-volume-socket.js');
+  await askHostVolumeSocket(socket, { operation: 'delete', env: request.env, realiseWaitMs: 0, store }, 20_000).catch(() => undefined);
+  throw new Error(
+    `the nixmount serve that owns the state dir mounted ${path} in a mount namespace that does not share it with this node's; ` +
+      `give the serve task ${dirname(path)} as a bind mount with shared propagation (docs/nomad.md), or run it in the node's namespace`,
+  );
+}
+
+function notReady(error: Error, kept: string): Error {
+  // The work dies with this process (in-process) or goes on in serve; either way a retry picks it up.
+  return new Error(
+    `the closure was not ready within Nomad's 60-second limit for a plugin (${error.message.replace(/; the work continues.*$/, '')}); ` +
+      `${kept}: run the create again, or copy the closure to the node first (nix copy)`,
+  );
 }
 
 /** The wrapper passes when it started (epoch seconds), before it queued for the lock. */
@@ -186,11 +220,12 @@ export async function hostVolume(argv: string[]): Promise<void> {
     const request = hostVolumeRequest(op, process.env);
     // No process stays behind to collect a view later, so by default a view goes with its last volume.
     const config = { 'view-idle': '0', ...(await readHostVolumeConfig(values.config, CONFIG_KEYS)) };
-    if (op === 'create') {
-      process.stdout.write(`${JSON.stringify(await create(request, config, budget))}\n`);
-    } else {
-      await remove(request, config, budget);
+    if (request.createdPath !== undefined && request.createdPath !== request.path) {
+      // Nomad's cleanup after a failed state save passes its volumes dir here (see hostVolumeRequest).
+      process.stderr.write(`nixmount host-volume delete: DHV_CREATED_PATH ${request.createdPath} is not ${request.path}; only the latter is this volume's\n`);
     }
+    const answer = await operate(request, config, budget);
+    if (op === 'create') process.stdout.write(`${JSON.stringify(answer)}\n`);
   } catch (error) {
     const message = oneLine(error instanceof Error ? error.message : String(error));
     // Nomad (≥ 1.10) shows stdout's "error" to the user; stderr goes to its debug log.

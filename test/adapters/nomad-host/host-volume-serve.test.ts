@@ -1,0 +1,172 @@
+import test, { type ExecutionContext } from 'ava';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { mountCapability } from '../../helpers/csi-client.js';
+import { MountNamespace } from '../../helpers/crash-namespace.js';
+import { ServeNode } from '../../helpers/crash-serve.js';
+import { CrashWrappers, type CommandMoment } from '../../helpers/crash-wrappers.js';
+import { mountsBelow } from '../../helpers/mounts.js';
+import { buildFixture, type Fixture } from '../../helpers/nix.js';
+import { startServeProcess } from '../../helpers/serve-process.js';
+import { assertClosureAt, assertFailed, assertNothingLeft, assertOk, entries, exists, node, request, type Node } from './host-volume-node.js';
+
+/**
+ * The host volume plugin next to a running `nixmount serve` on ONE state dir: serve owns
+ * the dir (its lock, records, leases and views in memory), so the plugin's create and
+ * delete run in serve, over the private socket in the state dir; without serve they run
+ * in the plugin's own process. Serial: real serve processes, Nix and mounts.
+ */
+
+async function startServe(t: ExecutionContext, n: Node) {
+  const socket = join(n.dir, 'csi.sock');
+  const args = ['--endpoint', `unix://${socket}`, '--state-dir', n.stateDir, '--node-id', 'hostvol-serve', '--substituters', '', '--view-idle', '0'];
+  const started = await startServeProcess(args, socket);
+  t.teardown(() => {
+    started.client.close();
+    started.child.kill('SIGKILL');
+  });
+  return {
+    ...started,
+    async stop() {
+      started.client.close();
+      started.child.kill('SIGTERM');
+      t.is((await started.child).exitCode, 0, 'serve stopped cleanly');
+    },
+  };
+}
+
+async function ownerPid(n: Node): Promise<number | undefined> {
+  const text = await readFile(join(n.stateDir, 'owner.pid'), 'utf8').catch(() => '');
+  return text ? Number(text.trim()) : undefined;
+}
+
+function inVolume(path: string, fixture: Fixture): string {
+  const data = fixture.closure.find((p) => p.includes('fixture-data'))!;
+  return join(path, 'store', data.slice('/nix/store/'.length), 'share/greeting');
+}
+
+test.serial('serve running: a closure published by CSI and then by a host volume has ONE view (same inodes); the plugin never takes serve\'s lock; deletes leave nothing', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const n = await node(t);
+  const serve = await startServe(t, n);
+  const views = () => entries(join(n.stateDir, 'views'));
+  const records = () => entries(join(n.stateDir, 'volumes'));
+
+  await mkdir(join(n.dir, 'pod'));
+  const podTarget = join(n.dir, 'pod/mount');
+  await serve.client.call('node', 'NodePublishVolume', { volume_id: 'csi-v', target_path: podTarget, volume_capability: mountCapability(), readonly: true, volume_context: { paths: fixture.root } });
+  const built = await views();
+  t.is(built.length, 1);
+
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  const created = await n.client.create(req);
+  assertOk(t, created);
+  t.deepEqual(created.json, { path, bytes: 0 });
+  t.is(await ownerPid(n), serve.child.pid, 'serve still owns the state dir');
+  t.deepEqual(await views(), built, 'the view CSI built, reused: one view per closure');
+  t.is((await records()).length, 2, 'serve\'s record and the host volume\'s, in serve\'s records');
+  await assertClosureAt(t, n, path, fixture);
+  const [csiFile, hostFile] = await Promise.all([stat(inVolume(podTarget, fixture)), stat(inVolume(path, fixture))]);
+  t.is(hostFile.ino, csiFile.ino, 'the same inode through the CSI volume and the host volume');
+  t.is(hostFile.dev, csiFile.dev);
+
+  // Nomad's retry, and its create of every volume at agent start: the same answer from serve.
+  const again = await n.client.create(req);
+  assertOk(t, again);
+  t.deepEqual(again.json, created.json);
+
+  // A bad volume is refused by serve as by the plugin: one line, nothing made.
+  const bad = request({ paths: '/usr/bin' });
+  assertFailed(t, await n.client.create(bad), /paths: "\/usr\/bin" is not under \/nix\/store\//);
+  t.false(await exists(join(n.volumesDir, bad.id)));
+
+  assertOk(t, await n.client.delete(req, path));
+  t.false(await exists(path), 'the host volume\'s directory is gone');
+  t.is((await records()).length, 1);
+  t.deepEqual(await views(), built, 'still held by the CSI volume');
+  assertOk(t, await n.client.delete(req, path)); // again: nothing to do
+
+  await serve.client.call('node', 'NodeUnpublishVolume', { volume_id: 'csi-v', target_path: podTarget });
+  t.deepEqual(await views(), [], 'serve collects the view with its last holder (view-idle 0)');
+  await serve.stop();
+  await assertNothingLeft(t, n);
+});
+
+test.serial('serve down: the plugin does the work itself; a serve started later takes the host volume\'s record over and answers its delete', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const n = await node(t);
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  assertOk(t, await n.client.create(req));
+  t.is(await ownerPid(n), undefined, 'the plugin released the state dir');
+  await assertClosureAt(t, n, path, fixture);
+
+  const serve = await startServe(t, n);
+  t.is((await entries(join(n.stateDir, 'views'))).length, 1, 'serve\'s recovery keeps the view the record holds');
+  assertOk(t, await n.client.delete(req, path));
+  t.is(await ownerPid(n), serve.child.pid);
+  t.false(await exists(path));
+  t.deepEqual(await entries(join(n.stateDir, 'views')), [], 'serve collected the unheld view');
+  await serve.stop();
+
+  // And once serve is gone, the plugin again.
+  const next = request({ paths: fixture.root });
+  assertOk(t, await n.client.create(next));
+  await assertClosureAt(t, n, join(n.volumesDir, next.id), fixture);
+  assertOk(t, await n.client.delete(next, join(n.volumesDir, next.id)));
+  await assertNothingLeft(t, n);
+});
+
+// serve dies while it makes the host volume: before its first mount (the record and directory
+// made), after it (a scratch bind left), after the mount at the path (done, never answered).
+const KILLS: CommandMoment[] = [
+  { command: 'cp', n: 1, when: 'before' },
+  { command: 'mount', n: 1, when: 'before' },
+  { command: 'mount', n: 1, when: 'after' },
+  { command: 'mount', n: 2, when: 'after' },
+];
+
+test.serial('serve SIGKILLed in the middle of a delegated create: the same call finishes in the plugin (recovery repairs), and delete leaves nothing', async (t) => {
+  const fixture = await buildFixture('hostvol-serve-kill');
+  const n = await node(t);
+  const wrappers = await CrashWrappers.create(n.dir, n.stateDir);
+  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir });
+  for (const moment of KILLS) {
+    const label = `${moment.command} ${moment.n} ${moment.when}`;
+    const started = await serve.launch();
+    t.true(started.ready, `${label}: serve started: ${started.stderr.slice(-2000)}`);
+    await wrappers.arm(moment);
+    const req = request({ paths: fixture.root }, `kill-${moment.command}-${moment.n}-${moment.when}`);
+    const path = join(n.volumesDir, req.id);
+    const created = await n.client.create(req);
+    await wrappers.disarm();
+    t.true(await wrappers.fired(), `${label}: the wrapper killed serve`);
+    t.true(await serve.waitExit(10_000), `${label}: serve is dead`);
+    assertOk(t, created);
+    t.deepEqual(created.json, { path, bytes: 0 }, label);
+    t.regex(created.stderr, /went away without answering; doing the work here/, label);
+    await assertClosureAt(t, n, path, fixture);
+    t.is((await entries(join(n.stateDir, 'views'))).length, 1, `${label}: one view`);
+    t.is((await entries(join(n.stateDir, 'volumes'))).length, 1, `${label}: one record`);
+    assertOk(t, await n.client.delete(req, path));
+    await assertNothingLeft(t, n);
+  }
+});
+
+test.serial('a serve whose mounts do not reach the node (its own mount namespace, no shared volumes dir): create refused with the fix named, and undone', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const n = await node(t);
+  const ns = await MountNamespace.create(t);
+  const serve = await ServeNode.start(t, { dir: n.dir, stateDir: n.stateDir, ns });
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  const call = await n.client.create(req);
+  assertFailed(t, call, /mounted .* in a mount namespace that does not share it with this node's; give the serve task .* as a bind mount with shared propagation/);
+  t.deepEqual(await ns.mountsAt(path), [], 'serve took its mount back');
+  t.deepEqual(await mountsBelow(n.volumesDir), []);
+  t.false(await exists(path));
+  t.deepEqual(await entries(join(n.stateDir, 'volumes')), []);
+  await serve.stop();
+  await assertNothingLeft(t, n);
+});
