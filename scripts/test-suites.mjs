@@ -22,6 +22,8 @@ export const UNIT_TESTS = [
   'dist/test/adapters/kubernetes/manifests.test.js',
   'dist/test/adapters/nomad/nomad-adapter.test.js',
   'dist/test/adapters/nomad/nomad-cli.test.js',
+  'dist/test/adapters/nomad-host/host-volume-request.test.js',
+  'dist/test/adapters/nomad-host/host-volume-socket.test.js',
   'dist/test/docs/markdown.test.js',
   'dist/test/docs/links.test.js',
   'dist/test/docs/names.test.js',

@@ -134,7 +134,7 @@ export function askHostVolumeSocket(socketPath: string, request: DelegatedReques
     let text = '';
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`the nixmount serve at ${socketPath} did not answer within ${Math.round(timeoutMs / 1000)} s`));
+      reject(new Error(`the nixmount serve at ${socketPath} did not answer within ${Math.ceil(timeoutMs / 1000)} s`));
     }, Math.max(0, timeoutMs));
     const settle = (outcome: Delegation) => {
       clearTimeout(timer);
