@@ -37,7 +37,7 @@ async function answer(node: HostVolumeNode, storeUri: string, raw: unknown, log:
       return {
         ok: false,
         kind: 'FailedPrecondition',
-        message: `the host volume config names store "${given.store}" but the nixmount serve that owns this state dir uses "${storeUri}"; give both the same store`,
+        message: `the host volume config names ${storeName(given.store)} but the nixmount serve that owns this state dir uses ${storeName(storeUri)}; give both the same store`,
       };
     }
     const request = hostVolumeRequest(given.operation, given.env);
@@ -55,6 +55,10 @@ async function answer(node: HostVolumeNode, storeUri: string, raw: unknown, log:
     log.warn({ err: error }, 'host volume operation failed');
     return { ok: false, kind: isNixmountError(error) ? error.kind : 'Internal', message: error instanceof Error ? error.message : String(error) };
   }
+}
+
+function storeName(uri: string): string {
+  return uri === '' ? 'the default store' : `store "${uri}"`;
 }
 
 function checkShape(raw: unknown): { operation: 'create' | 'delete'; env: Record<string, string>; realiseWaitMs: number; store: string } {

@@ -7,7 +7,10 @@ import { ServeNode } from '../../helpers/crash-serve.js';
 import { CrashWrappers, type CommandMoment } from '../../helpers/crash-wrappers.js';
 import { mountsBelow } from '../../helpers/mounts.js';
 import { buildFixture, type Fixture } from '../../helpers/nix.js';
+import { startGatedCache } from '../../helpers/gated-cache.js';
 import { startServeProcess } from '../../helpers/serve-process.js';
+import { tempDir } from '../../helpers/temp.js';
+import { OPERATION_TIMEOUT_MS } from './nomad-host-client.js';
 import { assertClosureAt, assertFailed, assertNothingLeft, assertOk, entries, exists, node, request, type Node } from './host-volume-node.js';
 
 /**
@@ -17,9 +20,9 @@ import { assertClosureAt, assertFailed, assertNothingLeft, assertOk, entries, ex
  * in the plugin's own process. Serial: real serve processes, Nix and mounts.
  */
 
-async function startServe(t: ExecutionContext, n: Node) {
+async function startServe(t: ExecutionContext, n: Node, nixArgs: string[] = ['--substituters', '']) {
   const socket = join(n.dir, 'csi.sock');
-  const args = ['--endpoint', `unix://${socket}`, '--state-dir', n.stateDir, '--node-id', 'hostvol-serve', '--substituters', '', '--view-idle', '0'];
+  const args = ['--endpoint', `unix://${socket}`, '--state-dir', n.stateDir, '--node-id', 'hostvol-serve', '--view-idle', '0', ...nixArgs];
   const started = await startServeProcess(args, socket);
   t.teardown(() => {
     started.client.close();
@@ -166,6 +169,50 @@ test.serial('a serve whose mounts do not reach the node (its own mount namespace
   t.deepEqual(await ns.mountsAt(path), [], 'serve took its mount back');
   t.deepEqual(await mountsBelow(n.volumesDir), []);
   t.false(await exists(path));
+  t.deepEqual(await entries(join(n.stateDir, 'volumes')), []);
+  await serve.stop();
+  await assertNothingLeft(t, n);
+});
+
+test.serial('a closure slower than Nomad\'s 60 s, through serve: the create answers "not ready" before the kill with nothing made, serve goes on fetching, and the retry gets the volume', async (t) => {
+  const fixture = await buildFixture('hostvol-serve-slow');
+  const cache = await startGatedCache(t, [fixture.root]);
+  const storeDir = await tempDir(t, 'nixmount-hostvol-store-');
+  const nix = { store: `local?root=${storeDir}`, substituters: cache.url, 'trusted-public-keys': cache.publicKey, 'stalled-download-timeout': '300s' };
+  const n = await node(t, nix, storeDir);
+  // serve's own realise wait (90 s by default) is longer than Nomad's limit: the plugin's deadline bounds this call.
+  const serve = await startServe(t, n, Object.entries(nix).flatMap(([key, value]) => [`--${key}`, value]));
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  const started = Date.now();
+  const call = await n.client.create(req);
+  const took = Date.now() - started;
+  assertFailed(t, call, /the closure was not ready within Nomad's 60-second limit .*nixmount serve goes on fetching it: run the create again/);
+  t.true(took < OPERATION_TIMEOUT_MS, `answered after ${took} ms, before Nomad's kill`);
+  t.deepEqual(await mountsBelow(n.dir), []);
+  t.deepEqual(await entries(n.volumesDir), []);
+  t.deepEqual(await entries(join(n.stateDir, 'volumes')), []);
+  t.is(await ownerPid(n), serve.child.pid);
+
+  cache.open();
+  const retry = await n.client.create(req);
+  assertOk(t, retry);
+  t.deepEqual(retry.json, { path, bytes: 0 });
+  await assertClosureAt(t, n, path, fixture);
+  assertOk(t, await n.client.delete(req, path));
+  await serve.stop();
+  await assertNothingLeft(t, n);
+});
+
+test.serial('a node config naming another store than the serve that owns the state dir: refused with both named, nothing made', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const other = await tempDir(t, 'nixmount-hostvol-store-');
+  const n = await node(t, { store: `local?root=${other}` });
+  const serve = await startServe(t, n);
+  const req = request({ paths: fixture.root });
+  const call = await n.client.create(req);
+  assertFailed(t, call, new RegExp(`the host volume config names store "local\\?root=${other}" but the nixmount serve that owns this state dir uses the default store; give both the same store`));
+  t.deepEqual(await entries(n.volumesDir), []);
   t.deepEqual(await entries(join(n.stateDir, 'volumes')), []);
   await serve.stop();
   await assertNothingLeft(t, n);
