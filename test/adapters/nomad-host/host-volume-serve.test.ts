@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mountCapability } from '../../helpers/csi-client.js';
 import { MountNamespace } from '../../helpers/crash-namespace.js';
@@ -155,6 +155,50 @@ test.serial('serve SIGKILLed in the middle of a delegated create: the same call 
     assertOk(t, await n.client.delete(req, path));
     await assertNothingLeft(t, n);
   }
+});
+
+test.serial('serve SIGKILLed in the middle of a delegated delete (at its umount, before and after): the same call finishes in the plugin, nothing left', async (t) => {
+  const fixture = await buildFixture('hostvol-serve-kill');
+  const n = await node(t);
+  const wrappers = await CrashWrappers.create(n.dir, n.stateDir);
+  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir });
+  const moments: CommandMoment[] = [
+    { command: 'umount', n: 1, when: 'before' },
+    { command: 'umount', n: 1, when: 'after' },
+  ];
+  for (const moment of moments) {
+    const label = `${moment.command} ${moment.n} ${moment.when}`;
+    const started = await serve.launch();
+    t.true(started.ready, `${label}: serve started: ${started.stderr.slice(-2000)}`);
+    const req = request({ paths: fixture.root }, `kill-delete-${moment.n}-${moment.when}`);
+    const path = join(n.volumesDir, req.id);
+    assertOk(t, await n.client.create(req));
+    await wrappers.arm(moment);
+    const deleted = await n.client.delete(req, path);
+    await wrappers.disarm();
+    t.true(await wrappers.fired(), `${label}: the wrapper killed serve`);
+    t.true(await serve.waitExit(10_000), `${label}: serve is dead`);
+    assertOk(t, deleted);
+    t.regex(deleted.stderr, /went away without answering; doing the work here/, label);
+    await assertNothingLeft(t, n);
+  }
+});
+
+test.serial('readOnly = "false" through serve: a writable overlay of the volume\'s own over the shared view; delete removes it', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const n = await node(t);
+  const serve = await startServe(t, n);
+  const req = request({ paths: fixture.root, readOnly: 'false' });
+  const path = join(n.volumesDir, req.id);
+  assertOk(t, await n.client.create(req));
+  await writeFile(join(path, 'scratch'), 'mine');
+  t.is(await readFile(join(path, 'scratch'), 'utf8'), 'mine');
+  t.is((await entries(join(n.stateDir, 'overlays'))).length, 1);
+  t.is(await ownerPid(n), serve.child.pid);
+  assertOk(t, await n.client.delete(req, path));
+  t.deepEqual(await entries(join(n.stateDir, 'overlays')), []);
+  await serve.stop();
+  await assertNothingLeft(t, n);
 });
 
 test.serial('a serve whose mounts do not reach the node (its own mount namespace, no shared volumes dir): create refused with the fix named, and undone', async (t) => {
