@@ -70,7 +70,9 @@ export async function listenHostVolumeSocket(
       await new Promise<void>((resolve) => server.close(() => resolve()));
       const timer = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
       await Promise.race([Promise.allSettled([...running]), timer]);
-      await rm(socketPath, { force: true });
+      // Best effort: a socket file left (a read-only state dir) refuses connections, which the
+      // plugin reads as "no serve", and the next serve replaces it.
+      await rm(socketPath, { force: true }).catch(() => undefined);
     },
   };
 }
