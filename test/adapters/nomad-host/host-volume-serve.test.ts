@@ -1,14 +1,15 @@
 import test, { type ExecutionContext } from 'ava';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mountCapability } from '../../helpers/csi-client.js';
+import { execa } from 'execa';
+import { CsiClient, mountCapability } from '../../helpers/csi-client.js';
 import { MountNamespace } from '../../helpers/crash-namespace.js';
 import { ServeNode } from '../../helpers/crash-serve.js';
 import { CrashWrappers, type CommandMoment } from '../../helpers/crash-wrappers.js';
 import { mountsBelow } from '../../helpers/mounts.js';
-import { buildFixture, type Fixture } from '../../helpers/nix.js';
+import { buildFixture, nixEnv, type Fixture } from '../../helpers/nix.js';
 import { startGatedCache } from '../../helpers/gated-cache.js';
-import { startServeProcess } from '../../helpers/serve-process.js';
+import { CLI, startServeProcess } from '../../helpers/serve-process.js';
 import { tempDir } from '../../helpers/temp.js';
 import { OPERATION_TIMEOUT_MS } from './nomad-host-client.js';
 import { assertClosureAt, assertFailed, assertNothingLeft, assertOk, entries, exists, node, request, type Node } from './host-volume-node.js';
@@ -259,5 +260,48 @@ test.serial('a node config naming another store than the serve that owns the sta
   t.deepEqual(await entries(n.volumesDir), []);
   t.deepEqual(await entries(join(n.stateDir, 'volumes')), []);
   await serve.stop();
+  await assertNothingLeft(t, n);
+});
+
+test.serial('a serve in a mount namespace of its own made with --propagation unchanged (own-store under raw_exec on NixOS), over a shared volumes dir: the created path reaches the node', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const n = await node(t);
+  // The node's side: the volumes dir a shared mount, as under systemd (here / is private, so a bind of its own).
+  await execa('mount', ['--bind', n.volumesDir, n.volumesDir]);
+  await execa('mount', ['--make-shared', n.volumesDir]);
+  const socket = join(n.dir, 'csi.sock');
+  const args = [CLI, 'serve', '--endpoint', `unix://${socket}`, '--state-dir', n.stateDir, '--node-id', 'hostvol-unshared', '--substituters', '', '--view-idle', '0'];
+  const child = execa('unshare', ['--mount', '--propagation', 'unchanged', '--', 'node', ...args], { env: nixEnv, reject: false });
+  const client = new CsiClient(socket);
+  t.teardown(() => {
+    client.close();
+    child.kill('SIGKILL');
+  });
+  let ready = false;
+  for (let attempt = 0; attempt < 200 && !ready && child.exitCode === null; attempt++) {
+    ready = await client.call('identity', 'Probe', {}, 1000).then((probe) => probe.ready?.value === true, () => false);
+    if (!ready) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.true(ready, 'serve started');
+  t.not(await execa('readlink', [`/proc/${child.pid}/ns/mnt`]).then((r) => r.stdout), await execa('readlink', ['/proc/self/ns/mnt']).then((r) => r.stdout), 'serve is in another mount namespace');
+
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  const created = await n.client.create(req);
+  assertOk(t, created);
+  t.is(await ownerPid(n), child.pid, 'serve did the work');
+  // Seen from the node's namespace: the closure with the store's inodes, read-only.
+  t.deepEqual(await mountsBelow(path), [path]);
+  const data = fixture.closure.find((p) => p.includes('fixture-data'))!;
+  const [here, store] = await Promise.all([stat(inVolume(path, fixture)), stat(join(data, 'share/greeting'))]);
+  t.is(here.ino, store.ino);
+  t.is(await writeFile(join(path, 'x'), 'x').then(() => undefined, (e: NodeJS.ErrnoException) => e.code), 'EROFS');
+  assertOk(t, await n.client.delete(req, path));
+  t.deepEqual(await mountsBelow(join(n.volumesDir, req.id)), []);
+  t.false(await exists(path));
+  client.close();
+  child.kill('SIGTERM');
+  t.is((await child).exitCode, 0);
+  await execa('umount', [n.volumesDir]);
   await assertNothingLeft(t, n);
 });
