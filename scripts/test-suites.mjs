@@ -32,6 +32,8 @@ export const UNIT_TESTS = [
   'sdk-examples/docker-swarm/dist/test/imports.test.js',
   'dist/test/adapters/module/adapter-module.test.js',
   'dist/test/cli/adapter-module.test.js',
+  'dist/test/adapters/nomad-host/host-volume-request.test.js',
+  'dist/test/adapters/nomad-host/host-volume-socket.test.js',
   'dist/test/docs/markdown.test.js',
   'dist/test/docs/links.test.js',
   'dist/test/docs/names.test.js',

@@ -1,4 +1,6 @@
 import type { Container } from 'inversify';
+import { startHostVolumeService } from './adapters/nomad-host/host-volume-service.js';
+import type { HostVolumeListener } from './adapters/nomad-host/host-volume-socket.js';
 import { createContainer, type PluginConfig } from './composition-root.js';
 import { NodeEvents } from './core/ports/node-events.js';
 import { StoreGarbageCollector } from './core/store-gc.js';
@@ -19,6 +21,8 @@ export class RunningPlugin {
   private storeGc?: StoreGarbageCollector;
   /** Present when serving --metrics-address. */
   metrics?: PluginMetrics;
+  /** The Nomad host volume plugin's line to this process (node modes), which owns the state dir. */
+  private hostVolumes?: HostVolumeListener;
 
   private constructor(
     readonly container: Container,
@@ -47,6 +51,11 @@ export class RunningPlugin {
         plugin.scheduleGc(config);
         plugin.storeGc = container.get(StoreGarbageCollector);
         plugin.storeGc.start();
+        // CSI volumes do not depend on it: a state dir that cannot hold the socket costs host volumes only.
+        plugin.hostVolumes = await startHostVolumeService(container, config).catch((error: unknown) => {
+          config.logger.error({ err: error }, 'cannot answer the Nomad host volume plugin; its creates and deletes fail while this serve runs');
+          return undefined;
+        });
       }
       return plugin;
     } catch (error) {
@@ -59,7 +68,7 @@ export class RunningPlugin {
     clearInterval(this.gcTimer);
     this.storeGc?.stop();
     await this.metrics?.stop();
-    await this.server.stop(graceMs);
+    await Promise.all([this.server.stop(graceMs), this.hostVolumes?.close(graceMs)]);
     await this.unlock();
   }
 

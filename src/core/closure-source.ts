@@ -13,6 +13,8 @@ import { specFingerprint, type VolumeSpec } from './volume-spec.js';
 export interface PrepareOptions {
   /** Evaluate expressions and flakes again now, and forget a remembered failure. */
   refresh?: boolean;
+  /** This call's wait for the work (see RealisationTracker.run); the node's realiseWaitMs otherwise. */
+  waitMs?: number;
 }
 
 /** A short description of a spec for logs and retry messages (never the whole expression). */
@@ -51,7 +53,7 @@ export class ClosureSource {
     checkSourcePolicy(spec, this.settings.policy);
     const key = specFingerprint(spec);
     if (options.refresh) this.tracker.forget(key);
-    return this.tracker.run(key, describeSource(spec), (progress) => this.realise(spec, progress, log, options), log);
+    return this.tracker.run(key, describeSource(spec), (progress) => this.realise(spec, progress, log, options), log, options.waitMs);
   }
 
   private async realise(spec: VolumeSpec, progress: RealiseProgress, log: Logger, options: PrepareOptions): Promise<PreparedRoots> {

@@ -49,9 +49,10 @@ export class RealisationTracker {
   /**
    * Runs `work` for `key` unless it is already running (then joins it) or failed
    * recently (then throws that failure again). Resolves with its result, or throws
-   * AbortedError when the work outlasts the wait; the work keeps running.
+   * AbortedError when the work outlasts the wait (`waitMs`, the node's setting unless a
+   * caller has a deadline of its own); the work keeps running.
    */
-  async run<T>(key: string, label: string, work: (progress: RealiseProgress) => Promise<T>, log: Logger = this.log): Promise<T> {
+  async run<T>(key: string, label: string, work: (progress: RealiseProgress) => Promise<T>, log: Logger = this.log, waitMs = this.settings.realiseWaitMs): Promise<T> {
     const failure = this.failures.get(key);
     if (failure) {
       const age = this.clock.now().getTime() - failure.at;
@@ -68,7 +69,7 @@ export class RealisationTracker {
     } else {
       job = this.start(key, label, work, log);
     }
-    return this.wait(job);
+    return this.wait(job, waitMs);
   }
 
   /** Forgets a remembered failure (an explicit refresh). Running work is not affected. */
@@ -118,17 +119,16 @@ export class RealisationTracker {
     return job;
   }
 
-  private async wait<T>(job: Job<T>): Promise<T> {
+  private async wait<T>(job: Job<T>, waitMs: number): Promise<T> {
     job.waiting++;
     try {
-      return await this.race(job);
+      return await this.race(job, waitMs);
     } finally {
       job.waiting--;
     }
   }
 
-  private async race<T>(job: Job<T>): Promise<T> {
-    const waitMs = this.settings.realiseWaitMs;
+  private async race<T>(job: Job<T>, waitMs: number): Promise<T> {
     if (waitMs <= 0) return job.promise;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {

@@ -110,7 +110,7 @@ export class VolumePublisher {
       phase.end('realise');
       view = await this.views.acquireExisting(request.staged.viewKey);
     } else {
-      const prepared = await this.source.prepare(request.spec, log);
+      const prepared = await this.source.prepare(request.spec, log, { waitMs: request.realiseWaitMs });
       roots = prepared.roots;
       paths = prepared.closure.length;
       phase.end('realise');

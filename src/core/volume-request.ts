@@ -26,6 +26,11 @@ export interface PublishRequest {
   staged?: StagedView;
   /** Who asked, as the adapter read it (for the node's events; logs get it from the logger). */
   workload?: Workload;
+  /**
+   * How long this call waits for the closure before answering ABORTED (the work goes on),
+   * when the caller has its own deadline (a Nomad host volume's); the node's setting otherwise.
+   */
+  realiseWaitMs?: number;
 }
 
 /** What NodeStageVolume left for the publishes from one staging path. */

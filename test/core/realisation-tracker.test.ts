@@ -86,3 +86,22 @@ test('different keys do not share work', async (t) => {
   const results = await Promise.all(['a', 'b'].map((key) => subject.run(key, key, async () => key)));
   t.deepEqual(results, ['a', 'b']);
 });
+
+test('a caller with its own deadline waits its own time: ABORTED at its wait, while a caller without one waits as the node says (0: to the end)', async (t) => {
+  const { tracker: subject } = tracker({ realiseWaitMs: 0 });
+  const gate = new Deferred();
+  let runs = 0;
+  const work = async () => {
+    runs++;
+    await gate.promise;
+    return 'done';
+  };
+  const patient = subject.run('k', 'a closure', work);
+  const started = Date.now();
+  await t.throwsAsync(subject.run('k', 'a closure', work, undefined, 30), { instanceOf: AbortedError, message: /^still preparing a closure: .*the work continues/ });
+  t.true(Date.now() - started < 5_000);
+  t.true(subject.isRunning('k'), 'the work goes on');
+  gate.resolve();
+  t.is(await patient, 'done');
+  t.is(runs, 1);
+});

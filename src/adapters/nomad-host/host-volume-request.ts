@@ -24,6 +24,8 @@ export interface HostVolumeRequest {
   readonly: boolean;
   /** The parameters minus `readOnly`: the same keys as a CSI volume context (empty for delete). */
   context: Record<string, string>;
+  /** The DHV_* variables read here, as given: what the plugin hands a running serve, which reads them again. */
+  env: Record<string, string>;
 }
 
 export function parseOperation(argv: readonly string[], env: NodeJS.ProcessEnv): HostVolumeOperation {
@@ -81,6 +83,9 @@ function readOnlyFrom(parameters: Record<string, string>): boolean {
   throw new InvalidArgumentError(`parameter ${READ_ONLY_PARAMETER} ${quoted(value)} must be "true" (the default) or "false" (a writable overlay)`);
 }
 
+/** What `hostVolumeRequest` reads, and so what a serve asked to do the operation is given. */
+const DELEGATED_VARIABLES = ['DHV_VOLUMES_DIR', 'DHV_VOLUME_ID', 'DHV_PARAMETERS', 'DHV_CREATED_PATH'] as const;
+
 /**
  * The create or delete request in the environment. The path is always derived from
  * DHV_VOLUMES_DIR and DHV_VOLUME_ID, for delete too: when Nomad cannot save a volume
@@ -104,5 +109,6 @@ export function hostVolumeRequest(operation: 'create' | 'delete', env: NodeJS.Pr
     ...(env.DHV_CREATED_PATH ? { createdPath: env.DHV_CREATED_PATH } : {}),
     readonly,
     context,
+    env: Object.fromEntries(DELEGATED_VARIABLES.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]]))),
   };
 }

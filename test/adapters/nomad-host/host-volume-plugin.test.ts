@@ -1,125 +1,25 @@
-import test, { type ExecutionContext } from 'ava';
-import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import test from 'ava';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { readVolumeSpec } from '../../../src/adapters/nomad/tooling/volume-spec-file.js';
-import { mountOptionsAt, mountsBelow } from '../../helpers/mounts.js';
+import { mountsBelow } from '../../helpers/mounts.js';
 import { buildFixture, copyToChrootStore, FIXTURES, type Fixture } from '../../helpers/nix.js';
 import { tempDir } from '../../helpers/temp.js';
 import { JOBS_DIR } from '../nomad/shipped-jobs.js';
-import { mountCapability } from '../../helpers/csi-client.js';
 import { startGatedCache } from '../../helpers/gated-cache.js';
-import { startServeProcess } from '../../helpers/serve-process.js';
-import { NomadHostClient, OPERATION_TIMEOUT_MS, type CreateRequest, type HostVolumeCall } from './nomad-host-client.js';
+import { CLI } from '../../helpers/serve-process.js';
+import { assertClosureAt, assertFailed, assertNothingLeft, assertOk, entries, exists, node, request } from './host-volume-node.js';
+import { OPERATION_TIMEOUT_MS } from './nomad-host-client.js';
 
 // Serial: each test runs the real plugin, Nix and mounts, and the fingerprint test
 // measures Nomad's 5-second limit, which a dozen concurrent creates would distort.
-const CLI = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 const SPEC = 'host-volume-hello.volume.hcl';
-
-interface Node {
-  dir: string;
-  stateDir: string;
-  volumesDir: string;
-  client: NomadHostClient;
-  /** The store's physical root ('' for the node store). */
-  storeRoot: string;
-}
-
-/**
- * A node as Nomad sees it: a plugin directory holding the wrapper that
- * `nixmount host-volume install` writes, the client's volumes directory, and the
- * node's /etc/nixmount/host-volume.json (here in the test dir, named to the wrapper).
- */
-async function node(t: ExecutionContext, config: Record<string, string> = {}, storeRoot = ''): Promise<Node> {
-  const dir = await tempDir(t, 'nixmount-hostvol-');
-  const stateDir = join(dir, 'state');
-  const pluginDir = join(dir, 'host_volume_plugins');
-  const volumesDir = join(dir, 'host_volumes');
-  await mkdir(volumesDir);
-  const configFile = join(dir, 'host-volume.json');
-  // No view-idle: the plugin's default (0) lets a view go with its last volume, so "nothing left" is checkable at once.
-  await writeFile(configFile, JSON.stringify({ 'state-dir': stateDir, substituters: '', ...config }));
-  await execa('node', [CLI, 'host-volume', 'install', '--plugin-dir', pluginDir, '--config', configFile, '--lock-file', join(dir, 'plugin.lock')]);
-  return { dir, stateDir, volumesDir, client: new NomadHostClient(join(pluginDir, 'nixmount'), pluginDir, volumesDir), storeRoot };
-}
 
 /** The shipped spec's parameters with its (machine-specific) store path replaced by the fixture's root. */
 async function shippedParameters(fixture: Fixture): Promise<Record<string, string>> {
   const spec = readVolumeSpec(await readFile(`${JOBS_DIR}${SPEC}`, 'utf8'), `jobs/${SPEC}`);
   return Object.fromEntries(Object.entries(spec.parameters).map(([key, value]) => [key, value.startsWith('/nix/store/') ? fixture.root : value]));
-}
-
-let counter = 0;
-function request(parameters: Record<string, string> | null, name = 'nix-hello-host'): CreateRequest {
-  counter++;
-  return { id: `0c0ffee0-${process.pid.toString(16).padStart(4, '0')}-4000-8000-${counter.toString(16).padStart(12, '0')}`, name, parameters };
-}
-
-async function entries(dir: string): Promise<string[]> {
-  return (await readdir(dir).catch(() => [] as string[])).filter((name) => !name.startsWith('.')).sort();
-}
-
-async function exists(path: string): Promise<boolean> {
-  return lstat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-function gcRootsDir(n: Node, canonicalState: string): string {
-  return join(n.storeRoot || '/', 'nix/var/nix/gcroots/nixmount', createHash('sha256').update(canonicalState).digest('hex').slice(0, 16));
-}
-
-/** No mount, no directory, no record, no overlay, no view, no GC root: the node as before the create. */
-async function assertNothingLeft(t: ExecutionContext, n: Node): Promise<void> {
-  t.deepEqual(await mountsBelow(n.dir), [], 'no mount');
-  t.deepEqual(await entries(n.volumesDir), [], 'no volume directory');
-  t.deepEqual(await entries(join(n.stateDir, 'volumes')), [], 'no record');
-  t.deepEqual(await entries(join(n.stateDir, 'overlays')), [], 'no overlay');
-  t.deepEqual(await entries(join(n.stateDir, 'views')), [], 'no view');
-  if (await exists(n.stateDir)) t.deepEqual(await entries(gcRootsDir(n, await realpath(n.stateDir))), [], 'no GC root');
-}
-
-function assertOk(t: ExecutionContext, call: HostVolumeCall): void {
-  t.is(call.exitCode, 0, `${call.stdout}\n${call.stderr}`);
-  t.is(call.nomadError, undefined);
-}
-
-/** A failed call as Nomad reports it: non-zero, one line of JSON `error` (shown to the user), the same line on stderr. */
-function assertFailed(t: ExecutionContext, call: HostVolumeCall, pattern: RegExp): void {
-  t.false(call.killed, 'not killed at the deadline');
-  t.not(call.exitCode, 0);
-  t.is(call.stdout.trimEnd().split('\n').length, 1, call.stdout);
-  const error = call.json?.error;
-  t.is(typeof error, 'string');
-  t.regex(error as string, pattern);
-  t.false((error as string).includes('\n'));
-  t.regex(call.nomadError!, pattern);
-  const lastLine = call.stderr.trimEnd().split('\n').pop()!;
-  t.is(lastLine, `nixmount host-volume create: ${error as string}`);
-}
-
-async function assertClosureAt(t: ExecutionContext, n: Node, path: string, fixture: Fixture): Promise<void> {
-  t.deepEqual(await mountsBelow(n.volumesDir), [path], 'one mount, at the created path');
-  t.true((await mountOptionsAt(path))!.includes('ro'), 'mounted read-only');
-  for (const storePath of fixture.closure) {
-    t.true(await exists(join(path, 'store', storePath.slice('/nix/store/'.length))), storePath);
-  }
-  // The node store's own files (inodes), not copies.
-  const data = fixture.closure.find((p) => p.includes('fixture-data'))!;
-  const inVolume = await stat(join(path, 'store', data.slice('/nix/store/'.length), 'share/greeting'));
-  const inStore = await stat(join(n.storeRoot, data, 'share/greeting'));
-  t.is(inVolume.ino, inStore.ino);
-  t.is(inVolume.dev, inStore.dev);
-  t.is(await readFile(join(path, 'store', data.slice('/nix/store/'.length), 'share/greeting'), 'utf8'), await readFile(join(n.storeRoot, data, 'share/greeting'), 'utf8'));
-  // Writes are refused by the mount itself, whatever a jobspec's read_only says.
-  const write = await writeFile(join(path, 'x'), 'x').then(() => undefined, (e: NodeJS.ErrnoException) => e.code);
-  t.is(write, 'EROFS');
-  const mk = await mkdir(join(path, 'store', 'y')).then(() => undefined, (e: NodeJS.ErrnoException) => e.code);
-  t.is(mk, 'EROFS');
 }
 
 test.serial('fingerprint: the version JSON, with nothing but DHV_OPERATION, well within 5 s', async (t) => {
@@ -339,57 +239,6 @@ test.serial('a closure slower than Nomad\'s 60 s: create fails cleanly before th
   t.deepEqual(retry.json, { path: join(n.volumesDir, req.id), bytes: 0 });
   await assertClosureAt(t, n, join(n.volumesDir, req.id), fixture);
   assertOk(t, await n.client.delete(req, join(n.volumesDir, req.id)));
-  await assertNothingLeft(t, n);
-});
-
-test.serial('one state dir with nixmount serve: refused (owner named) while serve runs; then the plugin reuses the view serve built, and serve keeps it held for the host volume', async (t) => {
-  const fixture = await buildFixture('hostvol-serve');
-  const n = await node(t);
-  const socket = join(n.dir, 'csi.sock');
-  const serveArgs = ['--endpoint', `unix://${socket}`, '--state-dir', n.stateDir, '--node-id', 'hostvol-serve', '--substituters', '', '--view-idle', '0'];
-  const serve = async () => {
-    const started = await startServeProcess(serveArgs, socket);
-    t.teardown(() => {
-      started.client.close();
-      started.child.kill('SIGKILL');
-    });
-    return started;
-  };
-  const stop = async (started: Awaited<ReturnType<typeof serve>>) => {
-    started.client.close();
-    started.child.kill('SIGTERM');
-    t.is((await started.child).exitCode, 0);
-  };
-  const views = () => entries(join(n.stateDir, 'views'));
-  const records = () => entries(join(n.stateDir, 'volumes'));
-
-  let running = await serve();
-  await mkdir(join(n.dir, 'pod'));
-  const podTarget = join(n.dir, 'pod/mount');
-  await running.client.call('node', 'NodePublishVolume', { volume_id: 'csi-v', target_path: podTarget, volume_capability: mountCapability(), readonly: true, volume_context: { paths: fixture.root } });
-  const built = await views();
-  t.is(built.length, 1);
-
-  const req = request({ paths: fixture.root });
-  const path = join(n.volumesDir, req.id);
-  const refused = await n.client.create(req);
-  assertFailed(t, refused, new RegExp(`state directory .* is in use by process ${running.child.pid} \\(a running nixmount serve\\?\\)`));
-  t.deepEqual(await mountsBelow(n.volumesDir), []);
-  t.deepEqual(await entries(n.volumesDir), []);
-  t.is((await records()).length, 1, 'only serve\'s record');
-
-  await stop(running);
-  assertOk(t, await n.client.create(req));
-  t.deepEqual(await views(), built, 'the view serve built, reused: one view per closure');
-  t.is((await records()).length, 2);
-  await assertClosureAt(t, n, path, fixture);
-
-  running = await serve();
-  await running.client.call('node', 'NodeUnpublishVolume', { volume_id: 'csi-v', target_path: podTarget });
-  t.deepEqual(await views(), built, 'serve collects unheld views at once (view-idle 0), but the host volume\'s record holds this one');
-  await stop(running);
-
-  assertOk(t, await n.client.delete(req, path));
   await assertNothingLeft(t, n);
 });
 

@@ -13,8 +13,17 @@ test('DHV_PARAMETERS: Nomad\'s "null" and absent mean no parameters; anything bu
 });
 
 test('create: the path is DHV_VOLUMES_DIR/DHV_VOLUME_ID, readOnly is taken out of the context and defaults to true', (t) => {
-  const request = hostVolumeRequest('create', { ...BASE, DHV_PARAMETERS: '{"paths":"/nix/store/x"}' });
-  t.deepEqual(request, { operation: 'create', volumeId: BASE.DHV_VOLUME_ID, path: `/opt/nomad/data/host_volumes/${BASE.DHV_VOLUME_ID}`, readonly: true, context: { paths: '/nix/store/x' } });
+  // Variables it does not read (DHV_NODE_ID, …) are not carried to a serve.
+  const request = hostVolumeRequest('create', { ...BASE, DHV_PARAMETERS: '{"paths":"/nix/store/x"}', DHV_NODE_ID: 'n1' });
+  t.deepEqual(request, {
+    operation: 'create',
+    volumeId: BASE.DHV_VOLUME_ID,
+    path: `/opt/nomad/data/host_volumes/${BASE.DHV_VOLUME_ID}`,
+    readonly: true,
+    context: { paths: '/nix/store/x' },
+    env: { ...BASE, DHV_PARAMETERS: '{"paths":"/nix/store/x"}' },
+  });
+  t.deepEqual(hostVolumeRequest(request.operation, request.env), request, 'a serve reading the carried variables gets the same request');
   const writable = hostVolumeRequest('create', { ...BASE, DHV_PARAMETERS: '{"paths":"/nix/store/x","readOnly":"false"}' });
   t.false(writable.readonly);
   t.deepEqual(writable.context, { paths: '/nix/store/x' });
@@ -26,6 +35,7 @@ test('delete: parameters are not read (a volume whose create failed on them is s
   t.is(request.path, `/opt/nomad/data/host_volumes/${BASE.DHV_VOLUME_ID}`);
   t.is(request.createdPath, '/opt/nomad/data/host_volumes');
   t.deepEqual(request.context, {});
+  t.deepEqual(hostVolumeRequest('delete', request.env), request);
 });
 
 test('missing or unusable variables are refused by name', (t) => {

@@ -1,0 +1,56 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { LocalAdapter } from '../local/local-adapter.js';
+import { AlreadyExistsError } from '../../core/errors.js';
+import type { VolumePublisher } from '../../core/volume-publisher.js';
+import type { HostVolumeRequest } from './host-volume-request.js';
+
+/** What a host volume operation runs against: the node's publisher and the local adapter's path rules. */
+export interface HostVolumeNode {
+  publisher: VolumePublisher;
+  adapter: LocalAdapter;
+}
+
+export interface CreatedHostVolume {
+  path: string;
+  bytes: number;
+}
+
+/**
+ * Create: the volume's closure read-only (or an overlay when asked) at the path Nomad
+ * named. The same code runs in the plugin's own process and in a `nixmount serve` that
+ * owns the state dir, so both routes keep one set of rules.
+ */
+export async function createHostVolume(node: HostVolumeNode, request: HostVolumeRequest, realiseWaitMs: number): Promise<CreatedHostVolume> {
+  // The canonical path the local adapter accepts (the rules of `nixmount publish`).
+  const target = node.adapter.checkTargetPath(request.path);
+  const spec = node.adapter.parseVolumeContext(request.context).spec;
+  // The client's volumes dir is Nomad's to name but may not exist yet (its own mkdir plugin creates parents too).
+  await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+  await node.publisher
+    .publish({
+      volumeId: request.volumeId,
+      targetPath: target,
+      readonly: request.readonly,
+      // Nomad bind-mounts the path into each task itself; nixmount's mount is one per volume.
+      accessMode: request.readonly ? 'single-node-reader-only' : 'single-node-writer',
+      mountFlags: [],
+      spec,
+      realiseWaitMs,
+    })
+    .catch((error: unknown) => {
+      if (!(error instanceof AlreadyExistsError)) throw error;
+      // A spec changed under the same id: tasks may hold the old mount, so nothing is swapped under them.
+      throw new AlreadyExistsError(
+        `volume ${request.volumeId} already exists on this node with other parameters (${error.message}); nixmount does not change a volume in place: delete it and create it again`,
+      );
+    });
+  // A Nix volume has no capacity of its own (the controller reports 0 too).
+  return { path: target, bytes: 0 };
+}
+
+/** Delete: absent (never created, or deleted before) is success, as Nomad needs. */
+export async function deleteHostVolume(node: HostVolumeNode, request: HostVolumeRequest): Promise<void> {
+  const target = node.adapter.checkTargetPath(request.path);
+  await node.publisher.unpublish(request.volumeId, target);
+}

@@ -1,0 +1,176 @@
+import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import type { ErrorKind } from '../../core/errors.js';
+import type { Logger } from '../../core/ports/logger.js';
+
+/**
+ * The private line between the host volume plugin and a running `nixmount serve` that
+ * owns the same state dir: one connection per operation, one JSON line each way. The
+ * socket lives in a directory of the state dir that only root may enter (0700), so the
+ * kernel's permission check is the authentication; nothing else listens on it.
+ */
+
+/** Where serve listens, and the plugin looks: inside the state dir, so "same state dir" means "same serve". */
+export function hostVolumeSocketPath(stateDir: string): string {
+  return join(stateDir, 'host-volume', 'plugin.sock');
+}
+
+/** The plugin's question: the DHV_* variables as Nomad gave them, so serve validates them with the same parser. */
+export interface DelegatedRequest {
+  operation: 'create' | 'delete';
+  env: Record<string, string>;
+  /** How long serve may wait for the closure before answering "not ready" (Nomad's deadline, minus the rest of the work). */
+  realiseWaitMs: number;
+  /** The store the plugin's node config names: serve refuses to act for a config that disagrees with it. */
+  store: string;
+}
+
+export type DelegatedAnswer = { ok: true; path?: string; bytes?: number } | { ok: false; kind: ErrorKind | 'Internal'; message: string };
+
+/** A request line is a few DHV_* variables; the volume context's own limit is 64 KiB. */
+const MAX_LINE_BYTES = 1024 * 1024;
+
+export interface HostVolumeListener {
+  /** Stops accepting, waits up to `graceMs` for operations under way, removes the socket. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Serve's side: answers each connection's one request with `handle` (which never throws). */
+export async function listenHostVolumeSocket(
+  socketPath: string,
+  handle: (request: unknown) => Promise<DelegatedAnswer>,
+  log: Logger,
+): Promise<HostVolumeListener> {
+  const dir = dirname(socketPath);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const info = await lstat(dir);
+  if (!info.isDirectory()) throw new Error(`${dir} is not a directory; nixmount keeps its host volume socket there`);
+  // Made by an older run or by hand with other permissions: only root may connect.
+  await chmod(dir, 0o700);
+  // A socket file left by a killed serve refuses connections; this process owns the state dir now.
+  await rm(socketPath, { force: true });
+  const running = new Set<Promise<void>>();
+  const server = createServer((socket) => {
+    const work = serveOne(socket, handle, log);
+    running.add(work);
+    void work.finally(() => running.delete(work));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  await chmod(socketPath, 0o600);
+  log.info({ socket: socketPath }, 'answering the Nomad host volume plugin');
+  return {
+    async close(graceMs = 10_000) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const timer = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+      await Promise.race([Promise.allSettled([...running]), timer]);
+      // Best effort: a socket file left (a read-only state dir) refuses connections, which the
+      // plugin reads as "no serve", and the next serve replaces it.
+      await rm(socketPath, { force: true }).catch(() => undefined);
+    },
+  };
+}
+
+async function serveOne(socket: Socket, handle: (request: unknown) => Promise<DelegatedAnswer>, log: Logger): Promise<void> {
+  socket.on('error', (error) => log.debug({ err: error }, 'host volume plugin connection failed'));
+  const line = await readLine(socket).catch((error: unknown) => error as Error);
+  if (line === undefined) return;
+  let answer: DelegatedAnswer | undefined;
+  let request: unknown;
+  if (line instanceof Error) {
+    answer = { ok: false, kind: 'InvalidArgument', message: line.message };
+  } else {
+    try {
+      request = JSON.parse(line);
+    } catch (error) {
+      answer = { ok: false, kind: 'InvalidArgument', message: `the request is not JSON: ${(error as Error).message}` };
+    }
+  }
+  answer ??= await handle(request);
+  // The plugin may be gone (killed by Nomad at its deadline): the answer then goes nowhere, and the
+  // operation stands; Nomad's next create finds the volume made (idempotent), a delete removes it.
+  if (!socket.destroyed) socket.end(`${JSON.stringify(answer)}\n`);
+}
+
+/** The first line on `socket`; undefined when the peer closed before sending one. */
+function readLine(socket: Socket): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const done = (value: string | undefined, error?: Error) => {
+      socket.removeAllListeners('data');
+      socket.removeAllListeners('end');
+      socket.removeAllListeners('close');
+      if (error) reject(error);
+      else resolve(value);
+    };
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      const end = text.indexOf('\n');
+      if (end >= 0) done(text.slice(0, end));
+      else if (Buffer.byteLength(text) > MAX_LINE_BYTES) done(undefined, new Error(`the request is longer than ${MAX_LINE_BYTES} bytes`));
+    });
+    socket.on('end', () => done(undefined));
+    socket.on('close', () => done(undefined));
+  });
+}
+
+export type Delegation =
+  | { kind: 'answered'; answer: DelegatedAnswer }
+  /** Nobody listens: no serve on this state dir (or one starting, or stopping). */
+  | { kind: 'no-server' }
+  /** Serve took the request and went away without answering (it died or stopped). */
+  | { kind: 'lost' };
+
+/** The plugin's side: one request, its answer, within `timeoutMs`. */
+export function askHostVolumeSocket(socketPath: string, request: DelegatedRequest, timeoutMs: number): Promise<Delegation> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(socketPath);
+    let connected = false;
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the nixmount serve at ${socketPath} did not answer within ${Math.ceil(timeoutMs / 1000)} s`));
+    }, Math.max(0, timeoutMs));
+    const settle = (outcome: Delegation) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(outcome);
+    };
+    socket.setEncoding('utf8');
+    socket.on('connect', () => {
+      connected = true;
+      socket.write(`${JSON.stringify(request)}\n`);
+    });
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+      const end = text.indexOf('\n');
+      if (end < 0) return;
+      try {
+        settle({ kind: 'answered', answer: JSON.parse(text.slice(0, end)) as DelegatedAnswer });
+      } catch {
+        settle({ kind: 'answered', answer: { ok: false, kind: 'Internal', message: `nixmount serve answered something that is not JSON: ${text.slice(0, 200)}` } });
+      }
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (!connected && (error.code === 'ENOENT' || error.code === 'ECONNREFUSED')) {
+        settle({ kind: 'no-server' });
+        return;
+      }
+      if (connected) {
+        settle({ kind: 'lost' });
+        return;
+      }
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new Error(`cannot reach the nixmount serve at ${socketPath}: ${error.message}`));
+    });
+    socket.on('close', () => settle(connected ? { kind: 'lost' } : { kind: 'no-server' }));
+  });
+}

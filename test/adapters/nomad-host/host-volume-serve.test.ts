@@ -1,0 +1,307 @@
+import test, { type ExecutionContext } from 'ava';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { CsiClient, mountCapability } from '../../helpers/csi-client.js';
+import { MountNamespace } from '../../helpers/crash-namespace.js';
+import { ServeNode } from '../../helpers/crash-serve.js';
+import { CrashWrappers, type CommandMoment } from '../../helpers/crash-wrappers.js';
+import { mountsBelow } from '../../helpers/mounts.js';
+import { buildFixture, nixEnv, type Fixture } from '../../helpers/nix.js';
+import { startGatedCache } from '../../helpers/gated-cache.js';
+import { CLI, startServeProcess } from '../../helpers/serve-process.js';
+import { tempDir } from '../../helpers/temp.js';
+import { OPERATION_TIMEOUT_MS } from './nomad-host-client.js';
+import { assertClosureAt, assertFailed, assertNothingLeft, assertOk, entries, exists, node, request, type Node } from './host-volume-node.js';
+
+/**
+ * The host volume plugin next to a running `nixmount serve` on ONE state dir: serve owns
+ * the dir (its lock, records, leases and views in memory), so the plugin's create and
+ * delete run in serve, over the private socket in the state dir; without serve they run
+ * in the plugin's own process. Serial: real serve processes, Nix and mounts.
+ */
+
+async function startServe(t: ExecutionContext, n: Node, nixArgs: string[] = ['--substituters', '']) {
+  const socket = join(n.dir, 'csi.sock');
+  const args = ['--endpoint', `unix://${socket}`, '--state-dir', n.stateDir, '--node-id', 'hostvol-serve', '--view-idle', '0', ...nixArgs];
+  const started = await startServeProcess(args, socket);
+  t.teardown(() => {
+    started.client.close();
+    started.child.kill('SIGKILL');
+  });
+  return {
+    ...started,
+    async stop() {
+      started.client.close();
+      started.child.kill('SIGTERM');
+      t.is((await started.child).exitCode, 0, 'serve stopped cleanly');
+    },
+  };
+}
+
+async function ownerPid(n: Node): Promise<number | undefined> {
+  const text = await readFile(join(n.stateDir, 'owner.pid'), 'utf8').catch(() => '');
+  return text ? Number(text.trim()) : undefined;
+}
+
+function inVolume(path: string, fixture: Fixture): string {
+  const data = fixture.closure.find((p) => p.includes('fixture-data'))!;
+  return join(path, 'store', data.slice('/nix/store/'.length), 'share/greeting');
+}
+
+test.serial('serve running: a closure published by CSI and then by a host volume has ONE view (same inodes); the plugin never takes serve\'s lock; deletes leave nothing', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const n = await node(t);
+  const serve = await startServe(t, n);
+  const views = () => entries(join(n.stateDir, 'views'));
+  const records = () => entries(join(n.stateDir, 'volumes'));
+
+  await mkdir(join(n.dir, 'pod'));
+  const podTarget = join(n.dir, 'pod/mount');
+  await serve.client.call('node', 'NodePublishVolume', { volume_id: 'csi-v', target_path: podTarget, volume_capability: mountCapability(), readonly: true, volume_context: { paths: fixture.root } });
+  const built = await views();
+  t.is(built.length, 1);
+
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  const created = await n.client.create(req);
+  assertOk(t, created);
+  t.deepEqual(created.json, { path, bytes: 0 });
+  t.is(await ownerPid(n), serve.child.pid, 'serve still owns the state dir');
+  t.deepEqual(await views(), built, 'the view CSI built, reused: one view per closure');
+  t.is((await records()).length, 2, 'serve\'s record and the host volume\'s, in serve\'s records');
+  await assertClosureAt(t, n, path, fixture);
+  const [csiFile, hostFile] = await Promise.all([stat(inVolume(podTarget, fixture)), stat(inVolume(path, fixture))]);
+  t.is(hostFile.ino, csiFile.ino, 'the same inode through the CSI volume and the host volume');
+  t.is(hostFile.dev, csiFile.dev);
+
+  // Nomad's retry, and its create of every volume at agent start: the same answer from serve.
+  const again = await n.client.create(req);
+  assertOk(t, again);
+  t.deepEqual(again.json, created.json);
+
+  // A bad volume is refused by serve as by the plugin: one line, nothing made.
+  const bad = request({ paths: '/usr/bin' });
+  assertFailed(t, await n.client.create(bad), /paths: "\/usr\/bin" is not under \/nix\/store\//);
+  t.false(await exists(join(n.volumesDir, bad.id)));
+
+  assertOk(t, await n.client.delete(req, path));
+  t.false(await exists(path), 'the host volume\'s directory is gone');
+  t.is((await records()).length, 1);
+  t.deepEqual(await views(), built, 'still held by the CSI volume');
+  assertOk(t, await n.client.delete(req, path)); // again: nothing to do
+
+  await serve.client.call('node', 'NodeUnpublishVolume', { volume_id: 'csi-v', target_path: podTarget });
+  t.deepEqual(await views(), [], 'serve collects the view with its last holder (view-idle 0)');
+  await serve.stop();
+  await assertNothingLeft(t, n);
+});
+
+test.serial('serve down: the plugin does the work itself; a serve started later takes the host volume\'s record over and answers its delete', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const n = await node(t);
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  assertOk(t, await n.client.create(req));
+  t.is(await ownerPid(n), undefined, 'the plugin released the state dir');
+  await assertClosureAt(t, n, path, fixture);
+
+  const serve = await startServe(t, n);
+  t.is((await entries(join(n.stateDir, 'views'))).length, 1, 'serve\'s recovery keeps the view the record holds');
+  assertOk(t, await n.client.delete(req, path));
+  t.is(await ownerPid(n), serve.child.pid);
+  t.false(await exists(path));
+  t.deepEqual(await entries(join(n.stateDir, 'views')), [], 'serve collected the unheld view');
+  await serve.stop();
+
+  // And once serve is gone, the plugin again.
+  const next = request({ paths: fixture.root });
+  assertOk(t, await n.client.create(next));
+  await assertClosureAt(t, n, join(n.volumesDir, next.id), fixture);
+  assertOk(t, await n.client.delete(next, join(n.volumesDir, next.id)));
+  await assertNothingLeft(t, n);
+});
+
+// serve dies while it makes the host volume: before its first mount (the record and directory
+// made), after it (a scratch bind left), after the mount at the path (done, never answered).
+const KILLS: CommandMoment[] = [
+  { command: 'cp', n: 1, when: 'before' },
+  { command: 'mount', n: 1, when: 'before' },
+  { command: 'mount', n: 1, when: 'after' },
+  { command: 'mount', n: 2, when: 'after' },
+];
+
+test.serial('serve SIGKILLed in the middle of a delegated create: the same call finishes in the plugin (recovery repairs), and delete leaves nothing', async (t) => {
+  const fixture = await buildFixture('hostvol-serve-kill');
+  const n = await node(t);
+  const wrappers = await CrashWrappers.create(n.dir, n.stateDir);
+  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir });
+  for (const moment of KILLS) {
+    const label = `${moment.command} ${moment.n} ${moment.when}`;
+    const started = await serve.launch();
+    t.true(started.ready, `${label}: serve started: ${started.stderr.slice(-2000)}`);
+    await wrappers.arm(moment);
+    const req = request({ paths: fixture.root }, `kill-${moment.command}-${moment.n}-${moment.when}`);
+    const path = join(n.volumesDir, req.id);
+    const created = await n.client.create(req);
+    await wrappers.disarm();
+    t.true(await wrappers.fired(), `${label}: the wrapper killed serve`);
+    t.true(await serve.waitExit(10_000), `${label}: serve is dead`);
+    assertOk(t, created);
+    t.deepEqual(created.json, { path, bytes: 0 }, label);
+    t.regex(created.stderr, /went away without answering; doing the work here/, label);
+    await assertClosureAt(t, n, path, fixture);
+    t.is((await entries(join(n.stateDir, 'views'))).length, 1, `${label}: one view`);
+    t.is((await entries(join(n.stateDir, 'volumes'))).length, 1, `${label}: one record`);
+    assertOk(t, await n.client.delete(req, path));
+    await assertNothingLeft(t, n);
+  }
+});
+
+test.serial('serve SIGKILLed in the middle of a delegated delete (at its umount, before and after): the same call finishes in the plugin, nothing left', async (t) => {
+  const fixture = await buildFixture('hostvol-serve-kill');
+  const n = await node(t);
+  const wrappers = await CrashWrappers.create(n.dir, n.stateDir);
+  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir });
+  const moments: CommandMoment[] = [
+    { command: 'umount', n: 1, when: 'before' },
+    { command: 'umount', n: 1, when: 'after' },
+  ];
+  for (const moment of moments) {
+    const label = `${moment.command} ${moment.n} ${moment.when}`;
+    const started = await serve.launch();
+    t.true(started.ready, `${label}: serve started: ${started.stderr.slice(-2000)}`);
+    const req = request({ paths: fixture.root }, `kill-delete-${moment.n}-${moment.when}`);
+    const path = join(n.volumesDir, req.id);
+    assertOk(t, await n.client.create(req));
+    await wrappers.arm(moment);
+    const deleted = await n.client.delete(req, path);
+    await wrappers.disarm();
+    t.true(await wrappers.fired(), `${label}: the wrapper killed serve`);
+    t.true(await serve.waitExit(10_000), `${label}: serve is dead`);
+    assertOk(t, deleted);
+    t.regex(deleted.stderr, /went away without answering; doing the work here/, label);
+    await assertNothingLeft(t, n);
+  }
+});
+
+test.serial('readOnly = "false" through serve: a writable overlay of the volume\'s own over the shared view; delete removes it', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const n = await node(t);
+  const serve = await startServe(t, n);
+  const req = request({ paths: fixture.root, readOnly: 'false' });
+  const path = join(n.volumesDir, req.id);
+  assertOk(t, await n.client.create(req));
+  await writeFile(join(path, 'scratch'), 'mine');
+  t.is(await readFile(join(path, 'scratch'), 'utf8'), 'mine');
+  t.is((await entries(join(n.stateDir, 'overlays'))).length, 1);
+  t.is(await ownerPid(n), serve.child.pid);
+  assertOk(t, await n.client.delete(req, path));
+  t.deepEqual(await entries(join(n.stateDir, 'overlays')), []);
+  await serve.stop();
+  await assertNothingLeft(t, n);
+});
+
+test.serial('a serve whose mounts do not reach the node (its own mount namespace, no shared volumes dir): create refused with the fix named, and undone', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const n = await node(t);
+  const ns = await MountNamespace.create(t);
+  const serve = await ServeNode.start(t, { dir: n.dir, stateDir: n.stateDir, ns });
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  const call = await n.client.create(req);
+  assertFailed(t, call, /mounted .* in a mount namespace that does not share it with this node's; give the serve task .* as a bind mount with shared propagation/);
+  t.deepEqual(await ns.mountsAt(path), [], 'serve took its mount back');
+  t.deepEqual(await mountsBelow(n.volumesDir), []);
+  t.false(await exists(path));
+  t.deepEqual(await entries(join(n.stateDir, 'volumes')), []);
+  await serve.stop();
+  await assertNothingLeft(t, n);
+});
+
+test.serial('a closure slower than Nomad\'s 60 s, through serve: the create answers "not ready" before the kill with nothing made, serve goes on fetching, and the retry gets the volume', async (t) => {
+  const fixture = await buildFixture('hostvol-serve-slow');
+  const cache = await startGatedCache(t, [fixture.root]);
+  const storeDir = await tempDir(t, 'nixmount-hostvol-store-');
+  const nix = { store: `local?root=${storeDir}`, substituters: cache.url, 'trusted-public-keys': cache.publicKey, 'stalled-download-timeout': '300s' };
+  const n = await node(t, nix, storeDir);
+  // serve's own realise wait (90 s by default) is longer than Nomad's limit: the plugin's deadline bounds this call.
+  const serve = await startServe(t, n, Object.entries(nix).flatMap(([key, value]) => [`--${key}`, value]));
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  const started = Date.now();
+  const call = await n.client.create(req);
+  const took = Date.now() - started;
+  assertFailed(t, call, /the closure was not ready within Nomad's 60-second limit .*nixmount serve goes on fetching it: run the create again/);
+  t.true(took < OPERATION_TIMEOUT_MS, `answered after ${took} ms, before Nomad's kill`);
+  t.deepEqual(await mountsBelow(n.dir), []);
+  t.deepEqual(await entries(n.volumesDir), []);
+  t.deepEqual(await entries(join(n.stateDir, 'volumes')), []);
+  t.is(await ownerPid(n), serve.child.pid);
+
+  cache.open();
+  const retry = await n.client.create(req);
+  assertOk(t, retry);
+  t.deepEqual(retry.json, { path, bytes: 0 });
+  await assertClosureAt(t, n, path, fixture);
+  assertOk(t, await n.client.delete(req, path));
+  await serve.stop();
+  await assertNothingLeft(t, n);
+});
+
+test.serial('a node config naming another store than the serve that owns the state dir: refused with both named, nothing made', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const other = await tempDir(t, 'nixmount-hostvol-store-');
+  const n = await node(t, { store: `local?root=${other}` });
+  const serve = await startServe(t, n);
+  const req = request({ paths: fixture.root });
+  const call = await n.client.create(req);
+  assertFailed(t, call, new RegExp(`the host volume config names store "local\\?root=${other}" but the nixmount serve that owns this state dir uses the default store; give both the same store`));
+  t.deepEqual(await entries(n.volumesDir), []);
+  t.deepEqual(await entries(join(n.stateDir, 'volumes')), []);
+  await serve.stop();
+  await assertNothingLeft(t, n);
+});
+
+test.serial('a serve in a mount namespace of its own made with --propagation unchanged (own-store under raw_exec on NixOS), over a shared volumes dir: the created path reaches the node', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const n = await node(t);
+  // The node's side: the volumes dir a shared mount, as under systemd (here / is private, so a bind of its own).
+  await execa('mount', ['--bind', n.volumesDir, n.volumesDir]);
+  await execa('mount', ['--make-shared', n.volumesDir]);
+  const socket = join(n.dir, 'csi.sock');
+  const args = [CLI, 'serve', '--endpoint', `unix://${socket}`, '--state-dir', n.stateDir, '--node-id', 'hostvol-unshared', '--substituters', '', '--view-idle', '0'];
+  const child = execa('unshare', ['--mount', '--propagation', 'unchanged', '--', 'node', ...args], { env: nixEnv, reject: false });
+  const client = new CsiClient(socket);
+  t.teardown(() => {
+    client.close();
+    child.kill('SIGKILL');
+  });
+  let ready = false;
+  for (let attempt = 0; attempt < 200 && !ready && child.exitCode === null; attempt++) {
+    ready = await client.call('identity', 'Probe', {}, 1000).then((probe) => probe.ready?.value === true, () => false);
+    if (!ready) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  t.true(ready, 'serve started');
+  t.not(await execa('readlink', [`/proc/${child.pid}/ns/mnt`]).then((r) => r.stdout), await execa('readlink', ['/proc/self/ns/mnt']).then((r) => r.stdout), 'serve is in another mount namespace');
+
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  const created = await n.client.create(req);
+  assertOk(t, created);
+  t.is(await ownerPid(n), child.pid, 'serve did the work');
+  // Seen from the node's namespace: the closure with the store's inodes, read-only.
+  t.deepEqual(await mountsBelow(path), [path]);
+  const data = fixture.closure.find((p) => p.includes('fixture-data'))!;
+  const [here, store] = await Promise.all([stat(inVolume(path, fixture)), stat(join(data, 'share/greeting'))]);
+  t.is(here.ino, store.ino);
+  t.is(await writeFile(join(path, 'x'), 'x').then(() => undefined, (e: NodeJS.ErrnoException) => e.code), 'EROFS');
+  assertOk(t, await n.client.delete(req, path));
+  t.deepEqual(await mountsBelow(join(n.volumesDir, req.id)), []);
+  t.false(await exists(path));
+  client.close();
+  child.kill('SIGTERM');
+  t.is((await child).exitCode, 0);
+  await execa('umount', [n.volumesDir]);
+  await assertNothingLeft(t, n);
+});
