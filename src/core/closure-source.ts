@@ -1,7 +1,7 @@
 import { inject, injectable } from 'inversify';
 import { Logger } from './ports/logger.js';
 import { NixStore, type RealiseEvent } from './ports/nix-store.js';
-import { RealisationTracker } from './realisation-tracker.js';
+import { RealisationTracker, type ProgressListener } from './realisation-tracker.js';
 import { RootedClosures, type PreparedRoots } from './rooted-closures.js';
 import { StorePathsUnavailableError } from './errors.js';
 import type { RealiseProgress } from './realise-progress.js';
@@ -12,6 +12,8 @@ import { specFingerprint, type VolumeSpec } from './volume-spec.js';
 export interface PrepareOptions {
   /** Evaluate expressions and flakes again now, and forget a remembered failure. */
   refresh?: boolean;
+  /** Hears this call's wait for the realisation (see RealisationTracker.run). */
+  onProgress?: ProgressListener;
 }
 
 /** A short description of a spec for logs and retry messages (never the whole expression). */
@@ -49,7 +51,7 @@ export class ClosureSource {
     checkSourcePolicy(spec, this.settings.policy);
     const key = specFingerprint(spec);
     if (options.refresh) this.tracker.forget(key);
-    return this.tracker.run(key, describeSource(spec), (progress) => this.realise(spec, progress, log, options), log);
+    return this.tracker.run(key, describeSource(spec), (progress) => this.realise(spec, progress, log, options), log, options.onProgress);
   }
 
   private async realise(spec: VolumeSpec, progress: RealiseProgress, log: Logger, options: PrepareOptions): Promise<PreparedRoots> {

@@ -32,6 +32,8 @@ export interface SourceSettings {
   evalTtlMs: number;
   /** Binary cache to copy what this node built or fetched to, so other nodes substitute it. */
   pushTo?: string;
+  /** A call waiting for a realisation hears its progress this often (first after this long); default 5 s. */
+  progressEveryMs?: number;
 }
 
 export const DEFAULT_SOURCE_SETTINGS: SourceSettings = {
@@ -39,6 +41,7 @@ export const DEFAULT_SOURCE_SETTINGS: SourceSettings = {
   realiseWaitMs: 90_000,
   failureMemoryMs: 30_000,
   evalTtlMs: 10 * 60_000,
+  progressEveryMs: 5_000,
 };
 
 /** Throws PermissionDeniedError naming the policy setting that refuses `spec`. */
