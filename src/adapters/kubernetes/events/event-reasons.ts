@@ -83,7 +83,7 @@ export function podEventFor(event: NodeEvent): PodEvent | undefined {
       return {
         pod, type: 'Normal', reason: 'VolumePublished',
         message:
-          `${volume}mounted ${event.paths} store paths${size} ${event.readonly ? 'read-only' : 'read-write'} in ${seconds(event.seconds)} ` +
+          `${volume}mounted ${event.paths} store path${event.paths === 1 ? '' : 's'}${size} ${event.readonly ? 'read-only' : 'read-write'} in ${seconds(event.seconds)} ` +
           `(realise ${seconds(realise)}, view ${seconds(view)}, mount ${seconds(mount)}); ` +
           (event.viewReused ? 'the view of this closure was reused' : 'the view of this closure was built'),
       };

@@ -161,6 +161,8 @@ export class EventRecorder {
         entry.queued = false;
         entry.lastSentAt = Date.now();
         await this.send(entry);
+        // The interval runs from the answer, so a slow API server is not also a busy one.
+        entry.lastSentAt = Date.now();
       }
       this.running = false;
       this.settle?.();

@@ -81,13 +81,13 @@ test('a repeat for the same pod and reason PATCHes count, lastTimestamp and mess
 });
 
 test('repeats within the rate limit fold into one PATCH carrying their count', async (t) => {
-  const { server, recorder } = await recorderFor(t, { minIntervalMs: 400 });
+  const { server, recorder } = await recorderFor(t, { minIntervalMs: 1000 });
   recorder.record(occurrence('NixRealiseFailed', 'try 1'));
   await recorder.drained();
   for (let i = 2; i <= 6; i++) recorder.record(occurrence('NixRealiseFailed', `try ${i}`));
-  await new Promise((resolve) => setTimeout(resolve, 150));
+  await new Promise((resolve) => setTimeout(resolve, 300));
   t.is(server.seen.length, 1, 'nothing more before the interval has passed');
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await new Promise((resolve) => setTimeout(resolve, 1200));
   await recorder.drained();
   t.deepEqual(server.seen.map((r) => r.method), ['POST', 'PATCH']);
   t.deepEqual([server.seen[1]!.body.count, server.seen[1]!.body.message], [6, 'try 6']);
