@@ -22,6 +22,7 @@ export const UNIT_TESTS = [
   'dist/test/adapters/kubernetes/manifests.test.js',
   // The Events recorder talks to a loopback HTTPS server (its certificate made with openssl).
   'dist/test/adapters/kubernetes/events/*.test.js',
+  'dist/test/adapters/kubernetes/events-manifests.test.js',
   'dist/test/adapters/nomad/nomad-adapter.test.js',
   'dist/test/adapters/nomad/nomad-cli.test.js',
   'dist/test/docs/markdown.test.js',

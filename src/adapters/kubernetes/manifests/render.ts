@@ -2,6 +2,7 @@ import { Document, isCollection, isMap, isScalar, type Node } from 'yaml';
 import { csiDriverFile, INSTALL_FILES, kustomizationFile, namespaceFile, serviceAccountFile } from './cluster-objects.js';
 import { CONTROLLER_DIR, CONTROLLER_INSTALL_FILES, controllerFiles } from './controller.js';
 import { daemonSetFile } from './daemonset.js';
+import { eventsFiles } from './events.js';
 import { exampleFiles } from './examples.js';
 import { withoutNotes, type KeyComment, type ManifestFile } from './manifest-file.js';
 import type { ManifestOptions } from './options.js';
@@ -18,6 +19,7 @@ export function manifestFiles(options: ManifestOptions): ManifestFile[] {
     kustomizationFile(),
     ...exampleFiles(options),
     ...controllerFiles(options),
+    ...eventsFiles(options),
   ];
 }
 
