@@ -32,7 +32,7 @@ export interface SourceSettings {
   evalTtlMs: number;
   /** Binary cache to copy what this node built or fetched to, so other nodes substitute it. */
   pushTo?: string;
-  /** A call waiting for a realisation hears its progress this often (first after this long); default 5 s. */
+  /** A call waiting for a realisation hears its progress this often (first after this long); 5 s when unset. */
   progressEveryMs?: number;
 }
 
@@ -41,7 +41,6 @@ export const DEFAULT_SOURCE_SETTINGS: SourceSettings = {
   realiseWaitMs: 90_000,
   failureMemoryMs: 30_000,
   evalTtlMs: 10 * 60_000,
-  progressEveryMs: 5_000,
 };
 
 /** Throws PermissionDeniedError naming the policy setting that refuses `spec`. */
