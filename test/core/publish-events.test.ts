@@ -36,7 +36,9 @@ test('each call waiting on one shared realisation hears its progress, with its o
   fakes.nix.realiseGate = new Deferred();
   const first = publisher.publish(request('/t/a', [REMOTE], 'ns/a'));
   const second = publisher.publish(request('/t/b', [REMOTE], 'ns/b'));
-  await sleep(150);
+  // Each call hears progress every 40 ms while it waits (polled, bounded: the machine may be loaded).
+  const heardBy = (target: string) => events.filter((event) => event.kind === 'realise-progress' && event.targetPath === target).length;
+  for (let i = 0; i < 100 && (heardBy('/t/a') < 2 || heardBy('/t/b') < 2); i++) await sleep(50);
   fakes.nix.realiseGate.resolve();
   await Promise.all([first, second]);
   const progress = events.filter((event) => event.kind === 'realise-progress');
