@@ -176,3 +176,35 @@ test('--kubernetes-events with another orchestrator is a usage error', async (t)
   t.is(result.exitCode, 2);
   t.regex(String(result.stderr), /^nixmount serve: --kubernetes-events needs --orchestrator kubernetes: Events are posted on the pods kubelet names\n/);
 });
+
+test('outside a pod, --kubernetes-events logs that Events are off and the node serves volumes as usual', async (t) => {
+  const dir = await tempDir(t, 'nixmount-events-');
+  const kubeletDir = join(dir, 'var/lib/kubelet');
+  await mkdir(join(kubeletDir, 'pods'), { recursive: true });
+  const socket = join(dir, 'csi.sock');
+  const child = execa('node', [
+    CLI, 'serve', '--orchestrator=kubernetes', '--kubernetes-events', `--endpoint=unix://${socket}`, `--node-id=${NODE_NAME}`,
+    `--state-dir=${join(dir, 'state')}`, `--kubelet-dir=${kubeletDir}`, '--view-idle=0',
+  ], { env: { ...nixEnv, KUBERNETES_SERVICE_HOST: '', KUBERNETES_SERVICE_PORT: '', NIXMOUNT_LOG_LEVEL: 'info' }, reject: false });
+  const client = new CsiClient(socket);
+  t.teardown(() => {
+    client.close();
+    child.kill('SIGKILL');
+  });
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (await client.call('identity', 'Probe', {}, 1000).then((probe) => probe.ready?.value === true, () => false)) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const kubelet = new KubeletHarness({ client, kubeletDir, nodeName: NODE_NAME });
+  const fixture = await buildFixture();
+  const p = pod({ name: 'quiet', namespace: 'shop', volumes: nixVolume({ paths: fixture.root }) });
+  t.deepEqual((await kubelet.startPod(p)).map((o) => o.code), [status.OK]);
+  t.deepEqual((await kubelet.deletePod(p)).map((o) => o.code), [status.OK]);
+  client.close();
+  child.kill('SIGTERM');
+  const result = await child;
+  t.is(result.exitCode, 0);
+  const off = String(result.stderr).split('\n').filter((line) => line.includes('Kubernetes Events are off')).map((line) => JSON.parse(line));
+  t.is(off.length, 1);
+  t.is(off[0].err.message, 'KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set: nixmount is not running in a pod');
+});
