@@ -33,8 +33,6 @@ interface Entry {
   /** metadata.name once the Event exists. */
   name?: string;
   count: number;
-  /** Occurrences already in the API server (count as last posted). */
-  postedCount: number;
   first: Date;
   last: Date;
   lastSentAt: number;
@@ -88,7 +86,7 @@ export class EventRecorder {
       entry = undefined;
     }
     if (!entry) {
-      entry = { key, event, count: 0, postedCount: 0, first: now, last: now, lastSentAt: -Infinity, queued: false };
+      entry = { key, event, count: 0, first: now, last: now, lastSentAt: -Infinity, queued: false };
       this.remember(entry);
     } else {
       // Most recently used last, so the first key is the one to forget.
@@ -176,7 +174,6 @@ export class EventRecorder {
       if (entry.name) {
         try {
           await this.sink.repeat(pod.namespace, entry.name, { count, lastTimestamp: timestamp(entry.last), message });
-          entry.postedCount = count;
           return;
         } catch (error) {
           // Gone (expired after an hour, or deleted): start a new Event, as client-go does.
@@ -202,7 +199,6 @@ export class EventRecorder {
       };
       await this.sink.create(event);
       entry.name = name;
-      entry.postedCount = count;
     } catch (error) {
       this.log.warn({ err: error, pod: `${pod.namespace}/${pod.name}`, reason }, 'Kubernetes Events: posting an event failed; the volume is not affected');
     }
