@@ -6,7 +6,7 @@ import { execa, execaSync } from 'execa';
 import { parse, parseAllDocuments } from 'yaml';
 import { SERVICE_ACCOUNT_DIR } from '../../../src/adapters/kubernetes/events/in-cluster.js';
 import { defaultManifestOptions } from '../../../src/adapters/kubernetes/manifests/options.js';
-import { renderManifests } from '../../../src/adapters/kubernetes/manifests/render.js';
+import { renderInstallStream, renderManifests } from '../../../src/adapters/kubernetes/manifests/render.js';
 import { ADAPTER_OPTIONS } from '../../../src/adapters/registry.js';
 import { optionsOf, parseCommandLine } from '../../../src/settings/command-line.js';
 import { DEFAULT_DRIVER_NAME, PLUGIN_OPTIONS } from '../../../src/settings/plugin-options.js';
@@ -77,6 +77,19 @@ test('the events component, applied as kustomize applies it, gives the nixmount 
   }
 });
 
+const streamObjects = (text: string): Obj[] => parseAllDocuments(text).map((doc: any) => doc.toJS());
+const byKind = (a: Obj, b: Obj) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`);
+
+test('`k8s manifests --kubernetes-events` prints the install with the component applied; without it, none of it', (t) => {
+  const options = defaultManifestOptions(DEFAULT_DRIVER_NAME, packageVersion());
+  const objects = streamObjects(renderInstallStream(options, false, true));
+  t.deepEqual(objects.map((o) => o.kind), ['Namespace', 'ServiceAccount', 'CSIDriver', 'DaemonSet', 'ClusterRole', 'ClusterRoleBinding']);
+  checkEventsInstall(t, objects, 'nixmount');
+  const plain = renderInstallStream(options);
+  t.false(plain.includes('--kubernetes-events'));
+  t.deepEqual(streamObjects(plain).map((o) => o.kind), ['Namespace', 'ServiceAccount', 'CSIDriver', 'DaemonSet']);
+});
+
 const kubectl = (() => {
   try {
     return execaSync('kubectl', ['version', '--client'], { reject: false, timeout: 20_000 }).exitCode === 0;
@@ -94,5 +107,9 @@ const kubectl = (() => {
     'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../manifests\ncomponents:\n  - ../manifests/events\n',
   );
   const { stdout } = await execa('kubectl', ['kustomize', join(dir, 'overlay')]);
-  checkEventsInstall(t, parseAllDocuments(stdout).map((doc: any) => doc.toJS()), 'nixmount');
+  const built = streamObjects(stdout);
+  checkEventsInstall(t, built, 'nixmount');
+  // `k8s manifests --kubernetes-events` prints exactly what kustomize builds.
+  const printed = streamObjects(renderInstallStream(defaultManifestOptions(DEFAULT_DRIVER_NAME, packageVersion()), false, true));
+  t.deepEqual(built.sort(byKind), printed.sort(byKind));
 });

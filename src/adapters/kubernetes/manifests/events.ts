@@ -1,3 +1,4 @@
+import { parse, parseDocument } from 'yaml';
 import { SERVICE_ACCOUNT_DIR } from '../events/in-cluster.js';
 import { SERVICE_ACCOUNT } from './cluster-objects.js';
 import { noted, type ManifestFile } from './manifest-file.js';
@@ -12,6 +13,9 @@ import { commonLabels, type ManifestOptions } from './options.js';
 export const EVENTS_DIR = 'events';
 /** The DaemonSet of daemonset.yaml, which the component patches. */
 const NODE_DAEMONSET = 'nixmount-node';
+
+/** The component's objects, by path below manifests/ (its patch is applied to daemonset.yaml). */
+export const EVENTS_INSTALL_FILES = [`${EVENTS_DIR}/clusterrole.yaml`, `${EVENTS_DIR}/clusterrolebinding.yaml`] as const;
 
 const labels = () => commonLabels('node-plugin');
 const at = (path: string) => `${EVENTS_DIR}/${path}`;
@@ -103,4 +107,20 @@ function daemonSetPatch(): ManifestFile {
 /** The files of manifests/events/. */
 export function eventsFiles(options: ManifestOptions): ManifestFile[] {
   return [kustomization(), clusterRole(options), clusterRoleBinding(options), daemonSetPatch()];
+}
+
+/**
+ * The rendered DaemonSet with the component's JSON patch applied, comments kept: what
+ * `kubectl apply -k` of an overlay with the component installs. The patch has two kinds of
+ * operation: `add` at `…/-` appends to a list, `add`/`replace` elsewhere sets a key.
+ */
+export function withEventsPatch(daemonSetYaml: string, patchYaml: string): string {
+  const doc = parseDocument(daemonSetYaml);
+  for (const { op, path, value } of parse(patchYaml) as Array<{ op: string; path: string; value: unknown }>) {
+    const keys = path.split('/').slice(1).map((key) => (/^\d+$/.test(key) ? Number(key) : key));
+    if (op === 'add' && keys.at(-1) === '-') doc.addIn(keys.slice(0, -1), value);
+    else if (op === 'add' || op === 'replace') doc.setIn(keys, value);
+    else throw new Error(`events/daemonset-patch.yaml: unsupported operation ${op} ${path}`);
+  }
+  return doc.toString({ lineWidth: 0 });
 }
