@@ -24,6 +24,9 @@ export const UNIT_TESTS = [
   'dist/test/doctor/doctor-parts.test.js',
   'dist/test/adapters/kubernetes/kubernetes-adapter.test.js',
   'dist/test/adapters/kubernetes/manifests.test.js',
+  // The Events recorder talks to a loopback HTTPS server (its certificate made with openssl).
+  'dist/test/adapters/kubernetes/events/*.test.js',
+  'dist/test/adapters/kubernetes/events-manifests.test.js',
   'dist/test/adapters/nomad/nomad-adapter.test.js',
   'dist/test/adapters/nomad/nomad-cli.test.js',
   'dist/test/sdk/sdk-surface.test.js',

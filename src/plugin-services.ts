@@ -3,6 +3,7 @@ import type { PluginConfig } from './composition-root.js';
 import { VolumeController } from './core/controller/volume-controller.js';
 import { NodeRecovery } from './core/node-recovery.js';
 import { NixStore } from './core/ports/nix-store.js';
+import { NodeEvents } from './core/ports/node-events.js';
 import { VolumePublisher } from './core/volume-publisher.js';
 import { VolumeStager } from './core/volume-stager.js';
 import { controllerService } from './csi/controller-service.js';
@@ -32,7 +33,12 @@ export async function startServices(mode: PluginMode, container: Container, conf
   const services: Partial<CsiServices> = {};
   if (runsNode(mode)) {
     await container.get(NodeRecovery).recover();
-    services.node = nodeService(rpc, { publisher: container.get(VolumePublisher), stager: container.get(VolumeStager), adapter: config.adapter });
+    services.node = nodeService(rpc, {
+      publisher: container.get(VolumePublisher),
+      stager: container.get(VolumeStager),
+      adapter: config.adapter,
+      events: container.get<NodeEvents>(NodeEvents),
+    });
   }
   if (runsController(mode)) {
     const controller = container.get(VolumeController);

@@ -7,10 +7,15 @@ import { createLogger } from '../platform/pino-logger.js';
 import type { ServeValues } from '../settings/commands.js';
 import { parseListenAddress } from '../settings/listen-address.js';
 import { pluginSettings, storeGcSettings } from '../settings/plugin-settings.js';
+import { UsageError } from '../settings/option.js';
+import { NodeEvents } from '../core/ports/node-events.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function serve(values: ServeValues): Promise<void> {
+  if (values.kubernetesEvents && values.orchestrator !== 'kubernetes') {
+    throw new UsageError('--kubernetes-events needs --orchestrator kubernetes: Events are posted on the pods kubelet names');
+  }
   const logger = createLogger({ level: values.logLevel ?? 'info' });
   const { settings, nix, sources } = pluginSettings(values);
   const storeGc = storeGcSettings(values);
@@ -23,6 +28,13 @@ export async function serve(values: ServeValues): Promise<void> {
   );
   const metricsAddress = values.metricsAddress ? parseListenAddress(values.metricsAddress) : undefined;
   const plugin = await RunningPlugin.start({ settings, nix, sources, storeGc, adapter, logger }, values.endpoint, values.mode, metricsAddress);
+  // Loaded only when asked for: a node without Events carries none of its code.
+  const events = values.kubernetesEvents
+    ? await (await import('../adapters/kubernetes/events/kubernetes-events.js')).startKubernetesEvents(plugin.container.get<NodeEvents>(NodeEvents), {
+        nodeName: settings.nodeId,
+        log: logger,
+      })
+    : undefined;
   logger.info(
     {
       mode: values.mode, driver: settings.driverName, node: settings.nodeId, orchestrator: adapter.name,
@@ -36,6 +48,7 @@ export async function serve(values: ServeValues): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    events?.stop();
     plugin.stop(SHUTDOWN_GRACE_MS).then(
       () => process.exit(0),
       (error: unknown) => {

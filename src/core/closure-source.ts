@@ -2,7 +2,7 @@ import { inject, injectable } from 'inversify';
 import { Logger } from './ports/logger.js';
 import { NixStore, type RealiseEvent } from './ports/nix-store.js';
 import { NodeEvents } from './ports/node-events.js';
-import { RealisationTracker } from './realisation-tracker.js';
+import { RealisationTracker, type ProgressListener } from './realisation-tracker.js';
 import { RootedClosures, type PreparedRoots } from './rooted-closures.js';
 import { isNixmountError, StorePathsUnavailableError } from './errors.js';
 import type { RealiseProgress } from './realise-progress.js';
@@ -15,6 +15,8 @@ export interface PrepareOptions {
   refresh?: boolean;
   /** This call's wait for the work (see RealisationTracker.run); the node's realiseWaitMs otherwise. */
   waitMs?: number;
+  /** Hears this call's wait for the realisation (see RealisationTracker.run). */
+  onProgress?: ProgressListener;
 }
 
 /** A short description of a spec for logs and retry messages (never the whole expression). */
@@ -53,7 +55,10 @@ export class ClosureSource {
     checkSourcePolicy(spec, this.settings.policy);
     const key = specFingerprint(spec);
     if (options.refresh) this.tracker.forget(key);
-    return this.tracker.run(key, describeSource(spec), (progress) => this.realise(spec, progress, log, options), log, options.waitMs);
+    return this.tracker.run(key, describeSource(spec), (progress) => this.realise(spec, progress, log, options), log, {
+      waitMs: options.waitMs,
+      onProgress: options.onProgress,
+    });
   }
 
   private async realise(spec: VolumeSpec, progress: RealiseProgress, log: Logger, options: PrepareOptions): Promise<PreparedRoots> {

@@ -37,6 +37,11 @@ export interface OrchestratorAdapter {
   readonly supportsStaging: boolean;
   /** Reads a CSI volume context (user keys plus the orchestrator's own) into a spec. */
   parseVolumeContext(context: Readonly<Record<string, string>>): ParsedVolumeContext;
+  /**
+   * Who asked, read from a context whose user keys may be refused (so that a refusal can
+   * still be reported to the workload, e.g. as a Kubernetes Event). Never throws. Optional.
+   */
+  workloadOf?(context: Readonly<Record<string, string>>): Record<string, string>;
   nodeIdentity(): NodeIdentity;
   /**
    * Returns the canonical form of a target path this orchestrator would send (absolute,

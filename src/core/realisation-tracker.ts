@@ -17,6 +17,11 @@ interface Job<T> {
 // roots yet; the orchestrator's retry (backoff up to ~5 minutes) comes for them.
 const UNCLAIMED_MS = 10 * 60_000;
 
+/** Told, while a call waits, what the work has done so far and how long the call has waited (seconds). */
+export type ProgressListener = (summary: string, seconds: number) => void;
+
+const DEFAULT_PROGRESS_EVERY_MS = 5_000;
+
 interface RememberedFailure {
   error: unknown;
   at: number;
@@ -50,9 +55,16 @@ export class RealisationTracker {
    * Runs `work` for `key` unless it is already running (then joins it) or failed
    * recently (then throws that failure again). Resolves with its result, or throws
    * AbortedError when the work outlasts the wait (`waitMs`, the node's setting unless a
-   * caller has a deadline of its own); the work keeps running.
+   * caller has a deadline of its own); the work keeps running. `onProgress` hears this
+   * caller's wait (each caller its own: the work is shared).
    */
-  async run<T>(key: string, label: string, work: (progress: RealiseProgress) => Promise<T>, log: Logger = this.log, waitMs = this.settings.realiseWaitMs): Promise<T> {
+  async run<T>(
+    key: string,
+    label: string,
+    work: (progress: RealiseProgress) => Promise<T>,
+    log: Logger = this.log,
+    { waitMs = this.settings.realiseWaitMs, onProgress }: { waitMs?: number; onProgress?: ProgressListener } = {},
+  ): Promise<T> {
     const failure = this.failures.get(key);
     if (failure) {
       const age = this.clock.now().getTime() - failure.at;
@@ -69,7 +81,20 @@ export class RealisationTracker {
     } else {
       job = this.start(key, label, work, log);
     }
-    return this.wait(job, waitMs);
+    const stopReporting = onProgress ? this.reportProgress(job, onProgress) : undefined;
+    try {
+      return await this.wait(job, waitMs);
+    } finally {
+      stopReporting?.();
+    }
+  }
+
+  /** Calls `listener` every progressEveryMs while the caller waits; returns the function that stops it. */
+  private reportProgress(job: Job<unknown>, listener: ProgressListener): () => void {
+    const every = this.settings.progressEveryMs ?? DEFAULT_PROGRESS_EVERY_MS;
+    const started = performance.now();
+    const timer = setInterval(() => listener(job.progress.summary(), (performance.now() - started) / 1000), every);
+    return () => clearInterval(timer);
   }
 
   /** Forgets a remembered failure (an explicit refresh). Running work is not affected. */

@@ -1,5 +1,12 @@
 import { inject, injectable } from 'inversify';
-import { AlreadyExistsError, FailedPreconditionError, NotFoundError, isNixmountError } from './errors.js';
+import {
+  AlreadyExistsError,
+  BuildFailedError,
+  FailedPreconditionError,
+  NotFoundError,
+  StorePathsUnavailableError,
+  isNixmountError,
+} from './errors.js';
 import { ClosureSource } from './closure-source.js';
 import { Clock } from './ports/clock.js';
 import { Logger } from './ports/logger.js';
@@ -36,13 +43,15 @@ export class VolumePublisher {
   async publish(request: PublishRequest, log: Logger = this.log): Promise<PublishResult> {
     const started = performance.now();
     const workload = request.workload ?? {};
+    const phase = phaseTimer();
     try {
-      const result = await this.publishOnce(request, log);
+      const result = await this.publishOnce(request, log, phase);
       if (!result.alreadyPublished) {
         this.events.emit({
           kind: 'publish-finished',
           workload,
           volumeId: request.volumeId,
+          targetPath: request.targetPath,
           readonly: result.readonly,
           viewReused: !result.viewBuilt,
           paths: result.paths,
@@ -59,12 +68,16 @@ export class VolumePublisher {
         reason: isNixmountError(error) ? error.kind : 'Internal',
         message: error instanceof Error ? error.message : String(error),
         seconds: (performance.now() - started) / 1000,
+        targetPath: request.targetPath,
+        ...(phase.current ? { phase: phase.current } : {}),
+        ...(error instanceof StorePathsUnavailableError ? { missingPaths: error.paths } : {}),
+        ...(error instanceof BuildFailedError ? { failedDerivation: error.derivation } : {}),
       });
       throw error;
     }
   }
 
-  private async publishOnce(request: PublishRequest, log: Logger): Promise<PublishResult & { readonly: boolean; paths: number; phases: PublishPhases }> {
+  private async publishOnce(request: PublishRequest, log: Logger, phase: PhaseTimer): Promise<PublishResult & { readonly: boolean; paths: number; phases: PublishPhases }> {
     const key = volumeKey(request.targetPath);
     const readonly = request.readonly || READER_MODES.has(request.accessMode);
     const fingerprint = JSON.stringify({
@@ -104,13 +117,17 @@ export class VolumePublisher {
     let roots: string[];
     let view: AcquiredView;
     let paths = 0;
-    const phase = phaseTimer();
+    phase.begin();
     if (request.staged) {
       roots = request.staged.roots;
       phase.end('realise');
       view = await this.views.acquireExisting(request.staged.viewKey);
     } else {
-      const prepared = await this.source.prepare(request.spec, log, { waitMs: request.realiseWaitMs });
+      const prepared = await this.source.prepare(request.spec, log, {
+        waitMs: request.realiseWaitMs,
+        onProgress: (summary, seconds) =>
+          this.events.emit({ kind: 'realise-progress', workload: request.workload ?? {}, volumeId: request.volumeId, targetPath: request.targetPath, summary, seconds }),
+      });
       roots = prepared.roots;
       paths = prepared.closure.length;
       phase.end('realise');
@@ -184,16 +201,36 @@ export class VolumePublisher {
   }
 }
 
+interface PhaseTimer {
+  /** The pipeline starts (after the checks): the first phase runs from now. */
+  begin(): void;
+  end(name: keyof PublishPhases): void;
+  phases: PublishPhases;
+  /** The phase running now (the one a failure happened in); undefined before `begin` and after the last `end`. */
+  readonly current: keyof PublishPhases | undefined;
+}
+
+const PHASE_ORDER: readonly (keyof PublishPhases)[] = ['realise', 'view', 'mount'];
+
 /** Times consecutive phases: each `end` closes the phase that ran since the previous one. */
-function phaseTimer(): { end(name: keyof PublishPhases): void; phases: PublishPhases } {
+function phaseTimer(): PhaseTimer {
   const phases: PublishPhases = { realise: 0, view: 0, mount: 0 };
   let mark = performance.now();
+  let index = -1;
   return {
     phases,
+    get current() {
+      return index >= 0 ? PHASE_ORDER[index] : undefined;
+    },
+    begin() {
+      mark = performance.now();
+      index = 0;
+    },
     end(name) {
       const now = performance.now();
       phases[name] = (now - mark) / 1000;
       mark = now;
+      index = PHASE_ORDER.indexOf(name) + 1;
     },
   };
 }

@@ -1,6 +1,7 @@
 import { FailedPreconditionError, NotFoundError, isNixmountError } from '../core/errors.js';
 import { quote } from '../core/quote.js';
-import type { OrchestratorAdapter } from '../core/orchestrator-adapter.js';
+import type { OrchestratorAdapter, ParsedVolumeContext } from '../core/orchestrator-adapter.js';
+import type { NodeEvents } from '../core/ports/node-events.js';
 import { assertContextBounds } from '../core/volume-context.js';
 import type { VolumePublisher } from '../core/volume-publisher.js';
 import type { VolumeStager } from '../core/volume-stager.js';
@@ -33,6 +34,8 @@ export interface NodeServiceDeps {
   publisher: VolumePublisher;
   stager: VolumeStager;
   adapter: OrchestratorAdapter;
+  /** Told of a publish refused before the core saw it (a bad volume context): the core reports the rest. */
+  events?: NodeEvents;
 }
 
 /**
@@ -61,7 +64,26 @@ function statsPath(adapter: OrchestratorAdapter, path: string): string {
   }
 }
 
-export function nodeService(rpc: RpcHandlerFactory, { publisher, stager, adapter }: NodeServiceDeps): NodeHandlers {
+/** Parses a publish's volume context; a refusal is reported as a failed publish of that workload, then thrown. */
+function publishContext(deps: NodeServiceDeps, r: NodePublishVolumeRequest__Output, targetPath: string): ParsedVolumeContext {
+  try {
+    return deps.adapter.parseVolumeContext(r.volume_context);
+  } catch (error) {
+    deps.events?.emit({
+      kind: 'publish-failed',
+      workload: deps.adapter.workloadOf?.(r.volume_context) ?? {},
+      volumeId: r.volume_id,
+      targetPath,
+      reason: isNixmountError(error) ? error.kind : 'Internal',
+      message: error instanceof Error ? error.message : String(error),
+      seconds: 0,
+    });
+    throw error;
+  }
+}
+
+export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): NodeHandlers {
+  const { publisher, stager, adapter } = deps;
   const capabilities: NodeServiceCapability[] = adapter.supportsStaging
     ? [{ rpc: { type: 'STAGE_UNSTAGE_VOLUME' } }, ...CAPABILITIES]
     : CAPABILITIES;
@@ -95,7 +117,7 @@ export function nodeService(rpc: RpcHandlerFactory, { publisher, stager, adapter
       lockKey: (_r, checked) => pathLock(checked),
       handle: async (r, log, checked) => {
         const capability = checked.capability!;
-        const context = adapter.parseVolumeContext(r.volume_context);
+        const context = publishContext(deps, r, checked.path);
         if (adapter.supportsStaging && !checked.staging) {
           throw new FailedPreconditionError('staging_target_path is required: this plugin advertises STAGE_UNSTAGE_VOLUME');
         }

@@ -56,6 +56,11 @@ export const PLUGIN_OPTIONS = {
     help: 'an option of the adapter (repeatable), also read from NIXMOUNT_ADAPTER_<NAME>; the adapter declares which it takes',
     commands: ['serve'], section: 'plugin',
   }),
+  kubernetesEvents: flag({
+    flag: 'kubernetes-events',
+    help: 'with --orchestrator kubernetes, post Events on the pods whose volumes this node publishes (needs the RBAC of manifests/events; see docs/operations.md)',
+    commands: ['serve'], section: 'plugin',
+  }),
 
   nodeId: text({
     flag: 'node-id', env: 'NIXMOUNT_NODE_ID', default: () => hostname(), defaultHelp: 'the host name', arg: 'ID',

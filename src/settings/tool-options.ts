@@ -42,6 +42,10 @@ export const TOOL_OPTIONS = {
   }),
   controller: flag({ flag: 'controller', help: 'print the controller\'s objects too (StorageClasses, PVCs)', commands: MANIFESTS, section: 'manifests' }),
   out: text({ flag: 'out', arg: 'DIR', help: 'write every file of manifests/ into DIR instead of printing', commands: MANIFESTS, section: 'manifests' }),
+  kubernetesEvents: flag({
+    flag: 'kubernetes-events', help: 'print the node plugin with Events on pods (the events/ component applied: its role, a token, the flag)',
+    commands: MANIFESTS, section: 'manifests',
+  }),
 
   id: text({ flag: 'id', arg: 'ID', required: true, help: 'volume id', commands: VOLUME, section: 'volume spec' }),
   name: text({ flag: 'name', arg: 'NAME', defaultHelp: 'the id', help: 'volume name', commands: VOLUME, section: 'volume spec' }),

@@ -98,7 +98,7 @@ test('a caller with its own deadline waits its own time: ABORTED at its wait, wh
   };
   const patient = subject.run('k', 'a closure', work);
   const started = Date.now();
-  await t.throwsAsync(subject.run('k', 'a closure', work, undefined, 30), { instanceOf: AbortedError, message: /^still preparing a closure: .*the work continues/ });
+  await t.throwsAsync(subject.run('k', 'a closure', work, undefined, { waitMs: 30 }), { instanceOf: AbortedError, message: /^still preparing a closure: .*the work continues/ });
   t.true(Date.now() - started < 5_000);
   t.true(subject.isRunning('k'), 'the work goes on');
   gate.resolve();

@@ -201,7 +201,7 @@ test('started, it checks at once and after each realise (a view built, a publish
   t.teardown(() => gc.stop());
   await new Promise((resolve) => setTimeout(resolve, 5));
   t.is(garbage.spaceCalls, 1, 'a check at start');
-  const publish = { kind: 'publish-finished', workload: {}, volumeId: 'v', readonly: true, paths: 1, seconds: 0, phases: { realise: 0, view: 0, mount: 0 } } as const;
+  const publish = { kind: 'publish-finished', workload: {}, volumeId: 'v', targetPath: '/t', readonly: true, paths: 1, seconds: 0, phases: { realise: 0, view: 0, mount: 0 } } as const;
   events.emit({ ...publish, viewReused: true });
   events.emit({ kind: 'realise-finished', ok: true, fetched: 1, built: 0, downloadMiB: 1, seconds: 1 });
   await new Promise((resolve) => setTimeout(resolve, 5));

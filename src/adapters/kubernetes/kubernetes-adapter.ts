@@ -2,7 +2,7 @@ import type { NodeIdentity, OrchestratorAdapter, ParsedVolumeContext } from '../
 import { parseUserContext } from '../../core/volume-context.js';
 import { ProtectedDirs } from '../common/paths.js';
 import { KubeletPaths } from './kubelet-paths.js';
-import { splitVolumeContext } from './pod-info.js';
+import { podWorkload, splitVolumeContext } from './pod-info.js';
 
 /** The topology key every Kubernetes node carries; its value here is the node name. */
 export const HOSTNAME_TOPOLOGY_KEY = 'kubernetes.io/hostname';
@@ -41,6 +41,10 @@ export class KubernetesAdapter implements OrchestratorAdapter {
   parseVolumeContext(context: Readonly<Record<string, string>>): ParsedVolumeContext {
     const { user, pod } = splitVolumeContext(context);
     return { spec: parseUserContext(user), ephemeral: pod.ephemeral, workload: pod.workload };
+  }
+
+  workloadOf(context: Readonly<Record<string, string>>): Record<string, string> {
+    return podWorkload(context);
   }
 
   nodeIdentity(): NodeIdentity {

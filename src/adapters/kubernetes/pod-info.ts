@@ -45,13 +45,18 @@ export function splitVolumeContext(context: Readonly<Record<string, string>>): S
   for (const [key, value] of Object.entries(context)) {
     if (!key.startsWith(KUBELET_KEY_PREFIX) && key !== PROVISIONER_IDENTITY_KEY) user[key] = value;
   }
+  return { user, pod: { ephemeral: readEphemeral(context[POD_INFO_KEYS.ephemeral]), workload: podWorkload(context) } };
+}
+
+/** The pod's identifying keys (never throws: read even when the rest of the context is refused). */
+export function podWorkload(context: Readonly<Record<string, string>>): Record<string, string> {
   const workload: Record<string, string> = {};
   const name = context[POD_INFO_KEYS.podName];
   const namespace = context[POD_INFO_KEYS.podNamespace];
   if (name) workload.pod = namespace ? `${namespace}/${name}` : name;
   if (context[POD_INFO_KEYS.podUid]) workload.podUid = context[POD_INFO_KEYS.podUid];
   if (context[POD_INFO_KEYS.serviceAccount]) workload.serviceAccount = context[POD_INFO_KEYS.serviceAccount];
-  return { user, pod: { ephemeral: readEphemeral(context[POD_INFO_KEYS.ephemeral]), workload } };
+  return workload;
 }
 
 function readEphemeral(value: string | undefined): boolean {

@@ -28,6 +28,8 @@ export type NodeEvent =
       kind: 'publish-finished';
       workload: Workload;
       volumeId: string;
+      /** The canonical target path (its last components name the volume, e.g. kubelet's volume name). */
+      targetPath: string;
       readonly: boolean;
       /** The view existed before this call (a cache hit), or the call built it. */
       viewReused: boolean;
@@ -37,10 +39,24 @@ export type NodeEvent =
       seconds: number;
       phases: PublishPhases;
     }
-  | { kind: 'publish-failed'; workload: Workload; volumeId: string; reason: ErrorKind; message: string; seconds: number }
+  | {
+      kind: 'publish-failed';
+      workload: Workload;
+      volumeId: string;
+      reason: ErrorKind;
+      message: string;
+      seconds: number;
+      targetPath?: string;
+      /** The phase that failed; absent when the request failed before the pipeline ran (checks, a bad volume context). */
+      phase?: keyof PublishPhases;
+      /** Store paths neither the node nor its caches have (StorePathsUnavailableError). */
+      missingPaths?: readonly string[];
+      /** The derivation whose builder failed (BuildFailedError). */
+      failedDerivation?: string;
+    }
   | { kind: 'unpublish-finished'; volumeId: string; wasPublished: boolean; seconds: number }
   /** A realisation still running after a while; repeated as it progresses. */
-  | { kind: 'realise-progress'; workload: Workload; summary: string; seconds: number }
+  | { kind: 'realise-progress'; workload: Workload; volumeId: string; targetPath: string; summary: string; seconds: number }
   | { kind: 'realise-finished'; ok: boolean; reason?: ErrorKind; fetched: number; built: number; downloadMiB: number; seconds: number }
   | { kind: 'view-built'; viewKey: string; paths: number; seconds: number }
   | { kind: 'view-removed'; viewKey: string }

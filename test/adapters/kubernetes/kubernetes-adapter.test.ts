@@ -109,3 +109,10 @@ test('the state dir and the store are protected below the kubelet dir too', (t) 
   t.is(kubelet.checkTargetPath('/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount/'), '/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount');
   t.is(kubelet.checkTargetPath('/var/lib/kubelet//pods/u/volumes/kubernetes.io~csi/v//mount'), '/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount');
 });
+
+test('the pod is read from a context the adapter refuses, so the refusal can be reported on it', (t) => {
+  const refused = { ...podInfo, colour: 'blue', 'csi.storage.k8s.io/ephemeral': 'maybe' };
+  t.throws(() => adapter.parseVolumeContext(refused), { instanceOf: InvalidArgumentError });
+  t.deepEqual(adapter.workloadOf(refused), { pod: 'shop/web-0', podUid: '6f1a2b3c-0000-4000-8000-000000000001', serviceAccount: 'default' });
+  t.deepEqual(adapter.workloadOf({ paths: STORE_PATH }), {});
+});

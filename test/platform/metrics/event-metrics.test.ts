@@ -32,7 +32,7 @@ test('rpc events: a histogram by method and code whose _count is the number of c
 
 test('publishes: duration by mode, each phase, view cache hit or build; failures by reason; unpublishes', async (t) => {
   const { hub, scrape } = setup();
-  const finished = { kind: 'publish-finished', workload: {}, volumeId: 'v', paths: 3, seconds: 1.5 } as const;
+  const finished = { kind: 'publish-finished', workload: {}, volumeId: 'v', targetPath: '/t', paths: 3, seconds: 1.5 } as const;
   hub.emit({ ...finished, readonly: true, viewReused: false, phases: { realise: 1, view: 0.4, mount: 0.1 } });
   hub.emit({ ...finished, readonly: false, viewReused: true, phases: { realise: 0.01, view: 0, mount: 0.02 } });
   hub.emit({ ...finished, readonly: true, viewReused: true, phases: { realise: 0.01, view: 0, mount: 0.02 } });
@@ -89,7 +89,7 @@ test('views built and removed; store GC runs by outcome and trigger, bytes freed
 test('realise-progress changes nothing, and after unsubscribing no event counts', async (t) => {
   const { hub, unsubscribe, scrape } = setup();
   const before = await scrape();
-  hub.emit({ kind: 'realise-progress', workload: {}, summary: 'realising', seconds: 5 });
+  hub.emit({ kind: 'realise-progress', workload: {}, volumeId: 'v', targetPath: '/t', summary: 'realising', seconds: 5 });
   t.deepEqual(await scrape(), before);
   unsubscribe();
   hub.emit({ kind: 'view-removed', viewKey: 'k' });

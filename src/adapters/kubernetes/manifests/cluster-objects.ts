@@ -28,7 +28,8 @@ export function serviceAccountFile(options: ManifestOptions): ManifestFile {
       'Least privilege: the node plugin, node-driver-registrar and livenessprobe call no',
       'Kubernetes API. Registration goes through kubelet\'s plugin socket and the pod\'s',
       'identity arrives in the volume context (podInfoOnMount), so there is no Role or',
-      'ClusterRole, and no API token is mounted into the pods.',
+      'ClusterRole, and no API token is mounted into the pods — unless the events component',
+      '(events/) is used: then the nixmount container alone gets a token that may post Events.',
     ],
     object: {
       apiVersion: 'v1',

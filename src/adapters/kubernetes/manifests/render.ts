@@ -2,6 +2,7 @@ import { Document, isCollection, isMap, isScalar, type Node } from 'yaml';
 import { csiDriverFile, INSTALL_FILES, kustomizationFile, namespaceFile, serviceAccountFile } from './cluster-objects.js';
 import { CONTROLLER_DIR, CONTROLLER_INSTALL_FILES, controllerFiles } from './controller.js';
 import { daemonSetFile } from './daemonset.js';
+import { EVENTS_INSTALL_FILES, eventsFiles, withEventsPatch } from './events.js';
 import { exampleFiles } from './examples.js';
 import { metricsServiceFile, monitoringFiles } from './monitoring.js';
 import { withoutNotes, type KeyComment, type ManifestFile } from './manifest-file.js';
@@ -21,6 +22,7 @@ export function manifestFiles(options: ManifestOptions): ManifestFile[] {
     ...exampleFiles(options),
     ...controllerFiles(options),
     ...monitoringFiles(options),
+    ...eventsFiles(options),
   ];
 }
 
@@ -43,10 +45,17 @@ export function installPaths(controller: boolean): string[] {
   return [...INSTALL_FILES, ...(controller ? CONTROLLER_INSTALL_FILES.map((path) => `${CONTROLLER_DIR}/${path}`) : [])];
 }
 
-/** What `kubectl apply -f -` takes: the installed objects as one YAML stream. */
-export function renderInstallStream(options: ManifestOptions, controller = false): string {
+/**
+ * What `kubectl apply -f -` takes: the installed objects as one YAML stream; with `events`,
+ * as kustomize would build them with the events/ component (its role, and the DaemonSet patched).
+ */
+export function renderInstallStream(options: ManifestOptions, controller = false, events = false): string {
   const files = renderManifests(options);
-  return installPaths(controller).map((path) => files.get(path)!).join('---\n');
+  if (events) {
+    files.set('daemonset.yaml', withEventsPatch(files.get('daemonset.yaml')!, files.get('events/daemonset-patch.yaml')!));
+  }
+  const paths = [...installPaths(controller), ...(events ? EVENTS_INSTALL_FILES : [])];
+  return paths.map((path) => files.get(path)!).join('---\n');
 }
 
 function attachComment(doc: Document, [path, text]: KeyComment, file: string): void {
