@@ -24,6 +24,17 @@ export class CheckedAdapter implements OrchestratorAdapter {
   constructor(private readonly inner: OrchestratorAdapter) {
     this.name = inner.name;
     this.supportsStaging = inner.supportsStaging;
+    const workloadOf = inner.workloadOf?.bind(inner);
+    if (workloadOf) {
+      this.workloadOf = (context) => {
+        try {
+          const workload = workloadOf(context);
+          return isStringRecord(workload) ? workload : {};
+        } catch {
+          return {};
+        }
+      };
+    }
   }
 
   parseVolumeContext(context: Readonly<Record<string, string>>): ParsedVolumeContext {
@@ -44,6 +55,9 @@ export class CheckedAdapter implements OrchestratorAdapter {
     if (!fits) this.wrongShape('nodeIdentity', '{ nodeId: non-empty string, maxVolumesPerNode: integer ≥ 0, topology: Record<string, string> }');
     return identity;
   }
+
+  /** Only where the adapter has it (optional in the SDK); a wrong answer is no workload rather than an error, as it only labels events. */
+  workloadOf?(context: Readonly<Record<string, string>>): Record<string, string>;
 
   checkTargetPath(path: string): string {
     return this.path('checkTargetPath', this.call('checkTargetPath', () => this.inner.checkTargetPath(path)));

@@ -83,11 +83,11 @@ const byKind = (a: Obj, b: Obj) => `${a.kind}/${a.metadata.name}`.localeCompare(
 test('`k8s manifests --kubernetes-events` prints the install with the component applied; without it, none of it', (t) => {
   const options = defaultManifestOptions(DEFAULT_DRIVER_NAME, packageVersion());
   const objects = streamObjects(renderInstallStream(options, false, true));
-  t.deepEqual(objects.map((o) => o.kind), ['Namespace', 'ServiceAccount', 'CSIDriver', 'DaemonSet', 'ClusterRole', 'ClusterRoleBinding']);
+  t.deepEqual(objects.map((o) => o.kind), ['Namespace', 'ServiceAccount', 'CSIDriver', 'DaemonSet', 'Service', 'ClusterRole', 'ClusterRoleBinding']);
   checkEventsInstall(t, objects, 'nixmount');
   const plain = renderInstallStream(options);
   t.false(plain.includes('--kubernetes-events'));
-  t.deepEqual(streamObjects(plain).map((o) => o.kind), ['Namespace', 'ServiceAccount', 'CSIDriver', 'DaemonSet']);
+  t.deepEqual(streamObjects(plain).map((o) => o.kind), ['Namespace', 'ServiceAccount', 'CSIDriver', 'DaemonSet', 'Service']);
 });
 
 const kubectl = (() => {
