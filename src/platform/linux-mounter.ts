@@ -6,6 +6,7 @@ import type { Mounter, MountOwner, OverlayDirs, OwnMount } from '../core/ports/m
 import { ProcessRunner } from './process-runner.js';
 import { NodeSettings } from '../core/settings.js';
 import { mountContaining, pathMount, readMountInfo, stackAt, type MountEntry, type PathMount } from './mountinfo.js';
+import { ReadOnlyBinds } from './read-only-binds.js';
 
 const HARDENING = ['nosuid', 'nodev'];
 // A view directory, or one renamed aside while it was built or removed.
@@ -22,6 +23,8 @@ export class LinuxMounter implements Mounter {
   private readonly viewsDir: string;
   private readonly overlaysDir: string;
   private readonly scratchDir: string;
+  /** The views' read-only binds, which targets are bound from. */
+  private readonly readOnly: ReadOnlyBinds;
   /** Inode of each view's `nix` directory → its key; a hint only, checked again on every use. */
   private readonly viewByInode = new Map<bigint, string>();
 
@@ -32,19 +35,41 @@ export class LinuxMounter implements Mounter {
     this.viewsDir = join(settings.stateDir, 'views');
     this.overlaysDir = join(settings.stateDir, 'overlays');
     this.scratchDir = join(settings.stateDir, '.mounting');
+    this.readOnly = new ReadOnlyBinds(runner, this.scratchDir);
   }
 
   /**
    * util-linux (2.38, Debian 12) makes `-o bind,ro,nosuid,nodev` a bind and then a
    * remount, and a remount does not propagate: through kubelet's Bidirectional or
    * Nomad's shared directory, the copy the host and the runtime see would stay
-   * read-write, suid and dev. So the read-only bind is made first in a scratch
-   * directory of the state dir, and the target gets a plain bind of that: a new mount
-   * copies its source's flags, on every peer it propagates to. The scratch mount
-   * goes at once; one a crash leaves is removed by `sweep` at the next start.
+   * read-write, suid and dev. So the target gets a plain bind of a read-only bind: a
+   * new mount copies its source's flags, on every peer it propagates to. For a view,
+   * that read-only bind is made once and kept while the view lives (see
+   * ReadOnlyBinds), so a warm publish is one `mount`; for any other source it is made
+   * in a scratch directory and goes at once. Scratch mounts a crash leaves are
+   * removed by `sweep` at the next start.
    */
   async bindReadOnly(source: string, target: string, extraFlags: readonly string[] = []): Promise<void> {
-    const scratch = join(this.scratchDir, randomBytes(8).toString('hex'));
+    const viewKey = viewName(childName(source, this.viewsDir, 'nix'));
+    if (!viewKey) return this.bindThroughScratch(source, target, extraFlags);
+    const bind = await this.readOnly.ensure(viewKey, source, extraFlags);
+    await this.runner.run('mount', ['--bind', bind.path, target]);
+    // The target must show the view (through the bind just checked): if the bind went
+    // in between, the target got its empty directory instead, which never stays.
+    const shown = await pathMount(target).catch(() => undefined);
+    if (!shown || shown.ino !== bind.mount.ino || shown.dev !== bind.mount.dev) {
+      this.readOnly.forget(viewKey, extraFlags);
+      await this.runner.run('umount', ['--no-canonicalize', target]);
+      throw new Error(`${target} did not show view ${viewKey} after binding it; the read-only bind will be made again`);
+    }
+  }
+
+  async releaseView(viewKey: string): Promise<void> {
+    await this.readOnly.release(viewKey);
+  }
+
+  private async bindThroughScratch(source: string, target: string, extraFlags: readonly string[]): Promise<void> {
+    const scratch = join(this.scratchDir, `.${randomBytes(8).toString('hex')}`);
     await mkdir(scratch, { recursive: true });
     try {
       await this.runner.run('mount', ['-o', ['bind', 'ro', ...HARDENING, ...extraFlags].join(','), source, scratch]);
@@ -64,6 +89,7 @@ export class LinuxMounter implements Mounter {
     for (const name of await readdir(this.scratchDir).catch(() => [] as string[])) {
       await rmdir(join(this.scratchDir, name)).catch(() => undefined);
     }
+    this.readOnly.forgetAll();
     return leftovers.length;
   }
 
@@ -115,6 +141,8 @@ export class LinuxMounter implements Mounter {
     const owner = this.attribution(entries);
     const own: OwnMount[] = [];
     for (const entry of entries) {
+      // The views' read-only binds in the scratch dir are the mounter's, not volumes: they hold no view.
+      if (entry.mountPoint.startsWith(`${this.scratchDir}/`)) continue;
       const attributed = owner(entry);
       if (attributed.kind !== 'foreign') own.push({ mountPoint: entry.mountPoint, owner: attributed });
     }

@@ -171,6 +171,11 @@ export class FakeMounter implements Mounter {
     const mount = this.mounts.get(target);
     return mount ? [attribute(mount)] : [];
   }
+  /** Views whose read-only bind was released, in order. */
+  readonly released: string[] = [];
+  async releaseView(viewKey: string): Promise<void> {
+    this.released.push(viewKey);
+  }
   async sweep(): Promise<number> {
     return 0;
   }
