@@ -1,8 +1,8 @@
 import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../core/ports/logger.js';
-import type { RecordStore } from '../core/ports/record-store.js';
-import { syncDirectory, writeFileAtomic } from './atomic-file.js';
+import type { MountRecordStore } from '../core/ports/record-store.js';
+import { replaceFile, syncDirectory } from './atomic-file.js';
 
 const LOAD_BATCH = 32;
 
@@ -22,7 +22,7 @@ export interface RecordDirOptions<T> {
  * its file is gone, so a failed delete is retried, never forgotten and resurrected
  * by the next start. Deleting an absent record is not an error.
  */
-export class JsonRecordDir<T> implements RecordStore<T> {
+export class JsonRecordDir<T> implements MountRecordStore<T> {
   private readonly records = new Map<string, T>();
 
   constructor(
@@ -61,10 +61,20 @@ export class JsonRecordDir<T> implements RecordStore<T> {
   }
 
   async put(record: T): Promise<void> {
-    await mkdir(this.options.dir, { recursive: true });
+    await this.putThen(record, async () => undefined);
+  }
+
+  async putThen<R>(record: T, next: () => Promise<R>): Promise<R> {
+    const { dir } = this.options;
+    await mkdir(dir, { recursive: true });
     const key = this.options.keyOf(record);
-    await writeFileAtomic(join(this.options.dir, `${key}.json`), `${JSON.stringify(record, null, 2)}\n`);
+    await replaceFile(join(dir, `${key}.json`), `${JSON.stringify(record, null, 2)}\n`);
+    // On disk for every reader now, so in memory too: a failure below leaves a record the caller's undo deletes.
     this.records.set(key, record);
+    const [synced, done] = await Promise.allSettled([syncDirectory(dir), next()]);
+    if (synced.status === 'rejected') throw synced.reason;
+    if (done.status === 'rejected') throw done.reason;
+    return done.value;
   }
 
   async delete(key: string): Promise<void> {

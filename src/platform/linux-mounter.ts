@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, realpath, rmdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, lstat, mkdir, readdir, realpath, rmdir } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { inject, injectable } from 'inversify';
 import type { Mounter, MountOwner, OverlayDirs, OwnMount } from '../core/ports/mounter.js';
@@ -52,15 +53,15 @@ export class LinuxMounter implements Mounter {
   async bindReadOnly(source: string, target: string, extraFlags: readonly string[] = []): Promise<void> {
     const viewKey = viewName(childName(source, this.viewsDir, 'nix'));
     if (!viewKey) return this.bindThroughScratch(source, target, extraFlags);
-    const bind = await this.readOnly.ensure(viewKey, source, extraFlags);
-    await this.runner.run('mount', ['--bind', bind.path, target]);
-    // The target must show the view (through the bind just checked): if the bind went
-    // in between, the target got its empty directory instead, which never stays.
-    const shown = await pathMount(target).catch(() => undefined);
-    if (!shown || shown.ino !== bind.mount.ino || shown.dev !== bind.mount.dev) {
+    for (let attempt = 1; ; attempt++) {
+      const bind = await this.readOnly.ensure(viewKey, source, extraFlags);
+      await this.runner.run('mount', ['--bind', bind.path, target]);
+      // Proven, not assumed: the target shows the view's root, read-only. Had the kept
+      // bind been unmounted behind our back, the target got its empty scratch directory.
+      if (await showsReadOnly(target, bind.mount)) return;
       this.readOnly.forget(viewKey, extraFlags);
       await this.runner.run('umount', ['--no-canonicalize', target]);
-      throw new Error(`${target} did not show view ${viewKey} after binding it; the read-only bind will be made again`);
+      if (attempt === 2) throw new Error(`${target} did not show view ${viewKey} read-only after binding it`);
     }
   }
 
@@ -193,6 +194,18 @@ export class LinuxMounter implements Mounter {
       return { kind: 'foreign', description: `${entry.fsType} ${entry.source}${entry.root === '/' ? '' : ` (${entry.root})`}` };
     };
   }
+}
+
+/** `target` resolves to `root`'s inode and refuses writes as a read-only mount does (EROFS). */
+async function showsReadOnly(target: string, root: PathMount): Promise<boolean> {
+  const [shown, writable] = await Promise.all([
+    pathMount(target).catch(() => undefined),
+    access(target, constants.W_OK).then(
+      () => 'writable',
+      (error: NodeJS.ErrnoException) => error.code,
+    ),
+  ]);
+  return shown !== undefined && shown.ino === root.ino && shown.dev === root.dev && writable === 'EROFS';
 }
 
 function option(entry: MountEntry, name: string): string | undefined {

@@ -17,9 +17,9 @@ const MAX_STACK = 8;
  * a peer (util-linux's `-o bind,ro` is a bind and then a remount, and remounts do
  * not propagate). Unmounting the bind later never touches the targets bound from it.
  *
- * What is kept is only a cache: the mount id of each bind made here is remembered
- * and checked before every use, anything else found at a scratch point is
- * unmounted before a new bind is made there, and a start sweeps them all.
+ * What is kept is only a cache: a target bound from it is proven to show the view
+ * read-only (or unbound, and the bind made again), anything found at a scratch point
+ * is unmounted before a new bind is made there, and a start sweeps them all.
  */
 export class ReadOnlyBinds {
   private readonly made = new Map<string, PathMount>();
@@ -30,17 +30,19 @@ export class ReadOnlyBinds {
     private readonly scratchDir: string,
   ) {}
 
-  /** The read-only bind of `viewKey`'s `source` with `extraFlags`, made if missing; answers its path. */
+  /**
+   * The read-only bind of `viewKey`'s `source` with `extraFlags`, made if this process
+   * has none; answers its path and the mount it made. Not checked again here: the
+   * caller proves what each target it binds from it shows (see LinuxMounter).
+   */
   ensure(viewKey: string, source: string, extraFlags: readonly string[]): Promise<{ path: string; mount: PathMount }> {
     const name = bindName(viewKey, extraFlags);
     const path = join(this.scratchDir, name);
+    const known = this.made.get(name);
+    if (known) return Promise.resolve({ path, mount: known });
     return this.perName.run(name, async () => {
-      const known = this.made.get(name);
-      if (known) {
-        const now = await pathMount(path).catch(() => undefined);
-        if (now && now.mountId === known.mountId && now.ino === known.ino && now.dev === known.dev) return { path, mount: known };
-        this.made.delete(name); // unmounted or covered by someone else: made again below
-      }
+      const made = this.made.get(name); // made by a call that held the lock before this one
+      if (made) return { path, mount: made };
       await mkdir(path, { recursive: true });
       if (!(await lstat(path)).isDirectory()) throw new Error(`${path} is not a directory`); // never mount through a symlink
       await this.clear(path);

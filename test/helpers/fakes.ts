@@ -247,6 +247,10 @@ class MemoryRecords<T extends { key: string }> {
   async put(record: T): Promise<void> {
     this.records.set(record.key, record);
   }
+  async putThen<R>(record: T, next: () => Promise<R>): Promise<R> {
+    this.records.set(record.key, record);
+    return next();
+  }
   async delete(key: string): Promise<void> {
     this.records.delete(key);
   }

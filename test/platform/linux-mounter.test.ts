@@ -136,7 +136,7 @@ test('read-only binds: releaseView unmounts the view\'s binds (each set of flags
   t.deepEqual(await mounter.topAt(c), { kind: 'view', viewKey: KEY });
 });
 
-test('read-only binds: one unmounted or covered behind the mounter\'s back is made again, never trusted', async (t) => {
+test('read-only binds: one unmounted or covered behind the mounter\'s back is never trusted: the target is unbound and the bind made again', async (t) => {
   const { state, nix, mounter, commands, target } = await counting(t);
   const ro = join(state, '.mounting', KEY);
   const [a, b, c] = [await target('a'), await target('b'), await target('c')];
@@ -144,13 +144,29 @@ test('read-only binds: one unmounted or covered behind the mounter\'s back is ma
   await execa('umount', [ro]);
   commands.length = 0;
   await mounter.bindReadOnly(nix, b);
-  t.deepEqual(commands, [`mount -o bind,ro,nosuid,nodev ${nix} ${ro}`, `mount --bind ${ro} ${b}`]);
+  t.deepEqual(commands, [
+    `mount --bind ${ro} ${b}`, // the empty scratch dir: not the view, not read-only
+    `umount --no-canonicalize ${b}`,
+    `mount -o bind,ro,nosuid,nodev ${nix} ${ro}`,
+    `mount --bind ${ro} ${b}`,
+  ]);
   await execa('mount', ['-t', 'tmpfs', 'covering', ro]);
   commands.length = 0;
   await mounter.bindReadOnly(nix, c);
-  t.deepEqual(commands, [`umount --no-canonicalize ${ro}`, `umount --no-canonicalize ${ro}`, `mount -o bind,ro,nosuid,nodev ${nix} ${ro}`, `mount --bind ${ro} ${c}`], 'the tmpfs and the old bind come off first');
+  t.deepEqual(commands, [
+    `mount --bind ${ro} ${c}`, // the tmpfs
+    `umount --no-canonicalize ${c}`,
+    `umount --no-canonicalize ${ro}`,
+    `umount --no-canonicalize ${ro}`,
+    `mount -o bind,ro,nosuid,nodev ${nix} ${ro}`,
+    `mount --bind ${ro} ${c}`,
+  ], 'the tmpfs and the old bind come off first');
   t.is((await at(ro)).length, 1);
-  t.deepEqual(await mounter.topAt(c), { kind: 'view', viewKey: KEY });
+  for (const point of [a, b, c]) {
+    t.is((await at(point)).length, 1);
+    t.deepEqual(await mounter.topAt(point), { kind: 'view', viewKey: KEY });
+    t.regex((await execa('touch', [join(point, 'x')], { reject: false })).stderr, /Read-only file system/);
+  }
 });
 
 test('a source that is not a view is bound through a scratch bind that goes at once', async (t) => {
