@@ -4,16 +4,6 @@ import { dirname } from 'node:path';
 
 /** Writes `path` so that readers see the old or the new content, never a mix: temp file, fsync, rename, fsync dir. */
 export async function writeFileAtomic(path: string, content: string): Promise<void> {
-  await replaceFile(path, content);
-  await syncDirectory(dirname(path));
-}
-
-/**
- * The first part of `writeFileAtomic`: temp file, fsync, rename. Every process sees the
- * new content from here on; only a power loss could still undo the rename until the
- * directory is synced (`syncDirectory`), which a caller may overlap with other work.
- */
-export async function replaceFile(path: string, content: string): Promise<void> {
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const handle = await open(temp, 'wx', 0o600);
   try {
@@ -28,6 +18,38 @@ export async function replaceFile(path: string, content: string): Promise<void> 
     await unlink(temp).catch(() => undefined); // a full disk must not also keep half a record
     throw withPath(error, path);
   }
+  await syncDirectory(dirname(path));
+}
+
+/**
+ * `writeFileAtomic` in two steps, for a caller with work to overlap with the disk: it
+ * resolves once `path` holds the whole new content for every process (temp file
+ * written, renamed into place), with `durable`, which settles once the file and its
+ * directory are synced. Until then only a power loss could undo it (leaving the old
+ * file, no file, or an empty one, which a reader must set aside), so whatever the
+ * caller acknowledges after `durable` is as durable as with writeFileAtomic.
+ */
+export async function replaceFile(path: string, content: string): Promise<{ durable: Promise<void> }> {
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(temp, 'wx', 0o600);
+  try {
+    await handle.writeFile(content);
+    await rename(temp, path);
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await unlink(temp).catch(() => undefined); // a full disk must not also keep half a record
+    throw withPath(error, path);
+  }
+  const durable = Promise.all([
+    handle.sync().finally(() => handle.close()),
+    syncDirectory(dirname(path)),
+  ]).then(
+    () => undefined,
+    (error: unknown) => {
+      throw withPath(error, path);
+    },
+  );
+  return { durable };
 }
 
 /** Errors of writes through a file handle (ENOSPC, EIO) carry no path; the caller's message needs one. */

@@ -17,8 +17,9 @@ export interface RecordDirOptions<T> {
 
 /**
  * Records as one JSON file each in one directory, mirrored in memory. Each file is
- * written atomically, so a crash leaves the old record or the new one, and a reload
- * sees exactly the records that were acknowledged. A record leaves memory only once
+ * written aside and renamed into place, so a crash leaves the old record or the new
+ * one, and synced before the put resolves, so a reload sees every record that was
+ * acknowledged (a power loss during a put may leave an empty file: set aside at load). A record leaves memory only once
  * its file is gone, so a failed delete is retried, never forgotten and resurrected
  * by the next start. Deleting an absent record is not an error.
  */
@@ -68,10 +69,10 @@ export class JsonRecordDir<T> implements MountRecordStore<T> {
     const { dir } = this.options;
     await mkdir(dir, { recursive: true });
     const key = this.options.keyOf(record);
-    await replaceFile(join(dir, `${key}.json`), `${JSON.stringify(record, null, 2)}\n`);
+    const { durable } = await replaceFile(join(dir, `${key}.json`), `${JSON.stringify(record, null, 2)}\n`);
     // On disk for every reader now, so in memory too: a failure below leaves a record the caller's undo deletes.
     this.records.set(key, record);
-    const [synced, done] = await Promise.allSettled([syncDirectory(dir), next()]);
+    const [synced, done] = await Promise.allSettled([durable, next()]);
     if (synced.status === 'rejected') throw synced.reason;
     if (done.status === 'rejected') throw done.reason;
     return done.value;
