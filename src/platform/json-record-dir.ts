@@ -67,9 +67,14 @@ export class JsonRecordDir<T> implements MountRecordStore<T> {
 
   async putThen<R>(record: T, next: () => Promise<R>): Promise<R> {
     const { dir } = this.options;
-    await mkdir(dir, { recursive: true });
     const key = this.options.keyOf(record);
-    const { durable } = await replaceFile(join(dir, `${key}.json`), `${JSON.stringify(record, null, 2)}\n`);
+    const write = () => replaceFile(join(dir, `${key}.json`), `${JSON.stringify(record, null, 2)}\n`);
+    // The directory is made by load (or the first put); made again only if it went.
+    const { durable } = await write().catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+      await mkdir(dir, { recursive: true });
+      return write();
+    });
     // On disk for every reader now, so in memory too: a failure below leaves a record the caller's undo deletes.
     this.records.set(key, record);
     const [synced, done] = await Promise.allSettled([durable, next()]);
