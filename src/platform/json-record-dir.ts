@@ -84,15 +84,22 @@ export class JsonRecordDir<T> implements MountRecordStore<T> {
   }
 
   async delete(key: string): Promise<void> {
+    await this.deleteThen(key, async () => undefined);
+  }
+
+  async deleteThen<R>(key: string, next: () => Promise<R>): Promise<R> {
     // Keys can come straight from callers: only a known key ever names a file.
-    if (!this.records.has(key)) return;
+    if (!this.records.has(key)) return next();
     try {
       await unlink(join(this.options.dir, `${key}.json`));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    await syncDirectory(this.options.dir);
+    const [synced, done] = await Promise.allSettled([syncDirectory(this.options.dir), next()]);
+    if (synced.status === 'rejected') throw synced.reason;
     this.records.delete(key);
+    if (done.status === 'rejected') throw done.reason;
+    return done.value;
   }
 
   /** Loads one file; answers what is wrong with it, or nothing when it is a record. */
