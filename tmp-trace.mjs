@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { destination } from 'pino';
-const D = '/work/wt-perf/dist';
+const D = process.env.D ?? '/work/wt-perf/dist';
 const { RunningPlugin } = await import(`${D}/src/running-plugin.js`);
 const { LocalAdapter } = await import(`${D}/src/adapters/local/local-adapter.js`);
 const { defaultProtectedDirs } = await import(`${D}/src/adapters/common/paths.js`);
@@ -31,14 +31,14 @@ const mods = [
   [`${D}/src/platform/linux-mounter.js`, 'LinuxMounter', ['bindReadOnly', 'topAt', 'unmount']],
   [`${D}/src/platform/read-only-binds.js`, 'ReadOnlyBinds', ['ensure']],
   [`${D}/src/platform/execa-process-runner.js`, 'ExecaProcessRunner', ['run']],
-  [`${D}/src/platform/json-record-dir.js`, 'JsonRecordDir', ['put', 'putThen', 'delete']],
+  [`${D}/src/platform/json-record-dir.js`, 'JsonRecordDir', ['put', 'putThen', 'delete', 'deleteThen']],
   [`${D}/src/platform/fs-volume-dirs.js`, 'FsVolumeDirs', ['createTarget', 'removeTarget']],
   [`${D}/src/core/closure-source.js`, 'ClosureSource', ['prepare']],
   [`${D}/src/core/view-manager.js`, 'ViewManager', ['acquire', 'collectIfUnheld']],
   [`${D}/src/core/mount-lifecycle.js`, 'MountLifecycle', ['attach', 'detach']],
   [`${D}/src/core/volume-publisher.js`, 'VolumePublisher', ['publish', 'unpublish']],
 ];
-for (const [file, cls, names] of mods) { const m = await import(file); for (const n of names) wrap(m[cls].prototype, n, `${cls}.${n}`); }
+for (const [file, cls, names] of mods) { const m = await import(file).catch(() => undefined); if (!m) continue; for (const n of names) wrap(m[cls].prototype, n, `${cls}.${n}`); }
 const [closure] = await buildSmallClosures(1);
 const dir = await mkdtemp('/tmp/nixmount-trace-');
 const stateDir = join(dir, 'state');

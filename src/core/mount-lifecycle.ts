@@ -19,7 +19,6 @@ export interface Holding {
 /** The part of a record store the lifecycle writes through. */
 export interface RecordWriter<R> {
   putThen<T>(record: R, next: () => Promise<T>): Promise<T>;
-  deleteThen<T>(key: string, next: () => Promise<T>): Promise<T>;
   delete(key: string): Promise<void>;
 }
 
@@ -108,18 +107,16 @@ export class MountLifecycle {
   }
 
   /**
-   * Unmounts what `record` mounted at `path`, removes its overlay, then its record
-   * (and, while that removal is synced, the directory it created), so a failure at
-   * any step leaves a record a retry finishes from. A foreign mount on top of ours is FAILED_PRECONDITION and
+   * Unmounts what `record` mounted at `path`, removes its overlay, its record and the
+   * directory it created, in that order, so a failure at any step leaves a record a
+   * retry finishes from. A foreign mount on top of ours is FAILED_PRECONDITION and
    * nothing changes.
    */
   async detach<R extends Holding>(records: RecordWriter<R>, record: R, path: string, log: Logger = this.log): Promise<void> {
     await this.unmountOwn(path, log);
     if (record.overlayDir) await this.dirs.removeOverlay(record.key);
-    // The directory nixmount created goes while the record's removal is synced (a retry after a failure finds it gone: fine).
-    await records.deleteThen(record.key, async () => {
-      if (record.createdPath) await this.removeCreated(path, log);
-    });
+    await records.delete(record.key);
+    if (record.createdPath) await this.removeCreated(path, log);
     this.views.noteRecordDropped(record.viewKey);
     if (this.settings.viewIdleMs === 0) await this.views.collectIfUnheld(record.viewKey);
   }

@@ -84,22 +84,15 @@ export class JsonRecordDir<T> implements MountRecordStore<T> {
   }
 
   async delete(key: string): Promise<void> {
-    await this.deleteThen(key, async () => undefined);
-  }
-
-  async deleteThen<R>(key: string, next: () => Promise<R>): Promise<R> {
     // Keys can come straight from callers: only a known key ever names a file.
-    if (!this.records.has(key)) return next();
+    if (!this.records.has(key)) return;
     try {
       await unlink(join(this.options.dir, `${key}.json`));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    const [synced, done] = await Promise.allSettled([syncDirectory(this.options.dir), next()]);
-    if (synced.status === 'rejected') throw synced.reason;
+    await syncDirectory(this.options.dir);
     this.records.delete(key);
-    if (done.status === 'rejected') throw done.reason;
-    return done.value;
   }
 
   /** Loads one file; answers what is wrong with it, or nothing when it is a record. */

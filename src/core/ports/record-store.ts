@@ -24,10 +24,4 @@ export interface MountRecordStore<T> extends RecordStore<T> {
    * crash can leave the mount without its record, and a power loss takes the mount too.
    */
   putThen<R>(record: T, next: () => Promise<R>): Promise<R>;
-  /**
-   * `delete`, with `next` run once the record is gone for every process while its
-   * removal is made durable; resolves like putThen. The record leaves memory once its
-   * removal is durable, whatever `next` did.
-   */
-  deleteThen<R>(key: string, next: () => Promise<R>): Promise<R>;
 }
