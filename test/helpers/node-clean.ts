@@ -60,13 +60,15 @@ export function stateMounts(entries: readonly MountEntry[], stateDirs: readonly 
 
 /**
  * The read-only binds the mounter keeps while a view lives, which read-only volumes are bound
- * from: `<state>/.mounting/<viewKey>[-<flags hash>]`, rooted at that existing view's `nix`.
+ * from: `<state>/.mounting/<viewKey>[-<flags hash>]`, `ro,nosuid,nodev`, rooted at that existing view's `nix`.
  */
 export function viewBinds(entries: readonly MountEntry[], stateDirs: readonly string[], views: readonly string[]): MountEntry[] {
   return entries.filter((entry) =>
     stateDirs.some((state) => {
       const name = /^([0-9a-f]{32})(?:-[0-9a-f]{16})?$/.exec(entry.mountPoint.slice(`${state}/.mounting/`.length));
       if (!entry.mountPoint.startsWith(`${state}/.mounting/`) || !name || !views.includes(name[1]!)) return false;
+      // Read-only and hardened, or it is not the bind targets may be made from (a half-made one is a stray).
+      if (!['ro', 'nosuid', 'nodev'].every((flag) => entry.options.includes(flag))) return false;
       return stateDirs.some((home) => entry.root === join(home, 'views', name[1]!, 'nix'));
     }),
   );
