@@ -1,5 +1,6 @@
 import type { Container } from 'inversify';
 import { createContainer, type PluginConfig } from './composition-root.js';
+import { Mounter } from './core/ports/mounter.js';
 import { ViewManager } from './core/view-manager.js';
 import { CsiServer } from './csi/csi-server.js';
 import { RpcHandlerFactory } from './csi/rpc-handler.js';
@@ -18,6 +19,7 @@ export class RunningPlugin {
     private readonly server: CsiServer,
     private readonly unlock: () => Promise<void>,
     readonly socketPath: string,
+    private readonly servesNodes: boolean,
   ) {}
 
   static async start(given: PluginConfig, endpoint: string, mode: PluginMode = 'node'): Promise<RunningPlugin> {
@@ -28,7 +30,7 @@ export class RunningPlugin {
       const rpc = new RpcHandlerFactory(config.logger);
       const server = new CsiServer(await startServices(mode, container, config, rpc), config.logger);
       const socketPath = await server.listen(endpoint);
-      const plugin = new RunningPlugin(container, server, unlock, socketPath);
+      const plugin = new RunningPlugin(container, server, unlock, socketPath, runsNode(mode));
       if (runsNode(mode)) plugin.scheduleGc(config);
       return plugin;
     } catch (error) {
@@ -40,6 +42,8 @@ export class RunningPlugin {
   async stop(graceMs?: number): Promise<void> {
     clearInterval(this.gcTimer);
     await this.server.stop(graceMs);
+    // The read-only binds kept for views go with the plugin (volumes stay mounted; a start sweeps them anyway).
+    if (this.servesNodes) await this.container.get<Mounter>(Mounter).sweep().catch(() => 0);
     await this.unlock();
   }
 

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, lstat, mkdir, readdir, realpath, rmdir } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { inject, injectable } from 'inversify';
 import type { Mounter, MountOwner, OverlayDirs, OwnMount } from '../core/ports/mounter.js';
 import { ProcessRunner } from './process-runner.js';
 import { NodeSettings } from '../core/settings.js';
 import { mountContaining, pathMount, readMountInfo, stackAt, type MountEntry, type PathMount } from './mountinfo.js';
-import { ReadOnlyBinds } from './read-only-binds.js';
+import { isKeptBindName, ReadOnlyBinds } from './read-only-binds.js';
 
 const HARDENING = ['nosuid', 'nodev'];
 // A view directory, or one renamed aside while it was built or removed.
@@ -91,7 +91,8 @@ export class LinuxMounter implements Mounter {
       await rmdir(join(this.scratchDir, name)).catch(() => undefined);
     }
     this.readOnly.forgetAll();
-    return leftovers.length;
+    // Counted: what an interrupted one-off mount left; the views' kept binds are a cache and go silently.
+    return leftovers.filter((entry) => !isKeptBindName(basename(entry.mountPoint))).length;
   }
 
   async overlay(dirs: OverlayDirs, target: string, extraFlags: readonly string[] = []): Promise<void> {

@@ -101,3 +101,8 @@ export function bindName(viewKey: string, extraFlags: readonly string[]): string
   if (extraFlags.length === 0) return viewKey;
   return `${viewKey}-${createHash('sha256').update([...extraFlags].sort().join(',')).digest('hex').slice(0, 16)}`;
 }
+
+/** A name `bindName` gives (32 hex digits of a view key, maybe a flags hash). */
+export function isKeptBindName(name: string): boolean {
+  return /^[0-9a-f]{32}(?:-[0-9a-f]{16})?$/.test(name);
+}

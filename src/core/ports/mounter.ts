@@ -39,6 +39,9 @@ export interface Mounter {
    * are bound from); volumes already bound keep their mounts. Called before the view is removed.
    */
   releaseView(viewKey: string): Promise<void>;
-  /** Removes what a mount interrupted by a crash left, and what it keeps for views (scratch mounts); answers how many. */
+  /**
+   * Removes what a mount interrupted by a crash left and what it keeps for views (scratch
+   * mounts); answers how many of the former. At start, and when the plugin stops.
+   */
   sweep(): Promise<number>;
 }
