@@ -83,8 +83,8 @@ export class MountLifecycle {
       const record = plan.record({ key, createdPath, ...(overlayDir ? { overlayDir } : {}) });
       // The record is in place before the mount: a crash in between leaves a record
       // that a retry or an unpublish cleans up, never a mount nobody knows about. The
-      // directory sync that makes it durable overlaps the mount (a power loss takes
-      // the mount too); the call answers only once both are done.
+      // file and directory syncs that make it durable overlap the mount (a power loss
+      // takes the mount too); the call answers only once both are done.
       await plan.records.putThen(record, async () => {
         undo.push(() => plan.records.delete(key));
         undo.push(() => this.unmountOwn(path, log)); // a mount command can fail half-way (bound, then not remounted read-only)

@@ -19,9 +19,10 @@ export interface RecordDirOptions<T> {
  * Records as one JSON file each in one directory, mirrored in memory. Each file is
  * written aside and renamed into place, so a crash leaves the old record or the new
  * one, and synced before the put resolves, so a reload sees every record that was
- * acknowledged (a power loss during a put may leave an empty file: set aside at load). A record leaves memory only once
- * its file is gone, so a failed delete is retried, never forgotten and resurrected
- * by the next start. Deleting an absent record is not an error.
+ * acknowledged (a power loss during a put may leave an empty file: set aside at
+ * load). A record leaves memory only once its file is gone, so a failed delete is
+ * retried, never forgotten and resurrected by the next start. Deleting an absent
+ * record is not an error.
  */
 export class JsonRecordDir<T> implements MountRecordStore<T> {
   private readonly records = new Map<string, T>();
