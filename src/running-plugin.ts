@@ -2,6 +2,7 @@ import type { Container } from 'inversify';
 import { startHostVolumeService } from './adapters/nomad-host/host-volume-service.js';
 import type { HostVolumeListener } from './adapters/nomad-host/host-volume-socket.js';
 import { createContainer, type PluginConfig } from './composition-root.js';
+import { Mounter } from './core/ports/mounter.js';
 import { NodeEvents } from './core/ports/node-events.js';
 import { StoreGarbageCollector } from './core/store-gc.js';
 import { ViewManager } from './core/view-manager.js';
@@ -29,6 +30,7 @@ export class RunningPlugin {
     private readonly server: CsiServer,
     private readonly unlock: () => Promise<void>,
     readonly socketPath: string,
+    private readonly servesNodes: boolean,
   ) {}
 
   static async start(given: PluginConfig, endpoint: string, mode: PluginMode = 'node', metricsAddress?: ListenAddress): Promise<RunningPlugin> {
@@ -45,7 +47,7 @@ export class RunningPlugin {
         await metrics?.stop();
         throw error;
       });
-      const plugin = new RunningPlugin(container, server, unlock, socketPath);
+      const plugin = new RunningPlugin(container, server, unlock, socketPath, runsNode(mode));
       plugin.metrics = metrics;
       if (runsNode(mode)) {
         plugin.scheduleGc(config);
@@ -69,6 +71,8 @@ export class RunningPlugin {
     this.storeGc?.stop();
     await this.metrics?.stop();
     await Promise.all([this.server.stop(graceMs), this.hostVolumes?.close(graceMs)]);
+    // The read-only binds kept for views go with the plugin (volumes stay mounted; a start sweeps them anyway).
+    if (this.servesNodes) await this.container.get<Mounter>(Mounter).sweep().catch(() => 0);
     await this.unlock();
   }
 

@@ -18,7 +18,7 @@ export interface Holding {
 
 /** The part of a record store the lifecycle writes through. */
 export interface RecordWriter<R> {
-  put(record: R): Promise<void>;
+  putThen<T>(record: R, next: () => Promise<T>): Promise<T>;
   delete(key: string): Promise<void>;
 }
 
@@ -81,16 +81,19 @@ export class MountLifecycle {
         overlayDir = overlay.dir;
       }
       const record = plan.record({ key, createdPath, ...(overlayDir ? { overlayDir } : {}) });
-      // The record is written before the mount: a crash in between leaves a record
-      // that a retry or an unpublish cleans up, never a mount nobody knows about.
-      await plan.records.put(record);
-      undo.push(() => plan.records.delete(key));
-      undo.push(() => this.unmountOwn(path, log)); // a mount command can fail half-way (bound, then not remounted read-only)
-      if (overlayDir) {
-        await this.mounter.overlay({ lower: view.nixDir, upper: `${overlayDir}/upper`, work: `${overlayDir}/work` }, path, plan.flags);
-      } else {
-        await this.mounter.bindReadOnly(view.nixDir, path, plan.flags);
-      }
+      // The record is in place before the mount: a crash in between leaves a record
+      // that a retry or an unpublish cleans up, never a mount nobody knows about. The
+      // file and directory syncs that make it durable overlap the mount (a power loss
+      // takes the mount too); the call answers only once both are done.
+      await plan.records.putThen(record, async () => {
+        undo.push(() => plan.records.delete(key));
+        undo.push(() => this.unmountOwn(path, log)); // a mount command can fail half-way (bound, then not remounted read-only)
+        if (overlayDir) {
+          await this.mounter.overlay({ lower: view.nixDir, upper: `${overlayDir}/upper`, work: `${overlayDir}/work` }, path, plan.flags);
+        } else {
+          await this.mounter.bindReadOnly(view.nixDir, path, plan.flags);
+        }
+      });
       this.views.release(view.key);
       return record;
     } catch (error) {

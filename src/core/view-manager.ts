@@ -214,6 +214,7 @@ export class ViewManager {
       if (this.isHeld(key) || this.isHeld(key, await this.mountedViews())) return false;
       this.idleSince.delete(key);
       this.rooted.forgetView(key);
+      await this.mounter.releaseView(key);
       await this.views.remove(key);
       await this.nix.removeGcRoots(key);
       this.log.info({ view: key }, 'view collected');

@@ -1,8 +1,8 @@
 import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../core/ports/logger.js';
-import type { RecordStore } from '../core/ports/record-store.js';
-import { syncDirectory, writeFileAtomic } from './atomic-file.js';
+import type { MountRecordStore } from '../core/ports/record-store.js';
+import { replaceFile, syncDirectory } from './atomic-file.js';
 
 const LOAD_BATCH = 32;
 
@@ -17,12 +17,14 @@ export interface RecordDirOptions<T> {
 
 /**
  * Records as one JSON file each in one directory, mirrored in memory. Each file is
- * written atomically, so a crash leaves the old record or the new one, and a reload
- * sees exactly the records that were acknowledged. A record leaves memory only once
- * its file is gone, so a failed delete is retried, never forgotten and resurrected
- * by the next start. Deleting an absent record is not an error.
+ * written aside and renamed into place, so a crash leaves the old record or the new
+ * one, and synced before the put resolves, so a reload sees every record that was
+ * acknowledged (a power loss during a put may leave an empty file: set aside at
+ * load). A record leaves memory only once its file is gone, so a failed delete is
+ * retried, never forgotten and resurrected by the next start. Deleting an absent
+ * record is not an error.
  */
-export class JsonRecordDir<T> implements RecordStore<T> {
+export class JsonRecordDir<T> implements MountRecordStore<T> {
   private readonly records = new Map<string, T>();
 
   constructor(
@@ -61,10 +63,25 @@ export class JsonRecordDir<T> implements RecordStore<T> {
   }
 
   async put(record: T): Promise<void> {
-    await mkdir(this.options.dir, { recursive: true });
+    await this.putThen(record, async () => undefined);
+  }
+
+  async putThen<R>(record: T, next: () => Promise<R>): Promise<R> {
+    const { dir } = this.options;
     const key = this.options.keyOf(record);
-    await writeFileAtomic(join(this.options.dir, `${key}.json`), `${JSON.stringify(record, null, 2)}\n`);
+    const write = () => replaceFile(join(dir, `${key}.json`), `${JSON.stringify(record, null, 2)}\n`);
+    // The directory is made by load (or the first put); made again only if it went.
+    const { durable } = await write().catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+      await mkdir(dir, { recursive: true });
+      return write();
+    });
+    // On disk for every reader now, so in memory too: a failure below leaves a record the caller's undo deletes.
     this.records.set(key, record);
+    const [synced, done] = await Promise.allSettled([durable, next()]);
+    if (synced.status === 'rejected') throw synced.reason;
+    if (done.status === 'rejected') throw done.reason;
+    return done.value;
   }
 
   async delete(key: string): Promise<void> {

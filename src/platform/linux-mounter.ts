@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, realpath, rmdir } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { constants } from 'node:fs';
+import { access, lstat, mkdir, readdir, realpath, rmdir } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
 import { inject, injectable } from 'inversify';
 import type { Mounter, MountOwner, OverlayDirs, OwnMount } from '../core/ports/mounter.js';
 import { ProcessRunner } from './process-runner.js';
 import { NodeSettings } from '../core/settings.js';
 import { mountContaining, pathMount, readMountInfo, stackAt, type MountEntry, type PathMount } from './mountinfo.js';
+import { isKeptBindName, ReadOnlyBinds } from './read-only-binds.js';
 
 const HARDENING = ['nosuid', 'nodev'];
 // A view directory, or one renamed aside while it was built or removed.
@@ -22,6 +24,8 @@ export class LinuxMounter implements Mounter {
   private readonly viewsDir: string;
   private readonly overlaysDir: string;
   private readonly scratchDir: string;
+  /** The views' read-only binds, which targets are bound from. */
+  private readonly readOnly: ReadOnlyBinds;
   /** Inode of each view's `nix` directory → its key; a hint only, checked again on every use. */
   private readonly viewByInode = new Map<bigint, string>();
 
@@ -32,19 +36,41 @@ export class LinuxMounter implements Mounter {
     this.viewsDir = join(settings.stateDir, 'views');
     this.overlaysDir = join(settings.stateDir, 'overlays');
     this.scratchDir = join(settings.stateDir, '.mounting');
+    this.readOnly = new ReadOnlyBinds(runner, this.scratchDir);
   }
 
   /**
    * util-linux (2.38, Debian 12) makes `-o bind,ro,nosuid,nodev` a bind and then a
    * remount, and a remount does not propagate: through kubelet's Bidirectional or
    * Nomad's shared directory, the copy the host and the runtime see would stay
-   * read-write, suid and dev. So the read-only bind is made first in a scratch
-   * directory of the state dir, and the target gets a plain bind of that: a new mount
-   * copies its source's flags, on every peer it propagates to. The scratch mount
-   * goes at once; one a crash leaves is removed by `sweep` at the next start.
+   * read-write, suid and dev. So the target gets a plain bind of a read-only bind: a
+   * new mount copies its source's flags, on every peer it propagates to. For a view,
+   * that read-only bind is made once and kept while the view lives (see
+   * ReadOnlyBinds), so a warm publish is one `mount`; for any other source it is made
+   * in a scratch directory and goes at once. Scratch mounts a crash leaves are
+   * removed by `sweep` at the next start.
    */
   async bindReadOnly(source: string, target: string, extraFlags: readonly string[] = []): Promise<void> {
-    const scratch = join(this.scratchDir, randomBytes(8).toString('hex'));
+    const viewKey = viewName(childName(source, this.viewsDir, 'nix'));
+    if (!viewKey) return this.bindThroughScratch(source, target, extraFlags);
+    for (let attempt = 1; ; attempt++) {
+      const bind = await this.readOnly.ensure(viewKey, source, extraFlags);
+      await this.runner.run('mount', ['--bind', bind.path, target]);
+      // Proven, not assumed: the target shows the view's root, read-only. Had the kept
+      // bind been unmounted behind our back, the target got its empty scratch directory.
+      if (await showsReadOnly(target, bind.mount)) return;
+      this.readOnly.forget(viewKey, extraFlags);
+      await this.runner.run('umount', ['--no-canonicalize', target]);
+      if (attempt === 2) throw new Error(`${target} did not show view ${viewKey} read-only after binding it`);
+    }
+  }
+
+  async releaseView(viewKey: string): Promise<void> {
+    await this.readOnly.release(viewKey);
+  }
+
+  private async bindThroughScratch(source: string, target: string, extraFlags: readonly string[]): Promise<void> {
+    const scratch = join(this.scratchDir, `.${randomBytes(8).toString('hex')}`);
     await mkdir(scratch, { recursive: true });
     try {
       await this.runner.run('mount', ['-o', ['bind', 'ro', ...HARDENING, ...extraFlags].join(','), source, scratch]);
@@ -64,7 +90,9 @@ export class LinuxMounter implements Mounter {
     for (const name of await readdir(this.scratchDir).catch(() => [] as string[])) {
       await rmdir(join(this.scratchDir, name)).catch(() => undefined);
     }
-    return leftovers.length;
+    this.readOnly.forgetAll();
+    // Counted: what an interrupted one-off mount left; the views' kept binds are a cache and go silently.
+    return leftovers.filter((entry) => !isKeptBindName(basename(entry.mountPoint))).length;
   }
 
   async overlay(dirs: OverlayDirs, target: string, extraFlags: readonly string[] = []): Promise<void> {
@@ -115,6 +143,8 @@ export class LinuxMounter implements Mounter {
     const owner = this.attribution(entries);
     const own: OwnMount[] = [];
     for (const entry of entries) {
+      // The views' read-only binds in the scratch dir are the mounter's, not volumes: they hold no view.
+      if (entry.mountPoint.startsWith(`${this.scratchDir}/`)) continue;
       const attributed = owner(entry);
       if (attributed.kind !== 'foreign') own.push({ mountPoint: entry.mountPoint, owner: attributed });
     }
@@ -165,6 +195,18 @@ export class LinuxMounter implements Mounter {
       return { kind: 'foreign', description: `${entry.fsType} ${entry.source}${entry.root === '/' ? '' : ` (${entry.root})`}` };
     };
   }
+}
+
+/** `target` resolves to `root`'s inode and refuses writes as a read-only mount does (EROFS). */
+async function showsReadOnly(target: string, root: PathMount): Promise<boolean> {
+  const [shown, writable] = await Promise.all([
+    pathMount(target).catch(() => undefined),
+    access(target, constants.W_OK).then(
+      () => 'writable',
+      (error: NodeJS.ErrnoException) => error.code,
+    ),
+  ]);
+  return shown !== undefined && shown.ino === root.ino && shown.dev === root.dev && writable === 'EROFS';
 }
 
 function option(entry: MountEntry, name: string): string | undefined {

@@ -1,5 +1,6 @@
-import { constants } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { closeSync, constants, fstat, open as openCallback, readFileSync, type BigIntStats } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 
 export interface MountEntry {
   /** Mount id and the id of the mount it sits on (stacked mounts at one point chain through these). */
@@ -99,22 +100,34 @@ const O_PATH = 0o10000000;
  * opened with O_PATH (never following a final symlink) and the kernel says its mount
  * id in /proc/self/fdinfo. Costs the same with 10 mounts or 10,000. Undefined when the
  * path does not exist; throws on other errors.
+ *
+ * The procfs read and the close are synchronous (neither can wait on a file system,
+ * and readFile alone was four round trips through the thread pool, each a scheduling
+ * delay on a busy node); the open and the fstat, which reach the path's file system
+ * (a hung network mount there must not stall the whole plugin), stay asynchronous.
  */
 export async function pathMount(path: string): Promise<PathMount | undefined> {
-  let handle;
+  let fd: number;
   try {
-    handle = await open(path, O_PATH | constants.O_NOFOLLOW);
+    fd = await openFd(path, O_PATH | constants.O_NOFOLLOW);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw error;
   }
   try {
-    const [info, stats] = await Promise.all([readFile(`/proc/self/fdinfo/${handle.fd}`, 'utf8'), handle.stat({ bigint: true })]);
+    const info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
     const id = /^mnt_id:\s*(\d+)$/m.exec(info)?.[1];
-    if (id === undefined) throw new Error(`/proc/self/fdinfo/${handle.fd} names no mnt_id`);
+    if (id === undefined) throw new Error(`/proc/self/fdinfo/${fd} names no mnt_id`);
+    const stats = await fstatFd(fd);
     return { mountId: Number(id), dev: stats.dev, ino: stats.ino, symlink: stats.isSymbolicLink() };
   } finally {
-    await handle.close();
+    // An O_PATH descriptor has nothing to flush: closed at once, without a round trip.
+    closeSync(fd);
   }
 }
+
+// Plain descriptors, not FileHandles: a FileHandle must be closed through itself.
+const openFd = promisify(openCallback) as (path: string, flags: number) => Promise<number>;
+const fstatFd = (fd: number) =>
+  new Promise<BigIntStats>((resolve, reject) => fstat(fd, { bigint: true }, (error, stats) => (error ? reject(error) : resolve(stats))));

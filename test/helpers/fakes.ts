@@ -171,6 +171,11 @@ export class FakeMounter implements Mounter {
     const mount = this.mounts.get(target);
     return mount ? [attribute(mount)] : [];
   }
+  /** Views whose read-only bind was released, in order. */
+  readonly released: string[] = [];
+  async releaseView(viewKey: string): Promise<void> {
+    this.released.push(viewKey);
+  }
   async sweep(): Promise<number> {
     return 0;
   }
@@ -241,6 +246,11 @@ class MemoryRecords<T extends { key: string }> {
   }
   async put(record: T): Promise<void> {
     this.records.set(record.key, record);
+  }
+  // Through put, so a test that replaces it (a failing disk) fails this too.
+  async putThen<R>(record: T, next: () => Promise<R>): Promise<R> {
+    await this.put(record);
+    return next();
   }
   async delete(key: string): Promise<void> {
     this.records.delete(key);

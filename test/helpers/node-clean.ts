@@ -58,6 +58,22 @@ export function stateMounts(entries: readonly MountEntry[], stateDirs: readonly 
   );
 }
 
+/**
+ * The read-only binds the mounter keeps while a view lives, which read-only volumes are bound
+ * from: `<state>/.mounting/<viewKey>[-<flags hash>]`, `ro,nosuid,nodev`, rooted at that existing view's `nix`.
+ */
+export function viewBinds(entries: readonly MountEntry[], stateDirs: readonly string[], views: readonly string[]): MountEntry[] {
+  return entries.filter((entry) =>
+    stateDirs.some((state) => {
+      const name = /^([0-9a-f]{32})(?:-[0-9a-f]{16})?$/.exec(entry.mountPoint.slice(`${state}/.mounting/`.length));
+      if (!entry.mountPoint.startsWith(`${state}/.mounting/`) || !name || !views.includes(name[1]!)) return false;
+      // Read-only and hardened, or it is not the bind targets may be made from (a half-made one is a stray).
+      if (!['ro', 'nosuid', 'nodev'].every((flag) => entry.options.includes(flag))) return false;
+      return stateDirs.some((home) => entry.root === join(home, 'views', name[1]!, 'nix'));
+    }),
+  );
+}
+
 async function names(dir: string): Promise<string[]> {
   return readdir(dir).catch(() => [] as string[]);
 }
@@ -98,7 +114,8 @@ export async function pidsMentioning(needles: readonly string[], allow: readonly
 
 /**
  * Asserts a node holds nothing of nixmount's but its live volumes:
- * - no mount whose source is in the state dir except exactly one at each live target;
+ * - no mount whose source is in the state dir except exactly one at each live target and the
+ *   read-only bind the mounter keeps for each existing view (`viewBinds`);
  * - no `.building-*` / `.deleting-*` under <state>/views, no `*.tmp` record write left;
  * - GC roots (`<viewKey>-<i>`) exactly the views', none under a literal-keyed alias directory;
  * - no overlay directory without a record;
@@ -117,11 +134,18 @@ export async function assertNodeClean(context: ExecutionContext, options: NodeCl
   const rootDir = options.gcRootDir ?? (await gcRootDirFor(stateDir));
   const live = (options.liveTargets ?? []).map((target) => resolve(target));
 
+  // Views (read first: each may keep one read-only bind per set of mount flags).
+  const viewNames = await names(join(stateDir, 'views'));
+  const views = viewNames.filter((name) => !name.startsWith('.')).sort();
+
   // Mounts.
   const entries = parseMountInfo(await readFile(options.mountInfoFile ?? '/proc/self/mountinfo', 'utf8'));
   const ours = stateMounts(entries, stateDirs);
-  const strays = ours.filter((entry) => !live.includes(entry.mountPoint));
-  t.deepEqual(strays.map((entry) => `${entry.mountPoint} (${entry.fsType} ${entry.root})`), [], 'mounts from the state dir outside live targets');
+  const kept = viewBinds(ours, stateDirs, views);
+  const strays = ours.filter((entry) => !live.includes(entry.mountPoint) && !kept.includes(entry));
+  t.deepEqual(strays.map((entry) => `${entry.mountPoint} (${entry.fsType} ${entry.root})`), [], 'mounts from the state dir outside live targets and the views\' read-only binds');
+  const points = kept.map((entry) => entry.mountPoint);
+  t.deepEqual(points.filter((point, index) => points.indexOf(point) !== index), [], 'read-only binds stacked at one point');
   const liveMounts: MountEntry[] = [];
   for (const target of live) {
     const at = ours.filter((entry) => entry.mountPoint === target);
@@ -130,9 +154,7 @@ export async function assertNodeClean(context: ExecutionContext, options: NodeCl
   }
 
   // Views.
-  const viewNames = await names(join(stateDir, 'views'));
   t.deepEqual(viewNames.filter((name) => name.startsWith('.building-') || name.startsWith('.deleting-')), [], 'half-built or half-deleted views');
-  const views = viewNames.filter((name) => !name.startsWith('.')).sort();
   for (const dir of ['volumes', 'stages']) {
     t.deepEqual((await names(join(stateDir, dir))).filter((name) => name.endsWith('.tmp')), [], `interrupted record writes in ${dir}/`);
   }

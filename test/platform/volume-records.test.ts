@@ -73,3 +73,24 @@ test('a record leaves memory only once its file is gone', async (t) => {
   await t.throwsAsync(state.delete(key('a')));
   t.truthy(state.get(key('a')), 'the record stays, so a retry deletes it');
 });
+
+test('putThen runs its work once the record is in place for every reader, answers its result, and keeps the record when the work fails', async (t) => {
+  const dir = await tempDir(t);
+  const state = stateAt(dir);
+  await state.load();
+  const seen = await state.putThen(record('a'), async () => {
+    const onDisk = JSON.parse(await readFile(join(dir, 'volumes', `${key('a')}.json`), 'utf8')) as VolumeRecord;
+    return { onDisk, inMemory: state.get(key('a')) };
+  });
+  t.deepEqual(seen, { onDisk: record('a'), inMemory: record('a') });
+  const failure = await t.throwsAsync(state.putThen(record('b'), async () => {
+    throw new Error('mount failed');
+  }));
+  t.is(failure?.message, 'mount failed');
+  t.deepEqual(state.get(key('b')), record('b'), 'kept, for the caller to delete');
+  await state.delete(key('b'));
+  t.deepEqual((await readdir(join(dir, 'volumes'))).sort(), [`${key('a')}.json`], 'no temp file, the failed one deleted');
+  const reloaded = stateAt(dir);
+  await reloaded.load();
+  t.deepEqual(reloaded.list(), [record('a')]);
+});

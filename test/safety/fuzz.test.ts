@@ -6,10 +6,10 @@
 import test, { type ExecutionContext } from 'ava';
 import { status } from '@grpc/grpc-js';
 import fc from 'fast-check';
-import { mkdir, symlink } from 'node:fs/promises';
+import { mkdir, readdir, symlink } from 'node:fs/promises';
 import { dirname, join, normalize, resolve } from 'node:path';
 import { capabilityArb, fuzzParameters, pathArb, volumeContextArb, volumeIdArb, type PathPlaces } from '../helpers/fuzz-arbitraries.js';
-import { stateMounts } from '../helpers/node-clean.js';
+import { stateMounts, viewBinds } from '../helpers/node-clean.js';
 import { answer, codeName, publishRequest, recordFiles, safetyNode, type Answer, type SafetyNode } from './safety-node.js';
 
 const ANSWER_WITHIN_MS = 5_000;
@@ -127,7 +127,11 @@ class Fuzzer {
       if (unstaged.code !== status.OK) throw new Error(`${where}: unstage of a successful stage answered ${codeName(unstaged.code)}: ${unstaged.details.slice(0, 300)}`);
     }
 
-    const strays = stateMounts(await this.node.ns.mounts(), [this.node.stateDir]).filter((entry) => !this.keepers.includes(entry.mountPoint));
+    // The read-only bind each live view keeps (what read-only volumes are bound from) is not a stray.
+    const views = (await readdir(join(this.node.stateDir, 'views')).catch(() => [] as string[])).filter((name) => !name.startsWith('.'));
+    const ours = stateMounts(await this.node.ns.mounts(), [this.node.stateDir]);
+    const kept = viewBinds(ours, [this.node.stateDir], views);
+    const strays = ours.filter((entry) => !this.keepers.includes(entry.mountPoint) && !kept.includes(entry));
     if (strays.length > 0) throw new Error(`${where}: left mounts ${strays.map((entry) => entry.mountPoint).join(', ')}`);
     const records = await recordFiles(this.node.stateDir);
     if (records.length !== this.keepers.length) throw new Error(`${where}: ${records.length} records for ${this.keepers.length} live volumes`);

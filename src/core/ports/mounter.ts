@@ -34,6 +34,14 @@ export interface Mounter {
   topAt(target: string): Promise<MountOwner | undefined>;
   /** Every mount on this node of one of nixmount's views or overlays. */
   ownMounts(): Promise<OwnMount[]>;
-  /** Removes what a mount interrupted by a crash left (scratch mounts); answers how many. */
+  /**
+   * Drops whatever the mounter keeps for a view (the read-only bind read-only volumes
+   * are bound from); volumes already bound keep their mounts. Called before the view is removed.
+   */
+  releaseView(viewKey: string): Promise<void>;
+  /**
+   * Removes what a mount interrupted by a crash left and what it keeps for views (scratch
+   * mounts); answers how many of the former. At start, and when the plugin stops.
+   */
   sweep(): Promise<number>;
 }

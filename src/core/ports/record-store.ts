@@ -12,3 +12,16 @@ export interface RecordStore<T> {
   put(record: T): Promise<void>;
   delete(key: string): Promise<void>;
 }
+
+/** The records mounts are written with (volumes, stages): a put can overlap its sync with the mount. */
+export interface MountRecordStore<T> extends RecordStore<T> {
+  /**
+   * `put`, with `next` run as soon as the new record is in place for every process
+   * (so a crash of this one from then on leaves it) while the write is made durable
+   * (the file and directory syncs, the slow part on a busy disk);
+   * resolves with `next`'s answer once both are done, rejects if either failed (the
+   * record then stays, for the caller to delete). A publish mounts meanwhile: no
+   * crash can leave the mount without its record, and a power loss takes the mount too.
+   */
+  putThen<R>(record: T, next: () => Promise<R>): Promise<R>;
+}

@@ -1,4 +1,4 @@
-import type { RecordStore } from './record-store.js';
+import type { MountRecordStore } from './record-store.js';
 export const StageState = Symbol('StageState');
 
 /** What the node remembers about one staged volume (one staging path). */
@@ -18,4 +18,4 @@ export interface StageRecord {
 }
 
 /** Staged volumes, keyed by volumeKey(staging path). */
-export type StageState = RecordStore<StageRecord>;
+export type StageState = MountRecordStore<StageRecord>;

@@ -1,4 +1,4 @@
-import type { RecordStore } from './record-store.js';
+import type { MountRecordStore } from './record-store.js';
 import type { AccessMode } from '../volume-request.js';
 
 export const VolumeState = Symbol('VolumeState');
@@ -24,4 +24,4 @@ export interface VolumeRecord {
 }
 
 /** Published volumes, keyed by volumeKey(target path). */
-export type VolumeState = RecordStore<VolumeRecord>;
+export type VolumeState = MountRecordStore<VolumeRecord>;
