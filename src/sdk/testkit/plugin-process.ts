@@ -107,8 +107,15 @@ export async function startPlugin(specifier: string, options: PluginOptions = {}
       }
     },
     async leftovers(paths = []) {
+      // The read-only bind serve keeps per view (`.mounting/<view>[-<flags>]`) is part of its view,
+      // reported as the view while the view exists; a kept bind without its view is a leftover.
+      const views = new Set(await entries(join(stateDir, 'views')));
+      const keptBind = (point: string) => {
+        const name = point.startsWith(`${stateDir}/.mounting/`) ? point.slice(stateDir.length + '/.mounting/'.length) : undefined;
+        return name !== undefined && views.has(name.split('-')[0]!);
+      };
       const left = [
-        ...(await mountsBelow(root)).map((point) => `a mount at ${point}`),
+        ...(await mountsBelow(root)).filter((point) => !keptBind(point)).map((point) => `a mount at ${point}`),
         ...(await entries(join(stateDir, 'volumes'))).map((name) => `the volume record ${join(stateDir, 'volumes', name)}`),
         ...(await entries(join(stateDir, 'views'))).map((name) => `the view ${join(stateDir, 'views', name)}`),
       ];
