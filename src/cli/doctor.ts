@@ -1,5 +1,7 @@
 import { adapterOptionValues } from '../adapters/module/adapter-option-values.js';
-import { BUILTIN_ADAPTERS, builtinFlagValues, type AdapterName } from '../adapters/registry.js';
+import { loadAdapterModule } from '../adapters/module/load-adapter-module.js';
+import { BUILTIN_ADAPTERS, builtinFlagValues } from '../adapters/registry.js';
+import type { AdapterModule } from '../sdk/adapter-module.js';
 import { runChecks, formatReport } from '../doctor/run-checks.js';
 import { doctorChecks } from '../doctor/checks.js';
 import { info, ok, type CheckResult } from '../doctor/check.js';
@@ -9,16 +11,17 @@ import { ExecaProcessRunner } from '../platform/execa-process-runner.js';
 import { createLogger } from '../platform/pino-logger.js';
 import type { DoctorValues } from '../settings/commands.js';
 
-// The adapter option naming the directory whose mounts must reach the host, for the orchestrators that have one.
-const PROPAGATED_DIR_OPTION: Partial<Record<AdapterName, string>> = { kubernetes: 'kubelet-dir', nomad: 'stage-publish-base-dir' };
-
-/** That directory as serve would take it: the adapter's own flag, --adapter-option, NIXMOUNT_ADAPTER_<NAME>, or its default. */
-function orchestratorDir(values: DoctorValues): DoctorConfig['orchestratorDir'] {
-  const option = PROPAGATED_DIR_OPTION[values.orchestrator];
+/**
+ * The directory whose mounts must reach the orchestrator: the option the adapter module
+ * declares `propagated` (none for local), as serve would take it — the built-in adapter's
+ * own flag, --adapter-option, NIXMOUNT_ADAPTER_<NAME>, or its default.
+ */
+function orchestratorDir(values: DoctorValues, module: AdapterModule): DoctorConfig['orchestratorDir'] {
+  const option = module.options.find((spec) => spec.propagated);
   if (!option) return undefined;
-  const module = BUILTIN_ADAPTERS[values.orchestrator];
-  const given = adapterOptionValues(module, { pairs: [], flags: builtinFlagValues(module, values as unknown as Record<string, unknown>), env: process.env });
-  return { path: given[option]!, flag: `--${option}` };
+  const given = adapterOptionValues(module, { pairs: values.adapterOption, flags: builtinFlagValues(module, values as unknown as Record<string, unknown>), env: process.env });
+  const builtin = !values.adapterModule;
+  return { path: given[option.name]!, flag: builtin ? `--${option.name}` : `--adapter-option ${option.name}=…` };
 }
 
 /** With --serve-pid, the running serve's options replace doctor's own (but for --json), and a line says whose they are. */
@@ -42,6 +45,7 @@ async function chosenValues(given: DoctorValues): Promise<{ values: DoctorValues
 /** `nixmount doctor`: checks this node as `serve` with the same options would use it; exit 1 on any problem. */
 export async function doctor(given: DoctorValues): Promise<number> {
   const { values, source } = await chosenValues(given);
+  const module: AdapterModule = values.adapterModule ? await loadAdapterModule(values.adapterModule) : BUILTIN_ADAPTERS[values.orchestrator];
   const config: DoctorConfig = {
     stateDir: values.stateDir,
     nix: {
@@ -51,8 +55,9 @@ export async function doctor(given: DoctorValues): Promise<number> {
       // Nix takes whole seconds, at least 1 (as serve gives it).
       connectTimeoutSec: Math.max(1, Math.round(values.connectTimeout / 1000)),
     },
-    orchestrator: values.orchestrator,
-    orchestratorDir: orchestratorDir(values),
+    // An adapter module's name stands for its orchestrator (the built-in ones are named as --orchestrator).
+    orchestrator: module.name,
+    orchestratorDir: orchestratorDir(values, module),
     endpoint: values.endpoint,
     gcHighPercent: values.storeGcHigh,
   };

@@ -21,8 +21,13 @@ function fixFor(orchestrator: string, dir: string, flag: string): string {
     return `mount kubelet's directory into the plugin's container at ${dir} with mountPropagation: Bidirectional (privileged), ` +
       `and on the host keep it on a shared mount (findmnt -o TARGET,PROPAGATION ${dir}; \`mount --make-rshared /\` if the host's / is private); ${flag} must be kubelet's --root-dir`;
   }
-  return `${flag} must be the csi_plugin's stage_publish_base_dir on a shared mount: the docker driver mounts it shared for a csi_plugin task; ` +
-    `for raw_exec make it one on the host (mount --bind ${dir} ${dir} && mount --make-shared ${dir})`;
+  if (orchestrator === 'nomad') {
+    return `${flag} must be the csi_plugin's stage_publish_base_dir on a shared mount: the docker driver mounts it shared for a csi_plugin task; ` +
+      `for raw_exec make it one on the host (mount --bind ${dir} ${dir} && mount --make-shared ${dir})`;
+  }
+  // An adapter module's own orchestrator: only what holds for every one.
+  return `${flag} must name the directory the orchestrator takes its mounts from, on a shared mount in the plugin's namespace and the host's ` +
+    `(mount --bind ${dir} ${dir} && mount --make-shared ${dir}, or the orchestrator's own propagation setting)`;
 }
 
 /**

@@ -24,6 +24,13 @@ export interface AdapterOptionSpec {
   readonly arg?: string;
   /** Absent flag, variable and default is a usage error naming the option. */
   readonly required?: boolean;
+  /**
+   * This option names the directory the orchestrator's target paths lie in, which must
+   * be on a shared mount so the plugin's mounts reach the orchestrator (kubelet's root
+   * dir, Nomad's stage_publish_base_dir, Swarm's propagated mount). `nixmount doctor`
+   * checks its propagation. At most one option of a module says so.
+   */
+  readonly propagated?: boolean;
 }
 
 /** What nixmount gives `create`. */

@@ -49,12 +49,12 @@ export const PLUGIN_OPTIONS = {
   adapterModule: text({
     flag: 'adapter-module', env: 'NIXMOUNT_ADAPTER_MODULE', arg: 'MODULE', defaultHelp: 'none (the --orchestrator)',
     help: 'serve another orchestrator through an adapter module (a path or a package name; docs/adapters.md); replaces --orchestrator',
-    commands: ['serve'], section: 'plugin',
+    commands: ['serve', 'doctor'], section: 'plugin',
   }),
   adapterOption: texts({
     flag: 'adapter-option', arg: 'NAME=VALUE',
     help: 'an option of the adapter (repeatable), also read from NIXMOUNT_ADAPTER_<NAME>; the adapter declares which it takes',
-    commands: ['serve'], section: 'plugin',
+    commands: ['serve', 'doctor'], section: 'plugin',
   }),
   kubernetesEvents: flag({
     flag: 'kubernetes-events',

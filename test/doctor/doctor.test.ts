@@ -2,6 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { mkdir, readdir, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { trialOverlayMount } from '../../src/doctor/overlayfs.js';
 import { ExecaProcessRunner } from '../../src/platform/execa-process-runner.js';
 import { createLogger } from '../../src/platform/pino-logger.js';
@@ -194,6 +195,26 @@ test.serial('kubelet\'s directory on a private mount: published volumes would ne
   const shared = await doctor([...args, '--orchestrator', 'kubernetes', '--kubelet-dir', kubelet]);
   t.regex(lineOf(shared, 'propagation'), new RegExp(`^ok {6}propagation: ${kubelet} \\(--kubelet-dir\\) is on the mount at ${kubelet}, whose propagation is shared \\(shared:\\d+\\): volumes mounted there reach the workloads$`));
   t.is(shared.exitCode, 0, shared.stdout);
+});
+
+// The Docker Swarm adapter of sdk-examples/, as compiled by `npm run build`: an adapter module nixmount does not ship.
+const SWARM_MODULE = fileURLToPath(new URL('../../../sdk-examples/docker-swarm/dist/src/adapter.js', import.meta.url));
+
+test.serial('an adapter module names its own propagated directory: doctor checks it as it checks kubelet\'s', async (t) => {
+  const { dir, args } = await node(t);
+  const published = join(dir, 'published');
+  await mkdir(published);
+  await execa('mount', ['--bind', published, published]);
+  await execa('mount', ['--make-private', published]);
+  const run = await doctor([...args, '--adapter-module', SWARM_MODULE, '--adapter-option', `published-dir=${published}`]);
+  t.is(run.exitCode, 1);
+  t.is(
+    lineOf(run, 'propagation'),
+    `problem propagation: ${published} (--adapter-option published-dir=…) is on the mount at ${published}, whose propagation is private: volumes mounted there never reach the workloads — ` +
+      `fix: --adapter-option published-dir=… must name the directory the orchestrator takes its mounts from, on a shared mount in the plugin's namespace and the host's ` +
+      `(mount --bind ${published} ${published} && mount --make-shared ${published}, or the orchestrator's own propagation setting)`,
+  );
+  t.is(lineOf(run, 'orchestrator'), 'ok      orchestrator: --orchestrator docker-swarm: no kubelet or Nomad client calls the plugin, so their versions do not matter');
 });
 
 test.serial('Nomad\'s stage_publish_base_dir missing', async (t) => {

@@ -15,6 +15,7 @@ export default defineAdapter({
     {
       name: 'published-dir', default: DEFAULT_PUBLISHED_DIR, arg: 'DIR',
       help: 'where Swarm publishes (the managed plugin\'s propagatedMount); targets are <DIR>/<volume id>',
+      propagated: true,
     },
     { name: 'staged-dir', default: DEFAULT_STAGED_DIR, arg: 'DIR', help: 'where Swarm stages; staging paths are <DIR>/<volume id>' },
   ],

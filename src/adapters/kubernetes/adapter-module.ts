@@ -9,7 +9,7 @@ export const kubernetesModule = defineAdapter({
   name: 'kubernetes',
   summary: 'Kubernetes: kubelet publishes inline ephemeral volumes and PersistentVolumes below its root directory',
   options: [
-    { name: 'kubelet-dir', default: DEFAULT_KUBELET_DIR, arg: 'DIR', help: 'kubelet\'s root directory (its --root-dir); targets must lie below it' },
+    { name: 'kubelet-dir', default: DEFAULT_KUBELET_DIR, arg: 'DIR', help: 'kubelet\'s root directory (its --root-dir); targets must lie below it', propagated: true },
   ],
   create: (context) => new KubernetesAdapter({ nodeName: context.nodeId, kubeletDir: context.options['kubelet-dir']!, protectedDirs: context.protectedDirs }),
   replay: kubeletReplay,

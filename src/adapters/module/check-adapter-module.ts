@@ -45,7 +45,10 @@ export function adapterModuleProblems(value: unknown): string[] {
       else seen.add(spec.name);
       if (typeof spec.help !== 'string' || spec.help.trim() === '') problems.push(`${label}: help is missing`);
       if (spec.default !== undefined && typeof spec.default !== 'string') problems.push(`${label}: default must be a string (values are text), not ${typeOf(spec.default)}`);
+      if (spec.propagated !== undefined && typeof spec.propagated !== 'boolean') problems.push(`${label}: propagated must be true or false, not ${typeOf(spec.propagated)}`);
     }
+    const propagated = (module.options as Array<{ propagated?: unknown; name?: unknown }>).filter((spec) => spec?.propagated === true);
+    if (propagated.length > 1) problems.push(`options: ${propagated.map((spec) => `"${String(spec.name)}"`).join(' and ')} are all propagated; one directory at most is`);
   }
   if (module.replay !== undefined) {
     const replay = module.replay as Record<string, unknown>;

@@ -12,6 +12,7 @@ export const nomadModule = defineAdapter({
     {
       name: 'stage-publish-base-dir', default: DEFAULT_STAGE_PUBLISH_BASE_DIR, arg: 'DIR',
       help: 'the csi_plugin\'s stage_publish_base_dir; staging and target paths must lie below it',
+      propagated: true,
     },
   ],
   create: (context) => new NomadAdapter(context.nodeId, context.options['stage-publish-base-dir'], context.protectedDirs),

@@ -51,6 +51,18 @@ test('the built-in modules fit the SDK, and so do the adapters they build', (t) 
   ]);
 });
 
+test('one option at most names the propagated directory, with a boolean; the built-in kubernetes and nomad modules name theirs', (t) => {
+  const base = { sdkVersion: 1, name: 'two-dirs', summary: 's', create: () => ({}) };
+  t.deepEqual(
+    adapterModuleProblems({ ...base, options: [{ name: 'a', help: 'h', propagated: true }, { name: 'b', help: 'h', propagated: true }, { name: 'c', help: 'h', propagated: 'yes' }] }),
+    ['options[2] ("c"): propagated must be true or false, not string', 'options: "a" and "b" are all propagated; one directory at most is'],
+  );
+  t.deepEqual(
+    Object.values(BUILTIN_ADAPTERS).map((module) => [module.name, module.options.find((spec) => 'propagated' in spec && spec.propagated)?.name]),
+    [['local', undefined], ['kubernetes', 'kubelet-dir'], ['nomad', 'stage-publish-base-dir']],
+  );
+});
+
 test('adapter options: own flag, then --adapter-option, then NIXMOUNT_ADAPTER_<NAME>, then the default', (t) => {
   const env = { NIXMOUNT_ADAPTER_STAGE_PUBLISH_BASE_DIR: '/from/env' };
   t.deepEqual(adapterOptionValues(nomad, { pairs: [], env: {} }), { 'stage-publish-base-dir': '/local/csi' });
