@@ -1,5 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { usedPercent } from '../core/store-watermarks.js';
 import { physicalRoot } from '../platform/nix-settings.js';
 import { ok, problem, type Check } from './check.js';
 import { nearestExisting } from './existing.js';
@@ -20,12 +21,13 @@ export interface DiskUsage {
   inodesUsedPercent: number | undefined;
 }
 
-/** Used space as df counts it: of the space non-root users could have (reserved blocks are not free). */
+/**
+ * Used space as the store GC counts it (reserved blocks are not free), so "at or above the
+ * high watermark" here means what it means to the collector; rounded up.
+ */
 export function diskUsage(stats: { blocks: number; bfree: number; bavail: number; bsize: number; files: number; ffree: number }): DiskUsage {
-  const used = stats.blocks - stats.bfree;
-  const usable = used + stats.bavail;
   return {
-    usedPercent: usable > 0 ? Math.ceil((used * 100) / usable) : 0,
+    usedPercent: Math.ceil(usedPercent({ totalBytes: stats.blocks * stats.bsize, availableBytes: stats.bavail * stats.bsize })),
     freeBytes: stats.bavail * stats.bsize,
     // Filesystems without a fixed inode table (btrfs, some tmpfs) say 0 files.
     inodesUsedPercent: stats.files > 0 ? Math.ceil(((stats.files - stats.ffree) * 100) / stats.files) : undefined,

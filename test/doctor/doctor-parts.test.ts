@@ -36,8 +36,8 @@ test('the Nix version is read from `nix --version`', (t) => {
   t.is(nixVersion('command not found'), undefined);
 });
 
-test('disk usage counts as df does: reserved blocks are not free, percentages round up', (t) => {
-  // 1000 blocks, 100 free of which 50 are reserved for root: 900 used of 950 usable.
+test('disk usage counts as the store GC does: reserved blocks are not free, percentages round up', (t) => {
+  // 1000 blocks, 100 free of which 50 are reserved for root: 950 of 1000 not available.
   t.deepEqual(diskUsage({ blocks: 1000, bfree: 100, bavail: 50, bsize: 4096, files: 100, ffree: 4 }), {
     usedPercent: 95,
     freeBytes: 50 * 4096,
