@@ -62,9 +62,3 @@ export function createAdapterFrom(module: AdapterModule, options: AdapterOptions
   const adapter = module.create({ nodeId: options.nodeId, protectedDirs: options.protectedDirs ?? [], options: adapterOptionValues(module, given) });
   return new CheckedAdapter(checkAdapter(adapter, module, where));
 }
-
-/** A built-in adapter by name, its options given by name (`{ 'kubelet-dir': … }`), the others at their defaults. */
-export function createAdapter(name: AdapterName, options: AdapterOptions & { adapterOptions?: Record<string, string> }): OrchestratorAdapter {
-  const module: AdapterModule = BUILTIN_ADAPTERS[name];
-  return createAdapterFrom(module, options, { pairs: [], flags: options.adapterOptions ?? {}, env: {} });
-}

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { createAdapter } from '../../../src/adapters/registry.js';
+import { BUILTIN_ADAPTERS, createAdapterFrom } from '../../../src/adapters/registry.js';
 import { KubernetesAdapter } from '../../../src/adapters/kubernetes/kubernetes-adapter.js';
 import { kubeletTargetPath } from '../../../src/adapters/kubernetes/kubelet-paths.js';
 import { InvalidArgumentError } from '../../../src/core/errors.js';
@@ -95,10 +95,10 @@ test('staging paths: kubelet CSI globalmount paths only', (t) => {
 });
 
 test('the registry builds it as "kubernetes" with its kubelet-dir option', (t) => {
-  const built = createAdapter('kubernetes', { nodeId: 'n1', adapterOptions: { 'kubelet-dir': '/srv/kubelet' } });
+  const built = createAdapterFrom(BUILTIN_ADAPTERS.kubernetes, { nodeId: 'n1' }, { pairs: ['kubelet-dir=/srv/kubelet'], env: {} });
   t.is(built.name, 'kubernetes');
   t.notThrows(() => built.checkTargetPath('/srv/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount'));
-  t.notThrows(() => createAdapter('kubernetes', { nodeId: 'n1' }).checkTargetPath('/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount'));
+  t.notThrows(() => createAdapterFrom(BUILTIN_ADAPTERS.kubernetes, { nodeId: 'n1' }).checkTargetPath('/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/v/mount'));
 });
 
 // Findings 3 and 4 for kubelet: a symlinked …/mount or parent was followed out of the kubelet dir,

@@ -8,7 +8,7 @@ import { adapterOptionValues } from '../../../src/adapters/module/adapter-option
 import { AdapterModuleError, adapterModuleProblems, adapterProblems } from '../../../src/adapters/module/check-adapter-module.js';
 import { CheckedAdapter } from '../../../src/adapters/module/checked-adapter.js';
 import { loadAdapterModule } from '../../../src/adapters/module/load-adapter-module.js';
-import { ADAPTER_OPTIONS, BUILTIN_ADAPTERS, createAdapter } from '../../../src/adapters/registry.js';
+import { ADAPTER_OPTIONS, BUILTIN_ADAPTERS, createAdapterFrom } from '../../../src/adapters/registry.js';
 import type { OrchestratorAdapter } from '../../../src/core/orchestrator-adapter.js';
 import { UsageError } from '../../../src/settings/option.js';
 import { FIXTURES } from '../../helpers/nix.js';
@@ -119,8 +119,8 @@ test('errors of another SDK copy keep their kind; other errors and wrong answers
   t.throws(() => shapes.nodeIdentity(), { message: /^the fake adapter's nodeIdentity answered something other than \{ nodeId/ });
 });
 
-test('createAdapter builds a built-in adapter served through the checks', (t) => {
-  const adapter = createAdapter('nomad', { nodeId: 'n', adapterOptions: { 'stage-publish-base-dir': '/alloc/csi' } });
+test('createAdapterFrom builds a built-in adapter served through the checks', (t) => {
+  const adapter = createAdapterFrom(BUILTIN_ADAPTERS.nomad, { nodeId: 'n' }, { pairs: ['stage-publish-base-dir=/alloc/csi'], env: {} });
   t.true(adapter instanceof CheckedAdapter);
   t.is(adapter.checkTargetPath('/alloc/csi/per-alloc/a/v/ro-file-system-single-node-reader-only/'), '/alloc/csi/per-alloc/a/v/ro-file-system-single-node-reader-only');
 });

@@ -3,7 +3,7 @@ import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../../helpers/temp.js';
 import { NomadAdapter } from '../../../src/adapters/nomad/nomad-adapter.js';
-import { createAdapter } from '../../../src/adapters/registry.js';
+import { BUILTIN_ADAPTERS, createAdapterFrom } from '../../../src/adapters/registry.js';
 import { InvalidArgumentError } from '../../../src/core/errors.js';
 
 const adapter = new NomadAdapter('node-1', '/local/csi');
@@ -39,11 +39,11 @@ test('volume context: the user keys, unknown keys refused by name', (t) => {
 });
 
 test('registered as "nomad" with its stage-publish-base-dir option', (t) => {
-  const nomad = createAdapter('nomad', { nodeId: 'n', adapterOptions: { 'stage-publish-base-dir': '/alloc/csi' } });
+  const nomad = createAdapterFrom(BUILTIN_ADAPTERS.nomad, { nodeId: 'n' }, { pairs: ['stage-publish-base-dir=/alloc/csi'], env: {} });
   t.is(nomad.name, 'nomad');
   t.true(nomad.supportsStaging);
   t.notThrows(() => nomad.checkStagingPath('/alloc/csi/staging/ns/v/ro-file-system-single-node-reader-only'));
-  t.false(createAdapter('local', { nodeId: 'n' }).supportsStaging);
+  t.false(createAdapterFrom(BUILTIN_ADAPTERS.local, { nodeId: 'n' }).supportsStaging);
 });
 
 // Finding 4 under Nomad: a symlink below stage_publish_base_dir led out of it.
