@@ -5,6 +5,7 @@ import { kubernetesModule } from './kubernetes/adapter-module.js';
 import { localModule } from './local/adapter-module.js';
 import { adapterOptionValues, type GivenAdapterOptions } from './module/adapter-option-values.js';
 import { checkAdapter } from './module/check-adapter-module.js';
+import { loadAdapterModule } from './module/load-adapter-module.js';
 import { CheckedAdapter } from './module/checked-adapter.js';
 import { nomadModule } from './nomad/adapter-module.js';
 
@@ -49,8 +50,25 @@ export const ADAPTER_OPTIONS: Readonly<Record<string, OptionSpec<string | undefi
 );
 
 /** The built-in adapter flags given on `serve`'s (or `doctor`'s) command line, by option name, for `module`. */
-export function builtinFlagValues(module: AdapterModule, values: Readonly<Record<string, unknown>>): Record<string, string | undefined> {
+function builtinFlagValues(module: AdapterModule, values: Readonly<Record<string, unknown>>): Record<string, string | undefined> {
   return Object.fromEntries(module.options.map((spec) => [spec.name, values[flagKey(module, spec.name)] as string | undefined]));
+}
+
+/** What `serve` and `doctor` are told about the adapter: --orchestrator or --adapter-module, and the adapter's options. */
+export interface AdapterChoice {
+  orchestrator: AdapterName;
+  adapterModule?: string;
+  adapterOption: readonly string[];
+}
+
+/**
+ * The adapter module a command's values choose — loaded from --adapter-module, else the
+ * built-in --orchestrator — and its options as given: the built-in adapter's own flags
+ * (carried in the same values), --adapter-option pairs, and NIXMOUNT_ADAPTER_<NAME>.
+ */
+export async function chosenAdapter(values: AdapterChoice, env: NodeJS.ProcessEnv = process.env): Promise<{ module: AdapterModule; given: GivenAdapterOptions }> {
+  const module: AdapterModule = values.adapterModule ? await loadAdapterModule(values.adapterModule) : BUILTIN_ADAPTERS[values.orchestrator];
+  return { module, given: { pairs: values.adapterOption, flags: builtinFlagValues(module, values as unknown as Record<string, unknown>), env } };
 }
 
 /**

@@ -1,6 +1,5 @@
-import { adapterOptionValues } from '../adapters/module/adapter-option-values.js';
-import { loadAdapterModule } from '../adapters/module/load-adapter-module.js';
-import { BUILTIN_ADAPTERS, builtinFlagValues } from '../adapters/registry.js';
+import { adapterOptionValues, type GivenAdapterOptions } from '../adapters/module/adapter-option-values.js';
+import { chosenAdapter } from '../adapters/registry.js';
 import type { AdapterModule } from '../sdk/adapter-module.js';
 import { runChecks, formatReport } from '../doctor/run-checks.js';
 import { doctorChecks } from '../doctor/checks.js';
@@ -16,12 +15,11 @@ import type { DoctorValues } from '../settings/commands.js';
  * declares `propagated` (none for local), as serve would take it — the built-in adapter's
  * own flag, --adapter-option, NIXMOUNT_ADAPTER_<NAME>, or its default.
  */
-function orchestratorDir(values: DoctorValues, module: AdapterModule): DoctorConfig['orchestratorDir'] {
+function orchestratorDir(values: DoctorValues, module: AdapterModule, given: GivenAdapterOptions): DoctorConfig['orchestratorDir'] {
   const option = module.options.find((spec) => spec.propagated);
   if (!option) return undefined;
-  const given = adapterOptionValues(module, { pairs: values.adapterOption, flags: builtinFlagValues(module, values as unknown as Record<string, unknown>), env: process.env });
   const builtin = !values.adapterModule;
-  return { path: given[option.name]!, flag: builtin ? `--${option.name}` : `--adapter-option ${option.name}=…` };
+  return { path: adapterOptionValues(module, given)[option.name]!, flag: builtin ? `--${option.name}` : `--adapter-option ${option.name}=…` };
 }
 
 /** With --serve-pid, the running serve's options replace doctor's own (but for --json), and a line says whose they are. */
@@ -43,9 +41,9 @@ async function chosenValues(given: DoctorValues): Promise<{ values: DoctorValues
 }
 
 /** `nixmount doctor`: checks this node as `serve` with the same options would use it; exit 1 on any problem. */
-export async function doctor(given: DoctorValues): Promise<number> {
-  const { values, source } = await chosenValues(given);
-  const module: AdapterModule = values.adapterModule ? await loadAdapterModule(values.adapterModule) : BUILTIN_ADAPTERS[values.orchestrator];
+export async function doctor(asked: DoctorValues): Promise<number> {
+  const { values, source } = await chosenValues(asked);
+  const { module, given } = await chosenAdapter(values);
   const config: DoctorConfig = {
     stateDir: values.stateDir,
     nix: {
@@ -57,7 +55,7 @@ export async function doctor(given: DoctorValues): Promise<number> {
     },
     // An adapter module's name stands for its orchestrator (the built-in ones are named as --orchestrator).
     orchestrator: module.name,
-    orchestratorDir: orchestratorDir(values, module),
+    orchestratorDir: orchestratorDir(values, module, given),
     endpoint: values.endpoint,
     gcHighPercent: values.storeGcHigh,
   };

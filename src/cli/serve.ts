@@ -1,6 +1,5 @@
 import { defaultProtectedDirs } from '../adapters/common/paths.js';
-import { loadAdapterModule } from '../adapters/module/load-adapter-module.js';
-import { BUILTIN_ADAPTERS, builtinFlagValues, createAdapterFrom } from '../adapters/registry.js';
+import { chosenAdapter, createAdapterFrom } from '../adapters/registry.js';
 import { physicalRoot } from '../platform/nix-settings.js';
 import { RunningPlugin } from '../running-plugin.js';
 import { createLogger } from '../platform/pino-logger.js';
@@ -20,12 +19,8 @@ export async function serve(values: ServeValues): Promise<void> {
   const { settings, nix, sources } = pluginSettings(values);
   const storeGc = storeGcSettings(values);
   // One path for every adapter: a module (built in, or loaded from --adapter-module) and its declared options.
-  const module = values.adapterModule ? await loadAdapterModule(values.adapterModule) : BUILTIN_ADAPTERS[values.orchestrator];
-  const adapter = createAdapterFrom(
-    module,
-    { nodeId: settings.nodeId, protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)) },
-    { pairs: values.adapterOption, flags: builtinFlagValues(module, values as unknown as Record<string, unknown>), env: process.env },
-  );
+  const { module, given } = await chosenAdapter(values);
+  const adapter = createAdapterFrom(module, { nodeId: settings.nodeId, protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)) }, given);
   const metricsAddress = values.metricsAddress ? parseListenAddress(values.metricsAddress) : undefined;
   const plugin = await RunningPlugin.start({ settings, nix, sources, storeGc, adapter, logger }, values.endpoint, values.mode, metricsAddress);
   // Loaded only when asked for: a node without Events carries none of its code.

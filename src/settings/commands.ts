@@ -4,7 +4,7 @@ import type { CommandName, ValuesFor } from './option.js';
 import { PLUGIN_OPTIONS, type PluginOptions } from './plugin-options.js';
 import { TOOL_OPTIONS, type ToolOptions } from './tool-options.js';
 
-/** Beside these, `serve`'s values carry the built-in adapters' own flags (registry.ts builtinFlagValues reads them). */
+/** Beside these, `serve`'s values carry the built-in adapters' own flags (registry.ts chosenAdapter reads them). */
 export type ServeValues = ValuesFor<PluginOptions, 'serve'>;
 export type PublishValues = ValuesFor<PluginOptions, 'publish'>;
 export type UnpublishValues = ValuesFor<PluginOptions, 'unpublish'>;
