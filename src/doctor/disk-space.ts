@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { usedPercent } from '../core/store-watermarks.js';
 import { physicalRoot } from '../platform/nix-settings.js';
 import { ok, problem, type Check } from './check.js';
-import { nearestExisting } from './existing.js';
+import { nearestExisting } from '../platform/nearest-existing.js';
 
 const NAME = 'disk';
 const TIMEOUT_MS = 5_000;

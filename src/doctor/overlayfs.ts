@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProcessRunner } from '../platform/process-runner.js';
 import { ok, problem, reason, type Check } from './check.js';
-import { nearestExisting } from './existing.js';
+import { nearestExisting } from '../platform/nearest-existing.js';
 
 const NAME = 'overlayfs';
 const TIMEOUT_MS = 15_000;

@@ -4,7 +4,7 @@ import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { socketPath } from '../csi/socket-endpoint.js';
 import { ok, problem, reason, type Check, type CheckResult } from './check.js';
-import { nearestExisting } from './existing.js';
+import { nearestExisting } from '../platform/nearest-existing.js';
 
 const NAME = 'socket';
 const TIMEOUT_MS = 10_000;

@@ -4,7 +4,7 @@ import { planStoreMount } from '../cli/own-store.js';
 import { mountContaining, pathMount, readMountInfo, type MountEntry } from '../platform/mountinfo.js';
 import { physicalRoot } from '../platform/nix-settings.js';
 import { ok, problem, reason, type Check } from './check.js';
-import { nearestExisting } from './existing.js';
+import { nearestExisting } from '../platform/nearest-existing.js';
 
 const NAME = 'state-dir';
 const TIMEOUT_MS = 10_000;

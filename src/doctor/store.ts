@@ -5,7 +5,7 @@ import { readMountInfo } from '../platform/mountinfo.js';
 import { nixConfig, physicalRoot, type NixSettings } from '../platform/nix-settings.js';
 import type { ProcessRunner } from '../platform/process-runner.js';
 import { ok, problem, reason, type Check } from './check.js';
-import { nearestExisting } from './existing.js';
+import { nearestExisting } from '../platform/nearest-existing.js';
 import { onPath } from './nix.js';
 
 const NAME = 'store';

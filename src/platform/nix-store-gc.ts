@@ -1,8 +1,9 @@
 import { statfs } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import { CommandFailedError } from '../core/errors.js';
 import type { CollectOptions, CollectResult, StoreGarbage, StoreSpace } from '../core/ports/nix-store.js';
+import { nearestExisting } from './nearest-existing.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
 import { ProcessRunner } from './process-runner.js';
 
@@ -32,16 +33,8 @@ export class NixStoreGc implements StoreGarbage {
   async space(): Promise<StoreSpace> {
     // A chroot store's directories appear on first use; until then the filesystem that
     // will hold them is that of their nearest existing parent.
-    let path = join(this.root, 'nix/store');
-    for (;;) {
-      try {
-        const stats = await statfs(path);
-        return { totalBytes: stats.blocks * stats.bsize, availableBytes: stats.bavail * stats.bsize };
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(path) === path) throw error;
-        path = dirname(path);
-      }
-    }
+    const stats = await statfs((await nearestExisting(join(this.root, 'nix/store'))).path);
+    return { totalBytes: stats.blocks * stats.bsize, availableBytes: stats.bavail * stats.bsize };
   }
 
   async collect(options: CollectOptions): Promise<CollectResult> {
