@@ -2,7 +2,7 @@ import { dirname } from 'node:path';
 import type { HostVolumeRequest } from '../adapters/nomad-host/host-volume-request.js';
 import { AbortedError } from '../core/errors.js';
 import { parseUserContext } from '../core/volume-context.js';
-import { defaultValues, optionsOf, parseCommandLine } from '../settings/command-line.js';
+import { optionsOf, parseCommandLine } from '../settings/command-line.js';
 import type { PublishValues } from '../settings/commands.js';
 import { PLUGIN_OPTIONS } from '../settings/plugin-options.js';
 
@@ -41,8 +41,7 @@ export type Answer = { path: string; bytes: number } | undefined;
 
 /** The node config as the pipeline's settings (defaults for what it leaves out, as `nixmount publish`). */
 async function nodeSettings(config: Record<string, string>) {
-  const { pluginSettings } = await import('../settings/plugin-settings.js');
-  return pluginSettings({ ...defaultValues(optionsOf('publish', PLUGIN_OPTIONS)), ...configValues(config) } as Parameters<typeof pluginSettings>[0]);
+  return (await import('./local-volume.js')).localSettings(configValues(config));
 }
 
 /**

@@ -23,17 +23,20 @@ export function localVolumeId(target: string): string {
 /** The options every local command takes (gc's store GC options are its own). */
 type NodeValues = Omit<GcValues, 'storeGcHigh' | 'storeGcLow' | 'storeGcTimeout' | 'storePaths'>;
 
+/** The pipeline settings of a local command: `values`, and publish's defaults for what they leave out (unpublish and gc take fewer options). */
+export function localSettings(values: Partial<PipelineValues> & { refresh?: boolean }): ReturnType<typeof pluginSettings> {
+  // Each command is a fresh process, so nixmount's own evaluation cache starts empty;
+  // --refresh also makes Nix refetch unlocked flake inputs and tarballs.
+  return pluginSettings({ ...(defaultValues(optionsOf('publish', PLUGIN_OPTIONS)) as PipelineValues), ...values }, values.refresh ?? false);
+}
+
 /** Runs `work` against this node's state dir with no server: lock, recover, work, unlock (also the host volume plugin's path). */
 export async function withLocalNode<T>(
   values: NodeValues & Partial<PublishValues>,
   work: (container: ReturnType<typeof createContainer>, adapter: LocalAdapter) => Promise<T>,
   overrides: { realiseWaitMs?: number } = {},
 ): Promise<T> {
-  // unpublish and gc take fewer options than publish; the others keep their defaults.
-  const all = { ...(defaultValues(optionsOf('publish', PLUGIN_OPTIONS)) as PipelineValues), ...values };
-  // Each command is a fresh process, so nixmount's own evaluation cache starts empty;
-  // --refresh also makes Nix refetch unlocked flake inputs and tarballs.
-  const given = pluginSettings(all, values.refresh ?? false);
+  const given = localSettings(values);
   const settings = { ...given.settings, stateDir: await canonicalStateDir(given.settings.stateDir) };
   // A person at a shell waits for the work; there is no orchestrator retry to join it later.
   // (A caller with a deadline, the host volume plugin, bounds the wait instead.)
