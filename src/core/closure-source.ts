@@ -4,7 +4,7 @@ import { NixStore, type RealiseEvent } from './ports/nix-store.js';
 import { NodeEvents } from './ports/node-events.js';
 import { RealisationTracker, type ProgressListener } from './realisation-tracker.js';
 import { RootedClosures, type PreparedRoots } from './rooted-closures.js';
-import { isNixmountError, StorePathsUnavailableError } from './errors.js';
+import { errorKind, StorePathsUnavailableError } from './errors.js';
 import type { RealiseProgress } from './realise-progress.js';
 import { Resolver } from './resolver.js';
 import { SourceSettings, checkSourcePolicy } from './source-settings.js';
@@ -79,7 +79,7 @@ export class ClosureSource {
     const finished = (ok: boolean, error?: unknown) =>
       this.events.emit({
         kind: 'realise-finished', ok, ...progress.counts(), seconds: (performance.now() - started) / 1000,
-        ...(ok ? {} : { reason: isNixmountError(error) ? error.kind : 'Internal' }),
+        ...(ok ? {} : { reason: errorKind(error) }),
       });
     try {
       await this.nix.realise(targets, {

@@ -122,3 +122,18 @@ export function lastLines(text: string, count: number): string {
 export function isNixmountError(error: unknown): error is NixmountError {
   return error instanceof NixmountError;
 }
+
+/** The kind a domain error carries; anything else reaching a report is a bug (Internal). */
+export function errorKind(error: unknown): ErrorKind {
+  return isNixmountError(error) ? error.kind : 'Internal';
+}
+
+/** What a failed publish reports of its error (NodeEvents `publish-failed`): kind, message, and the paths or derivation it names. */
+export function failureFacts(error: unknown): { reason: ErrorKind; message: string; missingPaths?: readonly string[]; failedDerivation?: string } {
+  return {
+    reason: errorKind(error),
+    message: error instanceof Error ? error.message : String(error),
+    ...(error instanceof StorePathsUnavailableError ? { missingPaths: error.paths } : {}),
+    ...(error instanceof BuildFailedError ? { failedDerivation: error.derivation } : {}),
+  };
+}

@@ -1,12 +1,5 @@
 import { inject, injectable } from 'inversify';
-import {
-  AlreadyExistsError,
-  BuildFailedError,
-  FailedPreconditionError,
-  NotFoundError,
-  StorePathsUnavailableError,
-  isNixmountError,
-} from './errors.js';
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError, failureFacts } from './errors.js';
 import { ClosureSource } from './closure-source.js';
 import { Clock } from './ports/clock.js';
 import { Logger } from './ports/logger.js';
@@ -65,13 +58,10 @@ export class VolumePublisher {
         kind: 'publish-failed',
         workload,
         volumeId: request.volumeId,
-        reason: isNixmountError(error) ? error.kind : 'Internal',
-        message: error instanceof Error ? error.message : String(error),
+        ...failureFacts(error),
         seconds: (performance.now() - started) / 1000,
         targetPath: request.targetPath,
         ...(phase.current ? { phase: phase.current } : {}),
-        ...(error instanceof StorePathsUnavailableError ? { missingPaths: error.paths } : {}),
-        ...(error instanceof BuildFailedError ? { failedDerivation: error.derivation } : {}),
       });
       throw error;
     }

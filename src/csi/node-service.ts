@@ -1,4 +1,4 @@
-import { FailedPreconditionError, NotFoundError, isNixmountError } from '../core/errors.js';
+import { FailedPreconditionError, NotFoundError, failureFacts, isNixmountError } from '../core/errors.js';
 import { quote } from '../core/quote.js';
 import type { OrchestratorAdapter, ParsedVolumeContext } from '../core/orchestrator-adapter.js';
 import type { NodeEvents } from '../core/ports/node-events.js';
@@ -74,8 +74,7 @@ function publishContext(deps: NodeServiceDeps, r: NodePublishVolumeRequest__Outp
       workload: deps.adapter.workloadOf?.(r.volume_context) ?? {},
       volumeId: r.volume_id,
       targetPath,
-      reason: isNixmountError(error) ? error.kind : 'Internal',
-      message: error instanceof Error ? error.message : String(error),
+      ...failureFacts(error),
       seconds: 0,
     });
     throw error;
