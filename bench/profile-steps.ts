@@ -7,6 +7,7 @@ import { readMountInfo } from '../src/platform/mountinfo.js';
 import { replaceFile, writeFileAtomic } from '../src/platform/atomic-file.js';
 import { ExecaProcessRunner } from '../src/platform/execa-process-runner.js';
 import { LinuxMounter } from '../src/platform/linux-mounter.js';
+import { MountHelper } from '../src/platform/mount-helper.js';
 import type { NodeSettings } from '../src/core/settings.js';
 import { buildBigClosure } from './closures.js';
 import { BENCH_NIX_ENV, run } from './commands.js';
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
     }));
     rows.push(await sample(`read + parse /proc/self/mountinfo (${table}+ entries)`, () => readMountInfo(), 50));
     // The mounter's own proofs at a target holding a bind of a view, and at an empty one.
-    const viewMounter = new LinuxMounter(runner, { stateDir: dir } as unknown as NodeSettings);
+    const viewMounter = new LinuxMounter(runner, { stateDir: dir } as unknown as NodeSettings, new MountHelper(runner, silent, { helper: 'auto' }));
     mounter = viewMounter;
     const viewNix = join(dir, 'views', 'a'.repeat(32), 'nix');
     await mkdir(viewNix, { recursive: true });

@@ -19,7 +19,10 @@ import { LinuxMounter } from '../src/platform/linux-mounter.js';
 import { createLogger } from '../src/platform/pino-logger.js';
 import { RunningPlugin } from '../src/running-plugin.js';
 import { mountsBelow, unmountBelow } from '../support/mounts.js';
-import { buildSmallClosures } from './closures.js';
+import { HardlinkViewStore } from '../src/platform/hardlink-view-store.js';
+import { NixCliStore } from '../src/platform/nix-cli-store.js';
+import { ReadOnlyBinds } from '../src/platform/read-only-binds.js';
+import { buildSizedClosure, buildSmallClosures } from './closures.js';
 import { median } from './stats.js';
 
 /**
@@ -54,12 +57,18 @@ timeEach(JsonRecordDir.prototype, ['put', 'putThen', 'delete'], 'JsonRecordDir')
 timeEach(FsVolumeDirs.prototype, ['createTarget', 'removeTarget'], 'FsVolumeDirs');
 timeEach(ClosureSource.prototype, ['prepare'], 'ClosureSource');
 timeEach(ViewManager.prototype, ['acquire'], 'ViewManager');
-timeEach(MountLifecycle.prototype, ['attach', 'detach'], 'MountLifecycle');
+timeEach(MountLifecycle.prototype, ['attach', 'detach', 'isMounted'], 'MountLifecycle');
 timeEach(VolumePublisher.prototype, ['publish', 'unpublish'], 'VolumePublisher');
+timeEach(NixCliStore.prototype, ['queryClosure', 'writeRegistration', 'addGcRoots', 'removeGcRoots'], 'NixCliStore');
+timeEach(HardlinkViewStore.prototype, ['materialize', 'remove'], 'HardlinkViewStore');
+timeEach(ReadOnlyBinds.prototype, ['ensure', 'release'], 'ReadOnlyBinds');
+timeEach(ViewManager.prototype, ['collectIfUnheld'], 'ViewManager');
 
 async function main(): Promise<void> {
   const pairs = Number(process.env.N ?? 80);
-  const [closure] = await buildSmallClosures(1);
+  const cold = Number(process.env.COLD ?? 0);
+  const closures = cold ? [await buildSizedClosure(cold, 5)] : await buildSmallClosures(Math.max(1, Number(process.env.VIEWS ?? 1)));
+  const closure = closures[0];
   const dir = await mkdtemp(join(tmpdir(), 'nixmount-trace-'));
   const stateDir = join(dir, 'state');
   const socket = join(dir, 'csi.sock');
@@ -75,17 +84,21 @@ async function main(): Promise<void> {
     `unix://${socket}`,
   );
   const client = new CsiClient(socket);
-  const publish = (id: string, target: string) =>
+  const publish = (id: string, target: string, root = closure!.root) =>
     client.call('node', 'NodePublishVolume', {
       volume_id: id,
       target_path: target,
       volume_capability: mountCapability('MULTI_NODE_READER_ONLY'),
       readonly: true,
-      volume_context: { paths: closure!.root },
+      volume_context: { paths: root },
     });
   try {
     await mkdir(join(dir, 't/anchor'), { recursive: true });
-    await publish('anchor', join(dir, 't/anchor/mount')); // holds the view: every pair below is warm
+    if (!cold) await publish('anchor', join(dir, 't/anchor/mount')); // holds the view: every pair below is warm
+    for (let i = 0; i < Number(process.env.HELD ?? 0); i++) {
+      await mkdir(join(dir, `held/${i}`), { recursive: true });
+      await publish(`held-${i}`, join(dir, `held/${i}/mount`), closures[i % closures.length]!.root);
+    }
     for (let i = 0; i < pairs + 10; i++) {
       if (i === 10) times.clear();
       const target = join(dir, `t/${i}/mount`);
@@ -97,7 +110,7 @@ async function main(): Promise<void> {
       await client.call('node', 'NodeUnpublishVolume', { volume_id: `v${i}`, target_path: target });
       note('unpublish, as the CSI client sees it', performance.now() - started);
     }
-    console.log(`warm read-only publish/unpublish, ${pairs} pairs: median ms, calls per pair, step`);
+    console.log(`${cold ? `cold (${cold} files)` : 'warm'} read-only publish/unpublish, ${pairs} pairs: median ms, calls per pair, step`);
     for (const [step, ms] of [...times].sort(([a], [b]) => a.localeCompare(b))) {
       console.log(`${median(ms).toFixed(2).padStart(8)}  ×${(ms.length / pairs).toFixed(0)}  ${step}`);
     }

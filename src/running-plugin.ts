@@ -6,6 +6,7 @@ import { Mounter } from './core/ports/mounter.js';
 import { NodeEvents } from './core/ports/node-events.js';
 import { StoreGarbageCollector } from './core/store-gc.js';
 import { ViewManager } from './core/view-manager.js';
+import { MountHelper } from './platform/mount-helper.js';
 import { CsiServer } from './csi/csi-server.js';
 import { RpcHandlerFactory } from './csi/rpc-handler.js';
 import type { PluginMetrics } from './plugin-metrics.js';
@@ -73,6 +74,7 @@ export class RunningPlugin {
     await Promise.all([this.server.stop(graceMs), this.hostVolumes?.close(graceMs)]);
     // The read-only binds kept for views go with the plugin (volumes stay mounted; a start sweeps them anyway).
     if (this.servesNodes) await this.container.get<Mounter>(Mounter).sweep().catch(() => 0);
+    this.container.get(MountHelper).close();
     await this.unlock();
   }
 

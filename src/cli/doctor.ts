@@ -58,6 +58,7 @@ export async function doctor(asked: DoctorValues): Promise<number> {
     orchestratorDir: orchestratorDir(values, module, given),
     endpoint: values.endpoint,
     gcHighPercent: values.storeGcHigh,
+    mountHelper: values.mountHelper,
   };
   const runner = new ExecaProcessRunner(createLogger({ level: 'silent' }));
   const results = [...(source ? [source] : []), ...(await runChecks(doctorChecks(config, runner)))];

@@ -45,7 +45,7 @@ export async function withLocalNode<T>(
   const unlock = await lockStateDir(settings.stateDir);
   try {
     const adapter = new LocalAdapter(settings.nodeId, { protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(given.nix.storeUri)) });
-    const container = createContainer({ settings, nix: given.nix, sources, adapter, logger });
+    const container = createContainer({ settings, nix: given.nix, sources, mounts: given.mounts, adapter, logger });
     await container.get(NodeRecovery).recover();
     return await work(container, adapter);
   } finally {

@@ -16,13 +16,13 @@ export async function serve(values: ServeValues): Promise<void> {
     throw new UsageError('--kubernetes-events needs --orchestrator kubernetes: Events are posted on the pods kubelet names');
   }
   const logger = createLogger({ level: values.logLevel ?? 'info' });
-  const { settings, nix, sources } = pluginSettings(values);
+  const { settings, nix, sources, mounts } = pluginSettings(values);
   const storeGc = storeGcSettings(values);
   // One path for every adapter: a module (built in, or loaded from --adapter-module) and its declared options.
   const { module, given } = await chosenAdapter(values);
   const adapter = createAdapterFrom(module, { nodeId: settings.nodeId, protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)) }, given);
   const metricsAddress = values.metricsAddress ? parseListenAddress(values.metricsAddress) : undefined;
-  const plugin = await RunningPlugin.start({ settings, nix, sources, storeGc, adapter, logger }, values.endpoint, values.mode, metricsAddress);
+  const plugin = await RunningPlugin.start({ settings, nix, sources, storeGc, mounts, adapter, logger }, values.endpoint, values.mode, metricsAddress);
   // Loaded only when asked for: a node without Events carries none of its code.
   const events = values.kubernetesEvents
     ? await (await import('../adapters/kubernetes/events/kubernetes-events.js')).startKubernetesEvents(plugin.container.get<NodeEvents>(NodeEvents), {

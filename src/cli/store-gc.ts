@@ -23,9 +23,9 @@ export async function gcStore(values: GcValues): Promise<number> {
     throw new UsageError('--store-paths collects by the watermarks: give --store-gc-high and --store-gc-low (or NIXMOUNT_STORE_GC_HIGH/LOW)');
   }
   const all = { ...(defaultValues(optionsOf('publish', PLUGIN_OPTIONS)) as PipelineValues), ...values };
-  const { settings, nix, sources } = pluginSettings(all);
+  const { settings, nix, sources, mounts } = pluginSettings(all);
   const logger = createLogger({ level: values.logLevel ?? 'warn' });
-  const container = createContainer({ settings, nix, sources, storeGc, adapter: new LocalAdapter(settings.nodeId), logger });
+  const container = createContainer({ settings, nix, sources, storeGc, mounts, adapter: new LocalAdapter(settings.nodeId), logger });
   const result = await container.get(StoreGarbageCollector).check('command');
   console.log(describe(result, storeGc.highPercent, storeGc.lowPercent!));
   return result.action === 'unreadable' || (result.action === 'collected' && result.outcome !== 'ok') ? 1 : 0;

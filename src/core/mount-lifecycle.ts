@@ -5,6 +5,7 @@ import { Mounter, type MountOwner, type OwnMount } from './ports/mounter.js';
 import { VolumeDirs } from './ports/volume-dirs.js';
 import { NodeSettings } from './settings.js';
 import { ViewManager, type AcquiredView } from './view-manager.js';
+import type { PutOptions } from './ports/record-store.js';
 import { volumeKey } from './view-key.js';
 
 /** What every durable record of a mount (a publish or a stage) says about what it holds. */
@@ -18,7 +19,7 @@ export interface Holding {
 
 /** The part of a record store the lifecycle writes through. */
 export interface RecordWriter<R> {
-  putThen<T>(record: R, next: () => Promise<T>): Promise<T>;
+  putThen<T>(record: R, next: () => Promise<T>, options?: PutOptions): Promise<T>;
   delete(key: string): Promise<void>;
 }
 
@@ -82,9 +83,14 @@ export class MountLifecycle {
       }
       const record = plan.record({ key, createdPath, ...(overlayDir ? { overlayDir } : {}) });
       // The record is in place before the mount: a crash in between leaves a record
-      // that a retry or an unpublish cleans up, never a mount nobody knows about. The
-      // file and directory syncs that make it durable overlap the mount (a power loss
-      // takes the mount too); the call answers only once both are done.
+      // that a retry or an unpublish cleans up, never a mount nobody knows about.
+      // A writable volume's record is made durable (synced, overlapping the mount)
+      // before the call answers: it is what proves the overlay's upper directory,
+      // the workload's data, is a volume's and not left over (recovery removes
+      // overlays without one). A read-only volume's record is not synced: all it
+      // describes is a bind, which a power loss takes with it; a record a power
+      // loss then loses or empties leaves nothing mounted and nothing to keep
+      // (an empty file is set aside at load), and the view it held goes idle.
       await plan.records.putThen(record, async () => {
         undo.push(() => plan.records.delete(key));
         undo.push(() => this.unmountOwn(path, log)); // a mount command can fail half-way (bound, then not remounted read-only)
@@ -93,7 +99,7 @@ export class MountLifecycle {
         } else {
           await this.mounter.bindReadOnly(view.nixDir, path, plan.flags);
         }
-      });
+      }, { durable: Boolean(overlayDir) });
       this.views.release(view.key);
       return record;
     } catch (error) {

@@ -2,6 +2,7 @@ import type { ProcessRunner } from '../platform/process-runner.js';
 import type { Check } from './check.js';
 import type { DoctorConfig } from './config.js';
 import { diskCheck } from './disk-space.js';
+import { mountHelperCheck } from './mount-helper.js';
 import { nixCheck } from './nix.js';
 import { orchestratorCheck } from './orchestrator.js';
 import { overlayCheck } from './overlayfs.js';
@@ -18,6 +19,7 @@ export function doctorChecks(config: DoctorConfig, runner: ProcessRunner): Check
     storeCheck(runner, config.nix),
     stateDirCheck(config.stateDir, config.nix.storeUri),
     overlayCheck(runner, config.stateDir),
+    mountHelperCheck(runner, { helper: config.mountHelper }),
     propagationCheck(config.orchestrator, config.orchestratorDir),
     socketCheck(config.endpoint),
     substitutersCheck(runner, config.nix),

@@ -15,4 +15,6 @@ export interface DoctorConfig {
   endpoint: string;
   /** The store GC's high watermark, percent of the store's filesystem, when one is set. */
   gcHighPercent?: number;
+  /** --mount-helper. */
+  mountHelper: 'auto' | 'off';
 }

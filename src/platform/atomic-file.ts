@@ -28,8 +28,10 @@ export async function writeFileAtomic(path: string, content: string): Promise<vo
  * directory are synced. Until then only a power loss could undo it (leaving the old
  * file, no file, or an empty one, which a reader must set aside), so whatever the
  * caller acknowledges after `durable` is as durable as with writeFileAtomic.
+ * With `sync: false` nothing is synced (`durable` only closes the file): the
+ * content survives a crash of the process, not a power loss.
  */
-export async function replaceFile(path: string, content: string): Promise<{ durable: Promise<void> }> {
+export async function replaceFile(path: string, content: string, options: { sync: boolean } = { sync: true }): Promise<{ durable: Promise<void> }> {
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const handle = await open(temp, 'wx', 0o600);
   try {
@@ -40,6 +42,7 @@ export async function replaceFile(path: string, content: string): Promise<{ dura
     await unlink(temp).catch(() => undefined); // a full disk must not also keep half a record
     throw withPath(error, path);
   }
+  if (!options.sync) return { durable: handle.close() };
   const durable = Promise.all([
     handle.sync().finally(() => handle.close()),
     syncDirectory(dirname(path)),

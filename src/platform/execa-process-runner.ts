@@ -1,9 +1,8 @@
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { inject, injectable } from 'inversify';
 import { CommandFailedError } from '../core/errors.js';
 import { Logger } from '../core/ports/logger.js';
+import { onPath } from './on-path.js';
 import type { ProcessRunner, RunOptions, RunResult } from './process-runner.js';
 import { spawnChild } from './spawn-child.js';
 
@@ -14,14 +13,7 @@ const DEFAULT_TIMEOUT_MS = 10 * 60_000;
  * signal, so a plugin killed with SIGKILL (an OOM kill) takes its cp, nix and mount
  * children with it, instead of leaving them writing into a view the next start sweeps.
  */
-const SETPRIV = (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'setpriv')).find((path) => {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-});
+const SETPRIV = onPath('setpriv');
 
 function dyingWithUs(command: string, args: readonly string[]): [string, string[]] {
   return SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, [...args]];

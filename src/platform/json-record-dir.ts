@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../core/ports/logger.js';
-import type { MountRecordStore } from '../core/ports/record-store.js';
+import type { MountRecordStore, PutOptions } from '../core/ports/record-store.js';
 import { replaceFile, syncDirectory } from './atomic-file.js';
 
 const LOAD_BATCH = 32;
@@ -18,8 +18,9 @@ export interface RecordDirOptions<T> {
 /**
  * Records as one JSON file each in one directory, mirrored in memory. Each file is
  * written aside and renamed into place, so a crash leaves the old record or the new
- * one, and synced before the put resolves, so a reload sees every record that was
- * acknowledged (a power loss during a put may leave an empty file: set aside at
+ * one, and synced before the put resolves (unless the caller asks for no
+ * durability), so a reload sees every record that was acknowledged (a power loss
+ * during a put, or after an unsynced one, may leave an empty file: set aside at
  * load). A record leaves memory only once its file is gone, so a failed delete is
  * retried, never forgotten and resurrected by the next start. Deleting an absent
  * record is not an error.
@@ -66,10 +67,10 @@ export class JsonRecordDir<T> implements MountRecordStore<T> {
     await this.putThen(record, async () => undefined);
   }
 
-  async putThen<R>(record: T, next: () => Promise<R>): Promise<R> {
+  async putThen<R>(record: T, next: () => Promise<R>, options: PutOptions = {}): Promise<R> {
     const { dir } = this.options;
     const key = this.options.keyOf(record);
-    const write = () => replaceFile(join(dir, `${key}.json`), `${JSON.stringify(record, null, 2)}\n`);
+    const write = () => replaceFile(join(dir, `${key}.json`), `${JSON.stringify(record, null, 2)}\n`, { sync: options.durable ?? true });
     // The directory is made by load (or the first put); made again only if it went.
     const { durable } = await write().catch(async (error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;

@@ -7,6 +7,7 @@ import type { Mounter, MountOwner, OverlayDirs, OwnMount } from '../core/ports/m
 import { ProcessRunner } from './process-runner.js';
 import { NodeSettings } from '../core/settings.js';
 import { mountContaining, pathMount, readMountInfo, stackAt, type MountEntry, type PathMount } from './mountinfo.js';
+import { MountHelper } from './mount-helper.js';
 import { isKeptBindName, ReadOnlyBinds } from './read-only-binds.js';
 
 const HARDENING = ['nosuid', 'nodev'];
@@ -15,7 +16,8 @@ const VIEW_NAME = /^(?:\.(?:building|deleting)-)?([0-9a-f]{32})(?:-[0-9a-f]+)?$/
 const DELETED = '//deleted';
 
 /**
- * util-linux mount/umount; the mount table is read from /proc/self/mountinfo, and a
+ * Binds and unmounts through the mount helper (system calls, or util-linux where it
+ * cannot run), overlays by util-linux; the mount table is read from /proc/self/mountinfo, and a
  * mount is nixmount's only when the table proves it: a bind whose root is one of
  * the views' `nix` directories, or an overlay whose upper layer is in the overlays directory.
  */
@@ -32,21 +34,22 @@ export class LinuxMounter implements Mounter {
   constructor(
     @inject(ProcessRunner) private readonly runner: ProcessRunner,
     @inject(NodeSettings) settings: NodeSettings,
+    @inject(MountHelper) private readonly helper: MountHelper,
   ) {
     this.viewsDir = join(settings.stateDir, 'views');
     this.overlaysDir = join(settings.stateDir, 'overlays');
     this.scratchDir = join(settings.stateDir, '.mounting');
-    this.readOnly = new ReadOnlyBinds(runner, this.scratchDir);
+    this.readOnly = new ReadOnlyBinds(helper, this.scratchDir);
   }
 
   /**
-   * util-linux (2.38, Debian 12) makes `-o bind,ro,nosuid,nodev` a bind and then a
-   * remount, and a remount does not propagate: through kubelet's Bidirectional or
+   * A read-only bind is a bind and then a remount (util-linux's `-o bind,ro,nosuid,nodev`
+   * and the mount helper alike), and a remount does not propagate: through kubelet's Bidirectional or
    * Nomad's shared directory, the copy the host and the runtime see would stay
    * read-write, suid and dev. So the target gets a plain bind of a read-only bind: a
    * new mount copies its source's flags, on every peer it propagates to. For a view,
    * that read-only bind is made once and kept while the view lives (see
-   * ReadOnlyBinds), so a warm publish is one `mount`; for any other source it is made
+   * ReadOnlyBinds), so a warm publish is one bind; for any other source it is made
    * in a scratch directory and goes at once. Scratch mounts a crash leaves are
    * removed by `sweep` at the next start.
    */
@@ -55,12 +58,12 @@ export class LinuxMounter implements Mounter {
     if (!viewKey) return this.bindThroughScratch(source, target, extraFlags);
     for (let attempt = 1; ; attempt++) {
       const bind = await this.readOnly.ensure(viewKey, source, extraFlags);
-      await this.runner.run('mount', ['--bind', bind.path, target]);
+      await this.helper.bind(bind.path, target);
       // Proven, not assumed: the target shows the view's root, read-only. Had the kept
       // bind been unmounted behind our back, the target got its empty scratch directory.
       if (await showsReadOnly(target, bind.mount)) return;
       this.readOnly.forget(viewKey, extraFlags);
-      await this.runner.run('umount', ['--no-canonicalize', target]);
+      await this.helper.unmount(target);
       if (attempt === 2) throw new Error(`${target} did not show view ${viewKey} read-only after binding it`);
     }
   }
@@ -73,11 +76,11 @@ export class LinuxMounter implements Mounter {
     const scratch = join(this.scratchDir, `.${randomBytes(8).toString('hex')}`);
     await mkdir(scratch, { recursive: true });
     try {
-      await this.runner.run('mount', ['-o', ['bind', 'ro', ...HARDENING, ...extraFlags].join(','), source, scratch]);
+      await this.helper.bindReadOnly(source, scratch, extraFlags);
       try {
-        await this.runner.run('mount', ['--bind', scratch, target]);
+        await this.helper.bind(scratch, target);
       } finally {
-        await this.runner.run('umount', ['--no-canonicalize', scratch]);
+        await this.helper.unmount(scratch);
       }
     } finally {
       await rmdir(scratch).catch(() => undefined);
@@ -86,7 +89,7 @@ export class LinuxMounter implements Mounter {
 
   async sweep(): Promise<number> {
     const leftovers = (await readMountInfo()).filter((entry) => entry.mountPoint.startsWith(`${this.scratchDir}/`)).reverse();
-    for (const entry of leftovers) await this.runner.run('umount', ['--no-canonicalize', entry.mountPoint], { allowFailure: true });
+    for (const entry of leftovers) await this.helper.unmount(entry.mountPoint).catch(() => undefined);
     for (const name of await readdir(this.scratchDir).catch(() => [] as string[])) {
       await rmdir(join(this.scratchDir, name)).catch(() => undefined);
     }
@@ -101,8 +104,8 @@ export class LinuxMounter implements Mounter {
   }
 
   async unmount(target: string): Promise<void> {
-    // --no-canonicalize: the path was checked by the caller; umount must not follow a symlink swapped in since.
-    await this.runner.run('umount', ['--no-canonicalize', target]);
+    // The path was checked by the caller; the unmount must not follow a symlink swapped in since.
+    await this.helper.unmount(target);
   }
 
   async mountsAt(target: string): Promise<MountOwner[]> {

@@ -14,6 +14,7 @@ import { ExecaProcessRunner } from './execa-process-runner.js';
 import { FsVolumeDirs } from './fs-volume-dirs.js';
 import { HardlinkViewStore } from './hardlink-view-store.js';
 import { LinuxMounter } from './linux-mounter.js';
+import { MountHelper } from './mount-helper.js';
 import { controllerRecords, stageRecords, volumeRecords } from './record-stores.js';
 import { NixCliStore } from './nix-cli-store.js';
 import { NixStoreGc } from './nix-store-gc.js';
@@ -27,6 +28,7 @@ export const platformModule = new ContainerModule((bind) => {
   bind(NixStore).to(NixCliStore).inSingletonScope();
   bind(StoreGarbage).to(NixStoreGc).inSingletonScope();
   bind(ViewStore).to(HardlinkViewStore).inSingletonScope();
+  bind(MountHelper).toSelf().inSingletonScope();
   bind(Mounter).to(LinuxMounter).inSingletonScope();
   bind(VolumeDirs).to(FsVolumeDirs).inSingletonScope();
   bind(VolumeState).toDynamicValue(({ container }) => volumeRecords(stateDir(container), container.get(Logger))).inSingletonScope();

@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyedMutex } from '../core/keyed-mutex.js';
-import type { ProcessRunner } from './process-runner.js';
+import type { MountHelper } from './mount-helper.js';
 import { pathMount, type PathMount } from './mountinfo.js';
 
-const HARDENING = ['nosuid', 'nodev'];
 // Mounts of ours stacked at one scratch point (orphaned `mount`s of a killed plugin) come off one by one.
 const MAX_STACK = 8;
 
@@ -26,7 +25,7 @@ export class ReadOnlyBinds {
   private readonly perName = new KeyedMutex();
 
   constructor(
-    private readonly runner: ProcessRunner,
+    private readonly helper: MountHelper,
     private readonly scratchDir: string,
   ) {}
 
@@ -47,7 +46,7 @@ export class ReadOnlyBinds {
       if (!(await lstat(path)).isDirectory()) throw new Error(`${path} is not a directory`); // never mount through a symlink
       await this.clear(path);
       try {
-        await this.runner.run('mount', ['-o', ['bind', 'ro', ...HARDENING, ...extraFlags].join(','), source, path]);
+        await this.helper.bindReadOnly(source, path, extraFlags);
         const mount = await pathMount(path);
         const view = await lstat(source, { bigint: true });
         if (!mount || mount.ino !== view.ino || mount.dev !== view.dev) throw new Error(`${path} does not show ${source} after mounting it`);
@@ -90,7 +89,7 @@ export class ReadOnlyBinds {
       const [here, parent] = await Promise.all([pathMount(path), pathMount(this.scratchDir)]);
       if (!here || !parent || here.mountId === parent.mountId) return;
       if (here.symlink) throw new Error(`${path} is a symlink`);
-      await this.runner.run('umount', ['--no-canonicalize', path]);
+      await this.helper.unmount(path);
     }
     throw new Error(`${path} still holds mounts after ${MAX_STACK} unmounts`);
   }

@@ -86,6 +86,12 @@ export const PLUGIN_OPTIONS = {
     flag: 'view-idle', env: 'NIXMOUNT_VIEW_IDLE', default: '15m',
     help: 'a view no volume uses is removed after this long; 0 removes it at once', commands: NODE, section: 'node',
   }),
+  mountHelper: oneOf({
+    flag: 'mount-helper', env: 'NIXMOUNT_MOUNT_HELPER', default: 'auto', choices: ['auto', 'off'],
+    help: 'auto: read-only binds and unmounts are system calls made by one long-lived helper (perl, from perl-base) when the node has perl; ' +
+      'off: util-linux mount and umount are spawned for each (slower)',
+    commands: CHECKED, section: 'node',
+  }),
   logLevel: oneOf({
     flag: 'log-level', env: 'NIXMOUNT_LOG_LEVEL', choices: LOG_LEVELS, defaultHelp: 'info (serve), warn (publish, unpublish, gc)',
     help: 'least severe level logged (to stderr)', commands: NODE, section: 'node',

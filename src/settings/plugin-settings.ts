@@ -11,7 +11,7 @@ function seconds(ms: number): number {
 }
 
 /** What the composition root is given (all but the adapter and the logger), from the plugin's parsed options. */
-export type PluginSettings = Required<Pick<PluginConfig, 'settings' | 'nix' | 'sources'>>;
+export type PluginSettings = Required<Pick<PluginConfig, 'settings' | 'nix' | 'sources' | 'mounts'>>;
 
 /** The options `serve` and `publish` both take: those the pipeline is configured with. */
 export type PipelineValues = Pick<ServeValues, keyof ServeValues & keyof PublishValues>;
@@ -55,7 +55,7 @@ export function pluginSettings(values: PipelineValues, refresh = false): PluginS
     stateDir: values.stateDir,
     viewIdleMs: values.viewIdle,
   };
-  return { settings, nix, sources };
+  return { settings, nix, sources, mounts: { helper: values.mountHelper } };
 }
 
 /** The store GC watermarks of `serve` and `gc --store-paths`: both or neither, low below high. */

@@ -117,3 +117,11 @@ test('a stage whose bind is gone binds the view its record holds again, without 
   t.true(again.alreadyStaged);
   t.is(fakes.mounter.mounts.get('/s/1')?.source, `/views/${first.viewKey}/nix`);
 });
+
+test('a writable volume\'s record is written durably (it proves the overlay is a volume\'s); a read-only one\'s is not (a power loss takes its bind too)', async (t) => {
+  const { publisher, fakes } = setup();
+  await publisher.publish(request('/t/ro'));
+  await publisher.publish(request('/t/rw', { volumeId: 'rw', readonly: false, accessMode: 'single-node-writer' }));
+  t.deepEqual(fakes.state.durability, [false, true]);
+  t.is(fakes.state.records.size, 2);
+});

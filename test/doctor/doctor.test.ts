@@ -63,14 +63,15 @@ test.serial('a healthy node: every check is ok, the exit status 0, and doctor le
   const { dir, root, store, args } = await node(t);
   const run = await doctor(args);
   t.is(run.exitCode, 0, run.stdout);
-  t.deepEqual(run.lines.slice(0, -1).map((line) => line.slice(0, 8)), Array(9).fill('ok      '));
-  t.is(run.lines.at(-1), 'no problem found (9 checks)');
+  t.deepEqual(run.lines.slice(0, -1).map((line) => line.slice(0, 8)), Array(10).fill('ok      '));
+  t.is(run.lines.at(-1), 'no problem found (10 checks)');
   t.regex(lineOf(run, 'nix'), /^ok {6}nix: nix \(Nix\) \d+\.\d+\.\d+ \(\/\S+\/nix\)$/);
   t.is(lineOf(run, 'store'), `ok      store: ${store} (--store local?root=${root}) is readable and writable; Nix has not used it yet`);
   t.is(
     lineOf(run, 'state-dir'),
     `ok      state-dir: ${root}/nix/var/nixmount (to be made in ${root}/nix) is on the store's mount (tmpfs doctor-store at ${root}): views can hardlink into ${store}`,
   );
+  t.is(lineOf(run, 'mount-helper'), 'ok      mount-helper: binds and unmounts are system calls made by the mount helper (perl): a warm publish spawns nothing');
   t.is(lineOf(run, 'propagation'), 'ok      propagation: --orchestrator local: volumes are mounted where they are used, in this mount namespace; nothing has to propagate');
   t.is(lineOf(run, 'socket'), `ok      socket: ${dir}/csi takes a socket; nothing listens on ${dir}/csi/csi.sock yet`);
   t.is(lineOf(run, 'substituter'), "ok      substituter: none configured (Nix's configuration with nixmount's flags): every store path must already be on the node");
@@ -87,7 +88,7 @@ test.serial('--json prints an array of {check, status, message, fix}, exit statu
   t.is(run.exitCode, 1);
   const results = JSON.parse(run.stdout) as Array<Record<string, unknown>>;
   t.true(Array.isArray(results));
-  t.deepEqual(results.map((result) => result.check), ['nix', 'store', 'state-dir', 'overlayfs', 'propagation', 'socket', 'trusted-keys', 'substituter', 'disk', 'orchestrator']);
+  t.deepEqual(results.map((result) => result.check), ['nix', 'store', 'state-dir', 'overlayfs', 'mount-helper', 'propagation', 'socket', 'trusted-keys', 'substituter', 'disk', 'orchestrator']);
   for (const result of results) {
     t.deepEqual(Object.keys(result), ['check', 'status', 'message', 'fix']);
     t.true(['ok', 'problem', 'info'].includes(result.status as string));
@@ -112,7 +113,27 @@ test.serial('nix missing from PATH', async (t) => {
     lineOf(run, 'nix'),
     `problem nix: nix and nix-store not found on PATH (${empty}) — fix: install Nix on the node (Debian: apt-get install nix-bin; the nixmount image has it) or put the directory holding nix and nix-store on PATH`,
   );
-  t.is(run.lines.at(-1), '1 problem found (9 checks)');
+  t.is(run.lines.at(-1), '2 problems found (10 checks)');
+  t.regex(
+    lineOf(run, 'mount-helper'),
+    /^problem mount-helper: util-linux does the binds and unmounts \(no perl on PATH\), and its trial umount of an empty directory failed: .*umount.*ENOENT.* — fix: install util-linux \(Debian: mount\) on the PATH of nixmount serve$/,
+  );
+});
+
+test.serial('the mount helper: off, and no perl on PATH (util-linux there), are info lines saying why', async (t) => {
+  const { args } = await node(t);
+  const off = await doctor([...args, '--mount-helper', 'off']);
+  t.is(
+    lineOf(off, 'mount-helper'),
+    'info    mount-helper: binds and unmounts spawn util-linux mount and umount for each volume (--mount-helper off): a warm publish takes milliseconds more — fix: leave --mount-helper at auto unless it misbehaves',
+  );
+  const bin = await tempDir(t, 'nixmount-doctor-path-');
+  for (const tool of ['mount', 'umount', 'setpriv', 'nix', 'nix-store']) await execa('ln', ['-s', (await execa('which', [tool])).stdout, join(bin, tool)]);
+  const noPerl = await doctor(args, { PATH: bin });
+  t.is(
+    lineOf(noPerl, 'mount-helper'),
+    'info    mount-helper: binds and unmounts spawn util-linux mount and umount for each volume (no perl on PATH): a warm publish takes milliseconds more — fix: put perl (Debian: perl-base) on the PATH of nixmount serve',
+  );
 });
 
 test.serial('a store whose Nix state cannot be written (a read-only filesystem)', async (t) => {

@@ -1,3 +1,4 @@
+import type { PutOptions } from '../../src/core/ports/record-store.js';
 import { StorePathsUnavailableError } from '../../src/core/errors.js';
 import type { Clock } from '../../src/core/ports/clock.js';
 import type { Logger } from '../../src/core/ports/logger.js';
@@ -247,8 +248,11 @@ class MemoryRecords<T extends { key: string }> {
   async put(record: T): Promise<void> {
     this.records.set(record.key, record);
   }
+  /** Whether each putThen asked for a durable write, in order. */
+  readonly durability: boolean[] = [];
   // Through put, so a test that replaces it (a failing disk) fails this too.
-  async putThen<R>(record: T, next: () => Promise<R>): Promise<R> {
+  async putThen<R>(record: T, next: () => Promise<R>, options: PutOptions = {}): Promise<R> {
+    this.durability.push(options.durable ?? true);
     await this.put(record);
     return next();
   }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { NodeSettings } from '../../src/core/settings.js';
 import { ExecaProcessRunner } from '../../src/platform/execa-process-runner.js';
 import { LinuxMounter } from '../../src/platform/linux-mounter.js';
+import { MountHelper, type MountHelperSettings } from '../../src/platform/mount-helper.js';
 import { readMountInfo } from '../../src/platform/mountinfo.js';
 import type { ProcessRunner } from '../../src/platform/process-runner.js';
 import { tempDir } from '../helpers/temp.js';
@@ -21,7 +22,8 @@ async function setup(t: ExecutionContext) {
   await mkdir(join(state, 'views', KEY, 'nix/store'), { recursive: true });
   await mkdir(join(state, 'views', OTHER, 'nix/store'), { recursive: true });
   const settings = { stateDir: state } as unknown as NodeSettings;
-  const mounter = new LinuxMounter(new ExecaProcessRunner(silent), settings);
+  const runner = new ExecaProcessRunner(silent);
+  const mounter = new LinuxMounter(runner, settings, new MountHelper(runner, silent, { helper: 'auto' }));
   const target = join(state, 'targets', 't');
   await mkdir(target, { recursive: true });
   const agree = async (expected: unknown) => {
@@ -72,8 +74,8 @@ test('a bind of a directory that is not a view, and a symlinked target, are read
 // A read-only volume is a plain bind of a read-only bind the mounter keeps per view (and
 // per set of extra flags) in <state>/.mounting, so a warm publish spawns one `mount`.
 
-/** The mounter over a runner that writes down every command it runs. */
-async function counting(t: ExecutionContext) {
+/** The mounter over a runner that writes down every command it runs (with the mount helper, or util-linux for every call). */
+async function counting(t: ExecutionContext, helper: MountHelperSettings['helper'] = 'off') {
   const state = await tempDir(t);
   const nix = join(state, 'views', KEY, 'nix');
   await mkdir(join(nix, 'store'), { recursive: true });
@@ -81,7 +83,7 @@ async function counting(t: ExecutionContext) {
   const inner = new ExecaProcessRunner(silent);
   const commands: string[] = [];
   const runner: ProcessRunner = { run: (command, args, options) => (commands.push([command, ...args].join(' ')), inner.run(command, args, options)) };
-  const mounter = new LinuxMounter(runner as ExecaProcessRunner, { stateDir: state } as unknown as NodeSettings);
+  const mounter = new LinuxMounter(runner, { stateDir: state } as unknown as NodeSettings, new MountHelper(runner, silent, { helper }));
   const target = async (name: string) => {
     const path = join(state, 'targets', name);
     await mkdir(path, { recursive: true });
@@ -111,6 +113,26 @@ test('read-only binds: made once per view, then one `mount --bind` per target; t
   const written = await execa('touch', [join(b, 'store/x')], { reject: false });
   t.regex(written.stderr, /Read-only file system/);
   t.deepEqual((await mounter.ownMounts()).map((own) => own.mountPoint).sort(), [a, b], 'the kept bind is not a volume and holds no view');
+});
+
+test('with the mount helper a read-only bind spawns nothing (the kept bind with extra flags excepted), and the target is just as read-only and the view\'s', async (t) => {
+  const { state, nix, mounter, commands, target } = await counting(t, 'auto');
+  const [a, b, c] = [await target('a'), await target('b'), await target('c')];
+  await mounter.bindReadOnly(nix, a);
+  await mounter.bindReadOnly(nix, b);
+  await mounter.unmount(a);
+  t.deepEqual(commands, []);
+  const [kept] = await at(join(state, '.mounting', KEY));
+  t.true(['ro', 'nosuid', 'nodev'].every((flag) => kept!.options.includes(flag)), kept?.options.join(','));
+  await mounter.bindReadOnly(nix, c, ['noexec']);
+  t.is(commands.length, 1);
+  t.regex(commands[0]!, /^mount -o bind,ro,nosuid,nodev,noexec /);
+  t.true((await at(c))[0]!.options.includes('noexec'));
+  const [entry] = await at(b);
+  t.is(entry?.root, nix);
+  t.true(['ro', 'nosuid', 'nodev'].every((flag) => entry!.options.includes(flag)), entry?.options.join(','));
+  t.deepEqual(await at(a), []);
+  t.regex((await execa('touch', [join(b, 'store/x')], { reject: false })).stderr, /Read-only file system/);
 });
 
 test('read-only binds: releaseView unmounts the view\'s binds (each set of flags has its own) and the targets stay; sweep removes any, counting only interrupted ones', async (t) => {

@@ -22,6 +22,15 @@ export interface MountRecordStore<T> extends RecordStore<T> {
    * resolves with `next`'s answer once both are done, rejects if either failed (the
    * record then stays, for the caller to delete). A publish mounts meanwhile: no
    * crash can leave the mount without its record, and a power loss takes the mount too.
+   *
+   * `durable: false` skips the syncs: for a record whose only use is to describe
+   * kernel state a power loss takes with it (see MountLifecycle.attach). It is still
+   * written aside and renamed, so a crash of the process leaves the whole record.
    */
-  putThen<R>(record: T, next: () => Promise<R>): Promise<R>;
+  putThen<R>(record: T, next: () => Promise<R>, options?: PutOptions): Promise<R>;
+}
+
+export interface PutOptions {
+  /** Sync the file and its directory before resolving (the default). */
+  durable?: boolean;
 }

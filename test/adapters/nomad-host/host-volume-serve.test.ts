@@ -122,6 +122,11 @@ test.serial('serve down: the plugin does the work itself; a serve started later 
   await assertNothingLeft(t, n);
 });
 
+// The moments below are util-linux's mount and umount, which the wrappers can stop serve at;
+// the mount helper (the default) makes the same binds and unmounts as system calls no wrapper
+// sees, so these serves run without it. The plugin that takes over uses it.
+const UTIL_LINUX_MOUNTS = ['--mount-helper', 'off'];
+
 // serve dies while it makes the host volume: before its first mount (the record and directory
 // made), after it (a scratch bind left), after the mount at the path (done, never answered).
 const KILLS: CommandMoment[] = [
@@ -135,7 +140,7 @@ test.serial('serve SIGKILLed in the middle of a delegated create: the same call 
   const fixture = await buildFixture('hostvol-serve-kill');
   const n = await node(t);
   const wrappers = await CrashWrappers.create(n.dir, n.stateDir);
-  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir });
+  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir, args: UTIL_LINUX_MOUNTS });
   for (const moment of KILLS) {
     const label = `${moment.command} ${moment.n} ${moment.when}`;
     const started = await serve.launch();
@@ -162,7 +167,7 @@ test.serial('serve SIGKILLed in the middle of a delegated delete (at its umount,
   const fixture = await buildFixture('hostvol-serve-kill');
   const n = await node(t);
   const wrappers = await CrashWrappers.create(n.dir, n.stateDir);
-  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir });
+  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir, args: UTIL_LINUX_MOUNTS });
   const moments: CommandMoment[] = [
     { command: 'umount', n: 1, when: 'before' },
     { command: 'umount', n: 1, when: 'after' },

@@ -1,0 +1,218 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { constants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { inject, injectable } from 'inversify';
+import { NixmountError } from '../core/errors.js';
+import { Logger } from '../core/ports/logger.js';
+import { MOUNT_HELPER_PROGRAM, MOUNT_HELPER_SYSCALLS } from './mount-helper-program.js';
+import { onPath } from './on-path.js';
+import { ProcessRunner } from './process-runner.js';
+
+export const MountHelperSettings = Symbol('MountHelperSettings');
+
+export interface MountHelperSettings {
+  /** auto: the helper when the node can run it; off: util-linux for every bind and unmount. */
+  helper: 'auto' | 'off';
+}
+
+/** A system call that has not answered in this long is abandoned with its helper (a hung filesystem). */
+const CALL_TIMEOUT_MS = 60_000;
+/** The helper's bound on one call's frame (paths are at most PATH_MAX, 4,096 bytes, each). */
+const MAX_FRAME = 65_536;
+/** The helper must start and prove its system call numbers within this long. */
+const START_TIMEOUT_MS = 10_000;
+/** Helpers that die this many times in a row (never answering) leave util-linux to do the work. */
+const MAX_FAILED_STARTS = 3;
+
+/** Each operation as the util-linux command that does the same, for messages. */
+const SHOWN = { bind: 'mount --bind', 'bind-ro': 'mount -o bind,ro,nosuid,nodev', umount: 'umount' } as const;
+
+/** One helper process and the calls sent to it that it has not answered. */
+interface Helper {
+  child: ChildProcessByStdio<Writable, Readable, Readable>;
+  pending: Map<string, Pending>;
+}
+
+interface Pending {
+  resolve: () => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+  shown: string;
+}
+
+/**
+ * Plain and read-only binds and unmounts, the mount operations of every read-only
+ * publish and unpublish, made by one long-lived helper process (see mount-helper-program.ts)
+ * instead of a `mount` or `umount` spawned per call. Spawning forks the whole plugin
+ * (milliseconds, and more as it grows) and util-linux then reads the mount table
+ * (more with every mount on the node); the helper's system call takes tens of
+ * microseconds. Where the helper cannot run (no perl, an architecture whose numbers
+ * are not known here, `--mount-helper off`, or it keeps dying), util-linux does the
+ * same work with the same meaning: `mount --bind`, `mount -o bind,ro,nosuid,nodev`,
+ * `umount --no-canonicalize`.
+ * Either way a failure is an Internal error naming the command and why it failed.
+ */
+@injectable()
+export class MountHelper {
+  private helper?: Helper;
+  private starting?: Promise<Helper | undefined>;
+  private nextId = 1;
+  private failedStarts = 0;
+  private disabled: string | undefined;
+
+  constructor(
+    @inject(ProcessRunner) private readonly runner: ProcessRunner,
+    @inject(Logger) private readonly log: Logger,
+    @inject(MountHelperSettings) settings: MountHelperSettings,
+  ) {
+    this.disabled = settings.helper === 'off' ? '--mount-helper off' : unsupported();
+  }
+
+  /** `mount --bind source target`: the target gets a new mount of source's tree, with source's mount flags. */
+  async bind(source: string, target: string): Promise<void> {
+    if (!(await this.call('bind', [source, target]))) await this.runner.run('mount', ['--bind', source, target]);
+  }
+
+  /**
+   * `mount -o bind,ro,nosuid,nodev[,extraFlags] source target`: a bind, remounted with
+   * those flags (or, if that fails, undone). Extra flags (a volume's mount_flags, rare)
+   * are util-linux's to parse.
+   */
+  async bindReadOnly(source: string, target: string, extraFlags: readonly string[] = []): Promise<void> {
+    if (extraFlags.length === 0 && (await this.call('bind-ro', [source, target]))) return;
+    await this.runner.run('mount', ['-o', ['bind', 'ro', 'nosuid', 'nodev', ...extraFlags].join(','), source, target]);
+  }
+
+  /** Unmounts the top mount at `target`, which must not be a symlink (`umount --no-canonicalize`, stricter). */
+  async unmount(target: string): Promise<void> {
+    if (!(await this.call('umount', [target]))) await this.runner.run('umount', ['--no-canonicalize', target]);
+  }
+
+  /** Why util-linux does the work, or undefined while the helper does. */
+  get fallbackReason(): string | undefined {
+    return this.disabled;
+  }
+
+  /** Ends the helper (it also ends by itself with the plugin); a later call starts another. */
+  close(): void {
+    this.helper?.child.stdin.end();
+    this.helper = undefined;
+  }
+
+  /** Answers false when the helper cannot take the call, so util-linux does it. */
+  private async call(op: 'bind' | 'bind-ro' | 'umount', paths: readonly string[]): Promise<boolean> {
+    if (this.disabled) return false;
+    const helper = await this.running();
+    if (!helper) return false;
+    const id = String(this.nextId++);
+    const shown = `${SHOWN[op]} ${paths.join(' ')}`;
+    const body = Buffer.from([id, op, ...paths].join('\0'));
+    if (body.length > MAX_FRAME) throw new NixmountError('InvalidArgument', `${shown.slice(0, 200)}…: paths longer than the system allows`);
+    const frame = Buffer.alloc(4 + body.length);
+    frame.writeUInt32BE(body.length, 0);
+    body.copy(frame, 4);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => this.abandon(helper, `no answer in ${CALL_TIMEOUT_MS / 1000} s; the helper was killed`, true), CALL_TIMEOUT_MS);
+      helper.pending.set(id, { resolve, reject, timer, shown });
+      helper.child.stdin.write(frame);
+    });
+    return true;
+  }
+
+  private running(): Promise<Helper | undefined> {
+    if (this.helper) return Promise.resolve(this.helper);
+    this.starting ??= this.start().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async start(): Promise<Helper | undefined> {
+    const perl = onPath('perl');
+    const numbers = MOUNT_HELPER_SYSCALLS[process.arch];
+    if (!perl || !numbers) return this.fallBack(perl ? `no system call numbers for ${process.arch}` : 'no perl on PATH');
+    const child = spawn(perl, ['-e', MOUNT_HELPER_PROGRAM, String(process.pid), ...numbers.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const helper: Helper = { child, pending: new Map() };
+    // Never what keeps a process alive: a call in flight has its timer for that.
+    child.unref();
+    for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
+    child.stdin.on('error', () => undefined); // a dead helper: its exit fails what was pending
+    child.stderr.on('data', (chunk: Buffer) => this.log.warn({ output: chunk.toString().trim() }, 'mount helper wrote to stderr'));
+    const ready = await new Promise<number | string>((resolve) => {
+      const timer = setTimeout(() => resolve(`no answer in ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
+      let buffered = '';
+      const onData = (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const end = buffered.indexOf('\n');
+        if (end < 0) return;
+        child.stdout.off('data', onData);
+        clearTimeout(timer);
+        const match = /^ready (\d+)$/.exec(buffered.slice(0, end));
+        if (match) this.listen(helper, buffered.slice(end + 1));
+        resolve(match ? Number(match[1]) : `it said ${JSON.stringify(buffered.slice(0, end))}`);
+      };
+      child.stdout.on('data', onData);
+      child.once('error', (error) => resolve(error.message));
+      child.once('exit', (code, signal) => resolve(`it exited (${signal ?? code})`));
+    });
+    if (ready !== constants.errno.ENOENT) {
+      child.kill('SIGKILL');
+      const why = typeof ready === 'number' ? `its probe answered errno ${ready}, not ENOENT` : ready;
+      if (++this.failedStarts >= MAX_FAILED_STARTS) return this.fallBack(`it failed to start ${MAX_FAILED_STARTS} times (${why})`);
+      this.log.warn({ reason: why }, 'mount helper did not start; util-linux does this call');
+      return undefined;
+    }
+    this.failedStarts = 0;
+    child.once('exit', (code, signal) => this.abandon(helper, `the helper exited (${signal ?? code}) before answering`, false));
+    this.helper = helper;
+    this.log.debug({ pid: child.pid }, 'mount helper started');
+    return helper;
+  }
+
+  private listen(helper: Helper, rest: string): void {
+    let buffered = rest;
+    helper.child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
+        answer(helper, buffered.slice(0, end));
+        buffered = buffered.slice(end + 1);
+      }
+    });
+  }
+
+  /**
+   * The helper is gone or hung: every call in flight fails (whether its system call
+   * happened is unknown, and callers read the mount table again before they act),
+   * and the next call starts a new helper.
+   */
+  private abandon(helper: Helper, why: string, kill: boolean): void {
+    if (kill) helper.child.kill('SIGKILL');
+    if (this.helper === helper) this.helper = undefined;
+    for (const [id, call] of helper.pending) {
+      helper.pending.delete(id);
+      clearTimeout(call.timer);
+      call.reject(new NixmountError('Internal', `${call.shown}: ${why}`));
+    }
+  }
+
+  private fallBack(reason: string): undefined {
+    this.disabled = reason;
+    this.log.warn({ reason }, 'mount helper unavailable: binds and unmounts spawn util-linux mount and umount');
+    return undefined;
+  }
+}
+
+/** `<id> <errno> <strerror>` settles call `<id>`: errno 0 is success. */
+function answer(helper: Helper, line: string): void {
+  const [id = '', errno = '', ...message] = line.split(' ');
+  const call = helper.pending.get(id);
+  if (!call) return;
+  helper.pending.delete(id);
+  clearTimeout(call.timer);
+  if (errno === '0') call.resolve();
+  else call.reject(new NixmountError('Internal', `${call.shown}: ${message.join(' ')} (errno ${errno})`));
+}
+
+function unsupported(): string | undefined {
+  return MOUNT_HELPER_SYSCALLS[process.arch] ? undefined : `no system call numbers for ${process.arch}`;
+}

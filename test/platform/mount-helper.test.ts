@@ -1,0 +1,172 @@
+import test from 'ava';
+import { execa } from 'execa';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ExecaProcessRunner } from '../../src/platform/execa-process-runner.js';
+import { MountHelper, type MountHelperSettings } from '../../src/platform/mount-helper.js';
+import { readMountInfo } from '../../src/platform/mountinfo.js';
+import type { ProcessRunner } from '../../src/platform/process-runner.js';
+import { RecordingLogger } from '../helpers/recording-logger.js';
+import { tempDir } from '../helpers/temp.js';
+
+// The mount helper makes binds and unmounts as system calls from one long-lived perl
+// process; where it cannot run, util-linux does the same work. Serial: one test empties PATH.
+
+const mountsAt = async (point: string) => (await readMountInfo()).filter((entry) => entry.mountPoint === point);
+
+function helperWith(helper: MountHelperSettings['helper'] = 'auto') {
+  const log = new RecordingLogger();
+  const inner = new ExecaProcessRunner(log);
+  const spawned: string[] = [];
+  const runner: ProcessRunner = { run: (command, args, options) => (spawned.push([command, ...args].join(' ')), inner.run(command, args, options)) };
+  return { mounts: new MountHelper(runner, log, { helper }), spawned, log };
+}
+
+async function dirs(t: Parameters<typeof tempDir>[0]) {
+  const root = await tempDir(t);
+  const [source, target] = [join(root, 'source'), join(root, 'target')];
+  await mkdir(source);
+  await mkdir(target);
+  await writeFile(join(source, 'file'), 'from the source\n');
+  return { root, source, target };
+}
+
+test.serial('binds and unmounts by system calls, spawning nothing; the target shows the source', async (t) => {
+  const { source, target } = await dirs(t);
+  const { mounts, spawned } = helperWith();
+  t.teardown(() => mounts.close());
+  await mounts.bind(source, target);
+  t.is(await readFile(join(target, 'file'), 'utf8'), 'from the source\n');
+  const [entry] = await mountsAt(target);
+  t.is(entry?.root, source);
+  await mounts.unmount(target);
+  t.deepEqual(await mountsAt(target), []);
+  t.deepEqual(spawned, [], 'no mount or umount was spawned');
+  t.is(mounts.fallbackReason, undefined);
+});
+
+test.serial('a read-only bind is read-only, nosuid and nodev, by system calls too', async (t) => {
+  const { source, target } = await dirs(t);
+  const { mounts, spawned } = helperWith();
+  t.teardown(() => mounts.close());
+  await mounts.bindReadOnly(source, target);
+  const [entry] = await mountsAt(target);
+  t.true(['ro', 'nosuid', 'nodev'].every((flag) => entry!.options.includes(flag)), entry?.options.join(','));
+  t.regex((await execa('touch', [join(target, 'new')], { reject: false })).stderr, /Read-only file system/);
+  await mounts.unmount(target);
+  t.deepEqual(spawned, []);
+});
+
+test.serial('a failed call is an Internal error naming the call and the errno; the helper goes on', async (t) => {
+  const { root, source, target } = await dirs(t);
+  const { mounts } = helperWith();
+  t.teardown(() => mounts.close());
+  const missing = join(root, 'missing');
+  const bind = await t.throwsAsync(mounts.bind(source, missing));
+  t.is((bind as { kind?: string }).kind, 'Internal');
+  t.is(bind?.message, `mount --bind ${source} ${missing}: No such file or directory (errno 2)`);
+  const unmount = await t.throwsAsync(mounts.unmount(target));
+  t.is(unmount?.message, `umount ${target}: Invalid argument (errno 22)`, 'not a mount point');
+  await mounts.bind(source, target);
+  t.is((await mountsAt(target)).length, 1);
+  await mounts.unmount(target);
+});
+
+test.serial('an unmount never follows a symlink: the mount behind it stays', async (t) => {
+  const { root, source, target } = await dirs(t);
+  const { mounts } = helperWith();
+  t.teardown(() => mounts.close());
+  await mounts.bind(source, target);
+  const link = join(root, 'link');
+  await symlink(target, link);
+  await t.throwsAsync(mounts.unmount(link), { message: /Invalid argument/ });
+  t.is((await mountsAt(target)).length, 1);
+  await mounts.unmount(target);
+});
+
+test.serial('a helper killed between calls is started again by the next call', async (t) => {
+  const { source, target } = await dirs(t);
+  const { mounts } = helperWith();
+  t.teardown(() => mounts.close());
+  await mounts.bind(source, target);
+  const first = await helperPids();
+  t.is(first.length, 1);
+  process.kill(first[0]!, 'SIGKILL');
+  // Reaped (gone from /proc) means this process has seen it exit; a call sent before that fails, as it must.
+  await waitFor(async () => !(await readFile(`/proc/${first[0]}/status`, 'utf8').then(() => true, () => false)));
+  await mounts.unmount(target);
+  t.deepEqual(await mountsAt(target), []);
+  const second = await helperPids();
+  t.is(second.length, 1);
+  t.not(second[0], first[0]);
+});
+
+test.serial('--mount-helper off, and a node without perl: util-linux does the same work, and says why', async (t) => {
+  const { source, target } = await dirs(t);
+  const off = helperWith('off');
+  await off.mounts.bind(source, target);
+  await off.mounts.unmount(target);
+  await off.mounts.bindReadOnly(source, target);
+  await off.mounts.unmount(target);
+  t.deepEqual(off.spawned.map((line) => line.split(' ').slice(0, 2).join(' ')), ['mount --bind', 'umount --no-canonicalize', 'mount -o', 'umount --no-canonicalize']);
+  t.is(off.mounts.fallbackReason, '--mount-helper off');
+
+  const bin = await tempDir(t);
+  for (const tool of ['mount', 'umount', 'setpriv']) await symlink(`/usr/bin/${tool}`, join(bin, tool));
+  const path = process.env.PATH;
+  process.env.PATH = bin;
+  t.teardown(() => {
+    process.env.PATH = path;
+  });
+  const noPerl = helperWith();
+  await noPerl.mounts.bind(source, target);
+  await noPerl.mounts.unmount(target);
+  process.env.PATH = path;
+  t.is(noPerl.spawned.length, 2);
+  t.is(noPerl.mounts.fallbackReason, 'no perl on PATH');
+  t.true(noPerl.log.records.some((entry) => entry.level === 'warn' && /mount helper unavailable/.test(entry.message)));
+  t.deepEqual(await mountsAt(target), []);
+});
+
+test.serial('the helper dies with its plugin: a plugin killed with SIGKILL leaves no helper', async (t) => {
+  const { source, target } = await dirs(t);
+  const script = [
+    `import { MountHelper } from ${JSON.stringify(new URL('../../src/platform/mount-helper.js', import.meta.url).href)};`,
+    `const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };`,
+    `const mounts = new MountHelper({ run: async () => { throw new Error('spawned'); } }, silent, { helper: 'auto' });`,
+    `await mounts.bind(${JSON.stringify(source)}, ${JSON.stringify(target)});`,
+    `console.log('bound');`,
+    `setInterval(() => {}, 1000);`,
+  ].join('\n');
+  const plugin = execa('node', ['--input-type=module', '-e', script], { reject: false });
+  await new Promise<void>((resolve) => plugin.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('bound') && resolve()));
+  const helpers = await helperPids(plugin.pid!);
+  t.is(helpers.length, 1);
+  plugin.kill('SIGKILL');
+  await plugin;
+  await waitFor(async () => !(await alive(helpers[0]!)));
+  t.false(await alive(helpers[0]!));
+  t.is((await mountsAt(target)).length, 1, 'what it did stays, for the next start to judge');
+  await execa('umount', [target]);
+});
+
+/** The perl helpers whose parent is `parent` (this process by default). */
+async function helperPids(parent = process.pid): Promise<number[]> {
+  const children = await readFile(`/proc/${parent}/task/${parent}/children`, 'utf8').catch(() => '');
+  const pids = children.trim().split(/\s+/).filter(Boolean).map(Number);
+  const perl: number[] = [];
+  for (const pid of pids) {
+    const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (command.startsWith('perl\0') || command.includes('/perl\0')) perl.push(pid);
+  }
+  return perl;
+}
+
+async function alive(pid: number): Promise<boolean> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return status !== '' && !/^State:\s+Z/m.test(status);
+}
+
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100 && !(await check()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+}
