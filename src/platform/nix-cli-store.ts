@@ -17,6 +17,7 @@ import { boundMessage } from '../core/quote.js';
 import { NodeSettings } from '../core/settings.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
 import { RealiseOutput } from './nix-realise-output.js';
+import { NixRegistrations } from './nix-registrations.js';
 
 // Every Nix call has a bound, so a hung Nix (a stuck lock, a dead NFS store) fails
 // with a CommandFailedError saying it timed out instead of holding a publish forever.
@@ -57,6 +58,8 @@ export class NixCliStore implements NixStore {
   private readonly gcRoots: string;
   private readonly env: Record<string, string>;
   private systemName?: Promise<string>;
+  /** Registrations of the closures queried lately, for the views built from them. */
+  private readonly registrations = new NixRegistrations();
 
   constructor(
     @inject(ProcessRunner) private readonly runner: ProcessRunner,
@@ -82,13 +85,17 @@ export class NixCliStore implements NixStore {
   }
 
   async queryClosure(roots: readonly string[]): Promise<ClosureAnswer> {
-    // `--requisites` answers both questions when every root is valid (the usual case);
+    // `path-info --recursive` answers both questions when every root is valid (the usual
+    // case), and what registering the closure in a view needs (see NixRegistrations);
     // only a failure costs a second process to say which roots are missing.
-    const answer = await this.nix('nix-store', [...this.storeArgs(), '--query', '--requisites', ...roots], { allowFailure: true, timeoutMs: QUERY_TIMEOUT_MS });
-    if (answer.exitCode === 0) return { valid: true, closure: [...new Set(lines(answer.stdout))].sort() };
+    const info = await this.nix('nix', ['path-info', ...this.storeArgs(), '--json', '--recursive', ...roots], { allowFailure: true, timeoutMs: QUERY_TIMEOUT_MS });
+    const closure = info.exitCode === 0 ? this.registrations.remember(info.stdout) : undefined;
+    if (closure) return { valid: true, closure };
     const missing = await this.missingPaths(roots);
-    if (missing.length === 0) throw new CommandFailedError('nix-store --query --requisites', answer.exitCode, answer.stderr);
-    return { valid: false, missing };
+    if (missing.length > 0) return { valid: false, missing };
+    // Every root is valid, and path-info said something else than expected (another Nix): the closure the older way.
+    const answer = await this.nix('nix-store', [...this.storeArgs(), '--query', '--requisites', ...roots], { timeoutMs: QUERY_TIMEOUT_MS });
+    return { valid: true, closure: [...new Set(lines(answer.stdout))].sort() };
   }
 
   private async missingPaths(paths: readonly string[]): Promise<string[]> {
@@ -152,14 +159,18 @@ export class NixCliStore implements NixStore {
   }
 
   async writeRegistration(paths: readonly string[], rootDir: string): Promise<void> {
+    const loadDb = ['--store', `local?root=${rootDir}`, '--load-db'];
+    // Nix opening a database makes it an 8 MiB `reserved` file (space to GC a full disk with);
+    // a view's database is never collected, and that file would cost every view 8 MiB of the store's disk.
+    const options = { timeoutMs: REGISTER_TIMEOUT_MS, env: { NIX_CONFIG: `${this.env.NIX_CONFIG}\ngc-reserved-space = 0` } };
+    // The closure was just queried (the usual case): its registration is known, one Nix process writes it.
+    const known = this.registrations.loadDbInput(paths);
+    if (known !== undefined) {
+      await this.nix('nix-store', loadDb, { ...options, input: known });
+      return;
+    }
     for (const batch of batches(paths)) {
-      await this.nix('nix-store', ['--store', `local?root=${rootDir}`, '--load-db'], {
-        pipeFrom: { command: 'nix-store', args: [...this.storeArgs(), '--dump-db', ...batch] },
-        timeoutMs: REGISTER_TIMEOUT_MS,
-        // Nix opening a database makes it an 8 MiB `reserved` file (space to GC a full disk with);
-        // a view's database is never collected, and that file would cost every view 8 MiB of the store's disk.
-        env: { NIX_CONFIG: `${this.env.NIX_CONFIG}\ngc-reserved-space = 0` },
-      });
+      await this.nix('nix-store', loadDb, { ...options, pipeFrom: { command: 'nix-store', args: [...this.storeArgs(), '--dump-db', ...batch] } });
     }
   }
 

@@ -35,14 +35,14 @@ test('every Nix call of the store has its own bound', async (t) => {
   await nix.evaluateFlake('path:/f', { mayBuild: false, refresh: false }).catch(() => undefined);
   t.true(runner.calls.length >= 7);
   for (const call of runner.calls) t.true(typeof call.timeoutMs === 'number' && call.timeoutMs > 0, `${call.command} ${call.args.slice(0, 3).join(' ')}`);
-  t.is(runner.calls.find((call) => call.args.includes('--requisites'))?.timeoutMs, 120_000);
+  t.is(runner.calls.find((call) => call.args.includes('path-info'))?.timeoutMs, 120_000);
 });
 
 test('a query killed at its bound fails saying so, even where a failure is otherwise an answer', async (t) => {
   const nix = store(new RecordingRunner({ exitCode: -1, stdout: '', stderr: '', timedOut: true }));
   const error = await t.throwsAsync(nix.queryClosure([APP]), { instanceOf: CommandFailedError });
   t.true(error.timedOut);
-  t.is(error.message, 'nix-store --query timed out after 120 s and was killed');
+  t.is(error.message, 'nix path-info timed out after 120 s and was killed');
   const realise = await t.throwsAsync(nix.realise([APP], { mayBuild: false }), { instanceOf: CommandFailedError });
   t.is(realise.message, 'nix-store --realise timed out after 21600 s and was killed');
   const ping = await t.throwsAsync(nix.check(), { instanceOf: CommandFailedError });

@@ -1,0 +1,64 @@
+import test from 'ava';
+import { execa } from 'execa';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NixRegistrations } from '../../src/platform/nix-registrations.js';
+import { buildFixture } from '../helpers/nix.js';
+import { offlineNixEnv } from '../../support/nix-env.js';
+
+// A view's database is written from what `nix path-info --json --recursive` said of the
+// closure: it must hold exactly what `nix-store --dump-db | --load-db` would have copied.
+
+const A = '/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-a';
+const B = '/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-b';
+
+test('both JSON shapes of path-info (an array, an object keyed by path) give the closure and the --load-db lines', (t) => {
+  const infos = [
+    { path: B, narHash: 'sha256-b/eF9p0RcG5n0V5zZU+KczRvfkawNCVofwSr1uALKao=', narSize: 568, references: [A], deriver: `${B}.drv`, registrationTime: 1 },
+    { path: A, narHash: 'sha256:0v6l4s5xwnywvj2q7xg9vz2c8l6x5wqyq1vj0y3kq9d6w0h0a1c2', narSize: 8, references: [] },
+  ];
+  for (const json of [JSON.stringify(infos), JSON.stringify(Object.fromEntries(infos.map(({ path, ...info }) => [path, info])))]) {
+    const registrations = new NixRegistrations();
+    t.deepEqual(registrations.remember(json), [A, B]);
+    t.is(registrations.loadDbInput([A, B]), `${A}\n${infos[1]!.narHash}\n8\n\n0\n${B}\n${infos[0]!.narHash}\n568\n${B}.drv\n1\n${A}\n`);
+    t.is(registrations.loadDbInput([A, '/nix/store/cccccccccccccccccccccccccccccccc-c']), undefined, 'one path not known: none');
+  }
+});
+
+test('anything else is not taken: the caller asks the older way', (t) => {
+  const registrations = new NixRegistrations();
+  const good = { path: A, narHash: 'sha256-AAAA', narSize: 1, references: [] };
+  for (const json of [
+    'not json',
+    '[]',
+    '{}',
+    JSON.stringify({ [A]: null }), // a later Nix's answer for an invalid path
+    JSON.stringify([{ ...good, references: ['aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-a'] }]), // base names
+    JSON.stringify([{ ...good, path: `${A}\n${B}` }]),
+    JSON.stringify([{ ...good, narHash: 'sha256-AA\nAA' }]),
+    JSON.stringify([{ ...good, narSize: '1' }]),
+    JSON.stringify([{ ...good, deriver: 'x.drv' }]),
+  ]) {
+    t.is(registrations.remember(json), undefined, json);
+  }
+  t.is(registrations.loadDbInput([A]), undefined);
+});
+
+test('a real closure: the view database written from path-info equals the one --dump-db | --load-db writes', async (t) => {
+  const fixture = await buildFixture('registrations');
+  const dir = await mkdtemp(join(tmpdir(), 'nixmount-registrations-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const env = { NIX_CONFIG: `${offlineNixEnv.NIX_CONFIG}\ngc-reserved-space = 0` };
+  const info = await execa('nix', ['path-info', '--json', '--recursive', fixture.root], { env });
+  const registrations = new NixRegistrations();
+  const closure = registrations.remember(info.stdout)!;
+  t.deepEqual(closure, [...fixture.closure].sort());
+  await execa('nix-store', ['--store', `local?root=${dir}/ours`, '--load-db'], { env, input: registrations.loadDbInput(closure)! });
+  const dumped = await execa('nix-store', ['--dump-db', ...closure], { env, stripFinalNewline: false });
+  await execa('nix-store', ['--store', `local?root=${dir}/theirs`, '--load-db'], { env, input: dumped.stdout });
+  const ours = await execa('nix-store', ['--store', `local?root=${dir}/ours`, '--dump-db', ...closure], { env });
+  const theirs = await execa('nix-store', ['--store', `local?root=${dir}/theirs`, '--dump-db', ...closure], { env });
+  t.is(ours.stdout, theirs.stdout);
+  t.is(`${ours.stdout}\n`, dumped.stdout);
+});
