@@ -13,6 +13,8 @@ export interface CommandMoment {
 }
 
 export const WRAPPED_COMMANDS = ['mount', 'umount', 'cp', 'nix-store', 'nix'] as const;
+/** The mount helper's system calls, counted as commands of these names. */
+export const HELPER_CALLS = ['mount(2)', 'umount2(2)'] as const;
 
 /** How long an orphaned writer keeps writing into its destination after the plugin died. */
 export const ORPHAN_WRITE_SECONDS = 3;
@@ -72,6 +74,52 @@ exec "$REAL" "$@"
 }
 
 /**
+ * The mount helper (one perl process making mount(2) and umount2(2) calls) spawns no
+ * command the scripts above could stop at, so perl is wrapped too: the wrapper runs the
+ * helper's own program under this hook, which counts its system calls as the commands
+ * `mount(2)` and `umount2(2)` (their probe at start excepted) in the same log, and at
+ * the target moment SIGKILLs the plugin before the call or right after it. The helper
+ * then dies with the plugin, as it would.
+ */
+function helperHook(ctl: string, pidFile: string): string {
+  return String.raw`use strict;
+use Fcntl qw(:flock);
+my ($program, @args) = @ARGV;
+my ($mount, $umount2) = @args[1, 2];
+@ARGV = @args;
+sub slurp { open(my $fh, '<', $_[0]) or return undef; local $/; my $text = <$fh>; close $fh; return $text; }
+sub append { open(my $fh, '>>', $_[0]) or return; print $fh $_[1]; close $fh; }
+my $kill = sub {
+  my ($line) = @_;
+  append('${ctl}/killed', $line);
+  my $pid = slurp('${pidFile}');
+  kill 'KILL', $pid + 0 if defined $pid && $pid =~ /^\s*\d+\s*$/;
+};
+*CORE::GLOBAL::syscall = sub {
+  my $number = shift;
+  my $name = $number == $mount ? 'mount(2)' : $number == $umount2 ? 'umount2(2)' : undef;
+  return CORE::syscall($number, @_) unless defined $name && -e '${ctl}/armed' && !($name eq 'umount2(2)' && $_[0] eq '');
+  open(my $lock, '>>', '${ctl}/lock') or die;
+  flock($lock, LOCK_EX);
+  my $n = (slurp("${ctl}/count.$name") // 0) + 1;
+  open(my $count, '>', "${ctl}/count.$name") or die; print $count "$n\n"; close $count;
+  append('${ctl}/calls', join(' ', $name, $n, grep { !/^\d+$/ } @_) . "\n");
+  close $lock;
+  my ($tname, $tn, $twhen) = split ' ', (slurp('${ctl}/target') // '');
+  if (defined $tname && $tname eq $name && $tn == $n) {
+    if ($twhen eq 'before') { $kill->("$name $n before\n"); exit 137; }
+    my $rc = CORE::syscall($number, @_);
+    $kill->("$name $n after\n");
+    return $rc;
+  }
+  return CORE::syscall($number, @_);
+};
+eval $program;
+die $@ if $@;
+`;
+}
+
+/**
  * A PATH directory of wrapper scripts for mount, umount, cp, nix-store and nix. Armed, each logs
  * its invocation (per-command counter, under flock: cp and nix-store run concurrently) and, when
  * the invocation matches the target moment, SIGKILLs the plugin whose pid is in <state>/owner.pid.
@@ -94,13 +142,19 @@ export class CrashWrappers {
       await writeFile(file, script(name, real, ctl, join(stateDir, 'owner.pid')));
       await chmod(file, 0o755);
     }
+    const perl = (await execa('sh', ['-c', 'command -v perl'])).stdout.trim();
+    const hook = join(ctl, 'helper-hook.pl');
+    await writeFile(hook, helperHook(ctl, join(stateDir, 'owner.pid')));
+    // The mount helper is started as `perl -e PROGRAM ARGS…`; anything else runs as it is.
+    await writeFile(join(binDir, 'perl'), `#!/bin/sh\n[ "$1" = "-e" ] || exec '${perl}' "$@"\nshift\nexec '${perl}' '${hook}' "$@"\n`);
+    await chmod(join(binDir, 'perl'), 0o755);
     return new CrashWrappers(binDir, ctl);
   }
 
   /** Starts counting invocations from zero; with a moment, the matching invocation kills the plugin. */
   async arm(moment?: CommandMoment): Promise<void> {
     await this.disarm();
-    for (const name of WRAPPED_COMMANDS) await rm(join(this.ctl, `count.${name}`), { force: true });
+    for (const name of [...WRAPPED_COMMANDS, ...HELPER_CALLS]) await rm(join(this.ctl, `count.${name}`), { force: true });
     await rm(join(this.ctl, 'calls'), { force: true });
     await rm(join(this.ctl, 'killed'), { force: true });
     if (moment) await writeFile(join(this.ctl, 'target'), `${moment.command} ${moment.n} ${moment.when}\n`);

@@ -141,7 +141,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
     {
       name: 'local publish RW cold',
       cap: 5,
-      commands: /^(cp|mount)$/,
+      commands: /^(cp|mount|mount\(2\))$/,
       op: (ctx) => publish(ctx, 'v3', localTarget(ctx, 'pod-rw'), false),
       live: (ctx) => [localTarget(ctx, 'pod-rw')],
       undo: (ctx) => must(t, 'unpublish', unpublish(ctx, 'v3', localTarget(ctx, 'pod-rw'))),
@@ -150,7 +150,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
     {
       name: 'local publish RW warm',
       cap: 3,
-      commands: /^mount$/,
+      commands: /^mount(\(2\))?$/,
       setupOnce: (ctx) => keeper(ctx, t),
       op: (ctx) => publish(ctx, 'v4', localTarget(ctx, 'pod-rw-warm'), false),
       live: (ctx) => [localTarget(ctx, 'pod-rw-warm')],
@@ -160,7 +160,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
     {
       name: 'local unpublish (view removal)',
       cap: 5,
-      commands: /^umount$/,
+      commands: /^(umount|umount2\(2\))$/,
       prepare: (ctx) => must(t, 'publish', publish(ctx, 'v5', localTarget(ctx, 'pod-un'))),
       op: (ctx) => unpublish(ctx, 'v5', localTarget(ctx, 'pod-un')),
       live: () => [],
@@ -170,7 +170,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
     {
       name: 'local unpublish RW (overlay and view removal)',
       cap: 4,
-      commands: /^umount$/,
+      commands: /^(umount|umount2\(2\))$/,
       prepare: (ctx) => must(t, 'publish', publish(ctx, 'v7', localTarget(ctx, 'pod-un-rw'), false)),
       op: (ctx) => unpublish(ctx, 'v7', localTarget(ctx, 'pod-un-rw')),
       live: () => [],
@@ -181,7 +181,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
       name: 'nomad stage cold (view build)',
       nomad: true,
       cap: 5,
-      commands: /^(cp|mount)$/,
+      commands: /^(cp|mount|mount\(2\))$/,
       op: (ctx) => stage(ctx),
       live: (ctx) => [staging(ctx)],
       undo: (ctx) => must(t, 'unstage', unstage(ctx)),
@@ -191,7 +191,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
       name: 'nomad publish from a stage',
       nomad: true,
       cap: 3,
-      commands: /^mount$/,
+      commands: /^mount(\(2\))?$/,
       setupOnce: async (ctx) => {
         await must(t, 'stage', stage(ctx));
         ctx.keepers.push(staging(ctx));
@@ -205,7 +205,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
       name: 'nomad unpublish',
       nomad: true,
       cap: 3,
-      commands: /^umount$/,
+      commands: /^(umount|umount2\(2\))$/,
       setupOnce: async (ctx) => {
         await must(t, 'stage', stage(ctx));
         ctx.keepers.push(staging(ctx));
@@ -220,7 +220,7 @@ function scenarios(t: ExecutionContext): Scenario[] {
       name: 'nomad unstage (view removal)',
       nomad: true,
       cap: 4,
-      commands: /^umount$/,
+      commands: /^(umount|umount2\(2\))$/,
       prepare: (ctx) => must(t, 'stage', stage(ctx)),
       op: (ctx) => unstage(ctx),
       live: () => [],

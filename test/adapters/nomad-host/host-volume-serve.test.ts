@@ -122,25 +122,22 @@ test.serial('serve down: the plugin does the work itself; a serve started later 
   await assertNothingLeft(t, n);
 });
 
-// The moments below are util-linux's mount and umount, which the wrappers can stop serve at;
-// the mount helper (the default) makes the same binds and unmounts as system calls no wrapper
-// sees, so these serves run without it. The plugin that takes over uses it.
-const UTIL_LINUX_MOUNTS = ['--mount-helper', 'off'];
-
 // serve dies while it makes the host volume: before its first mount (the record and directory
-// made), after it (a scratch bind left), after the mount at the path (done, never answered).
+// made), after it (the view's read-only bind made but not yet remounted read-only: a writable
+// bind left in the scratch dir), after the mount at the path (done, never answered). The mount
+// helper's system calls: the kept bind's bind (1) and remount (2), the bind at the path (3).
 const KILLS: CommandMoment[] = [
   { command: 'cp', n: 1, when: 'before' },
-  { command: 'mount', n: 1, when: 'before' },
-  { command: 'mount', n: 1, when: 'after' },
-  { command: 'mount', n: 2, when: 'after' },
+  { command: 'mount(2)', n: 1, when: 'before' },
+  { command: 'mount(2)', n: 1, when: 'after' },
+  { command: 'mount(2)', n: 3, when: 'after' },
 ];
 
 test.serial('serve SIGKILLed in the middle of a delegated create: the same call finishes in the plugin (recovery repairs), and delete leaves nothing', async (t) => {
   const fixture = await buildFixture('hostvol-serve-kill');
   const n = await node(t);
   const wrappers = await CrashWrappers.create(n.dir, n.stateDir);
-  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir, args: UTIL_LINUX_MOUNTS });
+  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir });
   for (const moment of KILLS) {
     const label = `${moment.command} ${moment.n} ${moment.when}`;
     const started = await serve.launch();
@@ -167,10 +164,10 @@ test.serial('serve SIGKILLed in the middle of a delegated delete (at its umount,
   const fixture = await buildFixture('hostvol-serve-kill');
   const n = await node(t);
   const wrappers = await CrashWrappers.create(n.dir, n.stateDir);
-  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir, args: UTIL_LINUX_MOUNTS });
+  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir });
   const moments: CommandMoment[] = [
-    { command: 'umount', n: 1, when: 'before' },
-    { command: 'umount', n: 1, when: 'after' },
+    { command: 'umount2(2)', n: 1, when: 'before' },
+    { command: 'umount2(2)', n: 1, when: 'after' },
   ];
   for (const moment of moments) {
     const label = `${moment.command} ${moment.n} ${moment.when}`;
