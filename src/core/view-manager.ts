@@ -114,8 +114,8 @@ export class ViewManager {
     return (
       (this.leases.get(key) ?? 0) > 0 ||
       mounted.has(key) ||
-      this.state.list().some((record) => record.viewKey === key) ||
-      this.stages.list().some((record) => record.viewKey === key)
+      this.state.find((record) => record.viewKey === key) !== undefined ||
+      this.stages.find((record) => record.viewKey === key) !== undefined
     );
   }
 

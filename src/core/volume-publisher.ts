@@ -98,7 +98,7 @@ export class VolumePublisher {
     }
 
     if (SINGLE_TARGET_MODES.has(request.accessMode)) {
-      const other = this.state.list().find((record) => record.volumeId === request.volumeId);
+      const other = this.state.find((record) => record.volumeId === request.volumeId);
       if (other) {
         throw new FailedPreconditionError(`volume ${request.volumeId} is ${request.accessMode} and already published at ${other.targetPath}`);
       }

@@ -63,6 +63,11 @@ export class JsonRecordDir<T> implements MountRecordStore<T> {
     return [...this.records.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, record]) => record);
   }
 
+  find(matches: (record: T) => boolean): T | undefined {
+    for (const record of this.records.values()) if (matches(record)) return record;
+    return undefined;
+  }
+
   async put(record: T): Promise<void> {
     await this.putThen(record, async () => undefined);
   }

@@ -248,6 +248,9 @@ class MemoryRecords<T extends { key: string }> {
   async put(record: T): Promise<void> {
     this.records.set(record.key, record);
   }
+  find(matches: (record: T) => boolean): T | undefined {
+    return [...this.records.values()].find(matches);
+  }
   /** Whether each putThen asked for a durable write, in order. */
   readonly durability: boolean[] = [];
   // Through put, so a test that replaces it (a failing disk) fails this too.

@@ -28,6 +28,12 @@ export interface MountRecordStore<T> extends RecordStore<T> {
    * written aside and renamed, so a crash of the process leaves the whole record.
    */
   putThen<R>(record: T, next: () => Promise<R>, options?: PutOptions): Promise<R>;
+  /**
+   * A record `matches`, in no particular order, or undefined: the question asked on
+   * every publish and unpublish (does a record hold this view?), which must not cost
+   * a sorted copy of every record on a node holding a thousand.
+   */
+  find(matches: (record: T) => boolean): T | undefined;
 }
 
 export interface PutOptions {
