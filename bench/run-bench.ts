@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BenchSpace } from './bench-space.js';
+import { run } from './commands.js';
 import { buildBigClosure, buildScaleRoots, buildSizedClosure, buildSmallClosures, type Closure } from './closures.js';
 import { CsiVolumes } from './csi-volumes.js';
 import { describeMachine } from './machine.js';
@@ -118,6 +119,9 @@ async function main(): Promise<void> {
     await writeFile(join(opts.out, 'metrics-sample.txt'), await plugin.scrapeMetrics());
     await plugin.stop();
 
+    // The nix-csi replays before wrote gigabytes (a full copy of the closure per volume):
+    // flushed now, or their writeback lands in the middle of the scale scenario's samples.
+    await run('sync', []);
     // A plugin of its own, so its RSS is that of the volumes it holds, not of the scenarios before.
     step(`scale: ${opts.scale.volumes} volumes over ${opts.scale.views} views, a restart, all unpublished`);
     plugin = await PluginProcess.start(space.path('plugin-scale'));
