@@ -65,7 +65,7 @@ export class MountHelper {
     @inject(Logger) private readonly log: Logger,
     @inject(MountHelperSettings) settings: MountHelperSettings,
   ) {
-    this.disabled = settings.helper === 'off' ? '--mount-helper off' : unsupported();
+    this.disabled = settings.helper === 'off' ? '--mount-helper off' : undefined;
   }
 
   /** `mount --bind source target`: the target gets a new mount of source's tree, with source's mount flags. */
@@ -211,8 +211,4 @@ function answer(helper: Helper, line: string): void {
   clearTimeout(call.timer);
   if (errno === '0') call.resolve();
   else call.reject(new NixmountError('Internal', `${call.shown}: ${message.join(' ')} (errno ${errno})`));
-}
-
-function unsupported(): string | undefined {
-  return MOUNT_HELPER_SYSCALLS[process.arch] ? undefined : `no system call numbers for ${process.arch}`;
 }
