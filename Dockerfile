@@ -28,6 +28,7 @@ ARG VERSION=0.0.0
 # ca-certificates (https binary caches).
 # nix-bin depends on Perl only for scripts nixmount never runs (it runs nix and nix-store, C++);
 # dropping Perl saves about 50 MB. `nix-store --version` below checks Nix still starts.
+# perl-base (Essential) stays: it runs nixmount's mount helper (docs/operations.md#the-mount-helper).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nix-bin util-linux mount ca-certificates \
  && dpkg --purge --force-depends libwww-curl-perl libdbd-sqlite3-perl libdbi-perl perl libperl5.36 perl-modules-5.36 \

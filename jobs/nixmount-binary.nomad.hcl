@@ -60,7 +60,7 @@ job "nixmount-binary" {
       }
 
       env {
-        # nix, mount/umount, setpriv and unshare, on Debian-like hosts and on NixOS.
+        # nix, mount/umount, setpriv, unshare and perl (the mount helper), on Debian-like hosts and on NixOS.
         PATH                         = "/run/current-system/sw/bin:/nix/var/nix/profiles/default/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         # Where the binary unpacks its two small assets (the CSI proto, its version).
         NIXMOUNT_RUNTIME_DIR         = "${NOMAD_TASK_DIR}"
