@@ -163,11 +163,13 @@ export class NixCliStore implements NixStore {
     // Nix opening a database makes it an 8 MiB `reserved` file (space to GC a full disk with);
     // a view's database is never collected, and that file would cost every view 8 MiB of the store's disk.
     const options = { timeoutMs: REGISTER_TIMEOUT_MS, env: { NIX_CONFIG: `${this.env.NIX_CONFIG}\ngc-reserved-space = 0` } };
-    // The closure was just queried (the usual case): its registration is known, one Nix process writes it.
+    // The closure was just queried (the usual case): its registration is known, one Nix process
+    // writes it. Should this Nix refuse what another Nix's path-info said, the older way below
+    // registers the same paths again (a registration of valid paths replaces theirs).
     const known = this.registrations.loadDbInput(paths);
     if (known !== undefined) {
-      await this.nix('nix-store', loadDb, { ...options, input: known });
-      return;
+      const loaded = await this.nix('nix-store', loadDb, { ...options, input: known, allowFailure: true });
+      if (loaded.exitCode === 0) return;
     }
     for (const batch of batches(paths)) {
       await this.nix('nix-store', loadDb, { ...options, pipeFrom: { command: 'nix-store', args: [...this.storeArgs(), '--dump-db', ...batch] } });

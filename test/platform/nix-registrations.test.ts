@@ -1,9 +1,12 @@
+import 'reflect-metadata';
 import test from 'ava';
 import { execa } from 'execa';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NixCliStore } from '../../src/platform/nix-cli-store.js';
 import { NixRegistrations } from '../../src/platform/nix-registrations.js';
+import type { ProcessRunner } from '../../src/platform/process-runner.js';
 import { buildFixture } from '../helpers/nix.js';
 import { offlineNixEnv } from '../../support/nix-env.js';
 
@@ -61,4 +64,24 @@ test('a real closure: the view database written from path-info equals the one --
   const theirs = await execa('nix-store', ['--store', `local?root=${dir}/theirs`, '--dump-db', ...closure], { env });
   t.is(ours.stdout, theirs.stdout);
   t.is(`${ours.stdout}\n`, dumped.stdout);
+});
+
+test('the store writes a queried closure\'s registration with one --load-db, and falls back to --dump-db | --load-db when Nix refuses it', async (t) => {
+  const infos = [{ path: A, narHash: 'sha256-AAAA', narSize: 1, references: [] }];
+  for (const refuse of [false, true]) {
+    const calls: Array<{ command: string; args: readonly string[]; input?: boolean; pipeFrom?: string }> = [];
+    const runner: ProcessRunner = {
+      async run(command, args, options = {}) {
+        calls.push({ command, args, input: options.input !== undefined, pipeFrom: options.pipeFrom?.args.find((arg) => arg.startsWith('--dump')) });
+        const failed = refuse && args.includes('--load-db') && options.input !== undefined;
+        return { exitCode: failed ? 1 : 0, stdout: args.includes('path-info') ? JSON.stringify(infos) : '', stderr: failed ? 'error: bad hash' : '' };
+      },
+    };
+    const nix = new NixCliStore(runner, { storeUri: '', connectTimeoutSec: 2 }, { driverName: 'd', driverVersion: '0', nodeId: 'n', stateDir: '/state', viewIdleMs: 0 });
+    t.deepEqual(await nix.queryClosure([A]), { valid: true, closure: [A] });
+    await nix.writeRegistration([A], '/views/x');
+    const writes = calls.filter((call) => call.args.includes('--load-db')).map((call) => (call.input ? 'load-db from path-info' : `load-db from ${call.pipeFrom}`));
+    t.deepEqual(writes, refuse ? ['load-db from path-info', 'load-db from --dump-db'] : ['load-db from path-info']);
+    t.is(calls.filter((call) => call.args.includes('--requisites')).length, 0, 'no second query');
+  }
 });
