@@ -6,6 +6,7 @@ import { NixStore } from './core/ports/nix-store.js';
 import { NodeEvents } from './core/ports/node-events.js';
 import { VolumePublisher } from './core/volume-publisher.js';
 import { VolumeStager } from './core/volume-stager.js';
+import { MountHelper } from './platform/mount-helper.js';
 import { controllerService } from './csi/controller-service.js';
 import type { CsiServices } from './csi/csi-server.js';
 import { identityService } from './csi/identity-service.js';
@@ -32,7 +33,8 @@ export function runsController(mode: PluginMode): boolean {
 export async function startServices(mode: PluginMode, container: Container, config: PluginConfig, rpc: RpcHandlerFactory): Promise<CsiServices> {
   const services: Partial<CsiServices> = {};
   if (runsNode(mode)) {
-    await container.get(NodeRecovery).recover();
+    // The mount helper starts alongside recovery (which may already need it).
+    await Promise.all([container.get(NodeRecovery).recover(), container.get(MountHelper).prepare()]);
     services.node = nodeService(rpc, {
       publisher: container.get(VolumePublisher),
       stager: container.get(VolumeStager),

@@ -88,6 +88,15 @@ export class MountHelper {
     if (!(await this.call('umount', [target]))) await this.runner.run('umount', ['--no-canonicalize', target]);
   }
 
+  /**
+   * Starts the helper now rather than at the first call (serve, before it answers):
+   * the first publish after a start does not wait for perl, and a node without it is
+   * told so in the log at start.
+   */
+  async prepare(): Promise<void> {
+    if (!this.disabled) await this.running();
+  }
+
   /** Why util-linux does the work, or undefined while the helper does. */
   get fallbackReason(): string | undefined {
     return this.disabled;

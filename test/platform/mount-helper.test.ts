@@ -7,6 +7,7 @@ import { MountHelper, type MountHelperSettings } from '../../src/platform/mount-
 import { readMountInfo } from '../../src/platform/mountinfo.js';
 import type { ProcessRunner } from '../../src/platform/process-runner.js';
 import { RecordingLogger } from '../helpers/recording-logger.js';
+import { startServeProcess } from '../helpers/serve-process.js';
 import { tempDir } from '../helpers/temp.js';
 
 // The mount helper makes binds and unmounts as system calls from one long-lived perl
@@ -148,6 +149,30 @@ test.serial('the helper dies with its plugin: a plugin killed with SIGKILL leave
   t.false(await alive(helpers[0]!));
   t.is((await mountsAt(target)).length, 1, 'what it did stays, for the next start to judge');
   await execa('umount', [target]);
+});
+
+test.serial('serve starts its helper before it answers Probe (a node without perl is told at start), and a stop ends it', async (t) => {
+  const dir = await tempDir(t);
+  const socket = join(dir, 'csi.sock');
+  const serve = await startServeProcess(['--endpoint', `unix://${socket}`, '--state-dir', join(dir, 'state'), '--node-id', 'n'], socket);
+  t.teardown(() => serve.client.close());
+  const helpers = await helperPids(serve.child.pid!);
+  t.is(helpers.length, 1);
+  serve.child.kill('SIGTERM');
+  await serve.child;
+  await waitFor(async () => !(await alive(helpers[0]!)));
+  t.false(await alive(helpers[0]!));
+
+  const bin = await tempDir(t);
+  for (const tool of ['mount', 'umount', 'setpriv', 'nix', 'nix-store']) await symlink((await execa('which', [tool])).stdout, join(bin, tool));
+  await symlink(process.execPath, join(bin, 'node'));
+  const noPerl = await startServeProcess(['--endpoint', `unix://${socket}`, '--state-dir', join(dir, 'state'), '--node-id', 'n'], socket, {
+    env: { PATH: bin, NIXMOUNT_LOG_LEVEL: 'warn' },
+  });
+  t.teardown(() => noPerl.client.close());
+  noPerl.child.kill('SIGTERM');
+  const stopped = await noPerl.child;
+  t.regex(String(stopped.stderr), /mount helper unavailable: binds and unmounts spawn util-linux mount and umount.*no perl on PATH|no perl on PATH.*mount helper unavailable/);
 });
 
 /** The perl helpers whose parent is `parent` (this process by default). */
