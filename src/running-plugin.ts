@@ -73,8 +73,10 @@ export class RunningPlugin {
     await this.metrics?.stop();
     await Promise.all([this.server.stop(graceMs), this.hostVolumes?.close(graceMs)]);
     // The read-only binds kept for views go with the plugin (volumes stay mounted; a start sweeps them anyway).
-    if (this.servesNodes) await this.container.get<Mounter>(Mounter).sweep().catch(() => 0);
-    this.container.get(MountHelper).close();
+    if (this.servesNodes) {
+      await this.container.get<Mounter>(Mounter).sweep().catch(() => 0);
+      this.container.get(MountHelper).close();
+    }
     await this.unlock();
   }
 

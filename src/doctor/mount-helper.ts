@@ -2,12 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MountHelper, type MountHelperSettings } from '../platform/mount-helper.js';
+import { createLogger } from '../platform/pino-logger.js';
 import type { ProcessRunner } from '../platform/process-runner.js';
 import { info, ok, problem, reason, type Check } from './check.js';
 
 const NAME = 'mount-helper';
 const TIMEOUT_MS = 15_000;
-const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
 /**
  * Whether read-only publishes bind and unmount through the mount helper (system calls
@@ -19,7 +19,7 @@ export function mountHelperCheck(runner: ProcessRunner, settings: MountHelperSet
     name: NAME,
     timeoutMs: TIMEOUT_MS,
     async run() {
-      const helper = new MountHelper(runner, silent, settings);
+      const helper = new MountHelper(runner, createLogger({ level: 'silent' }), settings);
       const dir = await mkdtemp(join(tmpdir(), '.nixmount-doctor-'));
       try {
         const answer = await helper.unmount(dir).then(

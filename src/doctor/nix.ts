@@ -1,5 +1,4 @@
-import { access, constants } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { onPath } from '../platform/on-path.js';
 import type { ProcessRunner } from '../platform/process-runner.js';
 import { ok, problem, type Check } from './check.js';
 
@@ -7,15 +6,6 @@ const NAME = 'nix';
 const TIMEOUT_MS = 10_000;
 /** `nix-command` (show-derivation, store ping, copy), which every Nix call of nixmount uses, came with Nix 2.4. */
 const MINIMUM = [2, 4] as const;
-
-/** Where `command` is on PATH, as a spawn of it would find it; undefined when it is not there. */
-export async function onPath(command: string, path = process.env.PATH ?? ''): Promise<string | undefined> {
-  for (const dir of path.split(delimiter).filter((entry) => entry.length > 0)) {
-    const candidate = join(dir, command);
-    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
-  }
-  return undefined;
-}
 
 /** "nix (Nix) 2.8.0" → [2, 8]; undefined for a text that names no version. */
 export function nixVersion(text: string): [number, number] | undefined {
@@ -30,7 +20,7 @@ export function nixCheck(runner: ProcessRunner): Check {
     timeoutMs: TIMEOUT_MS,
     async run() {
       const missing = [];
-      for (const command of ['nix', 'nix-store']) if ((await onPath(command)) === undefined) missing.push(command);
+      for (const command of ['nix', 'nix-store']) if (onPath(command) === undefined) missing.push(command);
       if (missing.length > 0) {
         return problem(
           NAME,
@@ -38,7 +28,7 @@ export function nixCheck(runner: ProcessRunner): Check {
           'install Nix on the node (Debian: apt-get install nix-bin; the nixmount image has it) or put the directory holding nix and nix-store on PATH',
         );
       }
-      const where = (await onPath('nix'))!;
+      const where = onPath('nix')!;
       const result = await runner.run('nix', ['--version'], { timeoutMs: TIMEOUT_MS - 1_000, allowFailure: true });
       const said = result.stdout.trim();
       const version = nixVersion(said);

@@ -1,6 +1,6 @@
 import type { ProcessRunner } from '../platform/process-runner.js';
 import { info, ok, problem, type Check, type CheckResult } from './check.js';
-import { onPath } from './nix.js';
+import { onPath } from '../platform/on-path.js';
 
 const NAME = 'orchestrator';
 const TIMEOUT_MS = 8_000;
@@ -54,7 +54,7 @@ export function orchestratorCheck(orchestrator: string, runner: ProcessRunner): 
     async run(): Promise<CheckResult> {
       const known = ORCHESTRATORS[orchestrator as keyof typeof ORCHESTRATORS];
       if (!known) return ok(NAME, `--orchestrator ${orchestrator}: no kubelet or Nomad client calls the plugin, so their versions do not matter`);
-      const binary = await onPath(known.binary);
+      const binary = onPath(known.binary);
       const said = binary ? await runner.run(binary, known.args, { timeoutMs: TIMEOUT_MS - 2_000, allowFailure: true }).catch(() => undefined) : undefined;
       const text = said?.exitCode === 0 ? said.stdout.split('\n')[0]!.trim() : '';
       const version = parseVersion(text);

@@ -6,7 +6,7 @@ import { nixConfig, physicalRoot, type NixSettings } from '../platform/nix-setti
 import type { ProcessRunner } from '../platform/process-runner.js';
 import { ok, problem, reason, type Check } from './check.js';
 import { nearestExisting } from '../platform/nearest-existing.js';
-import { onPath } from './nix.js';
+import { onPath } from '../platform/on-path.js';
 
 const NAME = 'store';
 const TIMEOUT_MS = 20_000;
@@ -59,7 +59,7 @@ export function storeCheck(runner: ProcessRunner, settings: NixSettings): Check 
         return problem(NAME, `${shown} is not writable (${storeDenied})`, 'run the plugin as root with the node\'s /nix mounted read-write');
       }
       if (!(await nearestExisting(join(nixState, 'db'))).exists) return ok(NAME, `${shown} is readable and writable${note}; Nix has not used it yet`);
-      if ((await onPath('nix')) === undefined) return ok(NAME, `${shown} is readable and writable${note}; not opened with Nix, which is missing (see the nix check)`);
+      if (onPath('nix') === undefined) return ok(NAME, `${shown} is readable and writable${note}; not opened with Nix, which is missing (see the nix check)`);
       const args = ['store', 'ping', ...(settings.storeUri ? ['--store', settings.storeUri] : [])];
       const ping = await runner.run('nix', args, { env: { NIX_CONFIG: nixConfig(settings) }, timeoutMs: TIMEOUT_MS - 2_000, allowFailure: true }).catch((error: unknown) => ({
         exitCode: -1,

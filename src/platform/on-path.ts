@@ -1,14 +1,16 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-/** The first executable `name` in the directories of PATH, or undefined. */
-export function onPath(name: string): string | undefined {
-  return (process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, name)).find((path) => {
+/** Where `command` is on `path` (PATH by default), as a spawn of it would find it; undefined when it is not there. */
+export function onPath(command: string, path = process.env.PATH ?? ''): string | undefined {
+  for (const dir of path.split(delimiter).filter((entry) => entry.length > 0)) {
+    const candidate = join(dir, command);
     try {
-      accessSync(path, constants.X_OK);
-      return true;
+      accessSync(candidate, constants.X_OK);
+      return candidate;
     } catch {
-      return false;
+      // not here, or not executable
     }
-  });
+  }
+  return undefined;
 }

@@ -5,6 +5,7 @@ import { status } from '@grpc/grpc-js';
 import { pushSigned, signingKey, startBinaryCache } from '../helpers/binary-cache.js';
 import { KubeletHarness, pod } from '../helpers/kubelet-harness.js';
 import { mountsBelow } from '../helpers/mounts.js';
+import { mountHelperPids } from '../helpers/processes.js';
 import { buildFixture, type Fixture } from '../helpers/nix.js';
 import { NomadClientSim } from '../helpers/nomad-harness.js';
 import { tempDir } from '../helpers/temp.js';
@@ -40,13 +41,6 @@ async function daemonSetContainer(t: ExecutionContext, nixDir: string, extraArgs
   return { container, kubelet, kubeletDir };
 }
 
-/** The mount helpers (perl) the plugin process `pid` runs. */
-async function helperChildren(pid: number): Promise<number[]> {
-  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim().split(/\s+/).filter(Boolean).map(Number);
-  const commands = await Promise.all(children.map((child) => readFile(`/proc/${child}/cmdline`, 'utf8').catch(() => '')));
-  return children.filter((_, index) => /(^|\/)perl\0/.test(commands[index]!));
-}
-
 test.serial('image size and labels', async (t) => {
   const inspect = JSON.parse((await podman(['image', 'inspect', IMAGE])).stdout)[0];
   const mb = Math.round(inspect.Size / 1e6);
@@ -72,7 +66,7 @@ test.serial('kubelet replay against the container (DaemonSet args): register, pu
   const ro = pod({ name: 'ro', volumes: [{ name: 'nix', readOnly: true, volumeAttributes: { paths: fixture.root } }] });
   const rw = pod({ name: 'rw', volumes: [{ name: 'nix', readOnly: false, volumeAttributes: { paths: fixture.root } }] });
   for (const p of [ro, rw]) t.deepEqual((await kubelet.startPod(p)).map((o) => [o.code, o.details]), [[status.OK, '']]);
-  t.is((await helperChildren(await container.pid())).length, 1, 'the read-only volume was bound by the mount helper (perl-base is in the image)');
+  t.is((await mountHelperPids(await container.pid())).length, 1, 'the read-only volume was bound by the mount helper (perl-base is in the image)');
   const storeInode = (await stat(join('/nix/store', dataPath(fixture)))).ino;
   for (const p of [ro, rw]) {
     const file = join(kubelet.targetPath(p, p.volumes[0]!), 'store', dataPath(fixture));

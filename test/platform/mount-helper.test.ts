@@ -7,6 +7,7 @@ import { MountHelper, type MountHelperSettings } from '../../src/platform/mount-
 import { readMountInfo } from '../../src/platform/mountinfo.js';
 import type { ProcessRunner } from '../../src/platform/process-runner.js';
 import { RecordingLogger } from '../helpers/recording-logger.js';
+import { isAlive, mountHelperPids } from '../helpers/processes.js';
 import { startServeProcess } from '../helpers/serve-process.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -90,14 +91,14 @@ test.serial('a helper killed between calls is started again by the next call', a
   const { mounts } = helperWith();
   t.teardown(() => mounts.close());
   await mounts.bind(source, target);
-  const first = await helperPids();
+  const first = await mountHelperPids(process.pid);
   t.is(first.length, 1);
   process.kill(first[0]!, 'SIGKILL');
   // Reaped (gone from /proc) means this process has seen it exit; a call sent before that fails, as it must.
   await waitFor(async () => !(await readFile(`/proc/${first[0]}/status`, 'utf8').then(() => true, () => false)));
   await mounts.unmount(target);
   t.deepEqual(await mountsAt(target), []);
-  const second = await helperPids();
+  const second = await mountHelperPids(process.pid);
   t.is(second.length, 1);
   t.not(second[0], first[0]);
 });
@@ -141,12 +142,12 @@ test.serial('the helper dies with its plugin: a plugin killed with SIGKILL leave
   ].join('\n');
   const plugin = execa('node', ['--input-type=module', '-e', script], { reject: false });
   await new Promise<void>((resolve) => plugin.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('bound') && resolve()));
-  const helpers = await helperPids(plugin.pid!);
+  const helpers = await mountHelperPids(plugin.pid!);
   t.is(helpers.length, 1);
   plugin.kill('SIGKILL');
   await plugin;
-  await waitFor(async () => !(await alive(helpers[0]!)));
-  t.false(await alive(helpers[0]!));
+  await waitFor(async () => !(await isAlive(helpers[0]!)));
+  t.false(await isAlive(helpers[0]!));
   t.is((await mountsAt(target)).length, 1, 'what it did stays, for the next start to judge');
   await execa('umount', [target]);
 });
@@ -156,12 +157,12 @@ test.serial('serve starts its helper before it answers Probe (a node without per
   const socket = join(dir, 'csi.sock');
   const serve = await startServeProcess(['--endpoint', `unix://${socket}`, '--state-dir', join(dir, 'state'), '--node-id', 'n'], socket);
   t.teardown(() => serve.client.close());
-  const helpers = await helperPids(serve.child.pid!);
+  const helpers = await mountHelperPids(serve.child.pid!);
   t.is(helpers.length, 1);
   serve.child.kill('SIGTERM');
   await serve.child;
-  await waitFor(async () => !(await alive(helpers[0]!)));
-  t.false(await alive(helpers[0]!));
+  await waitFor(async () => !(await isAlive(helpers[0]!)));
+  t.false(await isAlive(helpers[0]!));
 
   const bin = await tempDir(t);
   for (const tool of ['mount', 'umount', 'setpriv', 'nix', 'nix-store']) await symlink((await execa('which', [tool])).stdout, join(bin, tool));
@@ -174,23 +175,6 @@ test.serial('serve starts its helper before it answers Probe (a node without per
   const stopped = await noPerl.child;
   t.regex(String(stopped.stderr), /mount helper unavailable: binds and unmounts spawn util-linux mount and umount.*no perl on PATH|no perl on PATH.*mount helper unavailable/);
 });
-
-/** The perl helpers whose parent is `parent` (this process by default). */
-async function helperPids(parent = process.pid): Promise<number[]> {
-  const children = await readFile(`/proc/${parent}/task/${parent}/children`, 'utf8').catch(() => '');
-  const pids = children.trim().split(/\s+/).filter(Boolean).map(Number);
-  const perl: number[] = [];
-  for (const pid of pids) {
-    const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (command.startsWith('perl\0') || command.includes('/perl\0')) perl.push(pid);
-  }
-  return perl;
-}
-
-async function alive(pid: number): Promise<boolean> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  return status !== '' && !/^State:\s+Z/m.test(status);
-}
 
 async function waitFor(check: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 100 && !(await check()); i++) await new Promise((resolve) => setTimeout(resolve, 20));
