@@ -11,7 +11,7 @@ import { RecordingLogger } from '../helpers/recording-logger.js';
 import { tempDir } from '../helpers/temp.js';
 
 // kubelet before Kubernetes 1.26 and Nomad before 1.3 send the socket's path as the HTTP/2
-// :authority (CONTRACTS.md, "On the wire"). Node refuses those streams natively; the plugin
+// :authority (docs/deployment.md). Node refuses those streams natively; the plugin
 // cannot accept them, so it must say why in its log.
 const OLD_KUBELET_AUTHORITY = '/var/lib/kubelet/plugins/nixmount.test/csi.sock';
 const EMPTY_PROBE = Buffer.alloc(5); // gRPC frame: not compressed, length 0 (an empty ProbeRequest)

@@ -5,7 +5,7 @@ import type { ExecutionContext } from 'ava';
 import { parseMountInfo, type MountEntry } from '../../src/platform/mountinfo.js';
 
 /**
- * Where a plugin on `stateDir` keeps its GC roots. The lead's contract (issue 10, PLAN.md 6):
+ * Where a plugin on `stateDir` keeps its GC roots. The layout docs/operations.md gives:
  * `/nix/var/nix/gcroots/nixmount/<first 16 hex of sha256(realpath(stateDir))>`, the same
  * directory `NixCliStore.gcRootDir()` answers inside the plugin. A serve process is separate, so
  * tests compute it here the same way.

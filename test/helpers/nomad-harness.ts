@@ -65,8 +65,8 @@ const RETRIED = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, s
 const MAX_TRIES = 3;
 
 /**
- * Replays what a Nomad client does with a CSI node plugin (shared/CONTRACTS.md,
- * Nomad): fingerprinting (Probe until healthy, GetPluginInfo, GetPluginCapabilities,
+ * Replays what a Nomad client does with a CSI node plugin (docs/nomad.md):
+ * fingerprinting (Probe until healthy, GetPluginInfo, GetPluginCapabilities,
  * NodeGetInfo), heartbeats (Probe + NodeGetCapabilities), NodeStageVolume once per
  * namespace/volume/usage when advertised, NodePublishVolume per allocation under
  * `<base>/per-alloc/<allocID>/<volumeID>/<usage>`, and unpublish/unstage as

@@ -1,4 +1,4 @@
-// One regression test per finding of issue 10 (titles start with "finding N:"). Each plugin runs
+// One regression test per finding of the first hostile review (titles start with "finding N:"). Each plugin runs
 // as a real `nixmount serve` process inside a private mount namespace (test/helpers/crash-namespace.ts),
 // so a mount today's code wrongly makes over /etc or a store path never reaches the host.
 import test from 'ava';

@@ -3,7 +3,7 @@ import { kubeletTargetPath } from './kubelet-paths.js';
 import { POD_INFO_KEYS } from './pod-info.js';
 
 /**
- * kubelet with an inline ephemeral volume in two pods (shared/CONTRACTS.md, Kubernetes):
+ * kubelet with an inline ephemeral volume in two pods (docs/kubernetes.md):
  * node-driver-registrar's GetPluginInfo and kubelet's NodeGetInfo at registration; per
  * pod NodeGetCapabilities, the volume directory, NodePublishVolume with podInfoOnMount's
  * keys, and at pod deletion NodeUnpublishVolume and removal of the pod's directories.

@@ -2,8 +2,8 @@ import type { OrchestratorReplay, ReplayStep } from '../../sdk/replay.js';
 import { usageSegment } from './nomad-paths.js';
 
 /**
- * A Nomad client with a CSI volume claimed read-only by two allocations (shared/CONTRACTS.md,
- * Nomad): fingerprinting, then NodeStageVolume once for the namespace/volume/usage and
+ * A Nomad client with a CSI volume claimed read-only by two allocations (docs/nomad.md):
+ * fingerprinting, then NodeStageVolume once for the namespace/volume/usage and
  * NodePublishVolume per allocation under `<base>/per-alloc/<allocID>/<volumeID>/<usage>`;
  * as the allocations stop, unpublish each and unstage after the last.
  */

@@ -3,7 +3,7 @@ import type { ExecutionContext } from 'ava';
 import { KubernetesAdapter } from '../../../src/adapters/kubernetes/kubernetes-adapter.js';
 import { checkControllerFacts } from './controller-facts.js';
 
-/* Checks the facts of shared/CONTRACTS.md (Kubernetes) on parsed manifest objects, by reading them as kubelet and the sidecars would. */
+/* Checks what kubelet and the sidecars expect of the manifests (docs/kubernetes.md) on parsed manifest objects, by reading them as kubelet and the sidecars would. */
 
 export type Obj = Record<string, any>;
 
