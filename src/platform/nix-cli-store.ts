@@ -88,14 +88,33 @@ export class NixCliStore implements NixStore {
     // `path-info --recursive` answers both questions when every root is valid (the usual
     // case), and what registering the closure in a view needs (see NixRegistrations);
     // only a failure costs a second process to say which roots are missing.
-    const info = await this.nix('nix', ['path-info', ...this.storeArgs(), '--json', '--recursive', ...roots], { allowFailure: true, timeoutMs: QUERY_TIMEOUT_MS });
-    const closure = info.exitCode === 0 ? this.registrations.remember(info.stdout) : undefined;
+    const closure = await this.pathInfoClosure(roots);
     if (closure) return { valid: true, closure };
     const missing = await this.missingPaths(roots);
     if (missing.length > 0) return { valid: false, missing };
     // Every root is valid, and path-info said something else than expected (another Nix): the closure the older way.
     const answer = await this.nix('nix-store', [...this.storeArgs(), '--query', '--requisites', ...roots], { timeoutMs: QUERY_TIMEOUT_MS });
     return { valid: true, closure: [...new Set(lines(answer.stdout))].sort() };
+  }
+
+  /**
+   * The closure of `roots` from `nix path-info`, its registrations remembered; undefined
+   * when it says something else. The new CLI reads a `.drv` as "its outputs" (and would
+   * build them), so `.drv` roots are asked with `--derivation`, which for any other path
+   * means its deriver: the two kinds are asked apart.
+   */
+  private async pathInfoClosure(roots: readonly string[]): Promise<string[] | undefined> {
+    const derivations = roots.filter((root) => root.endsWith('.drv'));
+    const others = roots.filter((root) => !root.endsWith('.drv'));
+    const closure = new Set<string>();
+    for (const [group, flags] of [[others, []], [derivations, ['--derivation']]] as const) {
+      if (group.length === 0) continue;
+      const info = await this.nix('nix', ['path-info', ...this.storeArgs(), '--json', '--recursive', ...flags, ...group], { allowFailure: true, timeoutMs: QUERY_TIMEOUT_MS });
+      const paths = info.exitCode === 0 ? this.registrations.remember(info.stdout) : undefined;
+      if (!paths) return undefined;
+      for (const path of paths) closure.add(path);
+    }
+    return [...closure].sort();
   }
 
   private async missingPaths(paths: readonly string[]): Promise<string[]> {
@@ -171,9 +190,11 @@ export class NixCliStore implements NixStore {
       const loaded = await this.nix('nix-store', loadDb, { ...options, input: known, allowFailure: true });
       if (loaded.exitCode === 0) return;
     }
-    for (const batch of batches(paths)) {
-      await this.nix('nix-store', loadDb, { ...options, pipeFrom: { command: 'nix-store', args: [...this.storeArgs(), '--dump-db', ...batch] } });
-    }
+    // One --load-db sees the whole closure: it refuses a path whose references it has not
+    // read yet, so loading batch by batch fails whenever a batch refers to a later one.
+    // The --dump-db sources stay in batches (ARG_MAX); their output is streamed in.
+    const dumps = batches(paths).map((batch) => ({ command: 'nix-store', args: [...this.storeArgs(), '--dump-db', ...batch] }));
+    await this.nix('nix-store', loadDb, { ...options, pipeFrom: dumps });
   }
 
   /**
