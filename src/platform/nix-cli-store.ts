@@ -17,6 +17,7 @@ import { boundMessage } from '../core/quote.js';
 import { NodeSettings } from '../core/settings.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
 import { RealiseOutput } from './nix-realise-output.js';
+import { nixErrorSummary } from './nix-error-summary.js';
 import { NixRegistrations } from './nix-registrations.js';
 
 // Every Nix call has a bound, so a hung Nix (a stuck lock, a dead NFS store) fails
@@ -129,7 +130,10 @@ export class NixCliStore implements NixStore {
   evaluateExpression(text: string, options: EvaluateOptions): Promise<Evaluation> {
     // The text starts on the first line so Nix's line numbers in errors are the user's own.
     const wrapped = `(let nixmountSource = (${text}\n); in if builtins.isFunction nixmountSource then nixmountSource {} else nixmountSource)`;
-    return this.showDerivation([...noBuilds(options), '--impure', '--expr', wrapped], 'expression');
+    // --impure for the node's NIX_PATH and currentSystem; restrict-eval so that it reads
+    // only the NIX_PATH entries and the store (and fetches only nix.conf's allowed-uris):
+    // the plugin runs as root, and whatever an expression reads can reach its caller.
+    return this.showDerivation([...noBuilds(options), '--impure', '--option', 'restrict-eval', 'true', '--expr', wrapped], 'expression');
   }
 
   evaluateFlake(ref: string, options: EvaluateOptions & { refresh: boolean }): Promise<Evaluation> {
@@ -252,14 +256,16 @@ export class NixCliStore implements NixStore {
       timeoutMs: EVALUATE_TIMEOUT_MS,
       env,
     });
-    const message = result.stderr.trim().slice(-2000);
     if (result.exitCode !== 0) {
-      if (/unable to start any build/.test(message)) {
+      // Nix's whole output is read to classify the failure; only its summary is handed back.
+      const said = result.stderr;
+      const message = nixErrorSummary(said);
+      if (/unable to start any build/.test(said)) {
         throw new PermissionDeniedError(
           `${what} needs a build while it is evaluated (import from derivation), and this node's source policy allows substitution only (serve --builds allowed)`,
         );
       }
-      if (FETCH_FAILURE.test(message)) throw new UnavailableError(`${what}: fetching its sources failed: ${message}`);
+      if (FETCH_FAILURE.test(said)) throw new UnavailableError(`${what}: fetching its sources failed: ${message}`);
       throw new InvalidArgumentError(`${what} could not be evaluated: ${message}`);
     }
     const derivations = JSON.parse(result.stdout) as Record<string, { outputs: Record<string, { path?: string }> }>;
