@@ -89,11 +89,14 @@ test('the store writes a queried closure\'s registration with one --load-db, and
 });
 
 test('the older way registers a closure of 1,501 paths whose references cross every batch, with one --load-db', async (t) => {
-  const { stdout } = await execa('nix-instantiate', [`${FIXTURES}many-inputs.nix`, '--arg', 'count', '1500', '--argstr', 'salt', `-older-${process.pid}`], { env: offlineNixEnv });
-  const drv = stdout.trim();
-  const closure = (await execa('nix-store', ['-qR', drv], { env: offlineNixEnv })).stdout.trim().split('\n').sort();
   const dir = await mkdtemp(join(tmpdir(), 'nixmount-dumpdb-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
+  // Rooted (indirectly, from the temp dir) while the test runs: a store GC elsewhere must not take it.
+  const instantiate = ['--arg', 'count', '1500', '--argstr', 'salt', `-older-${process.pid}`, '--add-root', join(dir, 'drv'), '--indirect'];
+  const { stdout } = await execa('nix-instantiate', [`${FIXTURES}many-inputs.nix`, ...instantiate], { env: offlineNixEnv });
+  const drv = (await execa('readlink', [stdout.trim()])).stdout.trim();
+  const closure = (await execa('nix-store', ['-qR', drv], { env: offlineNixEnv })).stdout.trim().split('\n').sort();
+  await mkdir(join(dir, 'view'), { recursive: true });
   const loads: string[] = [];
   const real = new ExecaProcessRunner(silentLogger);
   const runner: ProcessRunner = {
@@ -104,13 +107,13 @@ test('the older way registers a closure of 1,501 paths whose references cross ev
   };
   const nix = new NixCliStore(runner, { storeUri: '', connectTimeoutSec: 2 }, { driverName: 'd', driverVersion: '0', nodeId: 'n', stateDir: '/state', viewIdleMs: 0 });
   // Nix reads a .drv's file while registering it, as it would the view's hardlink.
-  await mkdir(join(dir, 'nix/store'), { recursive: true });
-  await execa('cp', ['-a', ...closure, join(dir, 'nix/store')]);
+  await mkdir(join(dir, 'view/nix/store'), { recursive: true });
+  await execa('cp', ['-a', ...closure, join(dir, 'view/nix/store')]);
   // Never queried through this store: no registration is known, so the older way is taken.
-  await nix.writeRegistration(closure, dir);
+  await nix.writeRegistration(closure, join(dir, 'view'));
   t.deepEqual(loads, ['from 2 --dump-db']);
   const env = { NIX_CONFIG: `${offlineNixEnv.NIX_CONFIG}\ngc-reserved-space = 0` };
-  const registered = await execa('nix-store', ['--store', `local?root=${dir}`, '-qR', drv], { env });
+  const registered = await execa('nix-store', ['--store', `local?root=${join(dir, 'view')}`, '-qR', drv], { env });
   t.deepEqual(registered.stdout.trim().split('\n').sort(), closure);
 });
 
@@ -118,14 +121,17 @@ test('a failing --dump-db fails the registration naming it, and the --load-db co
   const dir = await mkdtemp(join(tmpdir(), 'nixmount-dumpdb-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const runner = new ExecaProcessRunner(silentLogger);
-  const { root } = await buildFixture('-dump-fail');
+  // Rooted for the test's length: a store GC elsewhere on the machine must not take the valid source's path.
+  const built = await execa('nix-build', [`${FIXTURES}closure.nix`, '--argstr', 'salt', '-dump-fail', '--out-link', join(dir, 'result')], { env: offlineNixEnv });
+  const root = built.stdout.trim();
+  const viewDir = join(dir, 'view');
   const error = await t.throwsAsync(
-    runner.run('nix-store', ['--store', `local?root=${dir}`, '--load-db'], {
+    runner.run('nix-store', ['--store', `local?root=${viewDir}`, '--load-db'], {
       env: offlineNixEnv,
       pipeFrom: [{ command: 'nix-store', args: ['--dump-db', root] }, { command: 'nix-store', args: ['--dump-db', B] }],
     }),
   );
   t.regex(error!.message, /nix-store --dump-db .*bbbb/);
-  const listed = await execa('nix-store', ['--store', `local?root=${dir}`, '--check-validity', '--print-invalid', root], { env: { NIX_CONFIG: `${offlineNixEnv.NIX_CONFIG}\ngc-reserved-space = 0` }, reject: false });
+  const listed = await execa('nix-store', ['--store', `local?root=${viewDir}`, '--check-validity', '--print-invalid', root], { env: { NIX_CONFIG: `${offlineNixEnv.NIX_CONFIG}\ngc-reserved-space = 0` }, reject: false });
   t.is(listed.stdout.trim(), root, 'the first source\'s paths were not committed');
 });

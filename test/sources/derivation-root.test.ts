@@ -1,22 +1,26 @@
-import test from 'ava';
-import { readdir } from 'node:fs/promises';
+import test, { type ExecutionContext } from 'ava';
+import { readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { buildFixture, FIXTURES, nixEnv } from '../helpers/nix.js';
 import { startTestPlugin } from '../helpers/plugin.js';
 import { publishRequest, storeOf, uniqueSalt } from '../helpers/sources.js';
+import { tempDir } from '../helpers/temp.js';
 
 /** test/fixtures/many-inputs.nix instantiated (not built) with a fresh salt: a .drv whose closure is `count` + 1 paths. */
-async function derivationWithInputs(count: number): Promise<{ drv: string; closure: string[]; output: string }> {
-  const { stdout } = await execa('nix-instantiate', [`${FIXTURES}many-inputs.nix`, '--arg', 'count', String(count), '--argstr', 'salt', uniqueSalt()], { env: nixEnv });
-  const drv = stdout.trim();
+async function derivationWithInputs(t: ExecutionContext, count: number): Promise<{ drv: string; closure: string[]; output: string }> {
+  // Rooted (indirectly, from a temp dir) while the test runs: a store GC elsewhere must not take it.
+  const roots = await tempDir(t, 'nixmount-drv-root-');
+  const instantiate = ['--arg', 'count', String(count), '--argstr', 'salt', uniqueSalt(), '--add-root', join(roots, 'drv'), '--indirect'];
+  const { stdout } = await execa('nix-instantiate', [`${FIXTURES}many-inputs.nix`, ...instantiate], { env: nixEnv });
+  const drv = await readlink(stdout.trim());
   const closure = (await execa('nix-store', ['-qR', drv], { env: nixEnv })).stdout.trim().split('\n').sort();
   const output = (await execa('nix-store', ['-q', '--outputs', drv], { env: nixEnv })).stdout.trim();
   return { drv, closure, output };
 }
 
 test('a .drv root with 1,500 inputs publishes its own closure, registered in the view, and builds nothing', async (t) => {
-  const { drv, closure, output } = await derivationWithInputs(1500);
+  const { drv, closure, output } = await derivationWithInputs(t, 1500);
   t.is(closure.length, 1501);
   const node = await startTestPlugin(t);
   const target = join(node.dir, 'target');
@@ -33,7 +37,7 @@ test('a .drv root with 1,500 inputs publishes its own closure, registered in the
 });
 
 test('a .drv root and an output path in one volume: each is asked as what it is, the closure is their union', async (t) => {
-  const { drv, closure } = await derivationWithInputs(20);
+  const { drv, closure } = await derivationWithInputs(t, 20);
   const fixture = await buildFixture('-drv-and-output');
   const node = await startTestPlugin(t);
   const target = join(node.dir, 'target');
