@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       const root = join(dir, `db${n++}`);
       await runner.run('nix-store', ['--store', `local?root=${root}`, '--load-db'], {
         env: { NIX_CONFIG: BENCH_NIX_ENV.NIX_CONFIG! },
-        pipeFrom: { command: 'nix-store', args: ['--dump-db', ...big.paths] },
+        pipeFrom: [{ command: 'nix-store', args: ['--dump-db', ...big.paths] }],
       });
       await rm(root, { recursive: true, force: true });
     }, 7));

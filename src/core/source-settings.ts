@@ -1,4 +1,5 @@
 import { PermissionDeniedError } from './errors.js';
+import { flakeRefUnder, parseFlakePrefix, parseFlakeRef, type FlakeLocation } from './flake-ref.js';
 import type { VolumeSpec } from './volume-spec.js';
 
 export const SourceSettings = Symbol('SourceSettings');
@@ -11,7 +12,10 @@ export const SourceSettings = Symbol('SourceSettings');
 export interface SourcePolicy {
   allowExpressions: boolean;
   allowFlakes: boolean;
-  /** A flakeRef must start with one of these; empty allows every ref (once flakes are allowed). */
+  /**
+   * A flakeRef must be at or below one of these, compared segment by segment after
+   * both are parsed (see flake-ref.ts); empty allows every ref (once flakes are allowed).
+   */
   flakePrefixes: string[];
   /** May the node run builders, or only substitute from its caches? */
   allowBuilds: boolean;
@@ -57,10 +61,31 @@ export function checkSourcePolicy(spec: VolumeSpec, policy: SourcePolicy): void 
       );
     }
     const ref = spec.flakeRef;
-    if (policy.flakePrefixes.length > 0 && !policy.flakePrefixes.some((prefix) => ref.startsWith(prefix))) {
-      throw new PermissionDeniedError(
-        `flakeRef "${ref}" is refused by this node's source policy: it starts with none of the allowed flake prefixes (${policy.flakePrefixes.join(', ')}; see serve --flake-prefixes)`,
-      );
+    if (policy.flakePrefixes.length > 0) {
+      const location = parseFlakeRef(ref);
+      const under = (prefix: string) => {
+        const covering = prefixLocation(prefix);
+        return covering !== undefined && flakeRefUnder(location, covering);
+      };
+      if (!policy.flakePrefixes.some(under)) {
+        throw new PermissionDeniedError(
+          `flakeRef "${ref}" is refused by this node's source policy: it starts with none of the allowed flake prefixes (${policy.flakePrefixes.join(', ')}; see serve --flake-prefixes)`,
+        );
+      }
     }
   }
+}
+
+/** A prefix that does not parse covers nothing; the settings refuse one at start (see assertFlakePrefixes). */
+function prefixLocation(prefix: string): FlakeLocation | undefined {
+  try {
+    return parseFlakePrefix(prefix);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Throws (the message naming the prefix and why) when a --flake-prefixes entry could never be compared safely. */
+export function assertFlakePrefixes(prefixes: readonly string[]): void {
+  for (const prefix of prefixes) parseFlakePrefix(prefix);
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
+import { parseFlakeRef } from './flake-ref.js';
 import { LIMITS } from './limits.js';
 import { quote, utf8Length } from './quote.js';
 import { parseStorePathList } from './store-path.js';
@@ -59,6 +60,8 @@ export function parseUserContext(context: Readonly<Record<string, string>>): Vol
     } else if (key === 'flakeRef') {
       if (value.trim() === '') throw new InvalidArgumentError('flakeRef: empty');
       spec.flakeRef = noNul(value.trim(), key);
+      // Refused here, whatever the policy: a ref with dot segments names one place and Nix may fetch another.
+      parseFlakeRef(spec.flakeRef);
     } else {
       throw new InvalidArgumentError(
         `unknown volume context key ${quote(key)} (known: ${USER_KEYS.join(', ')}, or a system such as x86_64-linux)`,

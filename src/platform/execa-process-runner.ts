@@ -4,6 +4,7 @@ import { CommandFailedError } from '../core/errors.js';
 import { Logger } from '../core/ports/logger.js';
 import { onPath } from './on-path.js';
 import type { ProcessRunner, RunOptions, RunResult } from './process-runner.js';
+import { runPipeChain } from './pipe-chain.js';
 import { spawnChild } from './spawn-child.js';
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
@@ -47,13 +48,14 @@ export class ExecaProcessRunner implements ProcessRunner {
       return this.finish(shown, started, { ...result, stderr: redact(result.stderr, options.redact) }, options);
     }
     if (options.pipeFrom) {
-      child = execa(...dyingWithUs(options.pipeFrom.command, options.pipeFrom.args), { ...common, buffer: { stdout: false } }).pipe(
-        ...dyingWithUs(command, args),
-        common,
-      ) as unknown as ResultPromise;
-    } else {
-      child = execa(...dyingWithUs(command, args), { ...common, input: options.input });
+      const sources = options.pipeFrom.map((source) => dyingWithUs(source.command, source.args));
+      const result = await runPipeChain(dyingWithUs(command, args), sources, common);
+      // A failed source is the error's subject: its own command and what it said.
+      const failed = result.failedSource === undefined ? undefined : options.pipeFrom[result.failedSource];
+      const subject = failed ? redact([failed.command, ...failed.args].join(' '), options.redact) : shown;
+      return this.finish(subject, started, { ...result, stderr: redact(result.stderr, options.redact) }, options);
     }
+    child = execa(...dyingWithUs(command, args), { ...common, input: options.input });
     if (options.onStderrLine && child.stderr) {
       let pending = '';
       child.stderr.on('data', (chunk: Buffer) => {

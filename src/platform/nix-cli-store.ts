@@ -17,6 +17,7 @@ import { boundMessage } from '../core/quote.js';
 import { NodeSettings } from '../core/settings.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
 import { RealiseOutput } from './nix-realise-output.js';
+import { nixErrorSummary } from './nix-error-summary.js';
 import { NixRegistrations } from './nix-registrations.js';
 
 // Every Nix call has a bound, so a hung Nix (a stuck lock, a dead NFS store) fails
@@ -88,14 +89,33 @@ export class NixCliStore implements NixStore {
     // `path-info --recursive` answers both questions when every root is valid (the usual
     // case), and what registering the closure in a view needs (see NixRegistrations);
     // only a failure costs a second process to say which roots are missing.
-    const info = await this.nix('nix', ['path-info', ...this.storeArgs(), '--json', '--recursive', ...roots], { allowFailure: true, timeoutMs: QUERY_TIMEOUT_MS });
-    const closure = info.exitCode === 0 ? this.registrations.remember(info.stdout) : undefined;
+    const closure = await this.pathInfoClosure(roots);
     if (closure) return { valid: true, closure };
     const missing = await this.missingPaths(roots);
     if (missing.length > 0) return { valid: false, missing };
     // Every root is valid, and path-info said something else than expected (another Nix): the closure the older way.
     const answer = await this.nix('nix-store', [...this.storeArgs(), '--query', '--requisites', ...roots], { timeoutMs: QUERY_TIMEOUT_MS });
     return { valid: true, closure: [...new Set(lines(answer.stdout))].sort() };
+  }
+
+  /**
+   * The closure of `roots` from `nix path-info`, its registrations remembered; undefined
+   * when it says something else. The new CLI reads a `.drv` as "its outputs" (and would
+   * build them), so `.drv` roots are asked with `--derivation`, which for any other path
+   * means its deriver: the two kinds are asked apart.
+   */
+  private async pathInfoClosure(roots: readonly string[]): Promise<string[] | undefined> {
+    const derivations = roots.filter((root) => root.endsWith('.drv'));
+    const others = roots.filter((root) => !root.endsWith('.drv'));
+    const closure = new Set<string>();
+    for (const [group, flags] of [[others, []], [derivations, ['--derivation']]] as const) {
+      if (group.length === 0) continue;
+      const info = await this.nix('nix', ['path-info', ...this.storeArgs(), '--json', '--recursive', ...flags, ...group], { allowFailure: true, timeoutMs: QUERY_TIMEOUT_MS });
+      const paths = info.exitCode === 0 ? this.registrations.remember(info.stdout) : undefined;
+      if (!paths) return undefined;
+      for (const path of paths) closure.add(path);
+    }
+    return [...closure].sort();
   }
 
   private async missingPaths(paths: readonly string[]): Promise<string[]> {
@@ -110,7 +130,10 @@ export class NixCliStore implements NixStore {
   evaluateExpression(text: string, options: EvaluateOptions): Promise<Evaluation> {
     // The text starts on the first line so Nix's line numbers in errors are the user's own.
     const wrapped = `(let nixmountSource = (${text}\n); in if builtins.isFunction nixmountSource then nixmountSource {} else nixmountSource)`;
-    return this.showDerivation([...noBuilds(options), '--impure', '--expr', wrapped], 'expression');
+    // --impure for the node's NIX_PATH and currentSystem; restrict-eval so that it reads
+    // only the NIX_PATH entries and the store (and fetches only nix.conf's allowed-uris):
+    // the plugin runs as root, and whatever an expression reads can reach its caller.
+    return this.showDerivation([...noBuilds(options), '--impure', '--option', 'restrict-eval', 'true', '--expr', wrapped], 'expression');
   }
 
   evaluateFlake(ref: string, options: EvaluateOptions & { refresh: boolean }): Promise<Evaluation> {
@@ -171,9 +194,11 @@ export class NixCliStore implements NixStore {
       const loaded = await this.nix('nix-store', loadDb, { ...options, input: known, allowFailure: true });
       if (loaded.exitCode === 0) return;
     }
-    for (const batch of batches(paths)) {
-      await this.nix('nix-store', loadDb, { ...options, pipeFrom: { command: 'nix-store', args: [...this.storeArgs(), '--dump-db', ...batch] } });
-    }
+    // One --load-db sees the whole closure: it refuses a path whose references it has not
+    // read yet, so loading batch by batch fails whenever a batch refers to a later one.
+    // The --dump-db sources stay in batches (ARG_MAX); their output is streamed in.
+    const dumps = batches(paths).map((batch) => ({ command: 'nix-store', args: [...this.storeArgs(), '--dump-db', ...batch] }));
+    await this.nix('nix-store', loadDb, { ...options, pipeFrom: dumps });
   }
 
   /**
@@ -231,14 +256,16 @@ export class NixCliStore implements NixStore {
       timeoutMs: EVALUATE_TIMEOUT_MS,
       env,
     });
-    const message = result.stderr.trim().slice(-2000);
     if (result.exitCode !== 0) {
-      if (/unable to start any build/.test(message)) {
+      // Nix's whole output is read to classify the failure; only its summary is handed back.
+      const said = result.stderr;
+      const message = nixErrorSummary(said);
+      if (/unable to start any build/.test(said)) {
         throw new PermissionDeniedError(
           `${what} needs a build while it is evaluated (import from derivation), and this node's source policy allows substitution only (serve --builds allowed)`,
         );
       }
-      if (FETCH_FAILURE.test(message)) throw new UnavailableError(`${what}: fetching its sources failed: ${message}`);
+      if (FETCH_FAILURE.test(said)) throw new UnavailableError(`${what}: fetching its sources failed: ${message}`);
       throw new InvalidArgumentError(`${what} could not be evaluated: ${message}`);
     }
     const derivations = JSON.parse(result.stdout) as Record<string, { outputs: Record<string, { path?: string }> }>;

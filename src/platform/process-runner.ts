@@ -10,8 +10,11 @@ export interface RunOptions {
   redact?: readonly string[];
   /** Return a failed result instead of throwing when the command exits non-zero. */
   allowFailure?: boolean;
-  /** Stream stdout of `first` into this command's stdin (a shell-free pipe). */
-  pipeFrom?: { command: string; args: readonly string[] };
+  /**
+   * Stream the stdouts of these commands, run one after another, into this command's
+   * stdin (shell-free pipes). A failing one fails the run, naming it.
+   */
+  pipeFrom?: ReadonlyArray<{ command: string; args: readonly string[] }>;
   /** Called with each stderr line as it arrives (progress for long work). */
   onStderrLine?: (line: string) => void;
 }

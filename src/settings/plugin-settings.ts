@@ -1,6 +1,7 @@
 import type { PluginConfig } from '../composition-root.js';
 import type { NixSettings } from '../platform/nix-settings.js';
 import type { StoreGcSettings } from '../core/store-watermarks.js';
+import { assertFlakePrefixes } from '../core/source-settings.js';
 import type { GcValues, PublishValues, ServeValues } from './commands.js';
 import { UsageError } from './option.js';
 import { packageVersion } from './version.js';
@@ -22,6 +23,11 @@ export type PipelineValues = Pick<ServeValues, keyof ServeValues & keyof Publish
  * unlocked sources now (publish --refresh).
  */
 export function pluginSettings(values: PipelineValues, refresh = false): PluginSettings {
+  try {
+    assertFlakePrefixes(values.flakePrefixes ?? []);
+  } catch (error) {
+    throw new UsageError(`--flake-prefixes: ${(error as Error).message}`);
+  }
   const sources = {
     policy: {
       allowExpressions: values.allowSources.includes('expression'),

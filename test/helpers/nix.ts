@@ -7,6 +7,8 @@ export const TEST_NIX_CONFIG = OFFLINE_NIX_CONFIG;
 export const nixEnv = offlineNixEnv;
 
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
+/** The fixtures' directory as a NIX_PATH entry (no trailing slash): restricted evaluation may read below it. */
+export const FIXTURES_DIR = FIXTURES.replace(/\/$/, '');
 
 export interface Fixture {
   root: string;

@@ -15,6 +15,7 @@ import type { PluginMode } from '../../src/plugin-services.js';
 import { physicalRoot, type NixSettings } from '../../src/platform/nix-settings.js';
 import { createLogger } from '../../src/platform/pino-logger.js';
 import { CsiClient } from './csi-client.js';
+import { FIXTURES_DIR } from './nix.js';
 import { tempDir } from './temp.js';
 
 export interface TestPluginOptions {
@@ -62,7 +63,9 @@ async function launch(t: ExecutionContext, dir: string, options: TestPluginOptio
     viewIdleMs: 0,
     ...options.settings,
   };
-  const nix: NixSettings = { storeUri: '', substituters: [], connectTimeoutSec: 2, ...options.nix };
+  // Expressions are evaluated in restricted mode: the tests' fixtures are readable as a node's
+  // --nix-path entries would be.
+  const nix: NixSettings = { storeUri: '', substituters: [], connectTimeoutSec: 2, nixPath: FIXTURES_DIR, ...options.nix };
   const sources: SourceSettings = {
     ...DEFAULT_SOURCE_SETTINGS,
     ...options.sources,

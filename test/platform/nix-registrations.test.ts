@@ -1,13 +1,15 @@
 import 'reflect-metadata';
 import test from 'ava';
 import { execa } from 'execa';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ExecaProcessRunner } from '../../src/platform/execa-process-runner.js';
 import { NixCliStore } from '../../src/platform/nix-cli-store.js';
 import { NixRegistrations } from '../../src/platform/nix-registrations.js';
 import type { ProcessRunner } from '../../src/platform/process-runner.js';
-import { buildFixture } from '../helpers/nix.js';
+import { silentLogger } from '../helpers/fakes.js';
+import { buildFixture, FIXTURES } from '../helpers/nix.js';
 import { offlineNixEnv } from '../../support/nix-env.js';
 
 // A view's database is written from what `nix path-info --json --recursive` said of the
@@ -72,7 +74,7 @@ test('the store writes a queried closure\'s registration with one --load-db, and
     const calls: Array<{ command: string; args: readonly string[]; input?: boolean; pipeFrom?: string }> = [];
     const runner: ProcessRunner = {
       async run(command, args, options = {}) {
-        calls.push({ command, args, input: options.input !== undefined, pipeFrom: options.pipeFrom?.args.find((arg) => arg.startsWith('--dump')) });
+        calls.push({ command, args, input: options.input !== undefined, pipeFrom: options.pipeFrom?.[0]?.args.find((arg) => arg.startsWith('--dump')) });
         const failed = refuse && args.includes('--load-db') && options.input !== undefined;
         return { exitCode: failed ? 1 : 0, stdout: args.includes('path-info') ? JSON.stringify(infos) : '', stderr: failed ? 'error: bad hash' : '' };
       },
@@ -84,4 +86,52 @@ test('the store writes a queried closure\'s registration with one --load-db, and
     t.deepEqual(writes, refuse ? ['load-db from path-info', 'load-db from --dump-db'] : ['load-db from path-info']);
     t.is(calls.filter((call) => call.args.includes('--requisites')).length, 0, 'no second query');
   }
+});
+
+test('the older way registers a closure of 1,501 paths whose references cross every batch, with one --load-db', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'nixmount-dumpdb-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  // Rooted (indirectly, from the temp dir) while the test runs: a store GC elsewhere must not take it.
+  const instantiate = ['--arg', 'count', '1500', '--argstr', 'salt', `-older-${process.pid}`, '--add-root', join(dir, 'drv'), '--indirect'];
+  const { stdout } = await execa('nix-instantiate', [`${FIXTURES}many-inputs.nix`, ...instantiate], { env: offlineNixEnv });
+  const drv = (await execa('readlink', [stdout.trim()])).stdout.trim();
+  const closure = (await execa('nix-store', ['-qR', drv], { env: offlineNixEnv })).stdout.trim().split('\n').sort();
+  await mkdir(join(dir, 'view'), { recursive: true });
+  const loads: string[] = [];
+  const real = new ExecaProcessRunner(silentLogger);
+  const runner: ProcessRunner = {
+    run(command, args, options) {
+      if (args.includes('--load-db')) loads.push(options?.input !== undefined ? 'from path-info' : `from ${options?.pipeFrom?.length} --dump-db`);
+      return real.run(command, args, options);
+    },
+  };
+  const nix = new NixCliStore(runner, { storeUri: '', connectTimeoutSec: 2 }, { driverName: 'd', driverVersion: '0', nodeId: 'n', stateDir: '/state', viewIdleMs: 0 });
+  // Nix reads a .drv's file while registering it, as it would the view's hardlink.
+  await mkdir(join(dir, 'view/nix/store'), { recursive: true });
+  await execa('cp', ['-a', ...closure, join(dir, 'view/nix/store')]);
+  // Never queried through this store: no registration is known, so the older way is taken.
+  await nix.writeRegistration(closure, join(dir, 'view'));
+  t.deepEqual(loads, ['from 2 --dump-db']);
+  const env = { NIX_CONFIG: `${offlineNixEnv.NIX_CONFIG}\ngc-reserved-space = 0` };
+  const registered = await execa('nix-store', ['--store', `local?root=${join(dir, 'view')}`, '-qR', drv], { env });
+  t.deepEqual(registered.stdout.trim().split('\n').sort(), closure);
+});
+
+test('a failing --dump-db fails the registration naming it, and the --load-db commits nothing', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'nixmount-dumpdb-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const runner = new ExecaProcessRunner(silentLogger);
+  // Rooted for the test's length: a store GC elsewhere on the machine must not take the valid source's path.
+  const built = await execa('nix-build', [`${FIXTURES}closure.nix`, '--argstr', 'salt', '-dump-fail', '--out-link', join(dir, 'result')], { env: offlineNixEnv });
+  const root = built.stdout.trim();
+  const viewDir = join(dir, 'view');
+  const error = await t.throwsAsync(
+    runner.run('nix-store', ['--store', `local?root=${viewDir}`, '--load-db'], {
+      env: offlineNixEnv,
+      pipeFrom: [{ command: 'nix-store', args: ['--dump-db', root] }, { command: 'nix-store', args: ['--dump-db', B] }],
+    }),
+  );
+  t.regex(error!.message, /nix-store --dump-db .*bbbb/);
+  const listed = await execa('nix-store', ['--store', `local?root=${viewDir}`, '--check-validity', '--print-invalid', root], { env: { NIX_CONFIG: `${offlineNixEnv.NIX_CONFIG}\ngc-reserved-space = 0` }, reject: false });
+  t.is(listed.stdout.trim(), root, 'the first source\'s paths were not committed');
 });

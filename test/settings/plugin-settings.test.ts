@@ -3,6 +3,7 @@ import { ADAPTER_OPTIONS } from '../../src/adapters/registry.js';
 import { DEFAULT_SOURCE_SETTINGS } from '../../src/core/source-settings.js';
 import { optionsOf, parseCommandLine } from '../../src/settings/command-line.js';
 import { PLUGIN_OPTIONS } from '../../src/settings/plugin-options.js';
+import { UsageError } from '../../src/settings/option.js';
 import { pluginSettings } from '../../src/settings/plugin-settings.js';
 import { packageVersion } from '../../src/settings/version.js';
 import { hostname } from 'node:os';
@@ -87,4 +88,11 @@ test('variables give the defaults; a flag wins; an empty variable is unset, exce
 test('a bad variable is named with its flag and its value', (t) => {
   t.throws(() => serveSettings([], { NIXMOUNT_MODE: 'both' }), { message: '--mode (from NIXMOUNT_MODE): "both" is not one of node, controller, monolith' });
   t.throws(() => serveSettings([], { NIXMOUNT_VIEW_IDLE: 'later' }), { message: '--view-idle (from NIXMOUNT_VIEW_IDLE): "later" is not a duration (e.g. 30s, 15m, 0)' });
+});
+
+test('a --flake-prefixes entry with dot segments is a usage error naming it, not a prefix that matches nothing', (t) => {
+  t.throws(() => serveSettings(['--allow-sources', 'flake', '--flake-prefixes', 'path:/srv/flakes/%2e%2e/']), {
+    instanceOf: UsageError,
+    message: /^--flake-prefixes: the flake prefix: "path:\/srv\/flakes\/%2e%2e\/" has a "\.\." segment/,
+  });
 });

@@ -1,10 +1,11 @@
 import test from 'ava';
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { buildFixture } from '../helpers/nix.js';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { startTestPlugin } from '../helpers/plugin.js';
 import { RecordingLogger } from '../helpers/recording-logger.js';
+import { tempDir } from '../helpers/temp.js';
 import { assertNothingLeft, buildCount, countedExpression, nixBuildClosure, publishRequest, storeOf, uniqueSalt, counterFile } from '../helpers/sources.js';
 
 const expressions = { policy: { allowExpressions: true, allowBuilds: true } };
@@ -120,4 +121,27 @@ test('import-from-derivation cannot build during evaluation on a node that may n
   t.regex(result.details, /needs a build while it is evaluated \(import from derivation\).*--builds allowed/);
   t.is(await buildCount(counter), 0);
   await assertNothingLeft(t, node, target);
+});
+
+test('an expression cannot read files outside the allowed paths, and errors hand back only their first line', async (t) => {
+  const node = await startTestPlugin(t, { sources: expressions });
+  const secretDir = await tempDir(t, 'nixmount-secret-');
+  const secret = join(secretDir, 'shadow');
+  await writeFile(secret, 'SECRET-first-line\nSECRET-second-line\n');
+  const cases: Array<[string, RegExp]> = [
+    [`{ }: throw (builtins.readFile ${secret})`, /access to absolute path '[^']*shadow' is forbidden in restricted mode/],
+    [`{ }: throw (builtins.readFile "${secret}")`, /forbidden in restricted mode/],
+    [`{ }: builtins.trace (builtins.readFile ${secret}) (throw "after a trace")`, /forbidden in restricted mode/],
+    [`{ }: import ${secret}`, /forbidden in restricted mode/],
+    ['{ }: throw "shown\\nSECRET-second-line"', /^expression could not be evaluated: error: shown$/],
+  ];
+  for (const [index, [expression, expected]] of cases.entries()) {
+    const target = join(node.dir, `target-${index}`);
+    const result = await node.client.code('node', 'NodePublishVolume', publishRequest(`vol-secret-${index}`, target, { expression }));
+    t.is(result.code, status.INVALID_ARGUMENT, expression);
+    t.regex(result.details, expected, expression);
+    t.notRegex(result.details, /SECRET/, expression);
+    t.true(result.details.length <= 600, 'bounded');
+    await assertNothingLeft(t, node, target);
+  }
 });

@@ -6,7 +6,7 @@ import { execa, type ResultPromise } from 'execa';
 import { CsiClient } from '../../helpers/csi-client.js';
 import { FakeApiServer } from '../../helpers/fake-api-server.js';
 import { KubeletHarness, pod, type Pod } from '../../helpers/kubelet-harness.js';
-import { buildFixture, nixEnv } from '../../helpers/nix.js';
+import { buildFixture, FIXTURES_DIR, nixEnv } from '../../helpers/nix.js';
 import { CLI, nixmount } from '../../helpers/serve-process.js';
 import { counterFile, countedExpression, uniqueSalt } from '../../helpers/sources.js';
 import { tempDir } from '../../helpers/temp.js';
@@ -76,7 +76,7 @@ const nixVolume = (volumeAttributes: Record<string, string>) => [{ name: 'nix', 
 test('a real plugin posts every reason on the pod kubelet names, with the fix in the message', async (t) => {
   const server = await FakeApiServer.start(t);
   const fixture = await buildFixture();
-  const { kubelet, stop } = await startEventsNode(t, server, ['--allow-sources=paths,expression', '--builds=allowed']);
+  const { kubelet, stop } = await startEventsNode(t, server, ['--allow-sources=paths,expression', '--builds=allowed', `--nix-path=${FIXTURES_DIR}`]);
   const counter = await counterFile(t);
   const pods = {
     ok: pod({ name: 'ok', namespace: 'shop', volumes: nixVolume({ paths: fixture.root }) }),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { readVolumeSpec } from '../../../src/adapters/nomad/tooling/volume-spec-file.js';
 import { mountsBelow } from '../../helpers/mounts.js';
-import { buildFixture, copyToChrootStore, FIXTURES, type Fixture } from '../../helpers/nix.js';
+import { buildFixture, copyToChrootStore, FIXTURES, FIXTURES_DIR, type Fixture } from '../../helpers/nix.js';
 import { tempDir } from '../../helpers/temp.js';
 import { JOBS_DIR } from '../nomad/shipped-jobs.js';
 import { startGatedCache } from '../../helpers/gated-cache.js';
@@ -179,7 +179,8 @@ test.serial('the node config is the source policy: an expression refused by defa
   assertFailed(t, await strict.client.create(request({ expression })), /refused by this node's source policy/);
   await assertNothingLeft(t, strict);
 
-  const open = await node(t, { 'allow-sources': 'paths,expressions' });
+  // Restricted evaluation reads the fixture as it would a node's --nix-path entry.
+  const open = await node(t, { 'allow-sources': 'paths,expressions', 'nix-path': FIXTURES_DIR });
   const req = request({ expression });
   const path = join(open.volumesDir, req.id);
   const created = await open.client.create(req);
