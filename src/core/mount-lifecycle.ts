@@ -113,16 +113,17 @@ export class MountLifecycle {
   }
 
   /**
-   * Unmounts what `record` mounted at `path`, removes its overlay, its record and the
-   * directory it created, in that order, so a failure at any step leaves a record a
-   * retry finishes from. A foreign mount on top of ours is FAILED_PRECONDITION and
-   * nothing changes.
+   * Unmounts what `record` mounted at `path`, removes its overlay, the directory it
+   * created and its record, in that order, so a failure (or a kill) at any step leaves
+   * a record a retry finishes from: the record is what proves the directory is
+   * nixmount's, so it goes last (a retry finds the directory gone, which is fine).
+   * A foreign mount on top of ours is FAILED_PRECONDITION and nothing changes.
    */
   async detach<R extends Holding>(records: RecordWriter<R>, record: R, path: string, log: Logger = this.log): Promise<void> {
     await this.unmountOwn(path, log);
     if (record.overlayDir) await this.dirs.removeOverlay(record.key);
-    await records.delete(record.key);
     if (record.createdPath) await this.removeCreated(path, log);
+    await records.delete(record.key);
     this.views.noteRecordDropped(record.viewKey);
     if (this.settings.viewIdleMs === 0) await this.views.collectIfUnheld(record.viewKey);
   }
