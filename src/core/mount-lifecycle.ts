@@ -2,7 +2,7 @@ import { inject, injectable } from 'inversify';
 import { FailedPreconditionError } from './errors.js';
 import { Logger } from './ports/logger.js';
 import { Mounter, type MountOwner, type OwnMount } from './ports/mounter.js';
-import { VolumeDirs } from './ports/volume-dirs.js';
+import { VolumeDirs, type HeldTarget } from './ports/volume-dirs.js';
 import { NodeSettings } from './settings.js';
 import { ViewManager, type AcquiredView } from './view-manager.js';
 import type { PutOptions } from './ports/record-store.js';
@@ -26,6 +26,8 @@ export interface RecordWriter<R> {
 export interface AttachPlan<R extends Holding> {
   /** Canonical path to mount at (the adapter checked it). */
   path: string;
+  /** That path's parent, held since the request was checked (see `hold`); the caller releases it. */
+  held: HeldTarget;
   /** The view to mount, leased by the caller; attach releases the lease (and, on failure, a view the call built).  */
   view: AcquiredView;
   readonly: boolean;
@@ -65,16 +67,27 @@ export class MountLifecycle {
     return top.kind === 'view' ? !record.overlayDir && top.viewKey === record.viewKey : top.volumeKey === record.key;
   }
 
+  /**
+   * Holds the parent of `path` (canonical, just checked by the adapter) for an attach to
+   * come: everything the attach does goes through the held directory, never through the
+   * path again, so a directory on it swapped for a symlink while the closure is realised
+   * and its view built cannot move the mount or the new directory outside the
+   * orchestrator's tree. Call it first, before anything slow; release it when done.
+   */
+  hold(path: string): Promise<HeldTarget> {
+    return this.dirs.holdTarget(path);
+  }
+
   async attach<R extends Holding>(plan: AttachPlan<R>, log: Logger = this.log): Promise<R> {
-    const { path, view } = plan;
+    const { path, view, held } = plan;
     const key = volumeKey(path);
     const undo: Array<() => Promise<unknown>> = [];
     try {
       // A mount of ours without a record (its record was unreadable and set aside) is
       // replaced; anyone else's mount is never mounted over.
-      await this.unmountOwn(path, log);
-      const createdPath = await this.dirs.createTarget(path);
-      if (createdPath) undo.push(() => this.dirs.removeTarget(path));
+      await this.unmountOwn(held.path, log, { shown: path });
+      const { created: createdPath, mountPoint } = await held.create();
+      if (createdPath) undo.push(() => this.dirs.removeTarget(held.path));
       let overlayDir: string | undefined;
       if (!plan.readonly) {
         const overlay = await this.dirs.createOverlay(key, view.nixDir);
@@ -93,11 +106,11 @@ export class MountLifecycle {
       // (an empty file is set aside at load), and the view it held goes idle.
       await plan.records.putThen(record, async () => {
         undo.push(() => plan.records.delete(key));
-        undo.push(() => this.unmountOwn(path, log)); // a mount command can fail half-way (bound, then not remounted read-only)
+        undo.push(() => this.unmountOwn(held.path, log, { shown: path })); // a mount command can fail half-way (bound, then not remounted read-only)
         if (overlayDir) {
-          await this.mounter.overlay({ lower: view.nixDir, upper: `${overlayDir}/upper`, work: `${overlayDir}/work` }, path, plan.flags);
+          await this.mounter.overlay({ lower: view.nixDir, upper: `${overlayDir}/upper`, work: `${overlayDir}/work` }, mountPoint, plan.flags);
         } else {
-          await this.mounter.bindReadOnly(view.nixDir, path, plan.flags);
+          await this.mounter.bindReadOnly(view.nixDir, mountPoint, plan.flags);
         }
       }, { durable: Boolean(overlayDir) });
       this.views.release(view.key);
@@ -144,21 +157,22 @@ export class MountLifecycle {
   }
 
   /** Unmounts our mounts from the top of `path`'s stack; stops at the first that is not ours. */
-  private async unmountOwn(path: string, log: Logger, options: { tolerateForeign?: boolean } = {}): Promise<OwnMount['owner'][]> {
+  private async unmountOwn(path: string, log: Logger, options: { tolerateForeign?: boolean; shown?: string } = {}): Promise<OwnMount['owner'][]> {
+    const shown = options.shown ?? path;
     const removed: OwnMount['owner'][] = [];
     for (let i = 0; i <= MAX_STACK; i++) {
       const top = await this.mounter.topAt(path);
       if (!top) return removed;
       if (top.kind === 'foreign') {
         if (removed.length > 0 || options.tolerateForeign) return removed; // ours came off; what was there before stays
-        throw foreignMount(path, top);
+        throw foreignMount(shown, top);
       }
       if (i === MAX_STACK) break;
       await this.mounter.unmount(path);
       removed.push(top);
-      log.debug({ path, owner: top }, 'unmounted');
+      log.debug({ path: shown, owner: top }, 'unmounted');
     }
-    throw new FailedPreconditionError(`${path} still has mounts of nixmount after ${MAX_STACK} unmounts; check the mount table`);
+    throw new FailedPreconditionError(`${shown} still has mounts of nixmount after ${MAX_STACK} unmounts; check the mount table`);
   }
 
   private async removeCreated(path: string, log: Logger): Promise<void> {

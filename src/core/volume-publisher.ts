@@ -4,7 +4,7 @@ import { ClosureSource } from './closure-source.js';
 import { Clock } from './ports/clock.js';
 import { Logger } from './ports/logger.js';
 import { NodeEvents, type PublishPhases } from './ports/node-events.js';
-import { VolumeDirs, type VolumeUsage } from './ports/volume-dirs.js';
+import { VolumeDirs, type HeldTarget, type VolumeUsage } from './ports/volume-dirs.js';
 import { VolumeState, type VolumeRecord } from './ports/volume-state.js';
 import { MountLifecycle } from './mount-lifecycle.js';
 import { ViewManager, type AcquiredView } from './view-manager.js';
@@ -68,6 +68,15 @@ export class VolumePublisher {
   }
 
   private async publishOnce(request: PublishRequest, log: Logger, phase: PhaseTimer): Promise<PublishResult & { readonly: boolean; paths: number; phases: PublishPhases }> {
+    const held = await this.lifecycle.hold(request.targetPath);
+    try {
+      return await this.publishHeld(request, held, log, phase);
+    } finally {
+      held.release();
+    }
+  }
+
+  private async publishHeld(request: PublishRequest, held: HeldTarget, log: Logger, phase: PhaseTimer): Promise<PublishResult & { readonly: boolean; paths: number; phases: PublishPhases }> {
     const key = volumeKey(request.targetPath);
     const readonly = request.readonly || READER_MODES.has(request.accessMode);
     const fingerprint = JSON.stringify({
@@ -127,6 +136,7 @@ export class VolumePublisher {
     await this.lifecycle.attach(
       {
         path: request.targetPath,
+        held,
         view,
         readonly,
         flags: request.mountFlags,

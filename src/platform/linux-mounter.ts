@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { access, lstat, mkdir, readdir, realpath, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { inject, injectable } from 'inversify';
-import type { Mounter, MountOwner, OverlayDirs, OwnMount } from '../core/ports/mounter.js';
+import { mountPointOf, type Mounter, type MountOwner, type MountTarget, type OverlayDirs, type OwnMount } from '../core/ports/mounter.js';
 import { ProcessRunner } from './process-runner.js';
 import { NodeSettings } from '../core/settings.js';
 import { mountContaining, pathMount, readMountInfo, stackAt, type MountEntry, type PathMount } from './mountinfo.js';
@@ -53,18 +53,19 @@ export class LinuxMounter implements Mounter {
    * in a scratch directory and goes at once. Scratch mounts a crash leaves are
    * removed by `sweep` at the next start.
    */
-  async bindReadOnly(source: string, target: string, extraFlags: readonly string[] = []): Promise<void> {
+  async bindReadOnly(source: string, to: MountTarget, extraFlags: readonly string[] = []): Promise<void> {
+    const target = mountPointOf(to);
     const viewKey = viewName(childName(source, this.viewsDir, 'nix'));
-    if (!viewKey) return this.bindThroughScratch(source, target, extraFlags);
+    if (!viewKey) return this.bindThroughScratch(source, target.at, extraFlags);
     for (let attempt = 1; ; attempt++) {
       const bind = await this.readOnly.ensure(viewKey, source, extraFlags);
-      await this.helper.bind(bind.path, target);
+      await this.helper.bind(bind.path, target.at);
       // Proven, not assumed: the target shows the view's root, read-only. Had the kept
       // bind been unmounted behind our back, the target got its empty scratch directory.
-      if (await showsReadOnly(target, bind.mount)) return;
+      if (await showsReadOnly(target.path, bind.mount)) return;
       this.readOnly.forget(viewKey, extraFlags);
-      await this.helper.unmount(target);
-      if (attempt === 2) throw new Error(`${target} did not show view ${viewKey} read-only after binding it`);
+      await this.helper.unmount(target.path);
+      if (attempt === 2) throw new Error(`${target.path} did not show view ${viewKey} read-only after binding it`);
     }
   }
 
@@ -98,9 +99,10 @@ export class LinuxMounter implements Mounter {
     return leftovers.filter((entry) => !isKeptBindName(basename(entry.mountPoint))).length;
   }
 
-  async overlay(dirs: OverlayDirs, target: string, extraFlags: readonly string[] = []): Promise<void> {
+  async overlay(dirs: OverlayDirs, target: MountTarget, extraFlags: readonly string[] = []): Promise<void> {
     const options = [`lowerdir=${dirs.lower}`, `upperdir=${dirs.upper}`, `workdir=${dirs.work}`, ...HARDENING, ...extraFlags];
-    await this.runner.run('mount', ['-t', 'overlay', 'nixmount', '-o', options.join(','), target]);
+    // Not canonicalised: a held target's fd link must reach mount(2) as it is (a realpath would walk the path again).
+    await this.runner.run('mount', ['--no-canonicalize', '-t', 'overlay', 'nixmount', '-o', options.join(','), mountPointOf(target).at]);
   }
 
   async unmount(target: string): Promise<void> {
@@ -128,7 +130,7 @@ export class LinuxMounter implements Mounter {
    */
   async topAt(target: string): Promise<MountOwner | undefined> {
     if (target !== '/') {
-      const [here, parent] = await Promise.all([pathMount(target), pathMount(dirname(target))]);
+      const [here, parent] = await Promise.all([pathMount(target), pathMount(parentOf(target))]);
       if (here === undefined) return undefined; // nothing can be mounted on a missing path
       if (here && parent && !here.symlink && !parent.symlink) {
         if (here.mountId === parent.mountId) return undefined;
@@ -198,6 +200,16 @@ export class LinuxMounter implements Mounter {
       return { kind: 'foreign', description: `${entry.fsType} ${entry.source}${entry.root === '/' ? '' : ` (${entry.root})`}` };
     };
   }
+}
+
+/**
+ * The directory above `target` to compare mounts with: a held target's parent is an fd
+ * link (`/proc/<pid>/fd/<n>`), which O_NOFOLLOW would open as the link; `…/.` is the
+ * directory it names.
+ */
+function parentOf(target: string): string {
+  const parent = dirname(target);
+  return /^\/proc\/\d+\/fd\/\d+$/.test(parent) ? `${parent}/.` : parent;
 }
 
 /** `target` resolves to `root`'s inode and refuses writes as a read-only mount does (EROFS). */

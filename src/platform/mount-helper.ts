@@ -70,7 +70,8 @@ export class MountHelper {
 
   /** `mount --bind source target`: the target gets a new mount of source's tree, with source's mount flags. */
   async bind(source: string, target: string): Promise<void> {
-    if (!(await this.call('bind', [source, target]))) await this.runner.run('mount', ['--bind', source, target]);
+    // Not canonicalised: a held target's fd link must reach mount(2) as it is (a realpath would walk the path again).
+    if (!(await this.call('bind', [source, target]))) await this.runner.run('mount', ['--bind', '--no-canonicalize', source, target]);
   }
 
   /**

@@ -21,11 +21,28 @@ export interface OwnMount {
   owner: Exclude<MountOwner, { kind: 'foreign' }>;
 }
 
+/**
+ * A mount point held open (see VolumeDirs.holdTarget): `path` names it through its held
+ * parent (lookups and unmounts go there), `at` names the held directory itself (what
+ * mount(2) is given), so nothing renamed or swapped for a symlink since the path was
+ * checked can move the mount elsewhere. A plain string is both.
+ */
+export interface MountPoint {
+  path: string;
+  at: string;
+}
+
+export type MountTarget = string | MountPoint;
+
+export function mountPointOf(target: MountTarget): MountPoint {
+  return typeof target === 'string' ? { path: target, at: target } : target;
+}
+
 export interface Mounter {
   /** Bind `source` at `target`, read-only, nosuid, nodev (plus `extraFlags`). */
-  bindReadOnly(source: string, target: string, extraFlags?: readonly string[]): Promise<void>;
+  bindReadOnly(source: string, target: MountTarget, extraFlags?: readonly string[]): Promise<void>;
   /** Overlayfs at `target` with a read-only lower and a per-volume upper. */
-  overlay(dirs: OverlayDirs, target: string, extraFlags?: readonly string[]): Promise<void>;
+  overlay(dirs: OverlayDirs, target: MountTarget, extraFlags?: readonly string[]): Promise<void>;
   /** Unmounts the top mount at `target`; callers check first that it is their own. */
   unmount(target: string): Promise<void>;
   /** The mounts stacked at `target`, bottom first (the last is the one in use), each with its owner. */
