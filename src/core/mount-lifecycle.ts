@@ -15,6 +15,7 @@ export interface Holding {
   viewKey: string;
   overlayDir?: string;
   createdPath?: boolean;
+  mountId?: number;
 }
 
 /** The part of a record store the lifecycle writes through. */
@@ -104,7 +105,7 @@ export class MountLifecycle {
       // describes is a bind, which a power loss takes with it; a record a power
       // loss then loses or empties leaves nothing mounted and nothing to keep
       // (an empty file is set aside at load), and the view it held goes idle.
-      await plan.records.putThen(record, async () => {
+      const mountId = await plan.records.putThen(record, async () => {
         undo.push(() => plan.records.delete(key));
         undo.push(() => this.unmountOwn(held.path, log, { shown: path })); // a mount command can fail half-way (bound, then not remounted read-only)
         if (overlayDir) {
@@ -112,9 +113,15 @@ export class MountLifecycle {
         } else {
           await this.mounter.bindReadOnly(view.nixDir, mountPoint, plan.flags);
         }
+        return this.mounter.mountIdAt(held.path);
       }, { durable: Boolean(overlayDir) });
+      // The mount's id, written once it exists: should a directory on the path be swapped
+      // for a symlink later, it is how the unpublish finds this mount (see detachMoved).
+      // A crash before this write leaves a record without it, which unpublishes as before.
+      const recorded = mountId === undefined ? record : { ...record, mountId };
+      if (mountId !== undefined) await plan.records.putThen(recorded, async () => undefined, { durable: Boolean(overlayDir) });
       this.views.release(view.key);
-      return record;
+      return recorded;
     } catch (error) {
       for (const step of undo.reverse()) {
         await step().catch((e: unknown) => log.error({ err: e, path }, 'rollback step failed'));
@@ -137,6 +144,27 @@ export class MountLifecycle {
     if (record.overlayDir) await this.dirs.removeOverlay(record.key);
     if (record.createdPath) await this.removeCreated(path, log);
     await records.delete(record.key);
+    this.views.noteRecordDropped(record.viewKey);
+    if (this.settings.viewIdleMs === 0) await this.views.collectIfUnheld(record.viewKey);
+  }
+
+  /**
+   * Unpublishes a recorded volume whose path no longer leads where it was mounted (a
+   * directory on it was swapped for a symlink or moved): the path is never walked; the
+   * mount the record names by id is unmounted wherever it is now, if the table proves
+   * it is still this record's. The directory it created is left (no path to it can be
+   * trusted) and said so. A record from before mount ids were kept cannot be found
+   * safely: FAILED_PRECONDITION, and nothing changes.
+   */
+  async detachMoved<R extends Holding>(records: RecordWriter<R>, record: R, path: string, log: Logger = this.log): Promise<void> {
+    if (record.mountId === undefined) {
+      throw new FailedPreconditionError(`${path} no longer leads to the volume's mount and its record does not name the mount; unmount it by hand`);
+    }
+    const owner = record.overlayDir ? { kind: 'overlay' as const, volumeKey: record.key } : { kind: 'view' as const, viewKey: record.viewKey };
+    const unmounted = await this.mounter.unmountById(record.mountId, owner);
+    if (record.overlayDir) await this.dirs.removeOverlay(record.key);
+    await records.delete(record.key);
+    log.warn({ path, unmounted, createdPathLeft: Boolean(record.createdPath) }, 'unpublished a volume whose path was swapped for a symlink or moved; its mount was found by id');
     this.views.noteRecordDropped(record.viewKey);
     if (this.settings.viewIdleMs === 0) await this.views.collectIfUnheld(record.viewKey);
   }

@@ -191,6 +191,25 @@ export class VolumePublisher {
     return { wasPublished: true };
   }
 
+  /** Whether `volumeId` has a record at `targetPath` (canonical), whatever the path leads to now. */
+  isRecorded(volumeId: string, targetPath: string): boolean {
+    return this.state.get(volumeKey(targetPath))?.volumeId === volumeId;
+  }
+
+  /**
+   * Unpublishes the recorded volume at `targetPath`, a path that now goes through a
+   * symlink (see MountLifecycle.detachMoved): never walked, its mount found by id.
+   * No record is OK (an earlier call finished).
+   */
+  async unpublishMoved(volumeId: string, targetPath: string, log: Logger = this.log): Promise<{ wasPublished: boolean }> {
+    const started = performance.now();
+    const record = this.state.get(volumeKey(targetPath));
+    if (record && record.volumeId !== volumeId) throw new NotFoundError(`target ${targetPath} holds volume ${record.volumeId}, not ${volumeId}`);
+    if (record) await this.lifecycle.detachMoved(this.state, record, targetPath, log);
+    this.events.emit({ kind: 'unpublish-finished', volumeId, wasPublished: Boolean(record), seconds: (performance.now() - started) / 1000 });
+    return { wasPublished: Boolean(record) };
+  }
+
   async usage(volumeId: string, path: string): Promise<{ usage: VolumeUsage; mounted: boolean }> {
     const record = this.state.get(volumeKey(path));
     if (!record || record.volumeId !== volumeId) {

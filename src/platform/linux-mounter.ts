@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { closeSync, constants, open as openCallback, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { access, lstat, mkdir, readdir, realpath, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { inject, injectable } from 'inversify';
@@ -14,6 +15,14 @@ const HARDENING = ['nosuid', 'nodev'];
 // A view directory, or one renamed aside while it was built or removed.
 const VIEW_NAME = /^(?:\.(?:building|deleting)-)?([0-9a-f]{32})(?:-[0-9a-f]+)?$/;
 const DELETED = '//deleted';
+// Linux's O_PATH: a handle that names a path without opening the file.
+const O_PATH = 0o10000000;
+const openFd = promisify(openCallback) as (path: string, flags: number) => Promise<number>;
+
+function mountIdOfFd(fd: number): number | undefined {
+  const id = /^mnt_id:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+  return id === undefined ? undefined : Number(id);
+}
 
 /**
  * Binds and unmounts through the mount helper (system calls, or util-linux where it
@@ -108,6 +117,34 @@ export class LinuxMounter implements Mounter {
   async unmount(target: string): Promise<void> {
     // The path was checked by the caller; the unmount must not follow a symlink swapped in since.
     await this.helper.unmount(target);
+  }
+
+  async mountIdAt(target: string): Promise<number | undefined> {
+    const [here, parent] = await Promise.all([pathMount(target), pathMount(parentOf(target))]);
+    return here && parent && !here.symlink && here.mountId !== parent.mountId ? here.mountId : undefined;
+  }
+
+  /**
+   * The mount point the table names is opened (O_PATH, never following its last
+   * component) and must be that very mount; the unmount then goes through the opened
+   * descriptor's fd link, which names that mount and no other, however its path changes.
+   */
+  async unmountById(mountId: number, owner: OwnMount['owner']): Promise<boolean> {
+    const entries = await readMountInfo();
+    const entry = entries.find((candidate) => candidate.id === mountId);
+    if (!entry) return false;
+    const found = this.attribution(entries)(entry);
+    const same = found.kind === owner.kind && (found.kind === 'overlay' ? owner.kind === 'overlay' && found.volumeKey === owner.volumeKey : owner.kind === 'view' && found.kind === 'view' && found.viewKey === owner.viewKey);
+    if (!same) return false;
+    const fd = await openFd(entry.mountPoint, O_PATH | constants.O_NOFOLLOW).catch(() => undefined);
+    if (fd === undefined) throw new Error(`${entry.mountPoint} (mount ${mountId}) could not be opened; retry`);
+    try {
+      if (mountIdOfFd(fd) !== mountId) throw new Error(`${entry.mountPoint} no longer shows mount ${mountId} (it moved again); retry`);
+      await this.helper.unmountFdLink(`/proc/${process.pid}/fd/${fd}`);
+    } finally {
+      closeSync(fd);
+    }
+    return true;
   }
 
   async mountsAt(target: string): Promise<MountOwner[]> {

@@ -25,7 +25,7 @@ const START_TIMEOUT_MS = 10_000;
 const MAX_FAILED_STARTS = 3;
 
 /** Each operation as the util-linux command that does the same, for messages. */
-const SHOWN = { bind: 'mount --bind', 'bind-ro': 'mount -o bind,ro,nosuid,nodev', umount: 'umount' } as const;
+const SHOWN = { bind: 'mount --bind', 'bind-ro': 'mount -o bind,ro,nosuid,nodev', umount: 'umount', 'umount-fd': 'umount' } as const;
 
 /** One helper process and the calls sent to it that it has not answered. */
 interface Helper {
@@ -90,6 +90,17 @@ export class MountHelper {
   }
 
   /**
+   * Detaches the mount an fd link (`/proc/<pid>/fd/<n>`, a descriptor opened on a mount's
+   * root) names: umount2 without UMOUNT_NOFOLLOW, so the kernel follows the link to that
+   * exact mount, and nothing else is ever unmounted this way. MNT_DETACH, because the
+   * descriptor itself keeps the mount busy until the caller closes it.
+   */
+  async unmountFdLink(link: string): Promise<void> {
+    if (!/^\/proc\/\d+\/fd\/\d+$/.test(link)) throw new Error(`${link} is not an fd link`);
+    if (!(await this.call('umount-fd', [link]))) await this.runner.run('umount', ['--lazy', '--no-canonicalize', link]);
+  }
+
+  /**
    * Starts the helper now rather than at the first call (serve, before it answers):
    * the first publish after a start does not wait for perl, and a node without it is
    * told so in the log at start.
@@ -110,7 +121,7 @@ export class MountHelper {
   }
 
   /** Answers false when the helper cannot take the call, so util-linux does it. */
-  private async call(op: 'bind' | 'bind-ro' | 'umount', paths: readonly string[]): Promise<boolean> {
+  private async call(op: keyof typeof SHOWN, paths: readonly string[]): Promise<boolean> {
     if (this.disabled) return false;
     const helper = await this.running();
     if (!helper) return false;

@@ -146,6 +146,8 @@ test('a writable volume\'s record is written durably (it proves the overlay is a
   const { publisher, fakes } = setup();
   await publisher.publish(request('/t/ro'));
   await publisher.publish(request('/t/rw', { volumeId: 'rw', readonly: false, accessMode: 'single-node-writer' }));
-  t.deepEqual(fakes.state.durability, [false, true]);
+  // Each record is written before its mount, then again with the mount's id, both alike.
+  t.deepEqual(fakes.state.durability, [false, false, true, true]);
   t.is(fakes.state.records.size, 2);
+  t.true(fakes.state.list().every((record) => typeof record.mountId === 'number'), 'each record names its mount');
 });

@@ -168,6 +168,15 @@ export class FakeMounter implements Mounter {
   async unmount(target: string): Promise<void> {
     this.mounts.delete(target);
   }
+  async mountIdAt(target: string): Promise<number | undefined> {
+    return this.mounts.has(target) ? [...this.mounts.keys()].indexOf(target) + 1 : undefined;
+  }
+  async unmountById(mountId: number): Promise<boolean> {
+    const target = [...this.mounts.keys()][mountId - 1];
+    if (target === undefined) return false;
+    this.mounts.delete(target);
+    return true;
+  }
   async mountsAt(target: string): Promise<MountOwner[]> {
     const mount = this.mounts.get(target);
     return mount ? [attribute(mount)] : [];

@@ -45,6 +45,15 @@ export interface Mounter {
   overlay(dirs: OverlayDirs, target: MountTarget, extraFlags?: readonly string[]): Promise<void>;
   /** Unmounts the top mount at `target`; callers check first that it is their own. */
   unmount(target: string): Promise<void>;
+  /** The kernel's id of the top mount at `target`, or undefined when nothing is there. */
+  mountIdAt(target: string): Promise<number | undefined>;
+  /**
+   * Unmounts the mount with kernel id `mountId` wherever it is now, if the table proves it
+   * is `owner` (a bind of that view, or that volume's overlay); never walks a path that
+   * could lead elsewhere. Answers false when no such mount is there (gone, or the id now
+   * names someone else's mount, which stays).
+   */
+  unmountById(mountId: number, owner: Exclude<MountOwner, { kind: 'foreign' }>): Promise<boolean>;
   /** The mounts stacked at `target`, bottom first (the last is the one in use), each with its owner. */
   mountsAt(target: string): Promise<MountOwner[]>;
   /** The top of `mountsAt(target)` (what a process looking at the path sees), or undefined; may skip reading the whole table. */
