@@ -97,3 +97,33 @@ test.serial('a parent swapped for a symlink after the publish: the unpublish of 
   t.is(codeName(again.code), 'INVALID_ARGUMENT', again.details);
   await lane.node.clean(t);
 });
+
+// The other steps of a publish a swap can land in: the record's write (after the target is
+// made, before the mount) and the kept read-only bind of a new view (just before the target's bind).
+const LATER_MOMENTS: Array<{ label: string; dir: (lane: Lane) => string; match: RegExp }> = [
+  { label: 'the record write', dir: (lane) => join(lane.node.stateDir, 'volumes'), match: /\.tmp$/ },
+  { label: 'the kept read-only bind', dir: (lane) => join(lane.node.stateDir, '.mounting'), match: /^[0-9a-f]{32}$/ },
+];
+
+for (const moment of LATER_MOMENTS) {
+  test.serial(`a parent swapped for a symlink at ${moment.label}: nothing is mounted or created outside the kubelet dir, and whatever was mounted, the unpublish takes it away`, async (t) => {
+    const lane = await kubernetesLane(t);
+    await mkdir(moment.dir(lane), { recursive: true });
+    const armed = armAction({ kind: 'event', label: moment.label, dir: moment.dir(lane), match: moment.match }, 0, () => {
+      swap(lane);
+      return true;
+    });
+    t.teardown(armed.disarm);
+    const published = await answer(lane.node.serve, 'NodePublishVolume', publishRequest('csi-1', lane.target, lane.context));
+    armed.disarm();
+    t.true(armed.fired(), `the swap happened at ${moment.label}`);
+    t.true(['OK', 'INVALID_ARGUMENT'].includes(codeName(published.code)), `${codeName(published.code)}: ${published.details}`);
+    t.deepEqual(await mountsOutsideKubelet(lane), [], 'nothing mounted outside the kubelet dir');
+    t.deepEqual(await readdir(lane.outside), [], 'nothing created through the symlink');
+    const unpublished = await answer(lane.node.serve, 'NodeUnpublishVolume', { volume_id: 'csi-1', target_path: lane.target });
+    t.is(codeName(unpublished.code), codeName(published.code) === 'OK' ? 'OK' : 'INVALID_ARGUMENT', unpublished.details);
+    t.deepEqual(await mountsUnder(lane, lane.kubelet), [], 'no mount left in the kubelet dir');
+    t.deepEqual(await recordFiles(lane.node.stateDir), []);
+    await lane.node.clean(t);
+  });
+}
