@@ -14,6 +14,7 @@ const nonEmpty: Check = (value) => typeof value === 'string' && value.length > 0
 const boolean: Check = (value) => typeof value === 'boolean';
 const stringList: Check = (value) => Array.isArray(value) && value.every((item) => typeof item === 'string');
 const optional = (check: Check): Check => (value) => value === undefined || check(value);
+const count: Check = (value) => Number.isSafeInteger(value) && (value as number) >= 0;
 const key: Check = (value) => typeof value === 'string' && /^[0-9a-f]{32}$/.test(value);
 
 function shaped(fields: Record<string, Check>): (value: unknown) => boolean {
@@ -31,6 +32,7 @@ const holding = {
   viewKey: key,
   roots: stringList,
   createdPath: optional(boolean),
+  mountId: optional(count),
 };
 
 export const isVolumeRecord = shaped({

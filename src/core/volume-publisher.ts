@@ -4,7 +4,7 @@ import { ClosureSource } from './closure-source.js';
 import { Clock } from './ports/clock.js';
 import { Logger } from './ports/logger.js';
 import { NodeEvents, type PublishPhases } from './ports/node-events.js';
-import { VolumeDirs, type VolumeUsage } from './ports/volume-dirs.js';
+import { VolumeDirs, type HeldTarget, type VolumeUsage } from './ports/volume-dirs.js';
 import { VolumeState, type VolumeRecord } from './ports/volume-state.js';
 import { MountLifecycle } from './mount-lifecycle.js';
 import { ViewManager, type AcquiredView } from './view-manager.js';
@@ -68,6 +68,15 @@ export class VolumePublisher {
   }
 
   private async publishOnce(request: PublishRequest, log: Logger, phase: PhaseTimer): Promise<PublishResult & { readonly: boolean; paths: number; phases: PublishPhases }> {
+    const held = await this.lifecycle.hold(request.targetPath);
+    try {
+      return await this.publishHeld(request, held, log, phase);
+    } finally {
+      held.release();
+    }
+  }
+
+  private async publishHeld(request: PublishRequest, held: HeldTarget, log: Logger, phase: PhaseTimer): Promise<PublishResult & { readonly: boolean; paths: number; phases: PublishPhases }> {
     const key = volumeKey(request.targetPath);
     const readonly = request.readonly || READER_MODES.has(request.accessMode);
     const fingerprint = JSON.stringify({
@@ -127,6 +136,7 @@ export class VolumePublisher {
     await this.lifecycle.attach(
       {
         path: request.targetPath,
+        held,
         view,
         readonly,
         flags: request.mountFlags,
@@ -179,6 +189,25 @@ export class VolumePublisher {
     await this.lifecycle.detach(this.state, record, targetPath, log);
     log.info({ target: targetPath, view: record.viewKey }, 'volume unpublished');
     return { wasPublished: true };
+  }
+
+  /** Whether `volumeId` has a record at `targetPath` (canonical), whatever the path leads to now. */
+  isRecorded(volumeId: string, targetPath: string): boolean {
+    return this.state.get(volumeKey(targetPath))?.volumeId === volumeId;
+  }
+
+  /**
+   * Unpublishes the recorded volume at `targetPath`, a path that now goes through a
+   * symlink (see MountLifecycle.detachMoved): never walked, its mount found by id.
+   * No record is OK (an earlier call finished).
+   */
+  async unpublishMoved(volumeId: string, targetPath: string, log: Logger = this.log): Promise<{ wasPublished: boolean }> {
+    const started = performance.now();
+    const record = this.state.get(volumeKey(targetPath));
+    if (record && record.volumeId !== volumeId) throw new NotFoundError(`target ${targetPath} holds volume ${record.volumeId}, not ${volumeId}`);
+    if (record) await this.lifecycle.detachMoved(this.state, record, targetPath, log);
+    this.events.emit({ kind: 'unpublish-finished', volumeId, wasPublished: Boolean(record), seconds: (performance.now() - started) / 1000 });
+    return { wasPublished: Boolean(record) };
   }
 
   async usage(volumeId: string, path: string): Promise<{ usage: VolumeUsage; mounted: boolean }> {

@@ -4,6 +4,7 @@ import { ClosureSource } from './closure-source.js';
 import { Clock } from './ports/clock.js';
 import { Logger } from './ports/logger.js';
 import { StageState, type StageRecord } from './ports/stage-state.js';
+import type { HeldTarget } from './ports/volume-dirs.js';
 import { VolumeState } from './ports/volume-state.js';
 import { MountLifecycle } from './mount-lifecycle.js';
 import { ViewManager, type AcquiredView } from './view-manager.js';
@@ -45,6 +46,15 @@ export class VolumeStager {
   ) {}
 
   async stage(request: StageRequest, log: Logger = this.log): Promise<StageResult> {
+    const held = await this.lifecycle.hold(request.stagingPath);
+    try {
+      return await this.stageHeld(request, held, log);
+    } finally {
+      held.release();
+    }
+  }
+
+  private async stageHeld(request: StageRequest, held: HeldTarget, log: Logger): Promise<StageResult> {
     const key = volumeKey(request.stagingPath);
     const fingerprint = JSON.stringify({ spec: specFingerprint(request.spec), mode: request.accessMode });
     const existing = this.stages.get(key);
@@ -82,6 +92,7 @@ export class VolumeStager {
     await this.lifecycle.attach(
       {
         path: request.stagingPath,
+        held,
         view: acquired,
         readonly: true,
         flags: [],

@@ -26,6 +26,8 @@ const CAPABILITIES: NodeServiceCapability[] = [
 /** What validation hands on: the canonical paths (the only form the core and the locks see) and the parsed capability. */
 interface Checked {
   path: string;
+  /** An unpublish of a recorded volume whose path the adapter now refuses (see recordedMoved). */
+  moved?: boolean;
   staging?: string;
   capability?: MountCapability;
 }
@@ -62,6 +64,20 @@ function statsPath(adapter: OrchestratorAdapter, path: string): string {
     }
     throw error;
   }
+}
+
+/**
+ * An unpublish path the adapter refuses (it now goes through a symlink) where this very
+ * volume is recorded: the path was checked when it was published and something on it was
+ * swapped since. Refusing it for ever would leave the mount, and kubelet retrying, for
+ * ever; the core unmounts the recorded mount without walking the path. A refused path
+ * with no record stays refused: nothing there is nixmount's.
+ */
+function recordedMoved(publisher: VolumePublisher, volumeId: string, path: string, error: unknown): string | undefined {
+  if (!isNixmountError(error) || error.kind !== 'InvalidArgument' || !path.startsWith('/')) return undefined;
+  // Records are keyed on the canonical form; a path with dot segments never had one.
+  const canonical = `/${path.split('/').filter((part) => part !== '').join('/')}`;
+  return publisher.isRecorded(volumeId, canonical) ? canonical : undefined;
 }
 
 /** Parses a publish's volume context; a refusal is reported as a failed publish of that workload, then thrown. */
@@ -143,11 +159,18 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
       validate: (r) => {
         requiredId(r.volume_id, 'volume_id');
         required(r.target_path, 'target_path');
-        return { path: adapter.checkTargetPath(r.target_path) };
+        try {
+          return { path: adapter.checkTargetPath(r.target_path) };
+        } catch (error) {
+          const moved = recordedMoved(publisher, r.volume_id, r.target_path, error);
+          if (moved === undefined) throw error;
+          return { path: moved, moved: true };
+        }
       },
       lockKey: (_r, checked) => pathLock(checked),
       handle: async (r, log, checked) => {
-        await publisher.unpublish(r.volume_id, checked.path, log);
+        if (checked.moved) await publisher.unpublishMoved(r.volume_id, checked.path, log);
+        else await publisher.unpublish(r.volume_id, checked.path, log);
         return {};
       },
     }),

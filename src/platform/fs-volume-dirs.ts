@@ -1,9 +1,12 @@
-import { lstat, mkdir, readdir, rm, rmdir, statfs } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
-import { join } from 'node:path';
+import { lstat, mkdir, readdir, readlink, realpath, rm, rmdir, statfs } from 'node:fs/promises';
+import { closeSync, constants, open as openCallback, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { inject, injectable } from 'inversify';
-import { FailedPreconditionError } from '../core/errors.js';
-import type { VolumeDirs, VolumeUsage } from '../core/ports/volume-dirs.js';
+import { FailedPreconditionError, InvalidArgumentError } from '../core/errors.js';
+import { quote } from '../core/quote.js';
+import type { MountPoint } from '../core/ports/mounter.js';
+import type { HeldTarget, VolumeDirs, VolumeUsage } from '../core/ports/volume-dirs.js';
 import { NodeSettings } from '../core/settings.js';
 
 function kindOf(stats: Stats): string {
@@ -11,6 +14,15 @@ function kindOf(stats: Stats): string {
   if (stats.isFile()) return 'a file';
   if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
   return 'not a directory';
+}
+
+// Linux's O_PATH: a handle that names a directory without opening it for reading.
+const O_PATH = 0o10000000;
+const openFd = promisify(openCallback) as (path: string, flags: number) => Promise<number>;
+
+/** The path that names an fd of this process, for this process and the helpers it runs alike. */
+function fdLink(fd: number): string {
+  return `/proc/${process.pid}/fd/${fd}`;
 }
 
 /** Mount points and overlay directories (<state>/overlays/<volume-key>/{upper,work}). */
@@ -22,29 +34,70 @@ export class FsVolumeDirs implements VolumeDirs {
     this.overlays = join(settings.stateDir, 'overlays');
   }
 
-  async createTarget(targetPath: string): Promise<boolean> {
+  /**
+   * The parent is opened with O_PATH (a handle, no read access needed) and every later
+   * step goes through `/proc/<pid>/fd/<n>/<name>`: the kernel resolves the fd link to
+   * exactly the held directory, then looks up `name` in it alone, so whatever is renamed
+   * or swapped for a symlink above it since the adapter checked the path, nothing lands
+   * elsewhere. The pid is the plugin's own, not `self`: the mount helper and util-linux
+   * are other processes and resolve the same links. The target itself is held once made
+   * (O_NOFOLLOW: a symlink planted as the target is refused) and mounted on through its
+   * own fd link, so a swap of the target after its creation cannot redirect the mount.
+   */
+  async holdTarget(targetPath: string): Promise<HeldTarget> {
+    let parent: number;
     try {
-      await mkdir(targetPath, { mode: 0o755 });
-      return true;
+      parent = await openFd(dirname(targetPath), O_PATH | constants.O_DIRECTORY);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') {
-        // Only a real directory is mounted on: never a file, a device or a symlink to elsewhere.
-        const existing = await lstat(targetPath);
-        if (!existing.isDirectory()) {
-          throw new FailedPreconditionError(`${targetPath} exists and is not a directory (${kindOf(existing)}); nixmount mounts on directories only`);
-        }
-        return false;
-      }
-      if (code === 'ENOTDIR') {
-        throw new FailedPreconditionError(`a parent of ${targetPath} is not a directory`);
-      }
-      if (code === 'ENOENT') {
-        // The orchestrator creates the parent; without it the request is premature or wrong.
-        throw new FailedPreconditionError(`the parent directory of target_path ${targetPath} does not exist`);
-      }
+      // The orchestrator creates the parent; without it the request is premature or wrong.
+      if (code === 'ENOENT') throw new FailedPreconditionError(`the parent directory of target_path ${targetPath} does not exist`);
+      if (code === 'ENOTDIR') throw new FailedPreconditionError(`a parent of ${targetPath} is not a directory`);
       throw error;
     }
+    const fds = [parent];
+    const path = `${fdLink(parent)}/${basename(targetPath)}`;
+    const held = await readlink(fdLink(parent)).catch(() => undefined);
+    const create = async (): Promise<{ created: boolean; mountPoint: MountPoint }> => {
+      // The workload would be handed the path, not the held directory: a path that no longer
+      // leads there (a directory on it swapped for a symlink since) is refused, and nothing
+      // is made. A swap after this check only moves the held directory's new name away.
+      const now = await realpath(dirname(targetPath)).catch(() => undefined);
+      if (held === undefined || now !== held) {
+        throw new InvalidArgumentError(
+          `target_path: ${quote(targetPath)} now resolves to ${now === undefined ? 'nothing' : quote(`${now}/${basename(targetPath)}`)}, not the directory checked when the request came (${quote(held ?? '?')}): a directory on it was swapped for a symlink or moved; nixmount never follows links in target or staging paths`,
+        );
+      }
+      let created = false;
+      try {
+        await mkdir(path, { mode: 0o755 });
+        created = true;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') throw new FailedPreconditionError(`the parent directory of target_path ${targetPath} was removed during the publish`);
+        if (code !== 'EEXIST') throw error;
+      }
+      let target: number;
+      try {
+        target = await openFd(path, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      } catch (error) {
+        if (created) await rmdir(path).catch(() => undefined);
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTDIR' && code !== 'ELOOP') throw error;
+        // Only a real directory is mounted on: never a file, a device or a symlink to elsewhere.
+        const existing = await lstat(path);
+        throw new FailedPreconditionError(`${targetPath} exists and is not a directory (${kindOf(existing)}); nixmount mounts on directories only`);
+      }
+      fds.push(target);
+      return { created, mountPoint: { path, at: fdLink(target) } };
+    };
+    return {
+      path,
+      create,
+      release: () => {
+        for (const fd of fds.splice(0)) closeSync(fd);
+      },
+    };
   }
 
   async removeTarget(targetPath: string): Promise<void> {

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { closeSync, constants, open as openCallback, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { access, lstat, mkdir, readdir, realpath, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { inject, injectable } from 'inversify';
-import type { Mounter, MountOwner, OverlayDirs, OwnMount } from '../core/ports/mounter.js';
+import { mountPointOf, type Mounter, type MountOwner, type MountTarget, type OverlayDirs, type OwnMount } from '../core/ports/mounter.js';
 import { ProcessRunner } from './process-runner.js';
 import { NodeSettings } from '../core/settings.js';
 import { mountContaining, pathMount, readMountInfo, stackAt, type MountEntry, type PathMount } from './mountinfo.js';
@@ -14,6 +15,14 @@ const HARDENING = ['nosuid', 'nodev'];
 // A view directory, or one renamed aside while it was built or removed.
 const VIEW_NAME = /^(?:\.(?:building|deleting)-)?([0-9a-f]{32})(?:-[0-9a-f]+)?$/;
 const DELETED = '//deleted';
+// Linux's O_PATH: a handle that names a path without opening the file.
+const O_PATH = 0o10000000;
+const openFd = promisify(openCallback) as (path: string, flags: number) => Promise<number>;
+
+function mountIdOfFd(fd: number): number | undefined {
+  const id = /^mnt_id:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+  return id === undefined ? undefined : Number(id);
+}
 
 /**
  * Binds and unmounts through the mount helper (system calls, or util-linux where it
@@ -53,18 +62,19 @@ export class LinuxMounter implements Mounter {
    * in a scratch directory and goes at once. Scratch mounts a crash leaves are
    * removed by `sweep` at the next start.
    */
-  async bindReadOnly(source: string, target: string, extraFlags: readonly string[] = []): Promise<void> {
+  async bindReadOnly(source: string, to: MountTarget, extraFlags: readonly string[] = []): Promise<void> {
+    const target = mountPointOf(to);
     const viewKey = viewName(childName(source, this.viewsDir, 'nix'));
-    if (!viewKey) return this.bindThroughScratch(source, target, extraFlags);
+    if (!viewKey) return this.bindThroughScratch(source, target.at, extraFlags);
     for (let attempt = 1; ; attempt++) {
       const bind = await this.readOnly.ensure(viewKey, source, extraFlags);
-      await this.helper.bind(bind.path, target);
+      await this.helper.bind(bind.path, target.at);
       // Proven, not assumed: the target shows the view's root, read-only. Had the kept
       // bind been unmounted behind our back, the target got its empty scratch directory.
-      if (await showsReadOnly(target, bind.mount)) return;
+      if (await showsReadOnly(target.path, bind.mount)) return;
       this.readOnly.forget(viewKey, extraFlags);
-      await this.helper.unmount(target);
-      if (attempt === 2) throw new Error(`${target} did not show view ${viewKey} read-only after binding it`);
+      await this.helper.unmount(target.path);
+      if (attempt === 2) throw new Error(`${target.path} did not show view ${viewKey} read-only after binding it`);
     }
   }
 
@@ -98,14 +108,43 @@ export class LinuxMounter implements Mounter {
     return leftovers.filter((entry) => !isKeptBindName(basename(entry.mountPoint))).length;
   }
 
-  async overlay(dirs: OverlayDirs, target: string, extraFlags: readonly string[] = []): Promise<void> {
+  async overlay(dirs: OverlayDirs, target: MountTarget, extraFlags: readonly string[] = []): Promise<void> {
     const options = [`lowerdir=${dirs.lower}`, `upperdir=${dirs.upper}`, `workdir=${dirs.work}`, ...HARDENING, ...extraFlags];
-    await this.runner.run('mount', ['-t', 'overlay', 'nixmount', '-o', options.join(','), target]);
+    // Not canonicalised: a held target's fd link must reach mount(2) as it is (a realpath would walk the path again).
+    await this.runner.run('mount', ['--no-canonicalize', '-t', 'overlay', 'nixmount', '-o', options.join(','), mountPointOf(target).at]);
   }
 
   async unmount(target: string): Promise<void> {
     // The path was checked by the caller; the unmount must not follow a symlink swapped in since.
     await this.helper.unmount(target);
+  }
+
+  async mountIdAt(target: string): Promise<number | undefined> {
+    const [here, parent] = await Promise.all([pathMount(target), pathMount(parentOf(target))]);
+    return here && parent && !here.symlink && here.mountId !== parent.mountId ? here.mountId : undefined;
+  }
+
+  /**
+   * The mount point the table names is opened (O_PATH, never following its last
+   * component) and must be that very mount; the unmount then goes through the opened
+   * descriptor's fd link, which names that mount and no other, however its path changes.
+   */
+  async unmountById(mountId: number, owner: OwnMount['owner']): Promise<boolean> {
+    const entries = await readMountInfo();
+    const entry = entries.find((candidate) => candidate.id === mountId);
+    if (!entry) return false;
+    const found = this.attribution(entries)(entry);
+    const same = found.kind === owner.kind && (found.kind === 'overlay' ? owner.kind === 'overlay' && found.volumeKey === owner.volumeKey : owner.kind === 'view' && found.kind === 'view' && found.viewKey === owner.viewKey);
+    if (!same) return false;
+    const fd = await openFd(entry.mountPoint, O_PATH | constants.O_NOFOLLOW).catch(() => undefined);
+    if (fd === undefined) throw new Error(`${entry.mountPoint} (mount ${mountId}) could not be opened; retry`);
+    try {
+      if (mountIdOfFd(fd) !== mountId) throw new Error(`${entry.mountPoint} no longer shows mount ${mountId} (it moved again); retry`);
+      await this.helper.unmountFdLink(`/proc/${process.pid}/fd/${fd}`);
+    } finally {
+      closeSync(fd);
+    }
+    return true;
   }
 
   async mountsAt(target: string): Promise<MountOwner[]> {
@@ -128,7 +167,7 @@ export class LinuxMounter implements Mounter {
    */
   async topAt(target: string): Promise<MountOwner | undefined> {
     if (target !== '/') {
-      const [here, parent] = await Promise.all([pathMount(target), pathMount(dirname(target))]);
+      const [here, parent] = await Promise.all([pathMount(target), pathMount(parentOf(target))]);
       if (here === undefined) return undefined; // nothing can be mounted on a missing path
       if (here && parent && !here.symlink && !parent.symlink) {
         if (here.mountId === parent.mountId) return undefined;
@@ -198,6 +237,16 @@ export class LinuxMounter implements Mounter {
       return { kind: 'foreign', description: `${entry.fsType} ${entry.source}${entry.root === '/' ? '' : ` (${entry.root})`}` };
     };
   }
+}
+
+/**
+ * The directory above `target` to compare mounts with: a held target's parent is an fd
+ * link (`/proc/<pid>/fd/<n>`), which O_NOFOLLOW would open as the link; `…/.` is the
+ * directory it names.
+ */
+function parentOf(target: string): string {
+  const parent = dirname(target);
+  return /^\/proc\/\d+\/fd\/\d+$/.test(parent) ? `${parent}/.` : parent;
 }
 
 /** `target` resolves to `root`'s inode and refuses writes as a read-only mount does (EROFS). */

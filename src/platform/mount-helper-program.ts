@@ -6,12 +6,14 @@
  * cannot, so without a helper every bind and unmount costs a fork of the whole
  * plugin and an exec of util-linux.
  *
- * It does three things and nothing else: bind a directory onto another (mount(2)
+ * It does four things and nothing else: bind a directory onto another (mount(2)
  * with MS_BIND and no other flag: a new mount copies its source's flags); bind one
  * read-only, nosuid and nodev (that bind, then a remount of it with those flags, as
  * util-linux does for `-o bind,ro,nosuid,nodev`; a failed remount unmounts the
  * bind again, so no writable bind is left); and unmount one without following a
- * symlink (umount2(2) with UMOUNT_NOFOLLOW).
+ * symlink (umount2(2) with UMOUNT_NOFOLLOW); and detach the one mount an fd link
+ * (`/proc/<pid>/fd/<n>`) names, the one path it follows (MNT_DETACH: the descriptor
+ * the link is would keep a plain unmount busy).
  *
  * Protocol, one call at a time on stdin: a 4-byte big-endian length, then that
  * many bytes of NUL-separated fields (id, operation, paths; Linux paths hold no
@@ -60,6 +62,8 @@ while (1) {
     }
   } elsif ($op eq 'umount' && @paths == 1) {
     $rc = syscall($sys_umount2, $paths[0], 8);
+  } elsif ($op eq 'umount-fd' && @paths == 1 && $paths[0] =~ m{^/proc/\d+/fd/\d+$}) {
+    $rc = syscall($sys_umount2, $paths[0], 2);
   }
   my $errno = $rc == -1 ? $! + 0 : 0;
   my $message = $errno ? "$!" : '';

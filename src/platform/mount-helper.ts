@@ -25,7 +25,7 @@ const START_TIMEOUT_MS = 10_000;
 const MAX_FAILED_STARTS = 3;
 
 /** Each operation as the util-linux command that does the same, for messages. */
-const SHOWN = { bind: 'mount --bind', 'bind-ro': 'mount -o bind,ro,nosuid,nodev', umount: 'umount' } as const;
+const SHOWN = { bind: 'mount --bind', 'bind-ro': 'mount -o bind,ro,nosuid,nodev', umount: 'umount', 'umount-fd': 'umount' } as const;
 
 /** One helper process and the calls sent to it that it has not answered. */
 interface Helper {
@@ -70,7 +70,8 @@ export class MountHelper {
 
   /** `mount --bind source target`: the target gets a new mount of source's tree, with source's mount flags. */
   async bind(source: string, target: string): Promise<void> {
-    if (!(await this.call('bind', [source, target]))) await this.runner.run('mount', ['--bind', source, target]);
+    // Not canonicalised: a held target's fd link must reach mount(2) as it is (a realpath would walk the path again).
+    if (!(await this.call('bind', [source, target]))) await this.runner.run('mount', ['--bind', '--no-canonicalize', source, target]);
   }
 
   /**
@@ -86,6 +87,17 @@ export class MountHelper {
   /** Unmounts the top mount at `target`, which must not be a symlink (`umount --no-canonicalize`, stricter). */
   async unmount(target: string): Promise<void> {
     if (!(await this.call('umount', [target]))) await this.runner.run('umount', ['--no-canonicalize', target]);
+  }
+
+  /**
+   * Detaches the mount an fd link (`/proc/<pid>/fd/<n>`, a descriptor opened on a mount's
+   * root) names: umount2 without UMOUNT_NOFOLLOW, so the kernel follows the link to that
+   * exact mount, and nothing else is ever unmounted this way. MNT_DETACH, because the
+   * descriptor itself keeps the mount busy until the caller closes it.
+   */
+  async unmountFdLink(link: string): Promise<void> {
+    if (!/^\/proc\/\d+\/fd\/\d+$/.test(link)) throw new Error(`${link} is not an fd link`);
+    if (!(await this.call('umount-fd', [link]))) await this.runner.run('umount', ['--lazy', '--no-canonicalize', link]);
   }
 
   /**
@@ -109,7 +121,7 @@ export class MountHelper {
   }
 
   /** Answers false when the helper cannot take the call, so util-linux does it. */
-  private async call(op: 'bind' | 'bind-ro' | 'umount', paths: readonly string[]): Promise<boolean> {
+  private async call(op: keyof typeof SHOWN, paths: readonly string[]): Promise<boolean> {
     if (this.disabled) return false;
     const helper = await this.running();
     if (!helper) return false;

@@ -94,6 +94,30 @@ test('a record whose file cannot be deleted stays, and the retry finishes the un
   t.is(fakes.mounter.mounts.size, 0);
 });
 
+test('a kill right after an unpublish drops the record leaves no directory nixmount created: it goes before the record', async (t) => {
+  const { publisher, fakes } = setup();
+  await publisher.publish(request('/t/made-here'));
+  const remove = fakes.state.delete.bind(fakes.state);
+  // The record is deleted, then the process dies before anything after it runs.
+  fakes.state.delete = async (key: string) => {
+    await remove(key);
+    throw new Error('killed');
+  };
+  await t.throwsAsync(publisher.unpublish('vol', '/t/made-here'), { message: 'killed' });
+  fakes.state.delete = remove;
+  t.deepEqual(await publisher.unpublish('vol', '/t/made-here'), { wasPublished: false }, 'the retry finds no record');
+  t.deepEqual({ targets: [...fakes.dirs.targets], records: fakes.state.records.size, mounts: fakes.mounter.mounts.size }, { targets: [], records: 0, mounts: 0 });
+});
+
+test('a retry whose directory a killed unpublish already removed finds the record and finishes', async (t) => {
+  const { publisher, fakes } = setup();
+  await publisher.publish(request('/t/made-here'));
+  await fakes.mounter.unmount('/t/made-here');
+  await fakes.dirs.removeTarget('/t/made-here'); // unmounted and removed, then killed before the record went
+  t.deepEqual(await publisher.unpublish('vol', '/t/made-here'), { wasPublished: true });
+  t.deepEqual({ targets: [...fakes.dirs.targets], records: fakes.state.records.size, mounts: fakes.mounter.mounts.size }, { targets: [], records: 0, mounts: 0 });
+});
+
 test('start-up: roots without a view go, views without roots are rooted, overlays without record or mount go', async (t) => {
   const { publisher, recovery, fakes } = setup();
   const published = await publisher.publish(request('/t/1'));
@@ -122,6 +146,8 @@ test('a writable volume\'s record is written durably (it proves the overlay is a
   const { publisher, fakes } = setup();
   await publisher.publish(request('/t/ro'));
   await publisher.publish(request('/t/rw', { volumeId: 'rw', readonly: false, accessMode: 'single-node-writer' }));
-  t.deepEqual(fakes.state.durability, [false, true]);
+  // Each record is written before its mount, then again with the mount's id, both alike.
+  t.deepEqual(fakes.state.durability, [false, false, true, true]);
   t.is(fakes.state.records.size, 2);
+  t.true(fakes.state.list().every((record) => typeof record.mountId === 'number'), 'each record names its mount');
 });

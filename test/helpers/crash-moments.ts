@@ -33,25 +33,37 @@ export function describeMoment(moment: Moment): string {
  * fired. Command moments are armed through the wrappers instead.
  */
 export function armKill(moment: EventMoment | TimeMoment, pid: () => number | undefined, measuredMs: number): { fired: () => boolean; disarm: () => void } {
-  let fired = false;
-  const kill = () => {
+  return armAction(moment, measuredMs, () => {
     const target = pid();
-    if (fired || target === undefined) return;
-    fired = true;
+    if (target === undefined) return false;
     try {
       process.kill(target, 'SIGKILL');
     } catch {
       // already dead
     }
+    return true;
+  });
+}
+
+/**
+ * Runs `action` once at an event or time moment (a kill, or a change a hostile workload makes,
+ * done synchronously inside the inotify callback so it lands as close to the moment as it can).
+ * `action` answers false when it could not act yet, and the moment stays armed.
+ */
+export function armAction(moment: EventMoment | TimeMoment, measuredMs: number, action: () => boolean): { fired: () => boolean; disarm: () => void } {
+  let fired = false;
+  const fire = () => {
+    if (fired) return;
+    fired = action();
   };
   if (moment.kind === 'time') {
-    const timer = setTimeout(kill, Math.max(1, Math.round(measuredMs * moment.fraction)));
+    const timer = setTimeout(fire, Math.max(1, Math.round(measuredMs * moment.fraction)));
     return { fired: () => fired, disarm: () => clearTimeout(timer) };
   }
   let watcher: FSWatcher | undefined;
   try {
     watcher = watch(moment.dir, (_event, name) => {
-      if (name !== null && moment.match.test(String(name))) kill();
+      if (name !== null && moment.match.test(String(name))) fire();
     });
     watcher.on('error', () => undefined);
   } catch {

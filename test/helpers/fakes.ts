@@ -2,10 +2,10 @@ import type { PutOptions } from '../../src/core/ports/record-store.js';
 import { StorePathsUnavailableError } from '../../src/core/errors.js';
 import type { Clock } from '../../src/core/ports/clock.js';
 import type { Logger } from '../../src/core/ports/logger.js';
-import type { Mounter, MountOwner, OverlayDirs, OwnMount } from '../../src/core/ports/mounter.js';
+import { mountPointOf, type Mounter, type MountOwner, type MountTarget, type OverlayDirs, type OwnMount } from '../../src/core/ports/mounter.js';
 import type { ClosureAnswer, Evaluation, NixStore, RealiseOptions } from '../../src/core/ports/nix-store.js';
 import type { SweepResult, ViewContents, ViewStore } from '../../src/core/ports/view-store.js';
-import type { VolumeDirs, VolumeUsage } from '../../src/core/ports/volume-dirs.js';
+import type { HeldTarget, VolumeDirs, VolumeUsage } from '../../src/core/ports/volume-dirs.js';
 import type { StageRecord, StageState } from '../../src/core/ports/stage-state.js';
 import type { VolumeRecord, VolumeState } from '../../src/core/ports/volume-state.js';
 
@@ -153,13 +153,13 @@ export class FakeMounter implements Mounter {
   readonly mounts = new Map<string, { source: string; readonly: boolean; flags: readonly string[]; upper?: string; foreign?: string }>();
   failNextMount?: Error;
 
-  async bindReadOnly(source: string, target: string, extraFlags: readonly string[] = []): Promise<void> {
+  async bindReadOnly(source: string, target: MountTarget, extraFlags: readonly string[] = []): Promise<void> {
     this.take();
-    this.mounts.set(target, { source, readonly: true, flags: extraFlags });
+    this.mounts.set(mountPointOf(target).path, { source, readonly: true, flags: extraFlags });
   }
-  async overlay(dirs: OverlayDirs, target: string, extraFlags: readonly string[] = []): Promise<void> {
+  async overlay(dirs: OverlayDirs, target: MountTarget, extraFlags: readonly string[] = []): Promise<void> {
     this.take();
-    this.mounts.set(target, { source: dirs.lower, readonly: false, flags: extraFlags, upper: dirs.upper });
+    this.mounts.set(mountPointOf(target).path, { source: dirs.lower, readonly: false, flags: extraFlags, upper: dirs.upper });
   }
   /** Someone else's mount (an administrator's tmpfs). */
   mountForeign(target: string, description = 'tmpfs tmpfs'): void {
@@ -167,6 +167,15 @@ export class FakeMounter implements Mounter {
   }
   async unmount(target: string): Promise<void> {
     this.mounts.delete(target);
+  }
+  async mountIdAt(target: string): Promise<number | undefined> {
+    return this.mounts.has(target) ? [...this.mounts.keys()].indexOf(target) + 1 : undefined;
+  }
+  async unmountById(mountId: number): Promise<boolean> {
+    const target = [...this.mounts.keys()][mountId - 1];
+    if (target === undefined) return false;
+    this.mounts.delete(target);
+    return true;
   }
   async mountsAt(target: string): Promise<MountOwner[]> {
     const mount = this.mounts.get(target);
@@ -213,10 +222,16 @@ export class FakeVolumeDirs implements VolumeDirs {
   readonly targets = new Set<string>();
   readonly overlays = new Set<string>();
 
-  async createTarget(targetPath: string): Promise<boolean> {
-    if (this.targets.has(targetPath)) return false;
-    this.targets.add(targetPath);
-    return true;
+  async holdTarget(targetPath: string): Promise<HeldTarget> {
+    return {
+      path: targetPath,
+      create: async () => {
+        const created = !this.targets.has(targetPath);
+        this.targets.add(targetPath);
+        return { created, mountPoint: { path: targetPath, at: targetPath } };
+      },
+      release: () => undefined,
+    };
   }
   async removeTarget(targetPath: string): Promise<void> {
     this.targets.delete(targetPath);

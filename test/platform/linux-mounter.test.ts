@@ -99,10 +99,10 @@ test('read-only binds: made once per view, then one `mount --bind` per target; t
   const ro = join(state, '.mounting', KEY);
   const [a, b] = [await target('a'), await target('b')];
   await mounter.bindReadOnly(nix, a);
-  t.deepEqual(commands, [`mount -o bind,ro,nosuid,nodev ${nix} ${ro}`, `mount --bind ${ro} ${a}`]);
+  t.deepEqual(commands, [`mount -o bind,ro,nosuid,nodev ${nix} ${ro}`, `mount --bind --no-canonicalize ${ro} ${a}`]);
   commands.length = 0;
   await mounter.bindReadOnly(nix, b);
-  t.deepEqual(commands, [`mount --bind ${ro} ${b}`], 'a warm read-only bind is one spawn');
+  t.deepEqual(commands, [`mount --bind --no-canonicalize ${ro} ${b}`], 'a warm read-only bind is one spawn');
   for (const point of [a, b]) {
     const [entry] = await at(point);
     t.is(entry?.root, nix, 'mountinfo shows the view\'s nix as the root of a bind of the bind');
@@ -171,21 +171,21 @@ test('read-only binds: one unmounted or covered behind the mounter\'s back is ne
   commands.length = 0;
   await mounter.bindReadOnly(nix, b);
   t.deepEqual(commands, [
-    `mount --bind ${ro} ${b}`, // the empty scratch dir: not the view, not read-only
+    `mount --bind --no-canonicalize ${ro} ${b}`, // the empty scratch dir: not the view, not read-only
     `umount --no-canonicalize ${b}`,
     `mount -o bind,ro,nosuid,nodev ${nix} ${ro}`,
-    `mount --bind ${ro} ${b}`,
+    `mount --bind --no-canonicalize ${ro} ${b}`,
   ]);
   await execa('mount', ['-t', 'tmpfs', 'covering', ro]);
   commands.length = 0;
   await mounter.bindReadOnly(nix, c);
   t.deepEqual(commands, [
-    `mount --bind ${ro} ${c}`, // the tmpfs
+    `mount --bind --no-canonicalize ${ro} ${c}`, // the tmpfs
     `umount --no-canonicalize ${c}`,
     `umount --no-canonicalize ${ro}`,
     `umount --no-canonicalize ${ro}`,
     `mount -o bind,ro,nosuid,nodev ${nix} ${ro}`,
-    `mount --bind ${ro} ${c}`,
+    `mount --bind --no-canonicalize ${ro} ${c}`,
   ], 'the tmpfs and the old bind come off first');
   t.is((await at(ro)).length, 1);
   for (const point of [a, b, c]) {

@@ -1,4 +1,4 @@
-import type { OverlayDirs } from './mounter.js';
+import type { MountPoint, OverlayDirs } from './mounter.js';
 
 export const VolumeDirs = Symbol('VolumeDirs');
 
@@ -11,10 +11,26 @@ export interface VolumeUsage {
   inodesUsed: number;
 }
 
+/**
+ * A target whose parent directory is held open from the moment its path was checked:
+ * the target is created, mounted on, looked at and unmounted relative to that held
+ * directory, never by walking its path again. Between the check and the mount lie the
+ * realise and the view build (seconds to minutes), time enough for a workload that
+ * shares a directory on the path to swap it for a symlink to elsewhere.
+ */
+export interface HeldTarget {
+  /** The target named through its held parent. */
+  readonly path: string;
+  /** Creates the target in the held parent if absent (and no parents) and holds it too; `created` when this call made it. */
+  create(): Promise<{ created: boolean; mountPoint: MountPoint }>;
+  /** Lets go of what is held (the mounts stay). */
+  release(): void;
+}
+
 /** Directories a volume needs besides its view: the mount point and, for read-write volumes, the overlay. */
 export interface VolumeDirs {
-  /** Creates the target directory (and no parents); true when this call created it. */
-  createTarget(targetPath: string): Promise<boolean>;
+  /** Holds the parent of `targetPath` (which must exist); a parent missing or not a directory is FAILED_PRECONDITION. */
+  holdTarget(targetPath: string): Promise<HeldTarget>;
   /** Removes the target if it is an empty directory; never deletes contents. Absent is fine. */
   removeTarget(targetPath: string): Promise<void>;
   /** Creates fresh upper and work directories for the volume `key`. */

@@ -18,6 +18,8 @@ export interface VolumeRecord {
   overlayDir?: string;
   /** This plugin created the target directory, so unpublishing removes it; absent means it did not. */
   createdPath?: boolean;
+  /** The kernel's id of the mount made at the target: how an unpublish finds it once the path no longer leads there. */
+  mountId?: number;
   /** The staging path this publish mounted from, when the volume was staged first. */
   stagingPath?: string;
   publishedAt: string;

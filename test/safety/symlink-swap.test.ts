@@ -1,0 +1,129 @@
+// A workload that swaps a directory of its volume path for a symlink while a publish is under
+// way (or after it), against a real `nixmount serve --orchestrator kubernetes` in a private mount
+// namespace: nothing may be mounted or created outside the kubelet directory, and an unpublish of
+// a recorded volume must take its mount away wherever the swap moved it.
+import test, { type ExecutionContext } from 'ava';
+import { mkdir, readdir } from 'node:fs/promises';
+import { renameSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { armAction } from '../helpers/crash-moments.js';
+import { answer, codeName, publishRequest, readable, recordFiles, safetyNode, workloadFile, type SafetyNode } from './safety-node.js';
+
+interface Lane {
+  node: SafetyNode;
+  kubelet: string;
+  /** The pod's volume directory kubelet made: …/pods/<uid>/volumes/kubernetes.io~csi/nix. */
+  volumeDir: string;
+  target: string;
+  /** Where the swapped-in symlink points: outside the kubelet dir. */
+  outside: string;
+  context: Record<string, string>;
+}
+
+async function kubernetesLane(t: ExecutionContext): Promise<Lane> {
+  const node = await safetyNode(t, { noStart: true });
+  const kubelet = join(node.dir, 'kubelet');
+  node.serve.options.args = ['--orchestrator', 'kubernetes', '--kubelet-dir', kubelet];
+  const volumeDir = join(kubelet, 'pods', 'uid-1', 'volumes', 'kubernetes.io~csi', 'nix');
+  await mkdir(volumeDir, { recursive: true });
+  const outside = join(node.dir, 'outside');
+  await mkdir(outside);
+  t.true((await node.serve.launch()).ready);
+  const context = {
+    paths: node.fixture.root,
+    'csi.storage.k8s.io/ephemeral': 'true',
+    'csi.storage.k8s.io/pod.name': 'p',
+    'csi.storage.k8s.io/pod.namespace': 'default',
+    'csi.storage.k8s.io/pod.uid': 'uid-1',
+    'csi.storage.k8s.io/serviceAccount.name': 'default',
+  };
+  return { node, kubelet, volumeDir, target: join(volumeDir, 'mount'), outside, context };
+}
+
+/** What the workload does: `mv …/nix …/nix.orig; ln -s <outside> …/nix`. */
+function swap(lane: Lane): void {
+  renameSync(lane.volumeDir, `${lane.volumeDir}.orig`);
+  symlinkSync(lane.outside, lane.volumeDir);
+}
+
+/** Every mount in the plugin's namespace whose mount point is outside the kubelet dir and of ours (a view or overlay of this state dir). */
+async function mountsOutsideKubelet(lane: Lane): Promise<string[]> {
+  const inside = (point: string) => point.startsWith(`${lane.kubelet}/`) || point.startsWith(`${lane.node.stateDir}/`);
+  return (await lane.node.ns.mounts()).filter((entry) => entry.mountPoint.startsWith(`${lane.node.dir}/`) && !inside(entry.mountPoint)).map((entry) => entry.mountPoint);
+}
+
+async function mountsUnder(lane: Lane, dir: string): Promise<string[]> {
+  return (await lane.node.ns.mounts()).filter((entry) => entry.mountPoint === dir || entry.mountPoint.startsWith(`${dir}/`)).map((entry) => entry.mountPoint);
+}
+
+test.serial('a parent swapped for a symlink while the view is built: the publish is refused, nothing is mounted or created outside the kubelet dir, no record stays', async (t) => {
+  const lane = await kubernetesLane(t);
+  const views = join(lane.node.stateDir, 'views');
+  await mkdir(views, { recursive: true });
+  const moment = armAction({ kind: 'event', label: 'view build', dir: views, match: /^\.building-/ }, 0, () => {
+    swap(lane);
+    return true;
+  });
+  t.teardown(moment.disarm);
+  const published = await answer(lane.node.serve, 'NodePublishVolume', publishRequest('csi-1', lane.target, lane.context));
+  moment.disarm();
+  t.true(moment.fired(), 'the swap happened while the view was built');
+  t.is(codeName(published.code), 'INVALID_ARGUMENT', published.details);
+  t.regex(published.details, /symlink|resolves to/);
+  t.deepEqual(await mountsOutsideKubelet(lane), [], 'nothing mounted outside the kubelet dir');
+  t.deepEqual(await readdir(lane.outside), [], 'nothing created through the symlink');
+  t.deepEqual(await mountsUnder(lane, `${lane.volumeDir}.orig`), [], 'nothing mounted where the swap moved the directory');
+  t.deepEqual(await recordFiles(lane.node.stateDir), []);
+  // A symlinked path nixmount holds no record of stays refused: nothing there is its own.
+  const unpublished = await answer(lane.node.serve, 'NodeUnpublishVolume', { volume_id: 'csi-1', target_path: lane.target });
+  t.is(codeName(unpublished.code), 'INVALID_ARGUMENT', unpublished.details);
+  await lane.node.clean(t);
+});
+
+test.serial('a parent swapped for a symlink after the publish: the unpublish of the recorded volume unmounts it where the swap moved it, and touches nothing outside', async (t) => {
+  const lane = await kubernetesLane(t);
+  const published = await answer(lane.node.serve, 'NodePublishVolume', publishRequest('csi-1', lane.target, lane.context));
+  t.is(codeName(published.code), 'OK', published.details);
+  t.true(await readable(workloadFile(lane.node.ns, lane.target, lane.node.fixture)));
+  swap(lane);
+  const unpublished = await answer(lane.node.serve, 'NodeUnpublishVolume', { volume_id: 'csi-1', target_path: lane.target });
+  t.is(codeName(unpublished.code), 'OK', unpublished.details);
+  t.deepEqual(await mountsUnder(lane, `${lane.volumeDir}.orig`), [], 'the recorded mount is gone from where the swap moved it');
+  t.deepEqual(await mountsOutsideKubelet(lane), [], 'nothing mounted outside the kubelet dir');
+  t.deepEqual(await readdir(lane.outside), [], 'nothing created or removed through the symlink');
+  t.deepEqual(await recordFiles(lane.node.stateDir), []);
+  // Once its record is gone, the symlinked path is refused again: nothing there is nixmount's.
+  const again = await answer(lane.node.serve, 'NodeUnpublishVolume', { volume_id: 'csi-1', target_path: lane.target });
+  t.is(codeName(again.code), 'INVALID_ARGUMENT', again.details);
+  await lane.node.clean(t);
+});
+
+// The other steps of a publish a swap can land in: the record's write (after the target is
+// made, before the mount) and the kept read-only bind of a new view (just before the target's bind).
+const LATER_MOMENTS: Array<{ label: string; dir: (lane: Lane) => string; match: RegExp }> = [
+  { label: 'the record write', dir: (lane) => join(lane.node.stateDir, 'volumes'), match: /\.tmp$/ },
+  { label: 'the kept read-only bind', dir: (lane) => join(lane.node.stateDir, '.mounting'), match: /^[0-9a-f]{32}$/ },
+];
+
+for (const moment of LATER_MOMENTS) {
+  test.serial(`a parent swapped for a symlink at ${moment.label}: nothing is mounted or created outside the kubelet dir, and whatever was mounted, the unpublish takes it away`, async (t) => {
+    const lane = await kubernetesLane(t);
+    await mkdir(moment.dir(lane), { recursive: true });
+    const armed = armAction({ kind: 'event', label: moment.label, dir: moment.dir(lane), match: moment.match }, 0, () => {
+      swap(lane);
+      return true;
+    });
+    t.teardown(armed.disarm);
+    const published = await answer(lane.node.serve, 'NodePublishVolume', publishRequest('csi-1', lane.target, lane.context));
+    armed.disarm();
+    t.true(armed.fired(), `the swap happened at ${moment.label}`);
+    t.true(['OK', 'INVALID_ARGUMENT'].includes(codeName(published.code)), `${codeName(published.code)}: ${published.details}`);
+    t.deepEqual(await mountsOutsideKubelet(lane), [], 'nothing mounted outside the kubelet dir');
+    t.deepEqual(await readdir(lane.outside), [], 'nothing created through the symlink');
+    const unpublished = await answer(lane.node.serve, 'NodeUnpublishVolume', { volume_id: 'csi-1', target_path: lane.target });
+    t.is(codeName(unpublished.code), codeName(published.code) === 'OK' ? 'OK' : 'INVALID_ARGUMENT', unpublished.details);
+    t.deepEqual(await mountsUnder(lane, lane.kubelet), [], 'no mount left in the kubelet dir');
+    t.deepEqual(await recordFiles(lane.node.stateDir), []);
+    await lane.node.clean(t);
+  });
+}
