@@ -174,7 +174,8 @@ export class MountHelper {
     this.failedStarts = 0;
     child.once('exit', (code, signal) => this.abandon(helper, `the helper exited (${signal ?? code}) before answering`, false));
     this.helper = helper;
-    this.log.debug({ pid: child.pid }, 'mount helper started');
+    // Not `pid`: the logger's own `pid` (the plugin's) would be repeated, and JSON readers keep the last.
+    this.log.debug({ helperPid: child.pid }, 'mount helper started');
     return helper;
   }
 

@@ -2,9 +2,11 @@ import test from 'ava';
 import { execa } from 'execa';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { ExecaProcessRunner } from '../../src/platform/execa-process-runner.js';
 import { MountHelper, type MountHelperSettings } from '../../src/platform/mount-helper.js';
 import { readMountInfo } from '../../src/platform/mountinfo.js';
+import { createLogger } from '../../src/platform/pino-logger.js';
 import type { ProcessRunner } from '../../src/platform/process-runner.js';
 import { RecordingLogger } from '../helpers/recording-logger.js';
 import { isAlive, mountHelperPids } from '../helpers/processes.js';
@@ -174,6 +176,28 @@ test.serial('serve starts its helper before it answers Probe (a node without per
   noPerl.child.kill('SIGTERM');
   const stopped = await noPerl.child;
   t.regex(String(stopped.stderr), /mount helper unavailable: binds and unmounts spawn util-linux mount and umount.*no perl on PATH|no perl on PATH.*mount helper unavailable/);
+});
+
+test.serial('the helper\'s log line names it helperPid: the plugin\'s own pid, which the logger adds, stays the only pid', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const log = createLogger({ level: 'debug', destination: sink });
+  const mounts = new MountHelper(new ExecaProcessRunner(log), log, { helper: 'auto' });
+  t.teardown(() => mounts.close());
+  await mounts.prepare();
+  const [helperPid] = await mountHelperPids(process.pid);
+  const started = lines.filter((line) => line.includes('"mount helper started"'));
+  t.is(started.length, 1, lines.join('\n'));
+  // JSON readers keep the last of two equal keys: the raw text must hold one.
+  t.is(started[0]!.match(/"pid":/g)?.length, 1, started[0]);
+  const fields = JSON.parse(started[0]!) as Record<string, unknown>;
+  t.is(fields.pid, process.pid);
+  t.is(fields.helperPid, helperPid);
 });
 
 async function waitFor(check: () => Promise<boolean>): Promise<void> {
