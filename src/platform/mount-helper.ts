@@ -140,7 +140,22 @@ export class MountHelper {
     const perl = onPath('perl');
     const numbers = MOUNT_HELPER_SYSCALLS[process.arch];
     if (!perl || !numbers) return this.fallBack(perl ? `no system call numbers for ${process.arch}` : 'no perl on PATH');
-    const child = spawn(perl, ['-e', MOUNT_HELPER_PROGRAM, String(process.pid), ...numbers.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let spawned;
+    try {
+      spawned = spawn(perl, ['-e', MOUNT_HELPER_PROGRAM, String(process.pid), ...numbers.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    } catch (error) {
+      return this.notStarted(error);
+    }
+    // Heard before anything else: a spawn that failed (EMFILE) has no streams, and an unheard 'error' ends the plugin.
+    let spawnError: unknown;
+    spawned.on('error', (error) => {
+      spawnError ??= error;
+    });
+    if (spawned.pid === undefined || !spawned.stdin || !spawned.stdout || !spawned.stderr) {
+      await new Promise((resolve) => setImmediate(resolve));
+      return this.notStarted(spawnError);
+    }
+    const child = spawned;
     const helper: Helper = { child, pending: new Map() };
     // Never what keeps a process alive: a call in flight has its timer for that.
     child.unref();
@@ -203,6 +218,16 @@ export class MountHelper {
       clearTimeout(call.timer);
       call.reject(new NixmountError('Internal', `${call.shown}: ${why}`));
     }
+  }
+
+  /**
+   * The system would not start a process (out of descriptors, processes or memory): not
+   * the helper's fault, so not counted against it; util-linux takes this call (and most
+   * likely fails the same way, which its caller reports), and the next call tries again.
+   */
+  private notStarted(error: unknown): undefined {
+    this.log.warn({ err: error }, 'mount helper could not be started; util-linux does this call');
+    return undefined;
   }
 
   private fallBack(reason: string): undefined {

@@ -154,6 +154,32 @@ test.serial('the helper dies with its plugin: a plugin killed with SIGKILL leave
   await execa('umount', [target]);
 });
 
+test.serial('a helper the system cannot start (out of descriptors) leaves the call to util-linux and the process alive; it is not held against the helper', async (t) => {
+  const { source, target } = await dirs(t);
+  // Its own process with a low limit: exhausting this test process' descriptors would break ava.
+  const script = [
+    `import { openSync, closeSync } from 'node:fs';`,
+    `import { MountHelper } from ${JSON.stringify(new URL('../../src/platform/mount-helper.js', import.meta.url).href)};`,
+    `const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };`,
+    `const spawned = [];`,
+    `const mounts = new MountHelper({ run: async (command, args) => { spawned.push(command); return { exitCode: 0, stdout: '', stderr: '' }; } }, silent, { helper: 'auto' });`,
+    `const fds = [];`,
+    `try { for (;;) fds.push(openSync('/dev/null', 'r')); } catch {}`,
+    `for (let i = 0; i < 4; i++) await mounts.bind(${JSON.stringify(source)}, ${JSON.stringify(target)});`,
+    `await new Promise((resolve) => setTimeout(resolve, 100));`,
+    `for (const fd of fds) closeSync(fd);`,
+    `const disabled = mounts.fallbackReason ?? null;`,
+    `await mounts.bind(${JSON.stringify(source)}, ${JSON.stringify(target)});`,
+    `await mounts.unmount(${JSON.stringify(target)});`,
+    `mounts.close();`,
+    `console.log(JSON.stringify({ spawned, disabled }));`,
+  ].join('\n');
+  const result = await execa('prlimit', ['--nofile=64', '--', process.execPath, '--input-type=module', '-e', script], { reject: false });
+  t.is(result.exitCode, 0, result.stderr);
+  t.deepEqual(JSON.parse(result.stdout), { spawned: ['mount', 'mount', 'mount', 'mount'], disabled: null });
+  t.deepEqual(await mountsAt(target), [], 'the helper, started once descriptors were free, bound and unmounted');
+});
+
 test.serial('serve starts its helper before it answers Probe (a node without perl is told at start), and a stop ends it', async (t) => {
   const dir = await tempDir(t);
   const socket = join(dir, 'csi.sock');
