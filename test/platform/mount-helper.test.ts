@@ -10,7 +10,10 @@ import { createLogger } from '../../src/platform/pino-logger.js';
 import type { ProcessRunner } from '../../src/platform/process-runner.js';
 import { RecordingLogger } from '../helpers/recording-logger.js';
 import { isAlive, mountHelperPids } from '../helpers/processes.js';
+import { buildFixture } from '../helpers/nix.js';
+import { mountsBelow, unmountBelow } from '../helpers/mounts.js';
 import { startServeProcess } from '../helpers/serve-process.js';
+import { publishRequest, storeOf } from '../helpers/sources.js';
 import { tempDir } from '../helpers/temp.js';
 
 // The mount helper makes binds and unmounts as system calls from one long-lived perl
@@ -224,6 +227,71 @@ test.serial('the helper\'s log line names it helperPid: the plugin\'s own pid, w
   const fields = JSON.parse(started[0]!) as Record<string, unknown>;
   t.is(fields.pid, process.pid);
   t.is(fields.helperPid, helperPid);
+});
+
+test.serial('a helper that stops answering: its calls go to util-linux within seconds, each made once; it is wedged until it answers again', async (t) => {
+  const root = await tempDir(t);
+  const source = join(root, 'source');
+  await mkdir(source);
+  const targets = ['1', '2', '3', '4', '5'].map((name) => join(root, name));
+  for (const target of targets) await mkdir(target);
+  const { mounts, spawned } = helperWith();
+  let helperPid: number | undefined;
+  t.teardown(async () => {
+    if (helperPid) process.kill(helperPid, 'SIGCONT');
+    mounts.close();
+    for (const target of targets) while ((await mountsAt(target)).length > 0) await execa('umount', [target]);
+  });
+  await mounts.prepare();
+  [helperPid] = await mountHelperPids(process.pid);
+  process.kill(helperPid!, 'SIGSTOP'); // as a mount(2) hung on a dead NFS server would hold it
+  await Promise.all(targets.map((target) => mounts.bind(source, target)));
+  t.deepEqual(spawned.map((line) => line.split(' ').slice(0, 2).join(' ')), targets.map(() => 'mount --bind'));
+  t.regex(mounts.wedgedReason ?? '', /^the mount helper has not answered mount --bind /);
+  // While wedged, calls go straight to util-linux.
+  await mounts.unmount(targets[0]!);
+  t.is(spawned.length, 6);
+  await mounts.bind(source, targets[0]!);
+
+  process.kill(helperPid!, 'SIGCONT');
+  await waitFor(async () => mounts.wedgedReason === undefined);
+  t.is(mounts.wedgedReason, undefined, 'it answered again');
+  // The calls it read late were past their deadline: dropped, not made a second time.
+  for (const target of targets) t.is((await mountsAt(target)).length, 1, target);
+  for (const target of targets) await mounts.unmount(target);
+  t.is(spawned.length, 7, 'the helper makes the calls again');
+  for (const target of targets) t.deepEqual(await mountsAt(target), []);
+});
+
+test.serial('serve with its helper stopped: five read-only publishes succeed through util-linux, Probe says not ready until the helper answers', async (t) => {
+  const fixture = await buildFixture('-wedged-helper');
+  const dir = await tempDir(t);
+  const socket = join(dir, 'csi.sock');
+  const pods = join(dir, 'pods');
+  const serve = await startServeProcess(['--endpoint', `unix://${socket}`, '--state-dir', join(dir, 'state'), '--node-id', 'n'], socket);
+  const [helperPid] = await mountHelperPids(serve.child.pid!);
+  t.teardown(async () => {
+    process.kill(helperPid!, 'SIGCONT');
+    serve.client.close();
+    serve.child.kill('SIGKILL');
+    await serve.child;
+    await unmountBelow(pods);
+  });
+  const probe = async () => (await serve.client.call('identity', 'Probe', {})).ready?.value;
+  process.kill(helperPid!, 'SIGSTOP');
+  const volumes = ['1', '2', '3', '4', '5'];
+  for (const volume of volumes) await mkdir(join(pods, volume), { recursive: true });
+  await Promise.all(volumes.map((volume) => serve.client.call('node', 'NodePublishVolume', publishRequest(`vol-${volume}`, join(pods, volume, 'mount'), { paths: fixture.root }))));
+  for (const volume of volumes) t.deepEqual(await storeOf(join(pods, volume, 'mount')), fixture.closure);
+  t.false(await probe(), 'not ready while the helper does not answer');
+  process.kill(helperPid!, 'SIGCONT');
+  let ready = false;
+  for (let i = 0; i < 50 && !ready; i++) ready = (await probe()) === true || (await new Promise((resolve) => setTimeout(resolve, 100)), false);
+  t.true(ready, 'ready once it answers again');
+  t.deepEqual((await mountsBelow(pods)).length, volumes.length, 'one mount per volume: nothing made twice');
+  for (const volume of volumes) await serve.client.call('node', 'NodeUnpublishVolume', { volume_id: `vol-${volume}`, target_path: join(pods, volume, 'mount') });
+  t.deepEqual(await mountsBelow(pods), []);
+  t.deepEqual(await mountHelperPids(serve.child.pid!), [helperPid], 'the same helper serves on');
 });
 
 async function waitFor(check: () => Promise<boolean>): Promise<void> {
