@@ -48,7 +48,9 @@ export async function startServices(mode: PluginMode, container: Container, conf
     services.controller = controllerService(rpc, { controller });
   }
   const nix = runsNode(mode) ? container.get<NixStore>(NixStore) : undefined;
-  const readiness = new Readiness(nix, config.settings.stateDir, config.logger);
+  // A wedged mount helper makes every bind and unmount wait for the fallback: not ready until it answers.
+  const helper = runsNode(mode) ? container.get(MountHelper) : undefined;
+  const readiness = new Readiness(nix, config.settings.stateDir, config.logger, helper ? [() => helper.wedgedReason] : []);
   return {
     ...services,
     identity: identityService(rpc, {

@@ -69,6 +69,13 @@ export class UnavailableError extends NixmountError {
   }
 }
 
+/** The node ran out of something a retry may find again (file descriptors, processes, memory). */
+export class ResourceExhaustedError extends NixmountError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ResourceExhausted', message, options);
+  }
+}
+
 export class UnimplementedError extends NixmountError {
   constructor(message: string) {
     super('Unimplemented', message);

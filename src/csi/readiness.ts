@@ -6,8 +6,12 @@ import type { NixStore } from '../core/ports/nix-store.js';
 /** How long a good answer from Nix is trusted: each check spawns Nix, and Nomad probes every few seconds. */
 const NIX_CACHE_MS = 10_000;
 
+/** A part of the node that can say it is not fit to serve now: why, or undefined when it is. */
+export type NotReadyReason = () => string | undefined;
+
 /**
- * Probe's answer: ready while the state directory takes a write and Nix answers.
+ * Probe's answer: ready while the state directory takes a write, Nix answers and no
+ * other part (the mount helper) says why it is not.
  * The state dir is tried on every probe, by writing, fsyncing and removing a small file:
  * access() says nothing about a file system remounted read-only or full, and a plugin
  * that cannot write records must stop being ready at once. Only the Nix check is cached.
@@ -21,9 +25,17 @@ export class Readiness {
     private readonly nix: NixStore | undefined,
     private readonly stateDir: string,
     private readonly log: Logger,
+    private readonly others: readonly NotReadyReason[] = [],
   ) {}
 
   async ready(): Promise<boolean> {
+    for (const other of this.others) {
+      const reason = other();
+      if (reason !== undefined) {
+        this.log.warn({ reason }, 'not ready');
+        return false;
+      }
+    }
     try {
       await this.writeProbe();
     } catch (error) {

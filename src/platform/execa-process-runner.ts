@@ -1,11 +1,9 @@
-import { execa, type ResultPromise } from 'execa';
 import { inject, injectable } from 'inversify';
-import { CommandFailedError } from '../core/errors.js';
+import { CommandFailedError, ResourceExhaustedError } from '../core/errors.js';
 import { Logger } from '../core/ports/logger.js';
 import { onPath } from './on-path.js';
 import type { ProcessRunner, RunOptions, RunResult } from './process-runner.js';
-import { runPipeChain } from './pipe-chain.js';
-import { spawnChild } from './spawn-child.js';
+import { spawnChild, type ChildOutcome } from './spawn-child.js';
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 
@@ -15,6 +13,17 @@ const DEFAULT_TIMEOUT_MS = 10 * 60_000;
  * children with it, instead of leaving them writing into a view the next start sweeps.
  */
 const SETPRIV = onPath('setpriv');
+
+/**
+ * Why a child could not be started that says the node (or the plugin) is out of
+ * something, not that the command is wrong: the caller may retry once some is freed.
+ */
+const EXHAUSTED: Record<string, string> = {
+  EMFILE: 'the plugin has too many open files',
+  ENFILE: 'the system has too many open files',
+  EAGAIN: 'the system cannot start another process',
+  ENOMEM: 'out of memory',
+};
 
 function dyingWithUs(command: string, args: readonly string[]): [string, string[]] {
   return SETPRIV ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, [...args]];
@@ -26,7 +35,11 @@ function redact(text: string, secrets: readonly string[] | undefined): string {
   return out;
 }
 
-/** Every external command of nixmount runs here: timeouts, logging, redaction, one error type. */
+/**
+ * Every external command of nixmount runs here: timeouts, logging, redaction, one error
+ * type. Children are started by spawnChild (node:child_process), not execa, which cannot
+ * survive a spawn that fails for lack of file descriptors.
+ */
 @injectable()
 export class ExecaProcessRunner implements ProcessRunner {
   constructor(@inject(Logger) private readonly log: Logger) {}
@@ -34,49 +47,35 @@ export class ExecaProcessRunner implements ProcessRunner {
   async run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const shown = redact([command, ...args].join(' '), options.redact);
     const started = Date.now();
-    const common = {
-      reject: false,
-      timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const result = await spawnChild(...dyingWithUs(command, args), {
       env: options.env,
-      stripFinalNewline: false,
+      input: options.input,
+      timeoutMs,
       maxBuffer: 256 * 1024 * 1024,
-    } as const;
-    let child: ResultPromise;
-    if (!options.pipeFrom && !options.onStderrLine) {
-      // The plain case (mount, umount, cp, one Nix query) skips execa's per-child cost.
-      const result = await spawnChild(...dyingWithUs(command, args), { ...common, env: options.env, input: options.input, timeoutMs: common.timeout });
-      return this.finish(shown, started, { ...result, stderr: redact(result.stderr, options.redact) }, options);
-    }
-    if (options.pipeFrom) {
-      const sources = options.pipeFrom.map((source) => dyingWithUs(source.command, source.args));
-      const result = await runPipeChain(dyingWithUs(command, args), sources, common);
-      // A failed source is the error's subject: its own command and what it said.
-      const failed = result.failedSource === undefined ? undefined : options.pipeFrom[result.failedSource];
-      const subject = failed ? redact([failed.command, ...failed.args].join(' '), options.redact) : shown;
-      return this.finish(subject, started, { ...result, stderr: redact(result.stderr, options.redact) }, options);
-    }
-    child = execa(...dyingWithUs(command, args), { ...common, input: options.input });
-    if (options.onStderrLine && child.stderr) {
-      let pending = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        pending += chunk.toString();
-        const lines = pending.split('\n');
-        pending = lines.pop() ?? '';
-        for (const line of lines) options.onStderrLine?.(redact(line, options.redact));
-      });
-    }
-    const result = await child;
-    const stderr = redact(String(result.stderr ?? ''), options.redact);
-    return this.finish(shown, started, { exitCode: result.exitCode ?? -1, stdout: String(result.stdout ?? ''), stderr, timedOut: Boolean(result.timedOut) }, options);
+      ...(options.onStderrLine ? { onStderrLine: (line: string) => options.onStderrLine?.(redact(line, options.redact)) } : {}),
+      ...(options.pipeFrom ? { pipeFrom: options.pipeFrom.map((source) => dyingWithUs(source.command, source.args)).map(([file, args]) => ({ file, args })) } : {}),
+    });
+    // A failed source is the error's subject: its own command and what it said.
+    const failed = result.failedSource === undefined ? undefined : options.pipeFrom?.[result.failedSource];
+    const subject = failed ? redact([failed.command, ...failed.args].join(' '), options.redact) : shown;
+    return this.finish(subject, started, { ...result, stderr: redact(result.stderr, options.redact) }, options, timeoutMs);
   }
 
-  private finish(shown: string, started: number, result: RunResult & { timedOut: boolean }, options: RunOptions): RunResult {
+  private finish(shown: string, started: number, result: ChildOutcome, options: RunOptions, timeoutMs: number): RunResult {
     const { exitCode, stdout, stderr } = result;
     this.log.debug({ command: shown, exitCode, ms: Date.now() - started }, 'command finished');
+    const short = shown.split(' ').slice(0, 3).join(' ');
+    const code = result.startError?.code;
+    // Even with allowFailure: the command never ran, so there is no answer to read a failure from.
+    if (code !== undefined && EXHAUSTED[code]) {
+      this.log.warn({ command: short, code }, 'cannot start a command: out of resources');
+      throw new ResourceExhaustedError(`cannot start ${short}: ${EXHAUSTED[code]} (${code}); retry later`, { cause: result.startError });
+    }
     if ((exitCode !== 0 || result.timedOut) && !options.allowFailure) {
-      throw new CommandFailedError(shown.split(' ').slice(0, 3).join(' '), exitCode === -1 ? undefined : exitCode, stderr, {
+      throw new CommandFailedError(short, exitCode === -1 ? undefined : exitCode, stderr, {
         timedOut: result.timedOut,
-        timeoutMs: result.timedOut ? (options.timeoutMs ?? DEFAULT_TIMEOUT_MS) : undefined,
+        timeoutMs: result.timedOut ? timeoutMs : undefined,
       });
     }
     return { exitCode, stdout, stderr, ...(result.timedOut ? { timedOut: true } : {}) };

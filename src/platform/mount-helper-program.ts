@@ -16,9 +16,10 @@
  * the link is would keep a plain unmount busy).
  *
  * Protocol, one call at a time on stdin: a 4-byte big-endian length, then that
- * many bytes of NUL-separated fields (id, operation, paths; Linux paths hold no
- * NUL). Each answer is one line on stdout: `<id> <errno> <strerror>`, errno 0 on
- * success. First it answers `ready <errno>` for umount2 of an empty path, which
+ * many bytes of NUL-separated fields (id, deadline, operation, paths; Linux paths
+ * hold no NUL). Each answer is one line on stdout: `<id> <errno> <strerror>`, errno 0 on
+ * success. A call read at or after its deadline (seconds since the epoch) is not
+ * made and answers ETIMEDOUT: its caller stopped waiting and gave it to util-linux. First it answers `ready <errno>` for umount2 of an empty path, which
  * must be ENOENT: proof that the numbers it was given are the calls meant.
  * It dies with the plugin (PR_SET_PDEATHSIG, SIGKILL): a system call in flight
  * completes or not at all, so a killed plugin leaves no helper finishing work
@@ -45,10 +46,12 @@ while (1) {
     my $got = read(STDIN, $body, $length - length($body), length($body));
     exit 2 unless $got;
   }
-  my ($id, $op, @paths) = split /\0/, $body, -1;
+  my ($id, $deadline, $op, @paths) = split /\0/, $body, -1;
   my $rc = -1;
   $! = 22;
-  if ($op eq 'bind' && @paths == 2) {
+  if (time() >= $deadline) {
+    $! = 110;
+  } elsif ($op eq 'bind' && @paths == 2) {
     $rc = syscall($sys_mount, $paths[0], $paths[1], 0, 4096, 0);
   } elsif ($op eq 'bind-ro' && @paths == 2) {
     $rc = syscall($sys_mount, $paths[0], $paths[1], 0, 4096, 0);

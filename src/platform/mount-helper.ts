@@ -15,8 +15,23 @@ export interface MountHelperSettings {
   helper: 'auto' | 'off';
 }
 
-/** A system call that has not answered in this long is abandoned with its helper (a hung filesystem). */
-const CALL_TIMEOUT_MS = 60_000;
+/**
+ * A helper makes one system call at a time, so one call hung on a dead NFS or FUSE
+ * target would hold every bind and unmount of the node behind it. A call not answered
+ * in this long is given to util-linux instead (its processes run side by side), and
+ * the helper counts as wedged (Probe answers not ready) until it answers again.
+ * Seconds: a healthy helper answers in microseconds, and a publish can wait this long.
+ */
+export const HELPER_FALLBACK_MS = 3_000;
+/**
+ * The helper drops a call it reads after this long (a helper stopped or stuck behind
+ * an earlier call), answering ETIMEDOUT: a call util-linux has made is never made
+ * again behind its back. Sent as a deadline in whole seconds of the wall clock,
+ * rounded down, so it always falls before HELPER_FALLBACK_MS.
+ */
+const HELPER_DEADLINE_MS = 2_000;
+/** A helper wedged this long is killed; the next call starts another. */
+const WEDGED_KILL_MS = 60_000;
 /** The helper's bound on one call's frame (paths are at most PATH_MAX, 4,096 bytes, each). */
 const MAX_FRAME = 65_536;
 /** The helper must start and prove its system call numbers within this long. */
@@ -31,10 +46,13 @@ const SHOWN = { bind: 'mount --bind', 'bind-ro': 'mount -o bind,ro,nosuid,nodev'
 interface Helper {
   child: ChildProcessByStdio<Writable, Readable, Readable>;
   pending: Map<string, Pending>;
+  /** Since a call went unanswered past HELPER_FALLBACK_MS, until it answers anything. */
+  wedged?: { since: number; shown: string; killTimer: NodeJS.Timeout };
 }
 
 interface Pending {
-  resolve: () => void;
+  /** true: the helper made the call; false: util-linux is to make it. */
+  resolve: (made: boolean) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
   shown: string;
@@ -114,8 +132,18 @@ export class MountHelper {
     return this.disabled;
   }
 
+  /**
+   * Why the helper is not to be trusted with calls now (one went unanswered), or
+   * undefined: Probe reports the node not ready while this is set.
+   */
+  get wedgedReason(): string | undefined {
+    const wedged = this.helper?.wedged;
+    return wedged && `the mount helper has not answered ${wedged.shown} for ${Math.round((Date.now() - wedged.since) / 1000)} s`;
+  }
+
   /** Ends the helper (it also ends by itself with the plugin); a later call starts another. */
   close(): void {
+    if (this.helper?.wedged) clearTimeout(this.helper.wedged.killTimer);
     this.helper?.child.stdin.end();
     this.helper = undefined;
   }
@@ -124,20 +152,42 @@ export class MountHelper {
   private async call(op: keyof typeof SHOWN, paths: readonly string[]): Promise<boolean> {
     if (this.disabled) return false;
     const helper = await this.running();
-    if (!helper) return false;
+    if (!helper || helper.wedged) return false;
     const id = String(this.nextId++);
     const shown = `${SHOWN[op]} ${paths.join(' ')}`;
-    const body = Buffer.from([id, op, ...paths].join('\0'));
+    const deadline = Math.floor((Date.now() + HELPER_DEADLINE_MS) / 1000);
+    const body = Buffer.from([id, String(deadline), op, ...paths].join('\0'));
     if (body.length > MAX_FRAME) throw new NixmountError('InvalidArgument', `${shown.slice(0, 200)}…: paths longer than the system allows`);
     const frame = Buffer.alloc(4 + body.length);
     frame.writeUInt32BE(body.length, 0);
     body.copy(frame, 4);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.abandon(helper, `no answer in ${CALL_TIMEOUT_MS / 1000} s; the helper was killed`, true), CALL_TIMEOUT_MS);
+    return new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(() => this.giveUp(helper, id), HELPER_FALLBACK_MS);
       helper.pending.set(id, { resolve, reject, timer, shown });
       helper.child.stdin.write(frame);
     });
-    return true;
+  }
+
+  /** Call `id` is util-linux's now; the helper is wedged until it answers (or is killed). */
+  private giveUp(helper: Helper, id: string): void {
+    const call = helper.pending.get(id);
+    if (!call) return;
+    helper.pending.delete(id);
+    if (!helper.wedged) {
+      const killTimer = setTimeout(() => this.abandon(helper, `no answer in ${WEDGED_KILL_MS / 1000} s; the helper was killed`, true), WEDGED_KILL_MS);
+      killTimer.unref();
+      helper.wedged = { since: Date.now(), shown: call.shown, killTimer };
+      this.log.warn({ call: call.shown, ms: HELPER_FALLBACK_MS }, 'mount helper wedged: util-linux makes its calls until it answers');
+    }
+    call.resolve(false);
+  }
+
+  /** Any answer proves the helper runs again. */
+  private answered(helper: Helper): void {
+    if (!helper.wedged) return;
+    clearTimeout(helper.wedged.killTimer);
+    this.log.warn({ call: helper.wedged.shown, ms: Date.now() - helper.wedged.since }, 'mount helper answers again');
+    helper.wedged = undefined;
   }
 
   private running(): Promise<Helper | undefined> {
@@ -152,7 +202,22 @@ export class MountHelper {
     const perl = onPath('perl');
     const numbers = MOUNT_HELPER_SYSCALLS[process.arch];
     if (!perl || !numbers) return this.fallBack(perl ? `no system call numbers for ${process.arch}` : 'no perl on PATH');
-    const child = spawn(perl, ['-e', MOUNT_HELPER_PROGRAM, String(process.pid), ...numbers.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let spawned;
+    try {
+      spawned = spawn(perl, ['-e', MOUNT_HELPER_PROGRAM, String(process.pid), ...numbers.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    } catch (error) {
+      return this.notStarted(error);
+    }
+    // Heard before anything else: a spawn that failed (EMFILE) has no streams, and an unheard 'error' ends the plugin.
+    let spawnError: unknown;
+    spawned.on('error', (error) => {
+      spawnError ??= error;
+    });
+    if (spawned.pid === undefined || !spawned.stdin || !spawned.stdout || !spawned.stderr) {
+      await new Promise((resolve) => setImmediate(resolve));
+      return this.notStarted(spawnError);
+    }
+    const child = spawned;
     const helper: Helper = { child, pending: new Map() };
     // Never what keeps a process alive: a call in flight has its timer for that.
     child.unref();
@@ -186,7 +251,8 @@ export class MountHelper {
     this.failedStarts = 0;
     child.once('exit', (code, signal) => this.abandon(helper, `the helper exited (${signal ?? code}) before answering`, false));
     this.helper = helper;
-    this.log.debug({ pid: child.pid }, 'mount helper started');
+    // Not `pid`: the logger's own `pid` (the plugin's) would be repeated, and JSON readers keep the last.
+    this.log.debug({ helperPid: child.pid }, 'mount helper started');
     return helper;
   }
 
@@ -195,7 +261,8 @@ export class MountHelper {
     helper.child.stdout.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
-        answer(helper, buffered.slice(0, end));
+        this.answered(helper);
+        answer(helper, buffered.slice(0, end), this.log);
         buffered = buffered.slice(end + 1);
       }
     });
@@ -208,12 +275,24 @@ export class MountHelper {
    */
   private abandon(helper: Helper, why: string, kill: boolean): void {
     if (kill) helper.child.kill('SIGKILL');
+    if (helper.wedged) clearTimeout(helper.wedged.killTimer);
+    helper.wedged = undefined;
     if (this.helper === helper) this.helper = undefined;
     for (const [id, call] of helper.pending) {
       helper.pending.delete(id);
       clearTimeout(call.timer);
       call.reject(new NixmountError('Internal', `${call.shown}: ${why}`));
     }
+  }
+
+  /**
+   * The system would not start a process (out of descriptors, processes or memory): not
+   * the helper's fault, so not counted against it; util-linux takes this call (and most
+   * likely fails the same way, which its caller reports), and the next call tries again.
+   */
+  private notStarted(error: unknown): undefined {
+    this.log.warn({ err: error }, 'mount helper could not be started; util-linux does this call');
+    return undefined;
   }
 
   private fallBack(reason: string): undefined {
@@ -223,13 +302,21 @@ export class MountHelper {
   }
 }
 
-/** `<id> <errno> <strerror>` settles call `<id>`: errno 0 is success. */
-function answer(helper: Helper, line: string): void {
+/**
+ * `<id> <errno> <strerror>` settles call `<id>`: errno 0 is success; ETIMEDOUT says the
+ * helper dropped it past its deadline, so util-linux makes it.
+ */
+function answer(helper: Helper, line: string, log: Logger): void {
   const [id = '', errno = '', ...message] = line.split(' ');
   const call = helper.pending.get(id);
-  if (!call) return;
+  if (!call) {
+    // Given to util-linux already: only a system call that hung and then completed answers 0 here.
+    if (errno === '0') log.warn({ id }, 'mount helper made a call after util-linux was given it');
+    return;
+  }
   helper.pending.delete(id);
   clearTimeout(call.timer);
-  if (errno === '0') call.resolve();
+  if (errno === '0') call.resolve(true);
+  else if (errno === String(constants.errno.ETIMEDOUT)) call.resolve(false);
   else call.reject(new NixmountError('Internal', `${call.shown}: ${message.join(' ')} (errno ${errno})`));
 }

@@ -6,6 +6,7 @@ import { status } from '@grpc/grpc-js';
 import { pushSigned, signingKey, startBinaryCache } from '../helpers/binary-cache.js';
 import { mountsBelow } from '../helpers/mounts.js';
 import { buildFixture } from '../helpers/nix.js';
+import { freePort } from '../helpers/ports.js';
 import { parseExposition, sample, seriesOf, type Samples } from '../helpers/prometheus.js';
 import { nixmount, startServeProcess } from '../helpers/serve-process.js';
 import { publishRequest } from '../helpers/sources.js';
@@ -14,14 +15,6 @@ import { tempDir } from '../helpers/temp.js';
 // A real `nixmount serve --metrics-address`, scraped over loopback HTTP after known
 // operations: a node with its own (chroot) store substitutes the fixture from a signed
 // loopback cache, publishes it at two targets, restarts, fails one publish, unpublishes.
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function scrape(port: number): Promise<Samples> {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);

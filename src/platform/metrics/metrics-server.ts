@@ -4,6 +4,22 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../core/ports/logger.js';
 import type { ListenAddress } from '../../settings/listen-address.js';
 
+/**
+ * Bounds for a port anyone on the pod network may reach. Every connection holds a file
+ * descriptor of the plugin, which needs them for its mounts and children: Prometheus
+ * scrapes over one connection at a time, so a few suffice, and one that sends nothing
+ * useful (a request never finished, a keep-alive left open) is closed within seconds.
+ */
+export const METRICS_LIMITS = {
+  maxConnections: 16,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  idleSocketTimeoutMs: 10_000,
+  /** How often Node looks for requests past their header or request timeout (its default is 30 s). */
+  checkIntervalMs: 1_000,
+} as const;
+
 /** Plain HTTP serving `GET /metrics` in Prometheus' text format; nothing else. */
 export class MetricsServer {
   private constructor(
@@ -13,7 +29,12 @@ export class MetricsServer {
   ) {}
 
   static async start(registry: Registry, address: ListenAddress, log: Logger): Promise<MetricsServer> {
-    const server = createServer((request, response) => {
+    const server = createServer({
+      headersTimeout: METRICS_LIMITS.headersTimeoutMs,
+      requestTimeout: METRICS_LIMITS.requestTimeoutMs,
+      keepAliveTimeout: METRICS_LIMITS.keepAliveTimeoutMs,
+      connectionsCheckingInterval: METRICS_LIMITS.checkIntervalMs,
+    }, (request, response) => {
       const path = (request.url ?? '/').split('?')[0];
       if (path !== '/metrics') return void response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: metrics are at /metrics\n');
       if (request.method !== 'GET' && request.method !== 'HEAD') return void response.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -25,10 +46,15 @@ export class MetricsServer {
         },
       );
     });
+    // Connections past the cap are closed as they arrive; idle ones are destroyed at the timeout.
+    server.maxConnections = METRICS_LIMITS.maxConnections;
+    server.setTimeout(METRICS_LIMITS.idleSocketTimeoutMs);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ port: address.port, ...(address.host ? { host: address.host } : {}) }, () => {
         server.off('error', reject);
+        // An accept that fails (EMFILE) is an 'error' event: heard, it costs one connection, not the plugin.
+        server.on('error', (error) => log.warn({ err: error }, 'metrics: accepting a connection failed'));
         resolve();
       });
     }).catch((error: unknown) => {
