@@ -7,6 +7,7 @@ import { KubeletHarness, pod } from '../helpers/kubelet-harness.js';
 import { mountsBelow } from '../helpers/mounts.js';
 import { buildFixture, nixEnv, type Fixture } from '../helpers/nix.js';
 import { NomadClientSim } from '../helpers/nomad-harness.js';
+import { assertOk, node as hostVolumeNode, request } from '../adapters/nomad-host/host-volume-node.js';
 import { allocId, csiClaim, group, shippedJob, shippedVolume } from '../adapters/nomad/shipped-jobs.js';
 import { addServeFlags, CLI, daemonSetPluginArgs, hostMountsAt, hostMountsBelow, nixosNode, nomadJobArgs, setFlag, sharedDir, startInOwnNamespace, type NixosNode } from './nixos-node.js';
 
@@ -15,7 +16,8 @@ import { addServeFlags, CLI, daemonSetPluginArgs, hostMountsAt, hostMountsBelow,
 // (`mount --bind D D; mount --make-shared D`, a chroot store below it whose nix/store is a
 // read-only bind of itself), publishes read-only and read-write volumes that share the
 // store's inodes, and the host's mount table below D stays as it was, but for the volume
-// targets: the store's bind is still there, still read-only. Serial: real mounts and Nix.
+// targets: the store's bind is still there, still read-only. The host volume plugin runs
+// in the host's namespace as Nomad starts it. Serial: real mounts and Nix.
 
 function dataFile(fixture: Fixture): string {
   const data = fixture.closure.find((path) => path.includes('fixture-data'))!;
@@ -140,4 +142,18 @@ test.serial('shared tree, `nixmount publish` in the host\'s namespace: RO and RW
   for (const name of ['ro', 'rw']) t.is((await execa('node', [CLI, 'unpublish', '--target', join(targets[0]!, name)], { env, reject: false })).exitCode, 0);
   t.deepEqual(await mountsBelow(targets[0]!), []);
   await assertHostUnchanged(t, node, before, [staging(node)], 'after unpublishing');
+});
+
+test.serial('shared tree, Nomad host volume plugin (in the host\'s namespace): the created volume shares the store\'s inodes; the host\'s store bind stays read-only and its mounts unchanged', async (t) => {
+  const fixture = await buildFixture('-nixos-shared');
+  const node = await sharedNode(t, fixture);
+  const before = await hostMountsBelow(node.root, [staging(node)]);
+  const n = await hostVolumeNode(t, { store: `local?root=${node.root}`, 'state-dir': join(node.root, 'nix/var/nixmount') }, node.root);
+  const req = request({ paths: fixture.root });
+  const path = join(n.volumesDir, req.id);
+  assertOk(t, await n.client.create(req));
+  t.is((await stat(join(path, 'store', dataFile(fixture)))).ino, (await stat(join(node.store, dataFile(fixture)))).ino);
+  await assertHostUnchanged(t, node, before, [staging(node)], 'while created');
+  assertOk(t, await n.client.delete(req, path));
+  await assertHostUnchanged(t, node, before, [staging(node)], 'after deleting');
 });
