@@ -11,9 +11,8 @@
 #   directory, <data_dir>/client/csi/node/<plugin id>. Replace /opt/nomad/data (the data_dir
 #   of HashiCorp's packages) with your clients' data_dir, in both places below.
 # - Nomad sets CSI_ENDPOINT=unix://<data_dir>/client/csi/plugins/<alloc id>/csi.sock.
-# - own-store: on NixOS /nix/store is a read-only bind of itself; in the host's namespace
-#   nixmount first runs itself again under `unshare --mount --propagation unchanged`, and
-#   unmounts that bind only there (the host keeps it). Elsewhere it does nothing.
+# - own-store: on NixOS /nix/store is a read-only bind of itself; it logs how views reach the
+#   store (linked in a private mount namespace of their own) and changes no mount.
 job "nixmount-binary" {
   type        = "system"
   datacenters = ["*"]

@@ -34,8 +34,8 @@ job "nixmount" {
         ports      = ["metrics"]
 
         # own-store: on NixOS /nix/store is a read-only bind of itself and hardlinks from it
-        # into the state dir would fail (EXDEV); in this container's mount namespace only,
-        # the bind is made private and unmounted (the host keeps it). Elsewhere a no-op.
+        # into the state dir would fail (EXDEV); views are linked in a private mount
+        # namespace of their own instead. It changes no mount.
         args = [
           "own-store", "--store-dir", "/nix/store", "--",
           "serve",

@@ -1,6 +1,6 @@
 import { access, constants, realpath, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { planStoreMount } from '../cli/own-store.js';
+import { dirname, join } from 'node:path';
+import { planStoreMount } from '../platform/store-self-bind.js';
 import { mountContaining, pathMount, readMountInfo, type MountEntry } from '../platform/mountinfo.js';
 import { physicalRoot } from '../platform/nix-settings.js';
 import { ok, problem, reason, type Check } from './check.js';
@@ -17,7 +17,8 @@ function describe(entry: MountEntry | undefined): string {
  * Views are hardlinks into the store, and link(2) never crosses a mount, even between two
  * mounts of one filesystem: the state dir (or, before serve makes it, where it will be made)
  * must be on the very mount the store's files are on. NixOS's read-only bind of /nix/store
- * onto itself is such a second mount, which `nixmount own-store` removes in the plugin's namespace.
+ * onto itself is such a second mount; views reach around it (store-link-namespace.ts) when the
+ * state dir is on the mount that holds the store's parent directory, and that is fine.
  */
 export function stateDirCheck(stateDir: string, storeUri: string): Check {
   const storeDir = join(physicalRoot(storeUri), 'nix/store');
@@ -45,12 +46,11 @@ export function stateDirCheck(stateDir: string, storeUri: string): Check {
           `set --state-dir to a directory on the store's filesystem, e.g. ${join(physicalRoot(storeUri), 'nix/var/nixmount')}`,
         );
       }
-      if (store.exists && planStoreMount(entries, storeReal).action === 'unmount') {
-        return problem(
-          NAME,
-          `${storeDir} is a bind mount of itself (NixOS mounts it read-only so); a hardlink from it into ${stateDir} crosses that mount and fails (EXDEV)`,
-          `run serve as \`nixmount own-store --store-dir ${storeDir} -- serve …\` (the DaemonSet and the Nomad jobs do), which removes the bind in the plugin's namespace only; to see what serve sees, run doctor the same way: \`nixmount own-store -- doctor …\``,
-        );
+      if (store.exists && planStoreMount(entries, storeReal).action === 'self-bind') {
+        const parentMount = await pathMount(dirname(storeReal));
+        if (parentMount?.mountId === stateMount?.mountId) {
+          return ok(NAME, `${storeDir} is a bind mount of itself (as NixOS mounts it) and ${where} is on the mount that holds its directory: views hardlink into it from a private mount namespace, changing no mount here`);
+        }
       }
       return problem(
         NAME,

@@ -1,6 +1,6 @@
 import { access, constants, opendir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { planStoreMount } from '../cli/own-store.js';
+import { planStoreMount } from '../platform/store-self-bind.js';
 import { readMountInfo } from '../platform/mountinfo.js';
 import { nixConfig, physicalRoot, type NixSettings } from '../platform/nix-settings.js';
 import type { ProcessRunner } from '../platform/process-runner.js';
@@ -51,9 +51,9 @@ export function storeCheck(runner: ProcessRunner, settings: NixSettings): Check 
       let note = '';
       if (storeDenied === 'EROFS') {
         // NixOS mounts the store as a read-only bind of itself; Nix (as root) writes through a remount
-        // of its own, and own-store removes the bind in the plugin's namespace.
+        // of its own, and views reach around the bind (store-link-namespace.ts).
         const plan = planStoreMount(await readMountInfo(), storeDir);
-        if (plan.action !== 'unmount') return problem(NAME, `${shown} is on a read-only filesystem`, 'mount the node\'s /nix into the plugin read-write');
+        if (plan.action !== 'self-bind') return problem(NAME, `${shown} is on a read-only filesystem`, 'mount the node\'s /nix into the plugin read-write');
         note = ' (a read-only bind of itself, as NixOS mounts it: Nix writes through its own remount)';
       } else if (storeDenied) {
         return problem(NAME, `${shown} is not writable (${storeDenied})`, 'run the plugin as root with the node\'s /nix mounted read-write');

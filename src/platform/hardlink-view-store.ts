@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import { FailedPreconditionError, CommandFailedError } from '../core/errors.js';
 import { ProcessRunner } from './process-runner.js';
+import { StoreLinkNamespace } from './store-link-namespace.js';
 import type { SweepResult, ViewContents, ViewStore } from '../core/ports/view-store.js';
 import { NodeSettings } from '../core/settings.js';
 import { storePathName } from '../core/store-path.js';
@@ -38,6 +39,8 @@ export class HardlinkViewStore implements ViewStore {
   ) {
     this.dir = join(settings.stateDir, 'views');
   }
+
+  private readonly linkNamespace = new StoreLinkNamespace();
 
   nixDir(key: string): string {
     return join(this.dir, key, 'nix');
@@ -161,12 +164,14 @@ export class HardlinkViewStore implements ViewStore {
   }
 
   private async hardlink(sources: string[], destination: string): Promise<void> {
+    const cp = ['cp', '--archive', '--link', '--no-dereference', '--target-directory', destination, ...sources];
+    const prefix = await this.linkNamespace.prefixFor(dirname(sources[0]!), destination);
     try {
-      await this.runner.run('cp', ['--archive', '--link', '--no-dereference', '--target-directory', destination, ...sources]);
+      await this.runner.run([...prefix, ...cp][0]!, [...prefix, ...cp].slice(1));
     } catch (error) {
       if (error instanceof CommandFailedError && /cross-device/i.test(error.stderr)) {
         throw new FailedPreconditionError(
-          `the state directory ${this.dir} and the node store are on different mounts (another filesystem, or a bind mount such as NixOS's read-only bind of /nix/store); views need hardlinks into the store (on NixOS run the plugin under \`nixmount own-store\`)`,
+          `the state directory ${this.dir} and the node store are on different mounts (another filesystem, or a bind mount such as NixOS's read-only bind of /nix/store); views need hardlinks into the store (a bind of the store onto itself, as on NixOS, is reached around only when the state directory is on the mount that holds the store's parent directory)`,
           { cause: error },
         );
       }

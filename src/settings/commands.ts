@@ -61,7 +61,7 @@ export const RAW_COMMANDS: readonly RawCommandSpec[] = [
   },
   {
     name: 'own-store',
-    summary: 'on NixOS-style nodes, unmount the store\'s bind of itself in this mount namespace, then run the command after `--`',
+    summary: 'say how views reach the store (a NixOS bind of itself included; no mount changes), then run the command after `--`',
     load: async () => (await import('../cli/own-store.js')).ownStore,
   },
 ];

@@ -13,16 +13,17 @@ import { allocId, csiClaim, group, shippedJob, shippedVolume } from '../adapters
 import { addServeFlags, CLI, daemonSetPluginArgs, hostMountsAt, nixosNode, nomadJobArgs, setFlag, sharedDir, startInOwnNamespace } from './nixos-node.js';
 
 // NixOS mounts /nix/store as a read-only bind of itself. A hardlink from it into the state
-// dir (/nix/var/nixmount) crosses that mount: EXDEV, read-only or not. The shipped
-// artefacts run `nixmount own-store -- serve …`, which unmounts the bind in the plugin's
-// own mount namespace. These tests run them on a simulated NixOS node (a chroot store).
+// dir (/nix/var/nixmount) crosses that mount: EXDEV, read-only or not. Views are linked in
+// a private mount namespace holding a second, non-recursive bind of the store's parent;
+// no mount is changed anywhere else. These tests run the shipped artefacts on a simulated
+// NixOS node (a chroot store); nixos-shared-tree.test.ts does so below a shared mount.
 
 function dataFile(fixture: Fixture): string {
   const data = fixture.closure.find((path) => path.includes('fixture-data'))!;
   return join(data.slice('/nix/store/'.length), 'share/greeting');
 }
 
-test('simulation check: on the read-only self-bind a plain `nixmount serve` cannot publish (EXDEV), as on NixOS', async (t) => {
+test('on the read-only self-bind a plain `nixmount serve` (no own-store) publishes too, sharing the store\'s inodes', async (t) => {
   const fixture = await buildFixture('-nixos');
   const node = await nixosNode(t, [fixture.root]);
   const kubeletDir = join(node.root, 'var/lib/kubelet');
@@ -34,12 +35,14 @@ test('simulation check: on the read-only self-bind a plain `nixmount serve` cann
   const kubelet = new KubeletHarness({ client: plugin.client, kubeletDir, nodeName: 'nixos-1' });
   const p = pod({ name: 'ro', volumes: [{ name: 'nix', readOnly: true, volumeAttributes: { paths: fixture.root } }] });
   const outcome = await kubelet.mountVolume(p, p.volumes[0]!);
-  t.not(outcome.code, status.OK);
-  t.regex(outcome.details, /and the node store are on different mounts .*read-only bind of \/nix\/store.*nixmount own-store/);
+  t.is(outcome.code, status.OK, outcome.details);
+  t.is((await stat(join(kubelet.targetPath(p, p.volumes[0]!), 'store', dataFile(fixture)))).ino, (await stat(join(node.store, dataFile(fixture)))).ino);
+  t.is((await kubelet.unmountVolume(p, p.volumes[0]!)).code, status.OK);
   t.deepEqual(await mountsBelow(kubeletDir), [kubeletDir]);
+  t.true((await hostMountsAt(node.store))[0]!.includes('ro'));
 });
 
-test('NixOS node, shipped DaemonSet args: own-store unmounts the bind in the plugin\'s namespace only; kubelet publishes RO and RW, same inodes, unpublishes, nothing left; the host\'s bind stays read-only', async (t) => {
+test('NixOS node, shipped DaemonSet args: own-store changes no mount; kubelet publishes RO and RW, same inodes, unpublishes, nothing left; the host\'s bind stays read-only', async (t) => {
   const fixture = await buildFixture('-nixos');
   const node = await nixosNode(t, [fixture.root]);
   const kubeletDir = join(node.root, 'var/lib/kubelet');
@@ -53,7 +56,7 @@ test('NixOS node, shipped DaemonSet args: own-store unmounts the bind in the plu
   args = setFlag(args, 'endpoint', `unix://${node.root}/csi.sock`);
   args = setFlag(args, 'node-id', 'nixos-1');
   const plugin = await startInOwnNamespace(t, addServeFlags(args, [`--store=local?root=${node.root}`]), join(node.root, 'csi.sock'));
-  t.regex(plugin.stderr(), /unmounted the store's bind of itself in this mount namespace only/);
+  t.regex(plugin.stderr(), /views are linked in a private mount namespace through a second bind of its parent; no mount here changes/);
   t.deepEqual(await hostMountsAt(node.store), [(await hostMountsAt(node.store))[0]!]);
   t.true((await hostMountsAt(node.store))[0]!.includes('ro'), 'the host keeps its read-only bind');
 
@@ -105,39 +108,30 @@ test('NixOS node, shipped Nomad job args: stage once, two allocations read the c
   t.true((await hostMountsAt(node.store))[0]!.includes('ro'));
 });
 
-test('own-store in the host\'s mount namespace (Nomad raw_exec) runs itself again under unshare: the command runs, the host\'s bind stays read-only', async (t) => {
+test('own-store in the host\'s mount namespace (Nomad raw_exec) runs the command there and changes no mount', async (t) => {
   const fixture = await buildFixture('-nixos');
   const node = await nixosNode(t, [fixture.root]);
+  const before = await hostMountsAt(node.store);
   const result = await execa('node', [CLI, 'own-store', '--store-dir', node.store, '--', 'k8s', 'manifests'], { env: { ...nixEnv, NIXMOUNT_LOG_LEVEL: 'info' }, reject: false });
   t.is(result.exitCode, 0, result.stderr);
-  t.regex(result.stderr, /this is the host's mount namespace: running again in a namespace of its own/);
-  t.regex(result.stderr, /unmounted the store's bind of itself in this mount namespace only/);
+  t.regex(result.stderr, /the store is a bind mount of itself \(NixOS\).*no mount here changes/);
   t.regex(result.stdout, /kind: DaemonSet/);
-  t.is((await hostMountsAt(node.store)).length, 1);
-  t.true((await hostMountsAt(node.store))[0]!.includes('ro'));
-});
-
-test('own-store never unmounts in its parent\'s namespace: when running again gave it none, it refuses', async (t) => {
-  const fixture = await buildFixture('-nixos');
-  const node = await nixosNode(t, [fixture.root]);
-  const result = await execa('node', [CLI, 'own-store', '--store-dir', node.store, '--', 'k8s', 'manifests'], { env: { ...nixEnv, NIXMOUNT_OWN_STORE_RERUN: '1' }, reject: false });
-  t.is(result.exitCode, 1);
-  t.regex(result.stderr, /shares its parent's\), so unmounting it here could change the host; running under unshare did not give it one/);
-  t.true((await hostMountsAt(node.store))[0]!.includes('ro'));
+  t.deepEqual(await hostMountsAt(node.store), before);
+  t.true(before[0]!.includes('ro'));
 });
 
 const table = (lines: string[]) => parseMountInfo(lines.map((l, i) => `${20 + i} 1 8:1 ${l}`).join('\n'));
 
-test('planStoreMount: unmount only a bind of the very directory it covers', (t) => {
+test('planStoreMount: a self-bind only when every mount there binds the very directory it covers', (t) => {
   // NixOS itself: / is the root filesystem, /nix/store a bind of its own directory.
   const nixos = table(['/ / rw - ext4 /dev/vda rw', '/nix/store /nix/store ro,relatime - ext4 /dev/vda rw']);
-  t.deepEqual(planStoreMount(nixos, '/nix/store'), { action: 'unmount', count: 1 });
+  t.deepEqual(planStoreMount(nixos, '/nix/store'), { action: 'self-bind', count: 1 });
   // In the plugin's container: the host's /nix is a hostPath bind, the store bind comes along (rbind).
   const container = table(['/ / rw - overlay overlay rw', '/nix /nix rw - ext4 /dev/vda rw', '/nix/store /nix/store ro - ext4 /dev/vda rw']);
-  t.deepEqual(planStoreMount(container, '/nix/store'), { action: 'unmount', count: 1 });
+  t.deepEqual(planStoreMount(container, '/nix/store'), { action: 'self-bind', count: 1 });
   // Not a mount point: nothing to do.
   t.like(planStoreMount(table(['/ / rw - ext4 /dev/vda rw']), '/nix/store'), { action: 'none' });
-  // Another filesystem or another directory over the store: unmounting would change what the store holds.
+  // Another filesystem or another directory over the store: a bind of the parent would show other files.
   t.like(planStoreMount(table(['/ / rw - ext4 /dev/vda rw', '/ /nix/store rw - ext4 /dev/vdb rw']), '/nix/store'), { action: 'keep' });
   t.like(planStoreMount(table(['/ / rw - ext4 /dev/vda rw', '/srv/other /nix/store ro - ext4 /dev/vda rw']), '/nix/store'), { action: 'keep' });
 });

@@ -23,13 +23,28 @@ export interface NixosNode {
  * A simulated NixOS node: a chroot store holding `paths`, whose nix/store is then made a
  * read-only bind mount of itself, as NixOS boots it. Unmounted with the temp dir.
  */
-export async function nixosNode(t: ExecutionContext, paths: string[]): Promise<NixosNode> {
+export async function nixosNode(t: ExecutionContext, paths: string[], options: { shared?: boolean } = {}): Promise<NixosNode> {
   const root = await realpath(await tempDir(t, 'nixmount-nixos-'));
+  // A systemd host's / is a shared mount: every mount below it, the store's bind included,
+  // has propagation peers. Made first, so the store's bind is made below a shared mount.
+  if (options.shared) await sharedDir(root);
   await copyToChrootStore(root, paths);
   const store = join(root, 'nix/store');
   await execa('mount', ['--bind', store, store]);
   await execa('mount', ['-o', 'remount,bind,ro', store]);
   return { root, store };
+}
+
+/**
+ * The host's mounts below `root` (mount point, what is mounted, per-mount options and
+ * propagation), leaving out those below `except` (the volume targets a test publishes):
+ * two snapshots are equal when nothing else in the host's mount table below `root` changed.
+ */
+export async function hostMountsBelow(root: string, except: string[] = []): Promise<string[]> {
+  return (await readMountInfo())
+    .filter((e) => (e.mountPoint === root || e.mountPoint.startsWith(`${root}/`)) && !except.some((x) => e.mountPoint.startsWith(`${x}/`)))
+    .map((e) => `${e.mountPoint} ${e.source}:${e.root} ${e.options.join(',')} ${e.optionalFields.join(' ') || 'private'}`)
+    .sort();
 }
 
 /** The mounts at `path` in the test's (the host's) namespace, with their per-mount options. */
@@ -101,8 +116,9 @@ export interface PluginProcess {
  * Runs `nixmount …args` as the plugin's container would: in a mount namespace of its own
  * (`unshare --mount`, mounts copied with their propagation, so shared dirs stay shared).
  */
-export async function startInOwnNamespace(t: ExecutionContext, args: string[], socket: string, env: Record<string, string> = {}): Promise<PluginProcess> {
-  const child = execa('unshare', ['--mount', '--propagation', 'unchanged', '--', 'node', CLI, ...args], {
+export async function startInOwnNamespace(t: ExecutionContext, args: string[], socket: string, env: Record<string, string> = {}, namespace: 'own' | 'host' = 'own'): Promise<PluginProcess> {
+  const wrapper = namespace === 'own' ? ['unshare', '--mount', '--propagation', 'unchanged', '--', 'node'] : ['node'];
+  const child = execa(wrapper[0]!, [...wrapper.slice(1), CLI, ...args], {
     env: { ...nixEnv, NIXMOUNT_LOG_LEVEL: 'info', ...env },
     reject: false,
     all: true,

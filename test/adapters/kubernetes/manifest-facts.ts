@@ -86,7 +86,7 @@ export function checkManifestFacts(t: ExecutionContext, manifests: ParsedManifes
   const plugin = containers.find((c) => c.args?.includes('serve'))!;
   t.truthy(plugin, 'a container runs `nixmount serve`');
   t.deepEqual(plugin.command, ['nixmount']);
-  // NixOS nodes: serve runs behind own-store, which unmounts the store's self-bind in the container only.
+  // NixOS nodes: serve runs behind own-store, which says how views reach the store's self-bind and changes no mount.
   t.deepEqual(plugin.args.slice(0, 4), ['own-store', '--store-dir=/nix/store', '--', 'serve']);
   const args = flags(plugin.args);
   t.is(args.get('orchestrator'), 'kubernetes');

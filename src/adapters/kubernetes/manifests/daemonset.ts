@@ -65,7 +65,7 @@ function pluginContainer(options: ManifestOptions): Record<string, unknown> {
     image: options.image,
     command: ['nixmount'],
     args: noted(
-      "own-store: on NixOS /nix/store is a read-only bind of itself, and hardlinks from it into the\nstate dir would cross that mount (EXDEV). In this container's own mount namespace only, the\nbind is unmounted (made private first, so the host keeps it); elsewhere it does nothing.",
+      "own-store: on NixOS /nix/store is a read-only bind of itself, and hardlinks from it into the\nstate dir would cross that mount (EXDEV). Views are linked in a private mount namespace\nof their own instead; own-store only logs that and changes no mount.",
       [
       'own-store',
       `--store-dir=${NIX_DIR}/store`,
