@@ -1,5 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { CsiClient, mountCapability } from '../../helpers/csi-client.js';
@@ -305,5 +306,28 @@ test.serial('a serve in a mount namespace of its own made with --propagation unc
   child.kill('SIGTERM');
   t.is((await child).exitCode, 0);
   await execa('umount', [n.volumesDir]);
+  await assertNothingLeft(t, n);
+});
+
+test.serial('a host volume plugin connection that never sends its request (nc -U, half a line typed) does not keep serve from stopping: SIGTERM exits within the grace', async (t) => {
+  const n = await node(t);
+  const serve = await startServe(t, n);
+  const socketPath = join(n.stateDir, 'host-volume', 'plugin.sock');
+  for (let i = 0; i < 100 && !(await exists(socketPath)); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  const idle = connect(socketPath);
+  idle.on('error', () => undefined);
+  t.teardown(() => idle.destroy());
+  await new Promise<void>((resolve) => idle.once('connect', () => resolve()));
+  idle.write('{"operation"');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  serve.client.close();
+  const started = Date.now();
+  // Not child.kill: execa would SIGKILL it 5 s later, which is what this test must not count as stopping.
+  process.kill(serve.child.pid!, 'SIGTERM');
+  // serve's grace is 10 s; it needs none of it here (the client has no operation under way).
+  const exited = await Promise.race([serve.child.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 13_000))]);
+  t.true(exited, `serve still running ${Date.now() - started} ms after SIGTERM`);
+  t.is(serve.child.exitCode, 0);
+  t.false(await exists(socketPath), 'the socket is gone with serve');
   await assertNothingLeft(t, n);
 });
