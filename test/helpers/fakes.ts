@@ -212,8 +212,13 @@ function attribute(mount: { source: string; upper?: string; foreign?: string }):
 export class FakeVolumeDirs implements VolumeDirs {
   readonly targets = new Set<string>();
   readonly overlays = new Set<string>();
+  /** Holds createTarget open (a publish past its checks, before its record), to catch a call racing it. */
+  createTargetGate?: Deferred;
+  createTargetCalls = 0;
 
   async createTarget(targetPath: string): Promise<boolean> {
+    this.createTargetCalls++;
+    await this.createTargetGate?.promise;
     if (this.targets.has(targetPath)) return false;
     this.targets.add(targetPath);
     return true;
