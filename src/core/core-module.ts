@@ -5,6 +5,7 @@ import { EvaluationCache } from './evaluation-cache.js';
 import { MountLifecycle } from './mount-lifecycle.js';
 import { NodeEventHub } from './node-event-hub.js';
 import { NodeRecovery } from './node-recovery.js';
+import { PathLocks } from './path-locks.js';
 import { NodeEvents } from './ports/node-events.js';
 import { RealisationTracker } from './realisation-tracker.js';
 import { Resolver } from './resolver.js';
@@ -26,6 +27,7 @@ export const coreModule = new ContainerModule((bind) => {
   bind(VolumeController).toSelf().inSingletonScope();
   bind(VolumeStager).toSelf().inSingletonScope();
   bind(MountLifecycle).toSelf().inSingletonScope();
+  bind(PathLocks).toSelf().inSingletonScope();
   bind(NodeRecovery).toSelf().inSingletonScope();
   bind(NodeEvents).to(NodeEventHub).inSingletonScope();
   bind(StoreGarbageCollector).toSelf().inSingletonScope();

@@ -6,18 +6,29 @@ import { Logger } from './ports/logger.js';
 import { NodeEvents, type PublishPhases } from './ports/node-events.js';
 import { VolumeDirs, type HeldTarget, type VolumeUsage } from './ports/volume-dirs.js';
 import { VolumeState, type VolumeRecord } from './ports/volume-state.js';
+import { mountClaims } from './mount-claims.js';
 import { MountLifecycle } from './mount-lifecycle.js';
+import { PathLocks, type WhenBusy } from './path-locks.js';
+import { quote } from './quote.js';
 import { ViewManager, type AcquiredView } from './view-manager.js';
 import { volumeKey } from './view-key.js';
+import { VolumeStager } from './volume-stager.js';
 import { specFingerprint } from './volume-spec.js';
-import { SINGLE_TARGET_MODES, type PublishRequest, type PublishResult } from './volume-request.js';
+import { SINGLE_TARGET_MODES, type PublishRequest, type PublishResult, type StagedView } from './volume-request.js';
 
 const READER_MODES = new Set(['single-node-reader-only', 'multi-node-reader-only']);
+
+export interface UnpublishOptions {
+  /** What to do when another operation holds the target (see PathLocks); refused unless given. */
+  whenBusy?: WhenBusy;
+}
 
 /**
  * The publish pipeline: resolve → realise → closure → view → record → mount, and
  * its reverse, through the one mount lifecycle that staging shares. Target paths
- * arrive canonical (the adapter checked them).
+ * arrive canonical (the adapter checked them). Every publish and unpublish holds the
+ * node's path locks (mountClaims) for its whole run, whoever calls it: two calls on one
+ * target would stack mounts and overwrite one record.
  */
 @injectable()
 export class VolumePublisher {
@@ -25,6 +36,8 @@ export class VolumePublisher {
     @inject(ClosureSource) private readonly source: ClosureSource,
     @inject(ViewManager) private readonly views: ViewManager,
     @inject(MountLifecycle) private readonly lifecycle: MountLifecycle,
+    @inject(PathLocks) private readonly locks: PathLocks,
+    @inject(VolumeStager) private readonly stager: VolumeStager,
     @inject(VolumeDirs) private readonly dirs: VolumeDirs,
     @inject(VolumeState) private readonly state: VolumeState,
     @inject(Clock) private readonly clock: Clock,
@@ -32,8 +45,19 @@ export class VolumePublisher {
     @inject(Logger) private readonly log: Logger,
   ) {}
 
-  /** Publishes, and tells the node's listeners how it went (see NodeEvents). */
+  /** Publishes, and tells the node's listeners how it went (see NodeEvents). A busy target is refused or waited for (`request.whenBusy`). */
   async publish(request: PublishRequest, log: Logger = this.log): Promise<PublishResult> {
+    const asked = performance.now();
+    const claim = mountClaims.publish(request.targetPath, request.stagingPath);
+    return this.locks.run(claim, `publish of volume ${quote(request.volumeId)}`, request.whenBusy ?? 'refuse', () => {
+      // A caller's own deadline counts the time spent waiting for the path.
+      const waited = performance.now() - asked;
+      const realiseWaitMs = request.realiseWaitMs === undefined || waited < 1 ? request.realiseWaitMs : Math.max(1, request.realiseWaitMs - waited);
+      return this.publishLocked({ ...request, ...(realiseWaitMs === undefined ? {} : { realiseWaitMs }) }, log);
+    });
+  }
+
+  private async publishLocked(request: PublishRequest, log: Logger): Promise<PublishResult> {
     const started = performance.now();
     const workload = request.workload ?? {};
     const phase = phaseTimer();
@@ -78,13 +102,15 @@ export class VolumePublisher {
 
   private async publishHeld(request: PublishRequest, held: HeldTarget, log: Logger, phase: PhaseTimer): Promise<PublishResult & { readonly: boolean; paths: number; phases: PublishPhases }> {
     const key = volumeKey(request.targetPath);
+    // Read under the lock on the staging path, so no unstage releases the view between this and the mount.
+    const staged: StagedView | undefined = request.stagingPath === undefined ? undefined : this.stager.stagedView(request.volumeId, request.stagingPath);
     const readonly = request.readonly || READER_MODES.has(request.accessMode);
     const fingerprint = JSON.stringify({
       spec: specFingerprint(request.spec),
       readonly,
       mode: request.accessMode,
       flags: [...request.mountFlags].sort(),
-      ...(request.staged ? { staging: request.staged.stagingPath } : {}),
+      ...(staged ? { staging: staged.stagingPath } : {}),
     });
 
     const existing = this.state.get(key);
@@ -117,10 +143,10 @@ export class VolumePublisher {
     let view: AcquiredView;
     let paths = 0;
     phase.begin();
-    if (request.staged) {
-      roots = request.staged.roots;
+    if (staged) {
+      roots = staged.roots;
       phase.end('realise');
-      view = await this.views.acquireExisting(request.staged.viewKey);
+      view = await this.views.acquireExisting(staged.viewKey);
     } else {
       const prepared = await this.source.prepare(request.spec, log, {
         waitMs: request.realiseWaitMs,
@@ -152,7 +178,7 @@ export class VolumePublisher {
           roots,
           ...(made.overlayDir ? { overlayDir: made.overlayDir } : {}),
           createdPath: made.createdPath,
-          ...(request.staged ? { stagingPath: request.staged.stagingPath } : {}),
+          ...(staged ? { stagingPath: staged.stagingPath } : {}),
           publishedAt: this.clock.now().toISOString(),
         }),
       },
@@ -170,7 +196,11 @@ export class VolumePublisher {
    * Unmounts and forgets the volume at `targetPath`. Absent or already gone is OK
    * (idempotent); a target holding another volume is NOT_FOUND for this one.
    */
-  async unpublish(volumeId: string, targetPath: string, log: Logger = this.log): Promise<{ wasPublished: boolean }> {
+  async unpublish(volumeId: string, targetPath: string, log: Logger = this.log, options: UnpublishOptions = {}): Promise<{ wasPublished: boolean }> {
+    return this.locks.run(mountClaims.unpublish(targetPath), `unpublish of volume ${quote(volumeId)}`, options.whenBusy ?? 'refuse', () => this.unpublishLocked(volumeId, targetPath, log));
+  }
+
+  private async unpublishLocked(volumeId: string, targetPath: string, log: Logger): Promise<{ wasPublished: boolean }> {
     const started = performance.now();
     const outcome = await this.unpublishOnce(volumeId, targetPath, log);
     this.events.emit({ kind: 'unpublish-finished', volumeId, wasPublished: outcome.wasPublished, seconds: (performance.now() - started) / 1000 });

@@ -1,3 +1,4 @@
+import type { WhenBusy } from './path-locks.js';
 import type { Workload } from './ports/node-events.js';
 import type { VolumeSpec } from './volume-spec.js';
 
@@ -22,8 +23,11 @@ export interface PublishRequest {
   /** Extra mount flags from the capability (validated by the edge). */
   mountFlags: string[];
   spec: VolumeSpec;
-  /** Publish from a staged volume: mount its view without resolving the spec again. */
-  staged?: StagedView;
+  /**
+   * Publish from the volume staged at this (canonical) staging path: mount its view
+   * without resolving the spec again. FAILED_PRECONDITION when it is not staged there.
+   */
+  stagingPath?: string;
   /** Who asked, as the adapter read it (for the node's events; logs get it from the logger). */
   workload?: Workload;
   /**
@@ -31,6 +35,8 @@ export interface PublishRequest {
    * when the caller has its own deadline (a Nomad host volume's); the node's setting otherwise.
    */
   realiseWaitMs?: number;
+  /** What to do when another operation holds the target or the staging path (see PathLocks); refused unless given. */
+  whenBusy?: WhenBusy;
 }
 
 /** What NodeStageVolume left for the publishes from one staging path. */

@@ -6,7 +6,10 @@ import { Logger } from './ports/logger.js';
 import { StageState, type StageRecord } from './ports/stage-state.js';
 import type { HeldTarget } from './ports/volume-dirs.js';
 import { VolumeState } from './ports/volume-state.js';
+import { mountClaims } from './mount-claims.js';
 import { MountLifecycle } from './mount-lifecycle.js';
+import { PathLocks } from './path-locks.js';
+import { quote } from './quote.js';
 import { ViewManager, type AcquiredView } from './view-manager.js';
 import { volumeKey } from './view-key.js';
 import { specFingerprint, type VolumeSpec } from './volume-spec.js';
@@ -31,7 +34,9 @@ export interface StageResult {
  * resolves and realises the closure once per staging path, takes a durable hold on
  * its view and binds it read-only at the staging path; every publish from that
  * staging path then mounts the held view without resolving again. The mount
- * lifecycle is the publisher's: one rollback, one record, one unmount path.
+ * lifecycle is the publisher's: one rollback, one record, one unmount path. Stage and
+ * unstage hold the node's path locks (mountClaims), which also order them with the
+ * publishes from the staging path. Both are CSI calls, refused (ABORTED) when busy.
  */
 @injectable()
 export class VolumeStager {
@@ -39,19 +44,22 @@ export class VolumeStager {
     @inject(ClosureSource) private readonly source: ClosureSource,
     @inject(ViewManager) private readonly views: ViewManager,
     @inject(MountLifecycle) private readonly lifecycle: MountLifecycle,
+    @inject(PathLocks) private readonly locks: PathLocks,
     @inject(StageState) private readonly stages: StageState,
     @inject(VolumeState) private readonly volumes: VolumeState,
     @inject(Clock) private readonly clock: Clock,
     @inject(Logger) private readonly log: Logger,
   ) {}
 
-  async stage(request: StageRequest, log: Logger = this.log): Promise<StageResult> {
-    const held = await this.lifecycle.hold(request.stagingPath);
-    try {
-      return await this.stageHeld(request, held, log);
-    } finally {
-      held.release();
-    }
+  stage(request: StageRequest, log: Logger = this.log): Promise<StageResult> {
+    return this.locks.run(mountClaims.stage(request.stagingPath), `stage of volume ${quote(request.volumeId)}`, 'refuse', async () => {
+      const held = await this.lifecycle.hold(request.stagingPath);
+      try {
+        return await this.stageHeld(request, held, log);
+      } finally {
+        held.release();
+      }
+    });
   }
 
   private async stageHeld(request: StageRequest, held: HeldTarget, log: Logger): Promise<StageResult> {
@@ -130,7 +138,11 @@ export class VolumeStager {
    * order was broken, so the call is refused (FAILED_PRECONDITION) and retried later
    * rather than leaving mounts whose stage is gone.
    */
-  async unstage(volumeId: string, stagingPath: string, log: Logger = this.log): Promise<{ wasStaged: boolean }> {
+  unstage(volumeId: string, stagingPath: string, log: Logger = this.log): Promise<{ wasStaged: boolean }> {
+    return this.locks.run(mountClaims.unstage(stagingPath), `unstage of volume ${quote(volumeId)}`, 'refuse', () => this.unstageLocked(volumeId, stagingPath, log));
+  }
+
+  private async unstageLocked(volumeId: string, stagingPath: string, log: Logger): Promise<{ wasStaged: boolean }> {
     const record = this.stages.get(volumeKey(stagingPath));
     if (!record) {
       const unmounted = await this.lifecycle.detachUnrecorded(stagingPath, (key) => this.stages.get(key) !== undefined, log);

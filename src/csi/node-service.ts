@@ -41,16 +41,6 @@ export interface NodeServiceDeps {
 }
 
 /**
- * The in-flight lock key: the canonical target or staging path alone. Two volume ids
- * racing for one target must not both proceed (they would stack mounts and overwrite one
- * record), and Nomad reuses one volume id for all allocations, so the id is no part of it.
- */
-function pathLock(checked: Checked): string {
-  // Always absolute, so never equal to the controller's `controller\0<id>` keys.
-  return checked.path;
-}
-
-/**
  * A stats path the adapter refuses is one where no volume can be published: CSI's answer
  * is NOT_FOUND (csi-sanity sends a relative path and expects it), with the reason kept.
  * Stats only read, so nothing else changes; publish and unpublish keep INVALID_ARGUMENT.
@@ -129,14 +119,14 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
         if (adapter.supportsStaging && r.staging_target_path) return { path, capability, staging: adapter.checkStagingPath(r.staging_target_path) };
         return { path, capability };
       },
-      lockKey: (_r, checked) => pathLock(checked),
+      // No lockKey: the publisher and the stager take the node's path locks themselves (core/mount-claims).
       handle: async (r, log, checked) => {
         const capability = checked.capability!;
         const context = publishContext(deps, r, checked.path);
         if (adapter.supportsStaging && !checked.staging) {
           throw new FailedPreconditionError('staging_target_path is required: this plugin advertises STAGE_UNSTAGE_VOLUME');
         }
-        const staged = adapter.supportsStaging && checked.staging ? stager.stagedView(r.volume_id, checked.staging) : undefined;
+        const stagingPath = adapter.supportsStaging ? checked.staging : undefined;
         await publisher.publish(
           {
             volumeId: r.volume_id,
@@ -145,7 +135,7 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
             accessMode: capability.accessMode,
             mountFlags: capability.mountFlags,
             spec: context.spec,
-            ...(staged ? { staged } : {}),
+            ...(stagingPath ? { stagingPath } : {}),
             workload: context.workload,
           },
           log.child({ ...context.workload, ...(context.ephemeral ? { ephemeral: true } : {}) }),
@@ -167,7 +157,6 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
           return { path: moved, moved: true };
         }
       },
-      lockKey: (_r, checked) => pathLock(checked),
       handle: async (r, log, checked) => {
         if (checked.moved) await publisher.unpublishMoved(r.volume_id, checked.path, log);
         else await publisher.unpublish(r.volume_id, checked.path, log);
@@ -206,8 +195,7 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
             assertContextBounds(r.volume_context);
             return { path: adapter.checkStagingPath(r.staging_target_path), capability };
           },
-          lockKey: (_r, checked) => pathLock(checked),
-          handle: async (r, log, checked) => {
+              handle: async (r, log, checked) => {
             const capability = checked.capability!;
             const context = adapter.parseVolumeContext(r.volume_context);
             await stager.stage(
@@ -227,8 +215,7 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
             required(r.staging_target_path, 'staging_target_path');
             return { path: adapter.checkStagingPath(r.staging_target_path) };
           },
-          lockKey: (_r, checked) => pathLock(checked),
-          handle: async (r, log, checked) => {
+              handle: async (r, log, checked) => {
             await stager.unstage(r.volume_id, checked.path, log);
             return {};
           },

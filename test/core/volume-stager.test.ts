@@ -19,7 +19,7 @@ function setup() {
 
 const stageRequest: StageRequest = { volumeId: 'vol', stagingPath: STAGING, accessMode: 'multi-node-reader-only', spec: { ...emptySpec(), storePaths: [APP] } };
 
-function publishFrom(stager: VolumeStager, alloc: string) {
+function publishFrom(alloc: string) {
   return {
     volumeId: 'vol',
     targetPath: target(alloc),
@@ -27,7 +27,7 @@ function publishFrom(stager: VolumeStager, alloc: string) {
     accessMode: 'multi-node-reader-only' as const,
     mountFlags: [],
     spec: stageRequest.spec,
-    staged: stager.stagedView('vol', STAGING),
+    stagingPath: STAGING,
   };
 }
 
@@ -37,7 +37,7 @@ test('publishes from a stage mount its view without asking the store again', asy
   t.true(staged.viewBuilt);
   t.is(fakes.mounter.mounts.get(STAGING)?.source, views.nixDir(staged.viewKey));
   fakes.nix.valid.clear(); // any resolve or closure query would now fail or differ
-  for (const alloc of ['a1', 'a2', 'a3']) await publisher.publish(publishFrom(stager, alloc));
+  for (const alloc of ['a1', 'a2', 'a3']) await publisher.publish(publishFrom(alloc));
   t.is(fakes.views.materializeCalls, 1);
   for (const alloc of ['a1', 'a2', 'a3']) t.is(fakes.mounter.mounts.get(target(alloc))?.source, views.nixDir(staged.viewKey));
   t.is(fakes.state.get([...fakes.state.records.keys()][0]!)?.stagingPath, STAGING);
@@ -56,7 +56,7 @@ test('a stage record holds its view against collection; unstage releases it', as
 test('unstage is refused while a publish from the staging path remains, and for another volume', async (t) => {
   const { stager, publisher } = setup();
   await stager.stage(stageRequest);
-  await publisher.publish(publishFrom(stager, 'a1'));
+  await publisher.publish(publishFrom('a1'));
   const error = await t.throwsAsync(stager.unstage('vol', STAGING), { instanceOf: FailedPreconditionError });
   t.true(error!.message.includes(target('a1')));
   await t.throwsAsync(stager.unstage('other', STAGING), { instanceOf: NotFoundError });
@@ -78,7 +78,7 @@ test('a failed stage leaves no record, mount, target or view behind', async (t) 
 test('a publish whose staged view vanished is FAILED_PRECONDITION and holds nothing', async (t) => {
   const { stager, publisher, views, fakes } = setup();
   const { viewKey } = await stager.stage(stageRequest);
-  const request = publishFrom(stager, 'a1');
+  const request = publishFrom('a1');
   fakes.views.views.delete(viewKey);
   await t.throwsAsync(publisher.publish(request), { instanceOf: FailedPreconditionError });
   t.is(fakes.state.records.size, 0);

@@ -221,11 +221,16 @@ function attribute(mount: { source: string; upper?: string; foreign?: string }):
 export class FakeVolumeDirs implements VolumeDirs {
   readonly targets = new Set<string>();
   readonly overlays = new Set<string>();
+  /** Holds createTarget open (a publish past its checks, before its record), to catch a call racing it. */
+  createTargetGate?: Deferred;
+  createTargetCalls = 0;
 
   async holdTarget(targetPath: string): Promise<HeldTarget> {
     return {
       path: targetPath,
       create: async () => {
+        this.createTargetCalls++;
+        await this.createTargetGate?.promise;
         const created = !this.targets.has(targetPath);
         this.targets.add(targetPath);
         return { created, mountPoint: { path: targetPath, at: targetPath } };

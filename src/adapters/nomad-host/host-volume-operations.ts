@@ -37,6 +37,9 @@ export async function createHostVolume(node: HostVolumeNode, request: HostVolume
       mountFlags: [],
       spec,
       realiseWaitMs,
+      // Nomad does not retry a failed create: a create or delete of the same path under way
+      // (Nomad's retry after its kill, another plugin name) is waited for, within this call's wait.
+      whenBusy: { waitMs: realiseWaitMs },
     })
     .catch((error: unknown) => {
       if (!(error instanceof AlreadyExistsError)) throw error;
@@ -49,8 +52,11 @@ export async function createHostVolume(node: HostVolumeNode, request: HostVolume
   return { path: target, bytes: 0 };
 }
 
+// How long a delete waits for an operation under way on its path, unless told (well inside Nomad's 60 s).
+const DELETE_BUSY_WAIT_MS = 30_000;
+
 /** Delete: absent (never created, or deleted before) is success, as Nomad needs. */
-export async function deleteHostVolume(node: HostVolumeNode, request: HostVolumeRequest): Promise<void> {
+export async function deleteHostVolume(node: HostVolumeNode, request: HostVolumeRequest, busyWaitMs = DELETE_BUSY_WAIT_MS): Promise<void> {
   const target = node.adapter.checkTargetPath(request.path);
-  await node.publisher.unpublish(request.volumeId, target);
+  await node.publisher.unpublish(request.volumeId, target, undefined, { whenBusy: { waitMs: busyWaitMs } });
 }

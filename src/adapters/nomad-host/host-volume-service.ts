@@ -9,7 +9,7 @@ import { createHostVolume, deleteHostVolume, type HostVolumeNode } from './host-
 import { hostVolumeRequest } from './host-volume-request.js';
 import { hostVolumeSocketPath, listenHostVolumeSocket, type DelegatedAnswer, type HostVolumeListener } from './host-volume-socket.js';
 
-// What serve grants one delegated create to wait for its closure, whatever the plugin asks.
+// What serve grants one delegated create to wait for its closure, or any operation to wait for its path, whatever the plugin asks.
 const MIN_REALISE_WAIT_MS = 1_000;
 const MAX_REALISE_WAIT_MS = 60_000;
 
@@ -42,13 +42,14 @@ async function answer(node: HostVolumeNode, storeUri: string, raw: unknown, log:
     }
     const request = hostVolumeRequest(given.operation, given.env);
     const opLog = log.child({ operation: request.operation, volumeId: request.volumeId });
+    // Also bounds the wait for another operation on the same path (see host-volume-operations).
+    const waitMs = Math.min(MAX_REALISE_WAIT_MS, Math.max(MIN_REALISE_WAIT_MS, given.realiseWaitMs));
     if (request.operation === 'create') {
-      const waitMs = Math.min(MAX_REALISE_WAIT_MS, Math.max(MIN_REALISE_WAIT_MS, given.realiseWaitMs));
       const created = await createHostVolume(node, request, waitMs);
       opLog.info({ path: created.path }, 'host volume created');
       return { ok: true, ...created };
     }
-    await deleteHostVolume(node, request);
+    await deleteHostVolume(node, request, waitMs);
     opLog.info({ path: request.path }, 'host volume deleted');
     return { ok: true };
   } catch (error) {

@@ -31,9 +31,28 @@ export type DelegatedAnswer = { ok: true; path?: string; bytes?: number } | { ok
 /** A request line is a few DHV_* variables; the volume context's own limit is 64 KiB. */
 const MAX_LINE_BYTES = 1024 * 1024;
 
+/**
+ * The plugin writes its request as soon as it connects: a connection still without a
+ * whole line after this long is not the plugin (a person's `nc -U`, a wedged client),
+ * and must not hold a slot, nor serve's stop, for ever.
+ */
+const READ_TIMEOUT_MS = 10_000;
+
+// How long an answered connection waits for the peer to close before it is cut.
+const ANSWERED_LINGER_MS = 1_000;
+
 export interface HostVolumeListener {
-  /** Stops accepting, waits up to `graceMs` for operations under way, removes the socket. */
+  /**
+   * Stops accepting, waits up to `graceMs` for operations under way, then cuts every
+   * connection still open, and removes the socket. A connection that has not sent its
+   * request yet is cut at once: no operation of its has started.
+   */
   close(graceMs?: number): Promise<void>;
+}
+
+export interface ListenOptions {
+  /** How long a connection may take to send its request line (READ_TIMEOUT_MS unless given). */
+  readTimeoutMs?: number;
 }
 
 /** Serve's side: answers each connection's one request with `handle` (which never throws). */
@@ -41,7 +60,9 @@ export async function listenHostVolumeSocket(
   socketPath: string,
   handle: (request: unknown) => Promise<DelegatedAnswer>,
   log: Logger,
+  options: ListenOptions = {},
 ): Promise<HostVolumeListener> {
+  const readTimeoutMs = options.readTimeoutMs ?? READ_TIMEOUT_MS;
   const dir = dirname(socketPath);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const info = await lstat(dir);
@@ -51,8 +72,18 @@ export async function listenHostVolumeSocket(
   // A socket file left by a killed serve refuses connections; this process owns the state dir now.
   await rm(socketPath, { force: true });
   const running = new Set<Promise<void>>();
+  // Every open connection, and whether its request is being worked on (true) or still being read.
+  const open = new Map<Socket, { working: boolean }>();
+  let closing = false;
   const server = createServer((socket) => {
-    const work = serveOne(socket, handle, log);
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    const state = { working: false };
+    open.set(socket, state);
+    socket.once('close', () => open.delete(socket));
+    const work = serveOne(socket, handle, log, readTimeoutMs, () => (state.working = true));
     running.add(work);
     void work.finally(() => running.delete(work));
   });
@@ -67,9 +98,18 @@ export async function listenHostVolumeSocket(
   log.info({ socket: socketPath }, 'answering the Nomad host volume plugin');
   return {
     async close(graceMs = 10_000) {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      const timer = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
-      await Promise.race([Promise.allSettled([...running]), timer]);
+      closing = true;
+      // server.close only stops accepting; its callback waits for every connection to end, so it is not awaited here.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const [socket, state] of open) if (!state.working) socket.destroy();
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+      await Promise.race([Promise.allSettled([...running]), grace]);
+      clearTimeout(timer);
+      if (open.size > 0) log.warn({ graceMs, connections: open.size }, 'host volume operations still running after the grace period; cutting their connections');
+      // The plugin sees "lost" and does the work itself once this process has released the state dir.
+      for (const socket of open.keys()) socket.destroy();
+      await closed;
       // Best effort: a socket file left (a read-only state dir) refuses connections, which the
       // plugin reads as "no serve", and the next serve replaces it.
       await rm(socketPath, { force: true }).catch(() => undefined);
@@ -77,9 +117,15 @@ export async function listenHostVolumeSocket(
   };
 }
 
-async function serveOne(socket: Socket, handle: (request: unknown) => Promise<DelegatedAnswer>, log: Logger): Promise<void> {
+async function serveOne(
+  socket: Socket,
+  handle: (request: unknown) => Promise<DelegatedAnswer>,
+  log: Logger,
+  readTimeoutMs: number,
+  started: () => void,
+): Promise<void> {
   socket.on('error', (error) => log.debug({ err: error }, 'host volume plugin connection failed'));
-  const line = await readLine(socket).catch((error: unknown) => error as Error);
+  const line = await readLine(socket, readTimeoutMs).catch((error: unknown) => error as Error);
   if (line === undefined) return;
   let answer: DelegatedAnswer | undefined;
   let request: unknown;
@@ -92,32 +138,43 @@ async function serveOne(socket: Socket, handle: (request: unknown) => Promise<De
       answer = { ok: false, kind: 'InvalidArgument', message: `the request is not JSON: ${(error as Error).message}` };
     }
   }
-  answer ??= await handle(request);
+  if (!answer) {
+    started();
+    answer = await handle(request);
+  }
   // The plugin may be gone (killed by Nomad at its deadline): the answer then goes nowhere, and the
   // operation stands; Nomad's next create finds the volume made (idempotent), a delete removes it.
-  if (!socket.destroyed) socket.end(`${JSON.stringify(answer)}\n`);
+  if (socket.destroyed) return;
+  socket.end(`${JSON.stringify(answer)}\n`);
+  // A peer that never closes its side (a person's `nc -U`) must not keep the connection open.
+  setTimeout(() => socket.destroy(), ANSWERED_LINGER_MS).unref();
 }
 
-/** The first line on `socket`; undefined when the peer closed before sending one. */
-function readLine(socket: Socket): Promise<string | undefined> {
+/** The first line on `socket`; undefined when the peer closed before sending one; an error when it is too long or too slow. */
+function readLine(socket: Socket, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     let text = '';
-    const done = (value: string | undefined, error?: Error) => {
-      socket.removeAllListeners('data');
-      socket.removeAllListeners('end');
-      socket.removeAllListeners('close');
-      if (error) reject(error);
-      else resolve(value);
-    };
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
+    const onData = (chunk: string) => {
       text += chunk;
       const end = text.indexOf('\n');
       if (end >= 0) done(text.slice(0, end));
       else if (Buffer.byteLength(text) > MAX_LINE_BYTES) done(undefined, new Error(`the request is longer than ${MAX_LINE_BYTES} bytes`));
-    });
-    socket.on('end', () => done(undefined));
-    socket.on('close', () => done(undefined));
+    };
+    const onGone = () => done(undefined);
+    const timer = setTimeout(() => done(undefined, new Error(`no request line within ${Math.ceil(timeoutMs / 1000)} s`)), timeoutMs);
+    // Only this function's own listeners go: the listener's bookkeeping of open connections stays.
+    function done(value: string | undefined, error?: Error) {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onGone);
+      socket.off('close', onGone);
+      if (error) reject(error);
+      else resolve(value);
+    }
+    socket.setEncoding('utf8');
+    socket.on('data', onData);
+    socket.on('end', onGone);
+    socket.on('close', onGone);
   });
 }
 

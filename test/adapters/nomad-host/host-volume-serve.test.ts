@@ -1,5 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { CsiClient, mountCapability } from '../../helpers/csi-client.js';
@@ -11,7 +12,7 @@ import { buildFixture, nixEnv, type Fixture } from '../../helpers/nix.js';
 import { startGatedCache } from '../../helpers/gated-cache.js';
 import { CLI, startServeProcess } from '../../helpers/serve-process.js';
 import { tempDir } from '../../helpers/temp.js';
-import { OPERATION_TIMEOUT_MS } from './nomad-host-client.js';
+import { goJson, OPERATION_TIMEOUT_MS } from './nomad-host-client.js';
 import { assertClosureAt, assertFailed, assertNothingLeft, assertOk, entries, exists, node, request, type Node } from './host-volume-node.js';
 
 /**
@@ -305,5 +306,79 @@ test.serial('a serve in a mount namespace of its own made with --propagation unc
   child.kill('SIGTERM');
   t.is((await child).exitCode, 0);
   await execa('umount', [n.volumesDir]);
+  await assertNothingLeft(t, n);
+});
+
+test.serial('a host volume plugin connection that never sends its request (nc -U, half a line typed) does not keep serve from stopping: SIGTERM exits within the grace', async (t) => {
+  const n = await node(t);
+  const serve = await startServe(t, n);
+  const socketPath = join(n.stateDir, 'host-volume', 'plugin.sock');
+  for (let i = 0; i < 100 && !(await exists(socketPath)); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  const idle = connect(socketPath);
+  idle.on('error', () => undefined);
+  t.teardown(() => idle.destroy());
+  await new Promise<void>((resolve) => idle.once('connect', () => resolve()));
+  idle.write('{"operation"');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  serve.client.close();
+  const started = Date.now();
+  // Not child.kill: execa would SIGKILL it 5 s later, which is what this test must not count as stopping.
+  process.kill(serve.child.pid!, 'SIGTERM');
+  // serve's grace is 10 s; it needs none of it here (the client has no operation under way).
+  const exited = await Promise.race([serve.child.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 13_000))]);
+  t.true(exited, `serve still running ${Date.now() - started} ms after SIGTERM`);
+  t.is(serve.child.exitCode, 0);
+  t.false(await exists(socketPath), 'the socket is gone with serve');
+  await assertNothingLeft(t, n);
+});
+
+/** `nixmount host-volume --config C create|delete` run directly (no wrapper, so no wrapper flock), as Nomad's env gives it. */
+function directCall(n: Node, operation: 'create' | 'delete', id: string, parameters: Record<string, string>) {
+  const path = join(n.volumesDir, id);
+  return execa('node', [CLI, 'host-volume', '--config', join(n.dir, 'host-volume.json'), operation], {
+    env: {
+      ...nixEnv,
+      DHV_OPERATION: operation,
+      DHV_VOLUMES_DIR: n.volumesDir,
+      DHV_PLUGIN_DIR: join(n.dir, 'host_volume_plugins'),
+      DHV_NODE_POOL: 'default',
+      DHV_NAMESPACE: 'default',
+      DHV_VOLUME_NAME: 'racing',
+      DHV_VOLUME_ID: id,
+      DHV_NODE_ID: 'nomad-node-1',
+      DHV_PARAMETERS: goJson(parameters),
+      ...(operation === 'delete' ? { DHV_CREATED_PATH: path } : { DHV_CAPACITY_MIN_BYTES: '0', DHV_CAPACITY_MAX_BYTES: '0' }),
+    },
+    reject: false,
+    timeout: OPERATION_TIMEOUT_MS,
+  });
+}
+
+test.serial('6 and 12 creates of one host volume at once through serve (no wrapper lock between them): one mount at the path, all answer its path, delete leaves nothing', async (t) => {
+  const n = await node(t);
+  const serve = await startServe(t, n);
+  for (const [round, count] of [6, 12].entries()) {
+    // A closure with no view yet: the first create spends seconds building it, the others arrive meanwhile.
+    const fixture = await buildFixture(`hostvol-race-${process.pid}-${round}`);
+    const id = `race-${round}`;
+    const path = join(n.volumesDir, id);
+    const calls = await Promise.all(Array.from({ length: count }, () => directCall(n, 'create', id, { paths: fixture.root })));
+    for (const call of calls) {
+      t.is(call.exitCode, 0, `${count}: ${call.stdout} ${call.stderr}`);
+      t.deepEqual(JSON.parse(call.stdout) as unknown, { path, bytes: 0 });
+    }
+    t.deepEqual(await mountsBelow(n.volumesDir), [path], `${count} creates: exactly one mount`);
+    const records = await entries(join(n.stateDir, 'volumes'));
+    t.is(records.length, 1, `${count} creates: one record`);
+    const record = JSON.parse(await readFile(join(n.stateDir, 'volumes', records[0]!), 'utf8')) as { createdPath?: boolean };
+    t.true(record.createdPath, 'the record says nixmount made the directory, so delete removes it');
+    await assertClosureAt(t, n, path, fixture);
+    const deleted = await directCall(n, 'delete', id, { paths: fixture.root });
+    t.is(deleted.exitCode, 0, deleted.stderr);
+    t.deepEqual(await mountsBelow(n.volumesDir), [], `${count} creates, one delete: no mount`);
+    t.false(await exists(path), `${count} creates, one delete: no directory`);
+  }
+  t.is(await ownerPid(n), serve.child.pid, 'serve did every operation');
+  await serve.stop();
   await assertNothingLeft(t, n);
 });

@@ -117,3 +117,51 @@ test('close stops taking requests at once and waits (bounded) for the operations
   t.deepEqual(await pending, { kind: 'answered', answer: { ok: true } });
   await closing;
 });
+
+/** A client that connects and sends part of a request, then nothing (`nc -U` with a half-typed line). */
+function idleClient(path: string): Promise<{ closedByServer: Promise<string> }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path);
+    let text = '';
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk) => (text += chunk.toString()));
+    const closedByServer = new Promise<string>((done) => socket.on('close', () => done(text)));
+    socket.on('connect', () => {
+      socket.write('{"operation"');
+      resolve({ closedByServer });
+    });
+    socket.once('error', reject);
+  });
+}
+
+test('a client that never finishes its request line does not hold close past the grace, and is cut off at the read timeout', async (t) => {
+  const dir = await stateDir(t);
+  const path = hostVolumeSocketPath(dir);
+  let calls = 0;
+  const listener = await listenHostVolumeSocket(path, async () => {
+    calls++;
+    return { ok: true };
+  }, new RecordingLogger(), { readTimeoutMs: 300 });
+  const timedOut = await idleClient(path);
+  const answer = JSON.parse(await timedOut.closedByServer) as DelegatedAnswer;
+  t.deepEqual(answer, { ok: false, kind: 'InvalidArgument', message: 'no request line within 1 s' });
+
+  const idle = await idleClient(path);
+  const started = Date.now();
+  await listener.close(200);
+  t.true(Date.now() - started < 1_000, `close took ${Date.now() - started} ms`);
+  await idle.closedByServer;
+  t.is(calls, 0);
+});
+
+test('an operation still running when the grace ends: its connection is cut, close returns', async (t) => {
+  const dir = await stateDir(t);
+  const path = hostVolumeSocketPath(dir);
+  const listener = await listenHostVolumeSocket(path, () => new Promise<DelegatedAnswer>(() => undefined), new RecordingLogger());
+  const pending = askHostVolumeSocket(path, REQUEST, 5_000);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const started = Date.now();
+  await listener.close(300);
+  t.true(Date.now() - started < 1_500, `close took ${Date.now() - started} ms`);
+  t.deepEqual(await pending, { kind: 'lost' });
+});
