@@ -8,6 +8,7 @@ import { signingKey } from '../helpers/binary-cache.js';
 import { nixEnv } from '../helpers/nix.js';
 import { NGINX, startNginxCache, type NginxCache } from '../helpers/nginx-cache.js';
 import { startTestPlugin } from '../helpers/plugin.js';
+import { CachePusher } from '../../src/core/cache-pusher.js';
 import { buildCount, counterFile, countedExpression, publishRequest, storeOf, uniqueSalt } from '../helpers/sources.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -31,7 +32,7 @@ async function nodeB(t: Parameters<typeof startTestPlugin>[0], cache: string, ke
 
 async function nodeA(t: Parameters<typeof startTestPlugin>[0], cache: string, secretKeyFile: string | undefined) {
   return startTestPlugin(t, {
-    sources: { policy: { allowExpressions: true, allowBuilds: true }, pushTo: cache },
+    sources: { policy: { allowExpressions: true, allowBuilds: true }, pushTo: cache, pushRetryMs: 500 },
     nix: { pushSecretKeyFile: secretKeyFile },
   });
 }
@@ -70,11 +71,13 @@ run('node A builds and pushes to a real nginx WebDAV cache; node B, builds never
   const targetA = join(a.dir, 'target');
   await a.client.call('node', 'NodePublishVolume', publishRequest('vol-a', targetA, { expression }));
   const builtIn = seconds(started);
+  await a.plugin.container.get(CachePusher).settled();
+  t.log(`node A: pushed in the background, done ${seconds(started)}s after the publish started`);
   const closure = await storeOf(targetA);
   t.deepEqual(await narinfos(cache), closure.map(hashOf).sort(), 'every path of the closure is on the cache');
   const puts = (await cache.requests()).filter((line) => line.startsWith('PUT '));
   t.true(puts.some((line) => line.startsWith('PUT /nar/')), 'NARs arrived by PUT');
-  t.log(`node A: built and pushed ${closure.length} paths in ${builtIn}s; cache holds ${await cache.bytes()} bytes after ${puts.length} PUTs`);
+  t.log(`node A: published (built) ${closure.length} paths in ${builtIn}s; cache holds ${await cache.bytes()} bytes after ${puts.length} PUTs`);
 
   started = performance.now();
   const targetB = join(b.dir, 'target');
@@ -100,6 +103,7 @@ run('node B refuses what reached the cache unsigned or signed by a key it does n
     const expression = countedExpression({ salt: uniqueSalt(), counter });
     const targetA = join(a.dir, 'target');
     await a.client.call('node', 'NodePublishVolume', publishRequest(`vol-a-${name}`, targetA, { expression }));
+    await a.plugin.container.get(CachePusher).settled();
     const [top] = (await storeOf(targetA)).filter((path) => path.includes('nixmount-counted-'));
     t.true((await narinfos(cache)).includes(hashOf(top!)), `the ${name} path is on the cache`);
 
@@ -114,3 +118,53 @@ run('node B refuses what reached the cache unsigned or signed by a key it does n
   }
 });
 
+/** A closure whose top path is large random data (slow to compress) above a small library path. */
+function slowPushExpression(salt: string): string {
+  return `let
+  mk = name: script: derivation { inherit name; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "export PATH=/usr/bin:/bin; \${script}" ]; };
+  lib = mk "nixmount-push-lib-${salt}" "mkdir -p $out; echo ${salt} > $out/lib";
+in mk "nixmount-push-big-${salt}" "mkdir -p $out; echo \${lib} > $out/ref; head -c 24000000 /dev/urandom > $out/blob"`;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return false;
+}
+
+run('nginx stopped mid-push: the publish succeeds, the cache holds no half-pushed path, and a later push retries', async (t) => {
+  const cache = await startNginxCache(t);
+  const key = await signingKey(t, 'nixmount-cluster-1');
+  const a = await nodeA(t, cache.url, key.secretKeyFile);
+  const expression = slowPushExpression(uniqueSalt());
+  const target = join(a.dir, 'target');
+
+  const started = performance.now();
+  const publish = a.client.code('node', 'NodePublishVolume', publishRequest('vol-mid', target, { expression }));
+  // The library path goes first (references before referrers); the big path is then being compressed.
+  t.true(await waitFor(async () => (await cache.requests()).some((line) => /^PUT \/[a-z0-9]+\.narinfo$/.test(line)), 60_000), 'the first path was pushed');
+  await cache.stop();
+  t.log(`nginx stopped ${seconds(started)}s into the publish`);
+  const result = await publish;
+  t.log(`publish answered ${result.code} after ${seconds(started)}s`);
+  t.is(result.code, status.OK);
+  t.true(performance.now() - started < 10_000, 'the publish did not wait for the cut push');
+  const pusher = a.plugin.container.get(CachePusher);
+  await pusher.settled();
+  const closure = await storeOf(target);
+  const before = await narinfos(cache);
+  t.log(`on the cache after the stop: ${before.length} of ${closure.length} paths (${await cache.bytes()} bytes)`);
+  t.true(before.length < closure.length, 'the push was cut');
+  await assertConsistent(t, cache);
+
+  await cache.start();
+  const retried = performance.now();
+  await a.client.call('node', 'NodePublishVolume', publishRequest('vol-later', join(a.dir, 'later'), { expression }));
+  const complete = await waitFor(async () => (await narinfos(cache)).length === closure.length, 60_000);
+  t.log(`after nginx came back: ${(await narinfos(cache)).length} of ${closure.length} paths within ${seconds(retried)}s`);
+  t.true(complete, 'the later push completed the closure on the cache');
+  await assertConsistent(t, cache);
+});
