@@ -18,6 +18,7 @@ command -v findmnt >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v rsync >/dev/null 2>&1 || need_apt+=(rsync)   # the nix-csi baseline in the benchmark uses it
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3) # serves the loopback binary cache in tests
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)       # replays an old kubelet's HTTP/2 :authority in tests
+[ -x /usr/sbin/nginx ] || need_apt+=(nginx)                 # its WebDAV module is the cluster cache the cache tests push to
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing ${need_apt[*]}; run as root so they can be installed" >&2

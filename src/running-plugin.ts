@@ -4,6 +4,7 @@ import type { HostVolumeListener } from './adapters/nomad-host/host-volume-socke
 import { createContainer, type PluginConfig } from './composition-root.js';
 import { Mounter } from './core/ports/mounter.js';
 import { NodeEvents } from './core/ports/node-events.js';
+import { CachePusher } from './core/cache-pusher.js';
 import { StoreGarbageCollector } from './core/store-gc.js';
 import { ViewManager } from './core/view-manager.js';
 import { MountHelper } from './platform/mount-helper.js';
@@ -70,6 +71,7 @@ export class RunningPlugin {
   async stop(graceMs?: number): Promise<void> {
     clearInterval(this.gcTimer);
     this.storeGc?.stop();
+    this.container.get(CachePusher).stop();
     await this.metrics?.stop();
     await Promise.all([this.server.stop(graceMs), this.hostVolumes?.close(graceMs)]);
     // The read-only binds kept for views go with the plugin (volumes stay mounted; a start sweeps them anyway).

@@ -1,4 +1,5 @@
 import { inject, injectable } from 'inversify';
+import { CachePusher } from './cache-pusher.js';
 import { Logger } from './ports/logger.js';
 import { NixStore, type RealiseEvent } from './ports/nix-store.js';
 import { NodeEvents } from './ports/node-events.js';
@@ -34,8 +35,8 @@ export function describeSource(spec: VolumeSpec): string {
  * store. Publishing and staging both start here.
  *
  * The source policy is checked first; then one piece of work per source (see
- * RealisationTracker) evaluates, substitutes or builds, and pushes to the node's
- * cache. It does nothing a failure would have to undo: Nix adds valid paths or
+ * RealisationTracker) evaluates, substitutes or builds, and queues what it
+ * realised for the node's cache. It does nothing a failure would have to undo: Nix adds valid paths or
  * nothing, and no GC root is taken before a view exists.
  */
 @injectable()
@@ -48,6 +49,7 @@ export class ClosureSource {
     @inject(SourceSettings) private readonly settings: SourceSettings,
     @inject(Logger) private readonly log: Logger,
     @inject(NodeEvents) private readonly events: NodeEvents,
+    @inject(CachePusher) private readonly pusher: CachePusher,
   ) {}
 
   /** The roots `spec` names, valid in the node store, with their closure. */
@@ -95,15 +97,8 @@ export class ClosureSource {
     }
     finished(true);
 
-    const pushTo = this.settings.pushTo;
-    if (pushTo) {
-      progress.phase = 'pushing';
-      // The volume does not depend on the push; a cache that is down costs other nodes a build, not this one its volume.
-      await this.nix.push(pushTo, missing).then(
-        () => log.info({ cache: pushTo, paths: missing }, 'pushed realised paths to the cache'),
-        (error: unknown) => log.warn({ cache: pushTo, err: error }, 'pushing realised paths to the cache failed'),
-      );
-    }
+    // In the background: the volume does not wait for the cache (see CachePusher).
+    this.pusher.push(missing);
     const realised = await this.nix.queryClosure(roots);
     if (!realised.valid) throw new StorePathsUnavailableError(realised.missing, 'still missing after Nix reported them realised');
     return { roots, closure: realised.closure };

@@ -1,4 +1,5 @@
 import { ContainerModule } from 'inversify';
+import { CachePusher } from './cache-pusher.js';
 import { ClosureSource } from './closure-source.js';
 import { VolumeController } from './controller/volume-controller.js';
 import { EvaluationCache } from './evaluation-cache.js';
@@ -22,6 +23,7 @@ export const coreModule = new ContainerModule((bind) => {
   bind(Resolver).toSelf().inSingletonScope();
   bind(RootedClosures).toSelf().inSingletonScope();
   bind(ClosureSource).toSelf().inSingletonScope();
+  bind(CachePusher).toSelf().inSingletonScope();
   bind(ViewManager).toSelf().inSingletonScope();
   bind(VolumePublisher).toSelf().inSingletonScope();
   bind(VolumeController).toSelf().inSingletonScope();

@@ -36,6 +36,8 @@ export interface SourceSettings {
   evalTtlMs: number;
   /** Binary cache to copy what this node built or fetched to, so other nodes substitute it. */
   pushTo?: string;
+  /** How long after a failed push the queued paths are pushed again (CachePusher's default otherwise). */
+  pushRetryMs?: number;
   /** A call waiting for a realisation hears its progress this often (first after this long); 5 s when unset. */
   progressEveryMs?: number;
 }

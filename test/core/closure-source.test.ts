@@ -1,4 +1,5 @@
 import test from 'ava';
+import { CachePusher } from '../../src/core/cache-pusher.js';
 import { ClosureSource } from '../../src/core/closure-source.js';
 import { InvalidArgumentError, PermissionDeniedError } from '../../src/core/errors.js';
 import { emptySpec, type VolumeSpec } from '../../src/core/volume-spec.js';
@@ -37,17 +38,22 @@ test('valid roots need no realise; missing ones are realised from their derivati
 });
 
 test('a node allowed to build realises with builds, and pushes what it realised to its cache', async (t) => {
-  const { source, nix } = setup({ policy: { allowFlakes: true, allowBuilds: true }, pushTo: 'file:///cache' });
+  const { source, nix, container } = setup({ policy: { allowFlakes: true, allowBuilds: true }, pushTo: 'file:///cache' });
   await source.prepare(spec({ flakeRef: 'github:org/repo#app' }));
   t.deepEqual(nix.calls.realise, [{ targets: [`${DRV}!out`], mayBuild: true }]);
+  await container.get(CachePusher).settled();
   t.deepEqual(nix.calls.push, [{ uri: 'file:///cache', paths: [APP] }]);
 });
 
 test('a push that fails costs a warning, not the volume', async (t) => {
-  const { source, nix, log } = setup({ policy: { allowExpressions: true }, pushTo: 'file:///cache' });
+  const { source, nix, log, container } = setup({ policy: { allowExpressions: true }, pushTo: 'file:///cache' });
   nix.pushError = new Error('cache is read-only');
   t.deepEqual((await source.prepare(spec({ expression: '{ }: app' }))).roots, [APP]);
-  t.is(log.count('pushing realised paths to the cache failed'), 1);
+  const pusher = container.get(CachePusher);
+  await pusher.settled();
+  pusher.stop();
+  t.is(log.count('pushing realised paths to the cache failed; they stay queued'), 1);
+  t.is(pusher.waiting, 1, 'the path stays queued for the next round');
 });
 
 test('progress of a realise goes to the logs', async (t) => {

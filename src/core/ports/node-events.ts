@@ -58,6 +58,8 @@ export type NodeEvent =
   /** A realisation still running after a while; repeated as it progresses. */
   | { kind: 'realise-progress'; workload: Workload; volumeId: string; targetPath: string; summary: string; seconds: number }
   | { kind: 'realise-finished'; ok: boolean; reason?: ErrorKind; fetched: number; built: number; downloadMiB: number; seconds: number }
+  /** One round of pushing realised paths to --push-to; `waiting` is what is still queued after it. */
+  | { kind: 'cache-push'; ok: boolean; paths: number; waiting: number; seconds: number }
   | { kind: 'view-built'; viewKey: string; paths: number; seconds: number }
   | { kind: 'view-removed'; viewKey: string }
   | { kind: 'store-gc'; outcome: 'ok' | 'failed' | 'timeout'; bytesFreed: number; seconds: number; trigger: 'periodic' | 'realise' | 'command' }

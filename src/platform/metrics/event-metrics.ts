@@ -39,6 +39,10 @@ export function eventMetrics(metrics: NodeMetrics, now: () => number = Date.now)
         metrics.realisedPaths.labels('built').inc(event.built);
         metrics.realiseDownload.inc(Math.round(event.downloadMiB * MIB));
         break;
+      case 'cache-push':
+        metrics.cachePushes.labels(event.ok ? 'ok' : 'failed').inc();
+        metrics.cachePushWaiting.set(event.waiting);
+        break;
       case 'store-gc':
         metrics.gcRuns.labels(event.outcome, event.trigger).inc();
         metrics.gcFreed.inc(event.bytesFreed);

@@ -27,6 +27,8 @@ export class NodeMetrics {
   readonly gcFreed: Counter;
   readonly gcDuration: Histogram<'outcome'>;
   readonly gcLastSuccess: Gauge;
+  readonly cachePushes: Counter<'outcome'>;
+  readonly cachePushWaiting: Gauge;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -42,6 +44,10 @@ export class NodeMetrics {
       name: 'nixmount_publish_phase_seconds', help: 'Phases of each publish: realise (resolve and realise), view (find or build), mount',
       labelNames: ['phase'], buckets: CALL_BUCKETS, registers,
     });
+    this.cachePushes = new Counter({
+      name: 'nixmount_cache_push_total', help: 'Rounds of pushing realised paths to --push-to, by outcome (a failed round is retried later)', labelNames: ['outcome'], registers,
+    });
+    this.cachePushWaiting = new Gauge({ name: 'nixmount_cache_push_waiting_paths', help: 'Realised store paths queued for --push-to after the last round (not yet on the cache)', registers });
     this.publishFailures = new Counter({ name: 'nixmount_publish_failures_total', help: 'Publishes that failed, by reason (error kind)', labelNames: ['reason'], registers });
     this.viewCache = new Counter({
       name: 'nixmount_view_cache_total', help: 'Publishes that found their closure\'s view (hit) or built it (build)', labelNames: ['result'], registers,
