@@ -7,7 +7,8 @@ import { NodeEvents } from './ports/node-events.js';
 import { ViewStore } from './ports/view-store.js';
 import { StageState } from './ports/stage-state.js';
 import { VolumeState } from './ports/volume-state.js';
-import { FailedPreconditionError } from './errors.js';
+import { FailedPreconditionError, UnavailableError } from './errors.js';
+import { quoteList } from './quote.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { RootedClosures, type PreparedRoots } from './rooted-closures.js';
 import { viewKey } from './view-key.js';
@@ -179,20 +180,24 @@ export class ViewManager {
   private async build(key: string, roots: readonly string[], closure: readonly string[]): Promise<void> {
     const started = this.clock.now().getTime();
     this.log.info({ view: key, roots, paths: closure.length }, 'building view');
-    let rooted = false;
     try {
+      // Rooted before a file is linked, and so before the view can become visible: a
+      // collection under way or starting meanwhile keeps the closure from here on. What a
+      // collection deleted before is gone (the closure of a valid root is whole, so the
+      // roots say it); the caller's retry realises it again.
+      await this.nix.addGcRoots(key, roots);
+      const missing = await this.nix.missingPaths(roots);
+      if (missing.length > 0) {
+        throw new UnavailableError(`a garbage collection of the node store deleted ${quoteList(missing)} while the volume was prepared; retry`);
+      }
       await this.views.materialize(key, {
         roots,
         paths: closure.map((storePath) => ({ storePath, physicalPath: this.nix.physicalPath(storePath) })),
         register: (rootDir) => this.nix.writeRegistration(closure, rootDir),
-        keepAlive: async () => {
-          await this.nix.addGcRoots(key, roots);
-          rooted = true;
-        },
       });
     } catch (error) {
       // Roots of a view that never became visible go with it (a restart would drop them too).
-      if (rooted && !(await this.views.exists(key))) {
+      if (!(await this.views.exists(key))) {
         await this.nix.removeGcRoots(key).catch((e: unknown) => this.log.error({ err: e, view: key }, 'dropping roots of a failed view failed'));
       }
       throw error;

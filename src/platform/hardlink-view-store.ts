@@ -63,15 +63,13 @@ export class HardlinkViewStore implements ViewStore {
       await mkdir(this.dir, { recursive: true });
       for (const dir of [building, join(building, 'nix'), store, join(building, 'nix/var')]) await mkdir(dir);
       // Linking (several cp at once), the registration (two Nix processes, writing only
-      // nix/var/nix/db), the result links and the GC roots touch disjoint things, so
-      // they overlap; all are awaited before anything is cleaned up. Rooting first keeps
-      // the closure from a concurrent garbage collection while it is linked, and the
-      // rename below still comes after the roots: no visible view is ever unrooted.
+      // nix/var/nix/db) and the result links touch disjoint things, so they overlap; all
+      // are awaited before anything is cleaned up. The closure is rooted by the caller
+      // before this starts.
       const steps = await Promise.allSettled([
         this.hardlinkAll(contents, store),
         contents.register(building),
         this.linkResult(join(building, 'nix/var/result'), contents.roots),
-        contents.keepAlive(),
       ]);
       const failed = steps.find((step): step is PromiseRejectedResult => step.status === 'rejected');
       if (failed) throw failed.reason;

@@ -19,6 +19,7 @@ import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
 import { RealiseOutput } from './nix-realise-output.js';
 import { nixErrorSummary } from './nix-error-summary.js';
 import { NixRegistrations } from './nix-registrations.js';
+import { RunningCollector, collectorSocketPath } from './running-collector.js';
 
 // Every Nix call has a bound, so a hung Nix (a stuck lock, a dead NFS store) fails
 // with a CommandFailedError saying it timed out instead of holding a publish forever.
@@ -61,6 +62,7 @@ export class NixCliStore implements NixStore {
   private systemName?: Promise<string>;
   /** Registrations of the closures queried lately, for the views built from them. */
   private readonly registrations = new NixRegistrations();
+  private readonly collector: RunningCollector;
 
   constructor(
     @inject(ProcessRunner) private readonly runner: ProcessRunner,
@@ -72,6 +74,7 @@ export class NixCliStore implements NixStore {
     // The state dir is canonical (its realpath, taken at start), so `/x/state/` and a symlink to it agree.
     this.gcRoots = join(this.root, 'nix/var/nix/gcroots/nixmount', createHash('sha256').update(node.stateDir).digest('hex').slice(0, 16));
     this.env = { NIX_CONFIG: nixConfig(settings) };
+    this.collector = new RunningCollector(collectorSocketPath(this.root));
   }
 
   system(): Promise<string> {
@@ -118,7 +121,7 @@ export class NixCliStore implements NixStore {
     return [...closure].sort();
   }
 
-  private async missingPaths(paths: readonly string[]): Promise<string[]> {
+  async missingPaths(paths: readonly string[]): Promise<string[]> {
     const missing: string[] = [];
     for (const batch of batches(paths)) {
       const result = await this.nix('nix-store', [...this.storeArgs(), '--check-validity', '--print-invalid', ...batch], { timeoutMs: QUERY_TIMEOUT_MS });
@@ -205,7 +208,8 @@ export class NixCliStore implements NixStore {
    * Replaces `holder`'s roots. Each root is made aside and renamed over, so it is never
    * briefly missing. The shared directory is never removed while the plugin runs: a
    * removal racing another holder's mkdir and symlink would lose that root. Calls for one
-   * holder are serialised by the caller (the view manager's per-view lock).
+   * holder are serialised by the caller (the view manager's per-view lock). A collection
+   * already under way is told of the roots too: it read the root directories when it began.
    */
   async addGcRoots(holder: string, roots: readonly string[]): Promise<void> {
     const dir = this.gcRootDir();
@@ -221,6 +225,7 @@ export class NixCliStore implements NixStore {
     // Roots of an earlier, longer list for the same holder.
     const stale = (await readdir(dir)).filter((name) => name.startsWith(`${holder}-`) && !names.includes(name));
     await Promise.all(stale.map((name) => unlink(join(dir, name)).catch(() => undefined)));
+    await this.collector.protect(roots);
   }
 
   async removeGcRoots(holder: string): Promise<void> {

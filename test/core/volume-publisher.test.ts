@@ -1,5 +1,5 @@
 import test from 'ava';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, StorePathsUnavailableError } from '../../src/core/errors.js';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, StorePathsUnavailableError, UnavailableError } from '../../src/core/errors.js';
 import { NodeEvents, type NodeEvent } from '../../src/core/ports/node-events.js';
 import { ViewManager } from '../../src/core/view-manager.js';
 import { VolumePublisher } from '../../src/core/volume-publisher.js';
@@ -210,4 +210,24 @@ test('publishes, failures and unpublishes reach the node event listeners with th
     { kind: 'publish-failed', workload, reason: 'FailedPrecondition' },
     { kind: 'unpublish-finished', volumeId: 'vol-/t/1', wasPublished: true },
   ]);
+});
+
+test('a closure is rooted before its view is built, and one a garbage collection took meanwhile is UNAVAILABLE with nothing left', async (t) => {
+  const { publisher, fakes } = setup();
+  const order: string[] = [];
+  const addGcRoots = fakes.nix.addGcRoots.bind(fakes.nix);
+  fakes.nix.addGcRoots = async (holder, roots) => {
+    order.push(`roots, ${fakes.views.materializeCalls} view build(s) begun`);
+    await addGcRoots(holder, roots);
+  };
+  await publisher.publish(request('/t/first'));
+  t.deepEqual(order, ['roots, 0 view build(s) begun']);
+
+  // Valid when the closure was asked, deleted before its roots were taken.
+  fakes.nix.collected.add(OTHER);
+  const error = await t.throwsAsync(publisher.publish(request('/t/collected', [OTHER])), { instanceOf: UnavailableError });
+  t.regex(error!.message, new RegExp(`deleted "${OTHER}" while the volume was prepared; retry`));
+  t.is(fakes.views.materializeCalls, 1, 'no view built of a closure that is gone');
+  t.deepEqual([...fakes.nix.gcRoots.values()], [[APP]], 'only the first volume\'s roots');
+  t.false(fakes.state.records.has('vol-/t/collected'));
 });

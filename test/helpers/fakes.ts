@@ -106,6 +106,11 @@ export class FakeNixStore implements NixStore {
   async removeGcRoots(holder: string): Promise<void> {
     this.gcRoots.delete(holder);
   }
+  /** Paths a garbage collection took: gone from the store, so reported missing. */
+  readonly collected = new Set<string>();
+  async missingPaths(paths: readonly string[]): Promise<string[]> {
+    return paths.filter((path) => this.collected.has(path));
+  }
   async gcRootHolders(): Promise<string[]> {
     return [...this.gcRoots.keys()];
   }
@@ -131,7 +136,6 @@ export class FakeViewStore implements ViewStore {
       this.failNextMaterialize = undefined;
       throw error;
     }
-    await contents.keepAlive();
     this.views.set(key, contents);
   }
   async remove(key: string): Promise<void> {

@@ -30,21 +30,18 @@ async function setup(t: Parameters<typeof tempDir>[0]) {
       await mkdir(join(rootDir, 'nix/var/nix/db'), { recursive: true });
       order.push('register');
     },
-    keepAlive: async () => {
-      order.push(`keepAlive visible=${await views.exists(KEY)}`);
-    },
   });
   return { dir, store, views, contents, order };
 }
 
-test('a view hardlinks every file of the closure, links nix/var/result, and is rooted before it becomes visible', async (t) => {
+test('a view hardlinks every file of the closure, registers it, and links nix/var/result', async (t) => {
   const { store, views, contents, order } = await setup(t);
   await views.materialize(KEY, contents());
   const linked = join(views.nixDir(KEY), `store/${LIB}/bin/run`);
   t.is((await stat(linked)).ino, (await stat(join(store, LIB, 'bin/run'))).ino);
   t.is(await readFile(linked, 'utf8'), `#!/bin/sh\necho ${LIB}\n`);
   t.is(await readlink(join(views.nixDir(KEY), 'var/result')), `/nix/store/${APP}`);
-  t.deepEqual([...order].sort(), ['keepAlive visible=false', 'register'], 'rooted while built, never once visible');
+  t.deepEqual(order, ['register']);
   t.deepEqual(await views.list(), [KEY]);
   t.deepEqual(await views.rootsOf(KEY), [`/nix/store/${APP}`]);
 });
@@ -67,7 +64,7 @@ test('a failure while linking the result is an error, never taken for a view ano
 test('a failed build leaves nothing; removal goes through a .deleting- name; leftovers of another process are swept', async (t) => {
   const { dir, views, contents } = await setup(t);
   const failing = contents();
-  await t.throwsAsync(views.materialize(KEY, { ...failing, keepAlive: async () => { throw new Error('roots failed'); } }), { message: 'roots failed' });
+  await t.throwsAsync(views.materialize(KEY, { ...failing, register: async () => { throw new Error('registration failed'); } }), { message: 'registration failed' });
   t.deepEqual(await readdir(join(dir, 'state/views')), []);
 
   await views.materialize(KEY, contents());

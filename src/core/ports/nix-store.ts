@@ -60,8 +60,15 @@ export interface NixStore {
   push(uri: string, paths: readonly string[]): Promise<void>;
   /** Write a Nix database registering exactly `paths` (with their hashes and references) under `rootDir`/nix/var/nix/db. */
   writeRegistration(paths: readonly string[], rootDir: string): Promise<void>;
-  /** Keep `roots` alive in the node store on behalf of `holder`, replacing what `holder` held before. */
+  /**
+   * Keep `roots` (and so their closures) alive in the node store on behalf of `holder`,
+   * replacing what `holder` held before — against a garbage collection already under way
+   * too. A root a collection deleted before this call is not brought back: ask
+   * `missingPaths` after it.
+   */
   addGcRoots(holder: string, roots: readonly string[]): Promise<void>;
+  /** Which of `paths` the node store does not hold (deleted, or never there). */
+  missingPaths(paths: readonly string[]): Promise<string[]>;
   /** Drop every GC root `holder` holds. */
   removeGcRoots(holder: string): Promise<void>;
   /** Every holder that has GC roots in this plugin's root directory (reconciled with the views at start). */

@@ -7,11 +7,6 @@ export interface ViewContents {
   paths: ReadonlyArray<{ storePath: string; physicalPath: string }>;
   /** Registers the closure in a Nix database below the given directory (the view's root). */
   register(rootDir: string): Promise<void>;
-  /**
-   * Keeps the closure alive in the node store (its GC roots). Called before the view
-   * becomes visible (while it is built), so no visible view is ever without roots.
-   */
-  keepAlive(): Promise<void>;
 }
 
 export interface SweepResult {

@@ -1,0 +1,99 @@
+import test from 'ava';
+import { access, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { execa } from 'execa';
+import { buildFixture, copyToChrootStore, nixEnv, type Fixture } from '../helpers/nix.js';
+import { startTestPlugin } from '../helpers/plugin.js';
+import { nixmount } from '../helpers/serve-process.js';
+import { publishRequest, storeOf, uniqueSalt } from '../helpers/sources.js';
+import { tempDir } from '../helpers/temp.js';
+
+// A garbage collection of the node store is under way (the plugin's `nixmount gc
+// --store-paths`, or an operator's nix-collect-garbage) when publishes of closures
+// nothing roots yet begin. Whatever the collection reaches first, a volume answered
+// OK must have its whole closure valid and readable; one that lost the race must fail
+// with a code the orchestrator retries on, never INTERNAL, and leave nothing rooted.
+
+const FILLER = 10_000;
+const CLOSURES = 9;
+
+async function addFiller(dir: string, storeUri: string): Promise<void> {
+  const files: string[] = [];
+  for (let i = 0; i < FILLER; i++) {
+    const file = join(dir, `filler-${i}`);
+    await writeFile(file, `filler ${i}\n`);
+    files.push(file);
+  }
+  await execa('nix-store', ['--store', storeUri, '--add', ...files], { env: nixEnv });
+}
+
+async function invalid(storeUri: string, paths: readonly string[]): Promise<string[]> {
+  const { stdout } = await execa('nix-store', ['--store', storeUri, '--check-validity', '--print-invalid', ...paths], { env: nixEnv });
+  return stdout.split('\n').filter(Boolean);
+}
+
+async function until(condition: () => Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+test('publishes during a store garbage collection: every OK volume has its whole closure, the others fail retryably', async (t) => {
+  const dir = await tempDir(t, 'nixmount-gc-race-');
+  const storeRoot = join(dir, 'root');
+  const storeUri = `local?root=${storeRoot}`;
+  const fixtures: Fixture[] = [];
+  for (let i = 0; i < CLOSURES; i++) fixtures.push(await buildFixture(uniqueSalt()));
+  await copyToChrootStore(storeRoot, fixtures.map((fixture) => fixture.root));
+  await addFiller(dir, storeUri);
+
+  const node = await startTestPlugin(t, { nix: { storeUri } });
+  const socket = join(storeRoot, 'nix/var/nix/gc-socket/socket');
+  await rm(socket, { force: true });
+  // Collect everything unrooted, as a node whose store is over its watermarks would.
+  const gc = nixmount(['gc', '--store-paths', '--store', storeUri, '--state-dir', join(dir, 'gc-state'), '--store-gc-high', '1', '--store-gc-low', '0']);
+  // Nix opens its socket for new roots once it holds the GC lock.
+  await until(() => access(socket).then(() => true, () => false), 30_000);
+  await new Promise((resolve) => setTimeout(resolve, 150));
+
+  const answers = await Promise.all(
+    fixtures.map(async (fixture, index) => {
+      await new Promise((resolve) => setTimeout(resolve, index * 80));
+      const target = join(node.dir, `vol-${index}`);
+      const answer = await node.client.call('node', 'NodePublishVolume', publishRequest(`vol-${index}`, target, { paths: fixture.root })).then(
+        () => ({ ok: true as const }),
+        (error: { code: number; details: string }) => ({ ok: false as const, code: error.code, details: error.details }),
+      );
+      return { fixture, target, answer };
+    }),
+  );
+  const collected = await gc;
+  t.is(collected.exitCode, 0, collected.stderr);
+  t.regex(collected.stdout, /store path\(s\) deleted/);
+
+  let ok = 0;
+  for (const { fixture, target, answer } of answers) {
+    if (answer.ok) {
+      ok++;
+      t.deepEqual(await invalid(storeUri, fixture.closure), [], `${target}: answered OK, so its closure must still be in the store`);
+      t.deepEqual(await storeOf(target), fixture.closure);
+      const data = fixture.closure.find((path) => path.includes('fixture-data'))!;
+      t.true((await readFile(join(target, 'store', data.slice('/nix/store/'.length), 'share/greeting'), 'utf8')).startsWith('greetings from the data path'));
+    } else {
+      t.true(answer.code === status.UNAVAILABLE || answer.code === status.FAILED_PRECONDITION, `${target}: ${answer.code} ${answer.details}`);
+      t.regex(answer.details, /\/nix\/store\//);
+      t.log(`${target}: ${answer.code} ${answer.details}`);
+    }
+  }
+  t.true(ok > 0, "some publishes won the race, or the test shows nothing");
+  t.log(`${ok} of ${CLOSURES} publishes answered OK during the collection; GC: ${collected.stdout.trim()}`);
+  // Every volume answered OK survives a restart (its closure is still there to check and root again).
+  const restarted = await node.restart();
+  for (const { fixture, target, answer } of answers) {
+    if (!answer.ok) continue;
+    await restarted.client.call('node', 'NodePublishVolume', publishRequest(`vol-${answers.findIndex((a) => a.target === target)}`, target, { paths: fixture.root }));
+  }
+});
