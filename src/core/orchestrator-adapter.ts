@@ -20,6 +20,12 @@ export interface ParsedVolumeContext {
   ephemeral: boolean;
   /** Who asked (pod, allocation…), for logs only. */
   workload: Record<string, string>;
+  /**
+   * Optional: what the orchestrator adds to `spec` beyond the context, read once per
+   * publish or stage before anything is mounted (Kubernetes: the store paths its pod spec
+   * names). Resolves to the whole spec; its errors are the call's, with their codes.
+   */
+  completeSpec?: () => Promise<VolumeSpec>;
 }
 
 /**

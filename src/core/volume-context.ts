@@ -44,9 +44,11 @@ function noNul(value: string, key: string): string {
 
 /**
  * Reads the user keys of a volume context into a VolumeSpec. Unknown keys are an
- * InvalidArgumentError naming the key, so typos never silently mount nothing.
+ * InvalidArgumentError naming the key, so typos never silently mount nothing. A context
+ * naming no closure is refused unless `closureElsewhere` (the adapter completes the spec
+ * from what the orchestrator knows, and checks it then).
  */
-export function parseUserContext(context: Readonly<Record<string, string>>): VolumeSpec {
+export function parseUserContext(context: Readonly<Record<string, string>>, options: { closureElsewhere?: boolean } = {}): VolumeSpec {
   assertContextBounds(context);
   const spec = emptySpec();
   for (const [key, value] of Object.entries(context)) {
@@ -74,7 +76,7 @@ export function parseUserContext(context: Readonly<Record<string, string>>): Vol
   }
   const named =
     spec.storePaths.length + Object.keys(spec.systemPaths).length + (spec.expression ? 1 : 0) + (spec.flakeRef ? 1 : 0);
-  if (named === 0) {
+  if (named === 0 && !options.closureElsewhere) {
     throw new InvalidArgumentError(
       `the volume context names no closure: set one of ${USER_KEYS.join(', ')} or a system key such as x86_64-linux`,
     );

@@ -70,10 +70,15 @@ function recordedMoved(publisher: VolumePublisher, volumeId: string, path: strin
   return publisher.isRecorded(volumeId, canonical) ? canonical : undefined;
 }
 
+/** The parsed context with its spec completed by the orchestrator where the adapter does that. */
+async function completed(parsed: ParsedVolumeContext): Promise<ParsedVolumeContext> {
+  return parsed.completeSpec ? { ...parsed, spec: await parsed.completeSpec() } : parsed;
+}
+
 /** Parses a publish's volume context; a refusal is reported as a failed publish of that workload, then thrown. */
-function publishContext(deps: NodeServiceDeps, r: NodePublishVolumeRequest__Output, targetPath: string): ParsedVolumeContext {
+async function publishContext(deps: NodeServiceDeps, r: NodePublishVolumeRequest__Output, targetPath: string): Promise<ParsedVolumeContext> {
   try {
-    return deps.adapter.parseVolumeContext(r.volume_context);
+    return await completed(deps.adapter.parseVolumeContext(r.volume_context));
   } catch (error) {
     deps.events?.emit({
       kind: 'publish-failed',
@@ -122,7 +127,7 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
       // No lockKey: the publisher and the stager take the node's path locks themselves (core/mount-claims).
       handle: async (r, log, checked) => {
         const capability = checked.capability!;
-        const context = publishContext(deps, r, checked.path);
+        const context = await publishContext(deps, r, checked.path);
         if (adapter.supportsStaging && !checked.staging) {
           throw new FailedPreconditionError('staging_target_path is required: this plugin advertises STAGE_UNSTAGE_VOLUME');
         }
@@ -197,7 +202,7 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
           },
               handle: async (r, log, checked) => {
             const capability = checked.capability!;
-            const context = adapter.parseVolumeContext(r.volume_context);
+            const context = await completed(adapter.parseVolumeContext(r.volume_context));
             await stager.stage(
               { volumeId: r.volume_id, stagingPath: checked.path, accessMode: capability.accessMode, spec: context.spec },
               log.child({ ...context.workload, ...(context.ephemeral ? { ephemeral: true } : {}) }),

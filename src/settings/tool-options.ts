@@ -46,6 +46,10 @@ export const TOOL_OPTIONS = {
     flag: 'kubernetes-events', help: 'print the node plugin with Events on pods (the events/ component applied: its role, a token, the flag)',
     commands: MANIFESTS, section: 'manifests',
   }),
+  podStorePaths: flag({
+    flag: 'pod-store-paths', help: 'print the node plugin allowed to read pods, for podStorePaths volumes (the pod-store-paths/ and events/ components)',
+    commands: MANIFESTS, section: 'manifests',
+  }),
 
   id: text({ flag: 'id', arg: 'ID', required: true, help: 'volume id', commands: VOLUME, section: 'volume spec' }),
   name: text({ flag: 'name', arg: 'NAME', defaultHelp: 'the id', help: 'volume name', commands: VOLUME, section: 'volume spec' }),

@@ -24,7 +24,7 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const REASON = /^[A-Z][A-Za-z]+$/;
 
 /**
- * A loopback HTTPS server answering the two Event calls the way kube-apiserver does, and
+ * A loopback HTTPS server answering the two Event calls and a GET of a pod the way kube-apiserver does, and
  * checking what it checks: the TLS certificate of the cluster CA, the bearer token, the
  * path and verb, the content type, and the core/v1 Event schema (legacy form: metadata
  * name/namespace, involvedObject of a Pod in the same namespace, reason, type Normal|Warning,
@@ -33,6 +33,8 @@ const REASON = /^[A-Z][A-Za-z]+$/;
  */
 export class FakeApiServer {
   readonly events = new Map<string, any>();
+  /** Pods `GET /api/v1/namespaces/<ns>/pods/<name>` answers, by `<ns>/<name>`. */
+  readonly pods = new Map<string, any>();
   readonly seen: SeenRequest[] = [];
   failure: FailureMode = 'none';
   private readonly hung: ServerResponse[] = [];
@@ -110,8 +112,16 @@ export class FakeApiServer {
     }
     if (this.failure === 'error-500') return refuse(500, 'InternalError', 'etcdserver: request timed out');
     if (request.headers.authorization !== `Bearer ${this.token}`) return refuse(401, 'Unauthorized', 'Unauthorized');
+    const getPod = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(seen.path);
     if (this.failure === 'forbidden') {
-      return refuse(403, 'Forbidden', 'events is forbidden: User "system:serviceaccount:nixmount:nixmount-node" cannot create resource "events"');
+      const [verb, resource] = getPod ? ['get', 'pods'] : ['create', 'events'];
+      return refuse(403, 'Forbidden', `${resource} is forbidden: User "system:serviceaccount:nixmount:nixmount-node" cannot ${verb} resource "${resource}"`);
+    }
+    if (getPod && request.method === 'GET') {
+      const id = `${decodeURIComponent(getPod[1]!)}/${decodeURIComponent(getPod[2]!)}`;
+      const found = this.pods.get(id);
+      if (!found) return refuse(404, 'NotFound', `pods "${decodeURIComponent(getPod[2]!)}" not found`);
+      return answer(200, found);
     }
     try {
       seen.body = JSON.parse(text);

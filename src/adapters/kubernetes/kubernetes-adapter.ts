@@ -2,7 +2,10 @@ import type { NodeIdentity, OrchestratorAdapter, ParsedVolumeContext } from '../
 import { parseUserContext } from '../../core/volume-context.js';
 import { ProtectedDirs } from '../common/paths.js';
 import { KubeletPaths } from './kubelet-paths.js';
-import { podWorkload, splitVolumeContext } from './pod-info.js';
+import { InvalidArgumentError } from '../../core/errors.js';
+import { PodsApi, type PodReader } from './api/pods-api.js';
+import { POD_INFO_KEYS, podWorkload, splitVolumeContext } from './pod-info.js';
+import { POD_STORE_PATHS_KEY, takePodStorePaths, withPodStorePaths } from './pod-store-paths.js';
 
 /** The topology key every Kubernetes node carries; its value here is the node name. */
 export const HOSTNAME_TOPOLOGY_KEY = 'kubernetes.io/hostname';
@@ -14,6 +17,8 @@ export interface KubernetesAdapterOptions {
   kubeletDir: string;
   /** Directories no path may be in or hide (the state dir, /nix, the store's root); see AdapterOptions. */
   protectedDirs?: readonly string[];
+  /** Where `podStorePaths` volumes read their pod (the in-cluster API server unless given). */
+  pods?: PodReader;
 }
 
 /**
@@ -26,6 +31,7 @@ export class KubernetesAdapter implements OrchestratorAdapter {
   // every publish without a staging path a FAILED_PRECONDITION.
   readonly supportsStaging = false;
   private readonly paths: KubeletPaths;
+  private readonly pods: PodReader;
 
   constructor(private readonly options: KubernetesAdapterOptions) {
     if (options.nodeName.trim() === '') {
@@ -36,11 +42,23 @@ export class KubernetesAdapter implements OrchestratorAdapter {
       throw new Error(`kubernetes: the node name "${options.nodeName}" was not expanded; give the container NODE_NAME from fieldRef spec.nodeName`);
     }
     this.paths = new KubeletPaths(options.kubeletDir, new ProtectedDirs(options.protectedDirs ?? []));
+    this.pods = options.pods ?? new PodsApi();
   }
 
   parseVolumeContext(context: Readonly<Record<string, string>>): ParsedVolumeContext {
     const { user, pod } = splitVolumeContext(context);
-    return { spec: parseUserContext(user), ephemeral: pod.ephemeral, workload: pod.workload };
+    const { rest, fromPod } = takePodStorePaths(user);
+    const spec = parseUserContext(rest, { closureElsewhere: fromPod });
+    const parsed = { spec, ephemeral: pod.ephemeral, workload: pod.workload };
+    if (!fromPod) return parsed;
+    const name = context[POD_INFO_KEYS.podName];
+    const namespace = context[POD_INFO_KEYS.podNamespace];
+    if (!name || !namespace) {
+      throw new InvalidArgumentError(
+        `${POD_STORE_PATHS_KEY}: kubelet sent no ${POD_INFO_KEYS.podName} and ${POD_INFO_KEYS.podNamespace}; the CSIDriver needs podInfoOnMount: true (as the manifests set it)`,
+      );
+    }
+    return { ...parsed, completeSpec: async () => withPodStorePaths(spec, await this.pods.storePathsOf(namespace, name), `${namespace}/${name}`) };
   }
 
   workloadOf(context: Readonly<Record<string, string>>): Record<string, string> {

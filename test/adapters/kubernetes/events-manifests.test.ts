@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, execaSync } from 'execa';
 import { parse, parseAllDocuments } from 'yaml';
-import { SERVICE_ACCOUNT_DIR } from '../../../src/adapters/kubernetes/events/in-cluster.js';
+import { SERVICE_ACCOUNT_DIR } from '../../../src/adapters/kubernetes/api/in-cluster.js';
 import { defaultManifestOptions } from '../../../src/adapters/kubernetes/manifests/options.js';
 import { renderInstallStream, renderManifests } from '../../../src/adapters/kubernetes/manifests/render.js';
 import { ADAPTER_OPTIONS } from '../../../src/adapters/registry.js';
@@ -88,6 +88,17 @@ test('`k8s manifests --kubernetes-events` prints the install with the component 
   const plain = renderInstallStream(options);
   t.false(plain.includes('--kubernetes-events'));
   t.deepEqual(streamObjects(plain).map((o) => o.kind), ['Namespace', 'ServiceAccount', 'CSIDriver', 'DaemonSet', 'Service']);
+});
+
+test('`k8s manifests --pod-store-paths` adds a role that may get pods, and nothing else, to the install with Events', (t) => {
+  const options = defaultManifestOptions(DEFAULT_DRIVER_NAME, packageVersion());
+  const objects = streamObjects(renderInstallStream(options, false, false, true));
+  checkEventsInstall(t, objects.filter((o) => !o.metadata.name.endsWith('-pod-reader')), 'nixmount');
+  const roles = objects.filter((o) => o.metadata.name === 'nixmount-node-pod-reader');
+  t.deepEqual(roles.map((o) => o.kind), ['ClusterRole', 'ClusterRoleBinding']);
+  t.deepEqual(roles[0]!.rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }]);
+  t.deepEqual(roles[1]!.subjects, [{ kind: 'ServiceAccount', name: 'nixmount-node', namespace: 'nixmount' }]);
+  t.like(roles[1]!.roleRef, { kind: 'ClusterRole', name: 'nixmount-node-pod-reader' });
 });
 
 const kubectl = (() => {

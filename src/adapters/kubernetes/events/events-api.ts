@@ -1,10 +1,7 @@
-import { request } from 'node:https';
-import { readFile } from 'node:fs/promises';
-import type { ApiServer } from './in-cluster.js';
+import { ApiError, apiRequest } from '../api/api-request.js';
+import type { ApiServer } from '../api/in-cluster.js';
 
-const REQUEST_TIMEOUT_MS = 10_000;
-/** Bytes of an error answer kept for the log. */
-const ERROR_BODY_BYTES = 300;
+export { ApiError };
 
 /** A core/v1 Event as nixmount writes it (the legacy form: count and first/last timestamps, no eventTime). */
 export interface CoreEvent {
@@ -30,17 +27,6 @@ export interface EventRepeat {
   message: string;
 }
 
-/** The API server refused or failed a request. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
-
 /** Where Events go: the two calls an event recorder makes. */
 export interface EventSink {
   create(event: CoreEvent): Promise<void>;
@@ -48,11 +34,7 @@ export interface EventSink {
   repeat(namespace: string, name: string, repeat: EventRepeat): Promise<void>;
 }
 
-/**
- * The two calls on /api/v1/namespaces/<ns>/events, made with node:https and the pod's
- * service-account token. A dedicated client costs ~4 MiB of RSS where @kubernetes/client-node
- * costs ~70 MiB (docs/operations.md, "Kubernetes Events").
- */
+/** The two calls on /api/v1/namespaces/<ns>/events. */
 export class EventsApi implements EventSink {
   constructor(private readonly server: ApiServer) {}
 
@@ -66,56 +48,7 @@ export class EventsApi implements EventSink {
     await this.send('PATCH', path, 'application/strategic-merge-patch+json', repeat);
   }
 
-  private async send(method: string, path: string, contentType: string, body: unknown): Promise<void> {
-    const token = (await readFile(this.server.tokenFile, 'utf8')).trim();
-    const payload = Buffer.from(JSON.stringify(body));
-    await new Promise<void>((resolve, reject) => {
-      const call = request(
-        {
-          host: this.server.host,
-          port: this.server.port,
-          method,
-          path,
-          ca: this.server.ca,
-          timeout: REQUEST_TIMEOUT_MS,
-          headers: {
-            authorization: `Bearer ${token}`,
-            'content-type': contentType,
-            'content-length': payload.length,
-            accept: 'application/json',
-            'user-agent': 'nixmount',
-          },
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          let kept = 0;
-          response.on('data', (chunk: Buffer) => {
-            if (kept < ERROR_BODY_BYTES) chunks.push(chunk);
-            kept += chunk.length;
-          });
-          response.on('error', reject);
-          response.on('end', () => {
-            const status = response.statusCode ?? 0;
-            if (status >= 200 && status < 300) return resolve();
-            const text = Buffer.concat(chunks).toString('utf8').slice(0, ERROR_BODY_BYTES);
-            reject(new ApiError(status, `${method} ${path}: ${status} ${apiMessage(text)}`));
-          });
-        },
-      );
-      call.on('timeout', () => call.destroy(new Error(`${method} ${path}: no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)));
-      call.on('error', reject);
-      call.end(payload);
-    });
+  private async send(method: 'POST' | 'PATCH', path: string, contentType: string, body: unknown): Promise<void> {
+    await apiRequest(this.server, { method, path, contentType, body });
   }
-}
-
-/** The message of a metav1.Status answer, else the text itself. */
-function apiMessage(text: string): string {
-  try {
-    const status = JSON.parse(text) as { message?: unknown };
-    if (typeof status.message === 'string') return status.message;
-  } catch {
-    // not JSON (a proxy's page, or cut short): the text says what there is to say
-  }
-  return text;
 }

@@ -3,7 +3,7 @@ import type { NodeEvents } from '../../../core/ports/node-events.js';
 import { EventRecorder, DEFAULT_RECORDER_OPTIONS, type RecorderOptions } from './event-recorder.js';
 import { podEventFor } from './event-reasons.js';
 import { EventsApi, type EventSink } from './events-api.js';
-import { inClusterApiServer, SERVICE_ACCOUNT_DIR } from './in-cluster.js';
+import { inClusterApiServer, SERVICE_ACCOUNT_DIR } from '../api/in-cluster.js';
 
 export interface KubernetesEventsOptions {
   nodeName: string;

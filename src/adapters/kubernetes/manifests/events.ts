@@ -1,5 +1,5 @@
 import { parse, parseDocument } from 'yaml';
-import { SERVICE_ACCOUNT_DIR } from '../events/in-cluster.js';
+import { SERVICE_ACCOUNT_DIR } from '../api/in-cluster.js';
 import { SERVICE_ACCOUNT } from './cluster-objects.js';
 import { noted, type ManifestFile } from './manifest-file.js';
 import { commonLabels, type ManifestOptions } from './options.js';

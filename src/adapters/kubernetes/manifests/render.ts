@@ -5,6 +5,7 @@ import { daemonSetFile } from './daemonset.js';
 import { EVENTS_INSTALL_FILES, eventsFiles, withEventsPatch } from './events.js';
 import { exampleFiles } from './examples.js';
 import { metricsServiceFile, monitoringFiles } from './monitoring.js';
+import { POD_STORE_PATHS_INSTALL_FILES, podStorePathsFiles } from './pod-store-paths.js';
 import { withoutNotes, type KeyComment, type ManifestFile } from './manifest-file.js';
 import type { ManifestOptions } from './options.js';
 
@@ -23,6 +24,7 @@ export function manifestFiles(options: ManifestOptions): ManifestFile[] {
     ...controllerFiles(options),
     ...monitoringFiles(options),
     ...eventsFiles(options),
+    ...podStorePathsFiles(options),
   ];
 }
 
@@ -47,14 +49,20 @@ export function installPaths(controller: boolean): string[] {
 
 /**
  * What `kubectl apply -f -` takes: the installed objects as one YAML stream; with `events`,
- * as kustomize would build them with the events/ component (its role, and the DaemonSet patched).
+ * as kustomize would build them with the events/ component (its role, and the DaemonSet patched);
+ * with `podStorePaths`, also with the pod-store-paths/ component (which needs events' token).
  */
-export function renderInstallStream(options: ManifestOptions, controller = false, events = false): string {
+export function renderInstallStream(options: ManifestOptions, controller = false, events = false, podStorePaths = false): string {
   const files = renderManifests(options);
-  if (events) {
+  const withEvents = events || podStorePaths;
+  if (withEvents) {
     files.set('daemonset.yaml', withEventsPatch(files.get('daemonset.yaml')!, files.get('events/daemonset-patch.yaml')!));
   }
-  const paths = [...installPaths(controller), ...(events ? EVENTS_INSTALL_FILES : [])];
+  const paths = [
+    ...installPaths(controller),
+    ...(withEvents ? EVENTS_INSTALL_FILES : []),
+    ...(podStorePaths ? POD_STORE_PATHS_INSTALL_FILES : []),
+  ];
   return paths.map((path) => files.get(path)!).join('---\n');
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { EventRecorder, DEFAULT_RECORDER_OPTIONS, type RecorderOptions } from '../../../../src/adapters/kubernetes/events/event-recorder.js';
 import { EventsApi } from '../../../../src/adapters/kubernetes/events/events-api.js';
 import type { PodEvent } from '../../../../src/adapters/kubernetes/events/event-reasons.js';
-import { inClusterApiServer } from '../../../../src/adapters/kubernetes/events/in-cluster.js';
+import { inClusterApiServer } from '../../../../src/adapters/kubernetes/api/in-cluster.js';
 import { FakeApiServer } from '../../../helpers/fake-api-server.js';
 import { RecordingLogger } from '../../../helpers/recording-logger.js';
 import { tempDir } from '../../../helpers/temp.js';
