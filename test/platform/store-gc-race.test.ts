@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { execa } from 'execa';
 import { buildFixture, copyToChrootStore, nixEnv, type Fixture } from '../helpers/nix.js';
-import { startTestPlugin } from '../helpers/plugin.js';
+import { StoreGarbageCollector } from '../../src/core/store-gc.js';
+import { startTestPlugin, type TestPlugin } from '../helpers/plugin.js';
 import { nixmount } from '../helpers/serve-process.js';
 import { publishRequest, storeOf, uniqueSalt } from '../helpers/sources.js';
 import { tempDir } from '../helpers/temp.js';
@@ -41,59 +42,78 @@ async function until(condition: () => Promise<boolean>, ms: number): Promise<voi
   }
 }
 
-test('publishes during a store garbage collection: every OK volume has its whole closure, the others fail retryably', async (t) => {
-  const dir = await tempDir(t, 'nixmount-gc-race-');
-  const storeRoot = join(dir, 'root');
-  const storeUri = `local?root=${storeRoot}`;
-  const fixtures: Fixture[] = [];
-  for (let i = 0; i < CLOSURES; i++) fixtures.push(await buildFixture(uniqueSalt()));
-  await copyToChrootStore(storeRoot, fixtures.map((fixture) => fixture.root));
-  await addFiller(dir, storeUri);
+type Collection = Promise<{ exitCode?: number; stdout: string; stderr?: string }>;
 
-  const node = await startTestPlugin(t, { nix: { storeUri } });
-  const socket = join(storeRoot, 'nix/var/nix/gc-socket/socket');
-  await rm(socket, { force: true });
-  // Collect everything unrooted, as a node whose store is over its watermarks would.
-  const gc = nixmount(['gc', '--store-paths', '--store', storeUri, '--state-dir', join(dir, 'gc-state'), '--store-gc-high', '1', '--store-gc-low', '0']);
-  // Nix opens its socket for new roots once it holds the GC lock.
-  await until(() => access(socket).then(() => true, () => false), 30_000);
-  await new Promise((resolve) => setTimeout(resolve, 150));
+/** The collections a node sees: the plugin's own (serve's watermarks), `nixmount gc --store-paths`, the host's nix-collect-garbage. */
+const COLLECTORS: Record<string, (storeUri: string, dir: string, node: TestPlugin) => Collection> = {
+  'nixmount gc --store-paths': (storeUri, dir) =>
+    nixmount(['gc', '--store-paths', '--store', storeUri, '--state-dir', join(dir, 'gc-state'), '--store-gc-high', '1', '--store-gc-low', '0']),
+  'nix-collect-garbage': (storeUri) => execa('nix-collect-garbage', ['--store', storeUri], { env: nixEnv, reject: false }),
+  "serve's own store GC": async (_storeUri, _dir, node) => {
+    const result = await node.plugin.container.get(StoreGarbageCollector).check('command');
+    if (result.action !== 'collected') return { exitCode: 1, stdout: result.action };
+    return { exitCode: result.outcome === 'ok' ? 0 : 1, stdout: `${result.pathsDeleted} store path(s) deleted` };
+  },
+};
 
-  const answers = await Promise.all(
-    fixtures.map(async (fixture, index) => {
-      await new Promise((resolve) => setTimeout(resolve, index * 80));
-      const target = join(node.dir, `vol-${index}`);
-      const answer = await node.client.call('node', 'NodePublishVolume', publishRequest(`vol-${index}`, target, { paths: fixture.root })).then(
-        () => ({ ok: true as const }),
-        (error: { code: number; details: string }) => ({ ok: false as const, code: error.code, details: error.details }),
-      );
-      return { fixture, target, answer };
-    }),
-  );
-  const collected = await gc;
-  t.is(collected.exitCode, 0, collected.stderr);
-  t.regex(collected.stdout, /store path\(s\) deleted/);
+for (const [collector, collect] of Object.entries(COLLECTORS)) {
+  test(`publishes during a store garbage collection by ${collector}: every OK volume has its whole closure, the others fail retryably`, async (t) => {
+    const dir = await tempDir(t, 'nixmount-gc-race-');
+    const storeRoot = join(dir, 'root');
+    const storeUri = `local?root=${storeRoot}`;
+    // Serve's own collector by watermarks that take everything unrooted (high 1%, low 0%), once the test's store is filled.
+    const storeGc = collector.startsWith('serve') ? { highPercent: 1, lowPercent: 0, intervalMs: 3_600_000, timeoutMs: 120_000 } : undefined;
+    const node = await startTestPlugin(t, { nix: { storeUri }, storeGc });
+    await node.plugin.container.get(StoreGarbageCollector).check('periodic'); // the check at start, over before the store fills
+    const fixtures: Fixture[] = [];
+    for (let i = 0; i < CLOSURES; i++) fixtures.push(await buildFixture(uniqueSalt()));
+    await copyToChrootStore(storeRoot, fixtures.map((fixture) => fixture.root));
+    await addFiller(dir, storeUri);
 
-  let ok = 0;
-  for (const { fixture, target, answer } of answers) {
-    if (answer.ok) {
-      ok++;
-      t.deepEqual(await invalid(storeUri, fixture.closure), [], `${target}: answered OK, so its closure must still be in the store`);
-      t.deepEqual(await storeOf(target), fixture.closure);
-      const data = fixture.closure.find((path) => path.includes('fixture-data'))!;
-      t.true((await readFile(join(target, 'store', data.slice('/nix/store/'.length), 'share/greeting'), 'utf8')).startsWith('greetings from the data path'));
-    } else {
-      t.true(answer.code === status.UNAVAILABLE || answer.code === status.FAILED_PRECONDITION, `${target}: ${answer.code} ${answer.details}`);
-      t.regex(answer.details, /\/nix\/store\//);
-      t.log(`${target}: ${answer.code} ${answer.details}`);
+    const socket = join(storeRoot, 'nix/var/nix/gc-socket/socket');
+    await rm(socket, { force: true });
+    // Collect everything unrooted, as a node whose store is over its watermarks would.
+    const gc = collect(storeUri, dir, node);
+    // Nix opens its socket for new roots once it holds the GC lock.
+    await until(() => access(socket).then(() => true, () => false), 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+
+    const answers = await Promise.all(
+      fixtures.map(async (fixture, index) => {
+        await new Promise((resolve) => setTimeout(resolve, index * 80));
+        const target = join(node.dir, `vol-${index}`);
+        const answer = await node.client.call('node', 'NodePublishVolume', publishRequest(`vol-${index}`, target, { paths: fixture.root })).then(
+          () => ({ ok: true as const }),
+          (error: { code: number; details: string }) => ({ ok: false as const, code: error.code, details: error.details }),
+        );
+        return { fixture, target, answer };
+      }),
+    );
+    const collected = await gc;
+    t.is(collected.exitCode, 0, collected.stderr);
+    t.regex(collected.stdout, /store paths?(\(s\))? deleted/);
+
+    let ok = 0;
+    for (const { fixture, target, answer } of answers) {
+      if (answer.ok) {
+        ok++;
+        t.deepEqual(await invalid(storeUri, fixture.closure), [], `${target}: answered OK, so its closure must still be in the store`);
+        t.deepEqual(await storeOf(target), fixture.closure);
+        const data = fixture.closure.find((path) => path.includes('fixture-data'))!;
+        t.true((await readFile(join(target, 'store', data.slice('/nix/store/'.length), 'share/greeting'), 'utf8')).startsWith('greetings from the data path'));
+      } else {
+        t.true(answer.code === status.UNAVAILABLE || answer.code === status.FAILED_PRECONDITION, `${target}: ${answer.code} ${answer.details}`);
+        t.regex(answer.details, /\/nix\/store\//);
+        t.log(`${target}: ${answer.code} ${answer.details}`);
+      }
     }
-  }
-  t.true(ok > 0, "some publishes won the race, or the test shows nothing");
-  t.log(`${ok} of ${CLOSURES} publishes answered OK during the collection; GC: ${collected.stdout.trim()}`);
-  // Every volume answered OK survives a restart (its closure is still there to check and root again).
-  const restarted = await node.restart();
-  for (const { fixture, target, answer } of answers) {
-    if (!answer.ok) continue;
-    await restarted.client.call('node', 'NodePublishVolume', publishRequest(`vol-${answers.findIndex((a) => a.target === target)}`, target, { paths: fixture.root }));
-  }
-});
+    t.true(ok > 0, "some publishes won the race, or the test shows nothing");
+    t.log(`${ok} of ${CLOSURES} publishes answered OK during the collection; GC: ${collected.stdout.trim()}`);
+    // Every volume answered OK survives a restart (its closure is still there to check and root again).
+    const restarted = await node.restart();
+    for (const { fixture, target, answer } of answers) {
+      if (!answer.ok) continue;
+      await restarted.client.call('node', 'NodePublishVolume', publishRequest(`vol-${answers.findIndex((a) => a.target === target)}`, target, { paths: fixture.root }));
+    }
+  });
+}
