@@ -2,6 +2,7 @@ import test from 'ava';
 import { fileURLToPath } from 'node:url';
 import { CONTRACT_CHECKS, KitFailure, checkContract, contractChecks } from '../../src/sdk/testkit/index.js';
 import { registerAdapterKit } from '../../src/sdk/testkit/ava.js';
+import { localModule } from '../../src/adapters/local/adapter-module.js';
 import { FIXTURES } from '../helpers/nix.js';
 
 // The shipped adapters pass the kit exactly as a third party's would: loaded by path, as
@@ -48,4 +49,20 @@ test('a module that does not load or does not fit fails the first check and skip
   const results = await contractChecks(`${FIXTURES}adapters/misfit.mjs`);
   t.regex(results[0]!.problems[0]!, /does not fit nixmount's adapter SDK/);
   t.true(results.slice(1).every((result) => result.problems.length === 1 && result.problems[0] === 'not checked: the module did not load'));
+});
+
+test('an adapter that checks node ids is told of the kit\'s nodeId option, and passes given one it accepts', async (t) => {
+  const strict = {
+    ...localModule,
+    create(context: Parameters<typeof localModule.create>[0]) {
+      if (!/^node-\d+$/.test(context.nodeId)) throw new Error(`node id ${JSON.stringify(context.nodeId)} is not node-<number>`);
+      return localModule.create(context);
+    },
+  };
+  const refused = await contractChecks(strict);
+  t.deepEqual(refused.find((result) => result.name === 'adapter builds from the replay options')!.problems, [
+    'create threw, given the kit\'s default node id "kit-node" (give one the adapter accepts with the kit\'s nodeId option) and the replay\'s options {}: node id "kit-node" is not node-<number>',
+  ]);
+  const given = await contractChecks(strict, { nodeId: 'node-1' });
+  t.deepEqual(given.filter((result) => result.problems.length > 0), []);
 });
