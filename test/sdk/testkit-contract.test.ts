@@ -33,15 +33,18 @@ test('a deliberately broken adapter fails the contract, each check saying what t
   t.regex(refusals[0]!, /^target ".*\/vols\/kit-volume\/\.\." \(ends in "\.\."\): expected a refusal \(InvalidArgument\), but it returned ".*\/vols\/kit-volume\/\.\."$/);
   t.regex(problems['target paths: symlinks']![0]!, /^target .*\/vols\/kit-volume when it is a symlink to .*\/kit-elsewhere: expected a refusal \(InvalidArgument or FailedPrecondition\), but it returned /);
   t.is(problems['target paths: protected directories']!.length, 2);
-  t.deepEqual(problems['staging paths: refusals'], [], 'the broken adapter never stages, so no staging path is checked');
+  // It never stages; its staging check (canonicalPath alone) is tried on its targets and lets through what lies outside.
+  t.deepEqual(problems['staging paths: refusals'], ['staging "/etc/nixmount-kit" (lies outside the orchestrator\'s directories): expected a refusal (InvalidArgument), but it returned "/etc/nixmount-kit"']);
+  t.deepEqual(problems['staging paths: canonical forms'], []);
 });
 
 test('checkContract throws one readable KitFailure listing every failed check', async (t) => {
   const error = await t.throwsAsync(checkContract(`${FIXTURES}adapters/broken.mjs`), { instanceOf: KitFailure });
-  t.true(error!.message.startsWith(`the adapter "${FIXTURES}adapters/broken.mjs" fails 9 of the kit's 16 contract checks:\n  ✗ user keys\n      - {"x86_64-linux"`), error!.message);
+  t.true(error!.message.startsWith(`the adapter "${FIXTURES}adapters/broken.mjs" fails 12 of the kit's 16 contract checks:\n  ✗ user keys\n      - {"x86_64-linux"`), error!.message);
   t.deepEqual(error!.failed.map((check) => check.name), [
     'user keys', 'unknown keys refused by name', 'a context naming no closure refused', 'node identity and topology', 'staging semantics and call order',
     'target paths: canonical forms', 'target paths: refusals', 'target paths: symlinks', 'target paths: protected directories',
+    'staging paths: refusals', 'staging paths: symlinks', 'staging paths: protected directories',
   ]);
 });
 
@@ -65,4 +68,21 @@ test('an adapter that checks node ids is told of the kit\'s nodeId option, and p
   ]);
   const given = await contractChecks(strict, { nodeId: 'node-1' });
   t.deepEqual(given.filter((result) => result.problems.length > 0), []);
+});
+
+test('a non-staging adapter whose checkStagingPath checks nothing fails the staging-path checks, the replay\'s targets standing in', async (t) => {
+  const lax = {
+    ...localModule,
+    create(context: Parameters<typeof localModule.create>[0]) {
+      const adapter = localModule.create(context);
+      return Object.assign(Object.create(Object.getPrototypeOf(adapter)), adapter, { checkStagingPath: (path: string) => path });
+    },
+  };
+  const results = Object.fromEntries((await contractChecks(lax)).map((result) => [result.name, result.problems]));
+  t.deepEqual(results['target paths: refusals'], []);
+  t.is(results['staging paths: refusals']!.length, 7);
+  t.regex(results['staging paths: refusals']![0]!, /^staging ".*\/\.\." \(ends in "\.\."\): expected a refusal \(InvalidArgument\), but it returned ".*\/\.\."$/);
+  t.true(results['staging paths: symlinks']!.length > 0);
+  t.is(results['staging paths: protected directories']!.length, 2);
+  t.deepEqual(results['staging paths: canonical forms'], [], 'which staging paths a non-staging adapter accepts is its own affair');
 });

@@ -174,7 +174,13 @@ export async function contractChecks(module: AdapterModule | string, options: Ki
     for (const kind of ['target', 'staging'] as const) {
       if (paths[kind].length === 0) {
         if (kind === 'target') fail('target paths: canonical forms', ['the replay publishes nothing']);
-        continue; // an orchestrator that never stages has no staging paths to check
+        if (kind === 'target' || adapter.supportsStaging || paths.target.length === 0) continue;
+        // An adapter that never stages still refuses what no orchestrator sends as a staging
+        // path (docs/adapters.md): its targets stand in, their canonical forms its own affair.
+        fail('staging paths: refusals', refusals(adapter, 'staging', paths.target));
+        fail('staging paths: symlinks', await symlinks(adapter, 'staging', paths.target, join(root, 'kit-elsewhere')));
+        fail('staging paths: protected directories', protectedDirs(build, 'staging', paths.target));
+        continue;
       }
       fail(`${kind} paths: canonical forms`, canonicalForms(adapter, kind, paths[kind]));
       fail(`${kind} paths: refusals`, refusals(adapter, kind, paths[kind]));
