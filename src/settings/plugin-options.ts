@@ -64,7 +64,7 @@ export const PLUGIN_OPTIONS = {
 
   nodeId: text({
     flag: 'node-id', env: 'NIXMOUNT_NODE_ID', default: () => hostname(), defaultHelp: 'the host name', arg: 'ID',
-    help: 'this node\'s id as the orchestrator knows it', commands: NODE, section: 'node',
+    help: 'this node\'s id as the orchestrator knows it', commands: CHECKED, section: 'node',
   }),
   stateDir: text({
     flag: 'state-dir', env: 'NIXMOUNT_STATE_DIR', default: '/var/lib/nixmount', arg: 'DIR',
