@@ -35,3 +35,5 @@ if (!existsSync(join(dir, '.complete'))) {
   }
 }
 globalThis.__nixmountMetaUrl = pathToFileURL(join(dir, 'dist/src/binary/nixmount.js')).href;
+// Read by src/settings/single-binary.ts: the binary cannot load adapter modules, and says so.
+globalThis.__nixmountSingleBinary = true;

@@ -1,5 +1,7 @@
 import { adapterOptionValues, type GivenAdapterOptions } from '../adapters/module/adapter-option-values.js';
-import { chosenAdapter } from '../adapters/registry.js';
+import { defaultProtectedDirs } from '../adapters/common/paths.js';
+import { chosenAdapter, createAdapterFrom } from '../adapters/registry.js';
+import { physicalRoot } from '../platform/nix-settings.js';
 import type { AdapterModule } from '../sdk/adapter-module.js';
 import { runChecks, formatReport } from '../doctor/run-checks.js';
 import { doctorChecks } from '../doctor/checks.js';
@@ -22,13 +24,18 @@ function orchestratorDir(values: DoctorValues, module: AdapterModule, given: Giv
   return { path: adapterOptionValues(module, given)[option.name]!, flag: builtin ? `--${option.name}` : `--adapter-option ${option.name}=…` };
 }
 
+/** How the command line chose the orchestrator: only what was given is named. */
+function orchestratorLabel(values: Pick<DoctorValues, 'orchestrator' | 'adapterModule'>, name: string): string {
+  return values.adapterModule ? `--adapter-module ${values.adapterModule} (${name})` : `--orchestrator ${values.orchestrator}`;
+}
+
 /** With --serve-pid, the running serve's options replace doctor's own (but for --json), and a line says whose they are. */
 async function chosenValues(given: DoctorValues): Promise<{ values: DoctorValues; source?: CheckResult }> {
   if (given.servePid === undefined) return { values: given };
   const pid = given.servePid;
   const { values, sameMountNamespace } = await serveValuesOf(pid);
   const chosen = { ...values, json: given.json, servePid: pid };
-  const what = `the options of nixmount serve, process ${pid} (--orchestrator ${values.orchestrator}, --state-dir ${values.stateDir})`;
+  const what = `the options of nixmount serve, process ${pid} (${values.adapterModule ? `--adapter-module ${values.adapterModule}` : `--orchestrator ${values.orchestrator}`}, --state-dir ${values.stateDir})`;
   if (sameMountNamespace) return { values: chosen, source: ok('serve-pid', `checking ${what}`) };
   return {
     values: chosen,
@@ -44,6 +51,7 @@ async function chosenValues(given: DoctorValues): Promise<{ values: DoctorValues
 export async function doctor(asked: DoctorValues): Promise<number> {
   const { values, source } = await chosenValues(asked);
   const { module, given } = await chosenAdapter(values);
+  const label = orchestratorLabel(values, module.name);
   const config: DoctorConfig = {
     stateDir: values.stateDir,
     nix: {
@@ -55,6 +63,12 @@ export async function doctor(asked: DoctorValues): Promise<number> {
     },
     // An adapter module's name stands for its orchestrator (the built-in ones are named as --orchestrator).
     orchestrator: module.name,
+    orchestratorLabel: label,
+    adapter: {
+      label,
+      nodeId: values.nodeId,
+      build: () => createAdapterFrom(module, { nodeId: values.nodeId, protectedDirs: defaultProtectedDirs(values.stateDir, physicalRoot(values.store ?? '')) }, given),
+    },
     orchestratorDir: orchestratorDir(values, module, given),
     endpoint: values.endpoint,
     gcHighPercent: values.storeGcHigh,

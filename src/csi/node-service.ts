@@ -1,4 +1,4 @@
-import { FailedPreconditionError, NotFoundError, failureFacts, isNixmountError } from '../core/errors.js';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, failureFacts, isNixmountError } from '../core/errors.js';
 import { quote } from '../core/quote.js';
 import type { OrchestratorAdapter, ParsedVolumeContext } from '../core/orchestrator-adapter.js';
 import type { NodeEvents } from '../core/ports/node-events.js';
@@ -121,7 +121,13 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
         const capability = readCapability(r.volume_capability);
         assertContextBounds(r.volume_context);
         const path = adapter.checkTargetPath(r.target_path);
-        if (adapter.supportsStaging && r.staging_target_path) return { path, capability, staging: adapter.checkStagingPath(r.staging_target_path) };
+        if (r.staging_target_path && !adapter.supportsStaging) {
+          // Ignoring it would publish as if unstaged while the orchestrator believes a stage it made holds the volume.
+          throw new InvalidArgumentError(
+            `staging_target_path: ${quote(r.staging_target_path)} was sent, but the ${adapter.name} adapter does not stage volumes (this plugin does not advertise STAGE_UNSTAGE_VOLUME); publish without one`,
+          );
+        }
+        if (r.staging_target_path) return { path, capability, staging: adapter.checkStagingPath(r.staging_target_path) };
         return { path, capability };
       },
       // No lockKey: the publisher and the stager take the node's path locks themselves (core/mount-claims).

@@ -1,4 +1,5 @@
 import type { ProcessRunner } from '../platform/process-runner.js';
+import { adapterCheck } from './adapter.js';
 import type { Check } from './check.js';
 import type { DoctorConfig } from './config.js';
 import { diskCheck } from './disk-space.js';
@@ -20,10 +21,11 @@ export function doctorChecks(config: DoctorConfig, runner: ProcessRunner): Check
     stateDirCheck(config.stateDir, config.nix.storeUri),
     overlayCheck(runner, config.stateDir),
     mountHelperCheck(runner, { helper: config.mountHelper }),
-    propagationCheck(config.orchestrator, config.orchestratorDir),
+    adapterCheck(config.adapter),
+    propagationCheck(config.orchestrator, config.orchestratorDir, config.orchestratorLabel),
     socketCheck(config.endpoint),
     substitutersCheck(runner, config.nix),
     diskCheck(config.nix.storeUri, config.gcHighPercent),
-    orchestratorCheck(config.orchestrator, runner),
+    orchestratorCheck(config.orchestrator, runner, config.orchestratorLabel),
   ];
 }

@@ -1,4 +1,5 @@
 import type { NixSettings } from '../platform/nix-settings.js';
+import type { AdapterToBuild } from './adapter.js';
 
 /** What doctor checks: the node's configuration, read from the same options (and variables) as `serve`. */
 export interface DoctorConfig {
@@ -6,6 +7,10 @@ export interface DoctorConfig {
   /** The store URI, substituters, trusted keys and connect timeout, as serve hands them to Nix. */
   nix: NixSettings;
   orchestrator: string;
+  /** How the command line named the orchestrator (`--orchestrator local`, `--adapter-module ./a.js (swarm)`), for messages. */
+  orchestratorLabel: string;
+  /** The adapter, built as serve builds it. */
+  adapter: AdapterToBuild;
   /**
    * The orchestrator's directory that the plugin's mounts must propagate back from
    * (kubelet's root dir, Nomad's stage_publish_base_dir), with the flag that sets it.

@@ -47,13 +47,13 @@ export const ORCHESTRATORS = {
  * The orchestrator's version where its binary is on this PATH (the host's, as under Nomad's
  * raw_exec); elsewhere (the plugin's container) it cannot be read, and the caveat is info.
  */
-export function orchestratorCheck(orchestrator: string, runner: ProcessRunner): Check {
+export function orchestratorCheck(orchestrator: string, runner: ProcessRunner, label = `--orchestrator ${orchestrator}`): Check {
   return {
     name: NAME,
     timeoutMs: TIMEOUT_MS,
     async run(): Promise<CheckResult> {
       const known = ORCHESTRATORS[orchestrator as keyof typeof ORCHESTRATORS];
-      if (!known) return ok(NAME, `--orchestrator ${orchestrator}: no kubelet or Nomad client calls the plugin, so their versions do not matter`);
+      if (!known) return ok(NAME, `${label}: no kubelet or Nomad client calls the plugin, so their versions do not matter`);
       const binary = onPath(known.binary);
       const said = binary ? await runner.run(binary, known.args, { timeoutMs: TIMEOUT_MS - 2_000, allowFailure: true }).catch(() => undefined) : undefined;
       const text = said?.exitCode === 0 ? said.stdout.split('\n')[0]!.trim() : '';

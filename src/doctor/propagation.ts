@@ -36,12 +36,12 @@ function fixFor(orchestrator: string, dir: string, flag: string): string {
  * container is made. A private or slave mount here makes every publish succeed while
  * the workload sees an empty directory.
  */
-export function propagationCheck(orchestrator: string, dir: { path: string; flag: string } | undefined): Check {
+export function propagationCheck(orchestrator: string, dir: { path: string; flag: string } | undefined, label = `--orchestrator ${orchestrator}`): Check {
   return {
     name: NAME,
     timeoutMs: TIMEOUT_MS,
     async run() {
-      if (dir === undefined) return ok(NAME, `--orchestrator ${orchestrator}: volumes are mounted where they are used, in this mount namespace; nothing has to propagate`);
+      if (dir === undefined) return ok(NAME, `${label}: volumes are mounted where they are used, in this mount namespace; nothing has to propagate`);
       let real: string;
       try {
         real = await realpath(dir.path);

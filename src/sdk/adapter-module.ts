@@ -1,4 +1,4 @@
-import type { OrchestratorAdapter } from '../core/orchestrator-adapter.js';
+import type { OrchestratorAdapter } from './adapter-types.js';
 import type { OrchestratorReplay } from './replay.js';
 
 /**

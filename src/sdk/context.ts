@@ -1,5 +1,5 @@
 import { parseUserContext } from '../core/volume-context.js';
-import type { VolumeSpec } from '../core/volume-spec.js';
+import type { VolumeSpec } from './adapter-types.js';
 
 export interface SplitContext {
   /** The keys a person wrote: given to parseUserContext, which refuses unknown ones by name. */

@@ -6,8 +6,7 @@
  */
 
 // The interface an adapter implements and the types it answers with.
-export type { NodeIdentity, OrchestratorAdapter, ParsedVolumeContext } from '../core/orchestrator-adapter.js';
-export type { VolumeSpec } from '../core/volume-spec.js';
+export type { NodeIdentity, OrchestratorAdapter, ParsedVolumeContext, VolumeSpec } from './adapter-types.js';
 
 // The module an adapter package exports, and its options.
 export { SDK_VERSION, defineAdapter } from './adapter-module.js';

@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import { ADAPTER_NAMES } from '../adapters/registry.js';
 import { PLUGIN_MODES } from '../plugin-services.js';
 import { parseListenAddress } from './listen-address.js';
-import { choiceList, count, duration, flag, list, oneOf, percent, text, texts } from './option.js';
+import { choiceList, count, duration, flag, list, oneOf, percent, text, texts, ValueError } from './option.js';
+import { isSingleBinary, NO_ADAPTER_MODULES } from './single-binary.js';
 
 export const DEFAULT_DRIVER_NAME = 'nixmount.csi.nixos.dev';
 
@@ -46,11 +47,20 @@ export const PLUGIN_OPTIONS = {
     }),
     parse: checkedListenAddress,
   },
-  adapterModule: text({
-    flag: 'adapter-module', env: 'NIXMOUNT_ADAPTER_MODULE', arg: 'MODULE', defaultHelp: 'none (the --orchestrator)',
-    help: 'serve another orchestrator through an adapter module (a path or a package name; docs/adapters.md); replaces --orchestrator',
-    commands: ['serve', 'doctor'], section: 'plugin',
-  }),
+  adapterModule: {
+    ...text({
+      flag: 'adapter-module', env: 'NIXMOUNT_ADAPTER_MODULE', arg: 'MODULE', defaultHelp: 'none (the --orchestrator)',
+      help: isSingleBinary()
+        ? 'not in this single binary, which cannot load adapter modules: use the npm package or the image (docs/adapters.md)'
+        : 'serve another orchestrator through an adapter module (a path or a package name; docs/adapters.md); replaces --orchestrator',
+      commands: ['serve', 'doctor'], section: 'plugin',
+    }),
+    // Refused with the other flags, before anything starts, rather than failing at the import.
+    parse: (value: string): string => {
+      if (isSingleBinary()) throw new ValueError(NO_ADAPTER_MODULES);
+      return value;
+    },
+  },
   adapterOption: texts({
     flag: 'adapter-option', arg: 'NAME=VALUE',
     help: 'an option of the adapter (repeatable), also read from NIXMOUNT_ADAPTER_<NAME>; the adapter declares which it takes',
@@ -64,7 +74,7 @@ export const PLUGIN_OPTIONS = {
 
   nodeId: text({
     flag: 'node-id', env: 'NIXMOUNT_NODE_ID', default: () => hostname(), defaultHelp: 'the host name', arg: 'ID',
-    help: 'this node\'s id as the orchestrator knows it', commands: NODE, section: 'node',
+    help: 'this node\'s id as the orchestrator knows it', commands: CHECKED, section: 'node',
   }),
   stateDir: text({
     flag: 'state-dir', env: 'NIXMOUNT_STATE_DIR', default: '/var/lib/nixmount', arg: 'DIR',

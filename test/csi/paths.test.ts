@@ -187,3 +187,20 @@ test('protected dirs: the state dir as given and through its realpath, what woul
   t.is(adapter.checkTargetPath(join(storeRoot, 'other')), join(storeRoot, 'other'));
   t.deepEqual(defaultProtectedDirs('/var/lib/nixmount/', '/'), ['/var/lib/nixmount', '/nix', '/nix']);
 });
+
+test('a staging_target_path sent to an adapter that does not stage is INVALID_ARGUMENT naming it; nothing mounted, created or recorded', async (t) => {
+  const fixture = await buildFixture(SALT);
+  const node = await startTestPlugin(t);
+  await mkdir(join(node.dir, 'pods'));
+  const target = join(node.dir, 'pods', 'v');
+  const staging = join(node.dir, 'staging', 'v');
+  const result = await node.client.code('node', 'NodePublishVolume', { ...publish('v', target, fixture.root), staging_target_path: staging });
+  t.is(result.code, status.INVALID_ARGUMENT);
+  t.is(
+    result.details,
+    `staging_target_path: ${JSON.stringify(staging)} was sent, but the local adapter does not stage volumes (this plugin does not advertise STAGE_UNSTAGE_VOLUME); publish without one`,
+  );
+  t.deepEqual(await mountsBelow(node.dir), []);
+  t.deepEqual(await records(node), []);
+  t.false(await exists(target));
+});

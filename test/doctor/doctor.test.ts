@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { mkdir, readdir, realpath, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trialOverlayMount } from '../../src/doctor/overlayfs.js';
@@ -63,8 +64,9 @@ test.serial('a healthy node: every check is ok, the exit status 0, and doctor le
   const { dir, root, store, args } = await node(t);
   const run = await doctor(args);
   t.is(run.exitCode, 0, run.stdout);
-  t.deepEqual(run.lines.slice(0, -1).map((line) => line.slice(0, 8)), Array(10).fill('ok      '));
-  t.is(run.lines.at(-1), 'no problem found (10 checks)');
+  t.deepEqual(run.lines.slice(0, -1).map((line) => line.slice(0, 8)), Array(11).fill('ok      '));
+  t.is(run.lines.at(-1), 'no problem found (11 checks)');
+  t.is(lineOf(run, 'adapter'), `ok      adapter: --orchestrator local: the local adapter builds with node id ${JSON.stringify(hostname())} and its options`);
   t.regex(lineOf(run, 'nix'), /^ok {6}nix: nix \(Nix\) \d+\.\d+\.\d+ \(\/\S+\/nix\)$/);
   t.is(lineOf(run, 'store'), `ok      store: ${store} (--store local?root=${root}) is readable and writable; Nix has not used it yet`);
   t.is(
@@ -88,7 +90,7 @@ test.serial('--json prints an array of {check, status, message, fix}, exit statu
   t.is(run.exitCode, 1);
   const results = JSON.parse(run.stdout) as Array<Record<string, unknown>>;
   t.true(Array.isArray(results));
-  t.deepEqual(results.map((result) => result.check), ['nix', 'store', 'state-dir', 'overlayfs', 'mount-helper', 'propagation', 'socket', 'trusted-keys', 'substituter', 'disk', 'orchestrator']);
+  t.deepEqual(results.map((result) => result.check), ['nix', 'store', 'state-dir', 'overlayfs', 'mount-helper', 'adapter', 'propagation', 'socket', 'trusted-keys', 'substituter', 'disk', 'orchestrator']);
   for (const result of results) {
     t.deepEqual(Object.keys(result), ['check', 'status', 'message', 'fix']);
     t.true(['ok', 'problem', 'info'].includes(result.status as string));
@@ -113,7 +115,7 @@ test.serial('nix missing from PATH', async (t) => {
     lineOf(run, 'nix'),
     `problem nix: nix and nix-store not found on PATH (${empty}) — fix: install Nix on the node (Debian: apt-get install nix-bin; the nixmount image has it) or put the directory holding nix and nix-store on PATH`,
   );
-  t.is(run.lines.at(-1), '2 problems found (10 checks)');
+  t.is(run.lines.at(-1), '2 problems found (11 checks)');
   t.regex(
     lineOf(run, 'mount-helper'),
     /^problem mount-helper: util-linux does the binds and unmounts \(no perl on PATH\), and its trial umount of an empty directory failed: .*umount.*ENOENT.* — fix: install util-linux \(Debian: mount\) on the PATH of nixmount serve$/,
@@ -227,7 +229,27 @@ test.serial('an adapter module names its own propagated directory: doctor checks
       `fix: --adapter-option published-dir=… must name the directory the orchestrator takes its mounts from, on a shared mount in the plugin's namespace and the host's ` +
       `(mount --bind ${published} ${published} && mount --make-shared ${published}, or the orchestrator's own propagation setting)`,
   );
-  t.is(lineOf(run, 'orchestrator'), 'ok      orchestrator: --orchestrator docker-swarm: no kubelet or Nomad client calls the plugin, so their versions do not matter');
+  t.is(lineOf(run, 'orchestrator'), `ok      orchestrator: --adapter-module ${SWARM_MODULE} (docker-swarm): no kubelet or Nomad client calls the plugin, so their versions do not matter`);
+});
+
+test.serial('an adapter module whose options serve refuses is a problem of doctor too, naming the module as given and no --orchestrator', async (t) => {
+  const { dir, args } = await node(t);
+  const published = join(dir, 'published');
+  await mkdir(published);
+  const options = ['--adapter-module', SWARM_MODULE, '--node-id', 'swarm-1', '--adapter-option', `published-dir=${published}`, '--adapter-option', `staged-dir=${published}/staged`];
+  const run = await doctor([...args, ...options]);
+  t.is(run.exitCode, 1);
+  t.is(
+    lineOf(run, 'adapter'),
+    `problem adapter: --adapter-module ${SWARM_MODULE} (docker-swarm): the adapter refuses to build, so serve would not start: ` +
+      `docker-swarm: published-dir ${published} and staged-dir ${published}/staged must not contain each other — ` +
+      'fix: correct the adapter option or --node-id it names (docs/adapters.md, "Adapter options")',
+  );
+  t.false(run.stdout.includes('--orchestrator'), run.stdout);
+  // serve refuses the same options at start.
+  const serve = await execa(process.execPath, [CLI, 'serve', ...args, ...options], { env: { ...offlineNixEnv, NIXMOUNT_SUBSTITUTERS: '' }, reject: false, timeout: 30_000 });
+  t.is(serve.exitCode, 1);
+  t.regex(String(serve.stderr), /must not contain each other/);
 });
 
 test.serial('Nomad\'s stage_publish_base_dir missing', async (t) => {

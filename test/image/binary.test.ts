@@ -54,6 +54,10 @@ test('the binary runs `--help` and `serve` in a Debian 12 chroot without Node, a
   const help = await execa('chroot', [root, '/usr/local/bin/nixmount', '--help'], { reject: false });
   t.is(help.exitCode, 0);
   t.regex(help.stdout, /usage: nixmount <command>/);
+  // It cannot load adapter modules, and says so when it parses its options, not at the import.
+  const moduleRefused = await execa('chroot', [root, '/usr/local/bin/nixmount', 'serve', '--adapter-module', '/adapter.mjs'], { reject: false });
+  t.is(moduleRefused.exitCode, 2);
+  t.regex(moduleRefused.stderr, /^nixmount serve: --adapter-module: the single nixmount binary cannot load adapter modules/);
 
   await copyToChrootStore(root, [fixture.root]);
   const socket = join(root, 'run/nixmount/csi.sock');

@@ -2,6 +2,7 @@ import test from 'ava';
 import { fileURLToPath } from 'node:url';
 import { CONTRACT_CHECKS, KitFailure, checkContract, contractChecks } from '../../src/sdk/testkit/index.js';
 import { registerAdapterKit } from '../../src/sdk/testkit/ava.js';
+import { localModule } from '../../src/adapters/local/adapter-module.js';
 import { FIXTURES } from '../helpers/nix.js';
 
 // The shipped adapters pass the kit exactly as a third party's would: loaded by path, as
@@ -32,15 +33,18 @@ test('a deliberately broken adapter fails the contract, each check saying what t
   t.regex(refusals[0]!, /^target ".*\/vols\/kit-volume\/\.\." \(ends in "\.\."\): expected a refusal \(InvalidArgument\), but it returned ".*\/vols\/kit-volume\/\.\."$/);
   t.regex(problems['target paths: symlinks']![0]!, /^target .*\/vols\/kit-volume when it is a symlink to .*\/kit-elsewhere: expected a refusal \(InvalidArgument or FailedPrecondition\), but it returned /);
   t.is(problems['target paths: protected directories']!.length, 2);
-  t.deepEqual(problems['staging paths: refusals'], [], 'the broken adapter never stages, so no staging path is checked');
+  // It never stages; its staging check (canonicalPath alone) is tried on its targets and lets through what lies outside.
+  t.deepEqual(problems['staging paths: refusals'], ['staging "/etc/nixmount-kit" (lies outside the orchestrator\'s directories): expected a refusal (InvalidArgument), but it returned "/etc/nixmount-kit"']);
+  t.deepEqual(problems['staging paths: canonical forms'], []);
 });
 
 test('checkContract throws one readable KitFailure listing every failed check', async (t) => {
   const error = await t.throwsAsync(checkContract(`${FIXTURES}adapters/broken.mjs`), { instanceOf: KitFailure });
-  t.true(error!.message.startsWith(`the adapter "${FIXTURES}adapters/broken.mjs" fails 9 of the kit's 16 contract checks:\n  ✗ user keys\n      - {"x86_64-linux"`), error!.message);
+  t.true(error!.message.startsWith(`the adapter "${FIXTURES}adapters/broken.mjs" fails 12 of the kit's 16 contract checks:\n  ✗ user keys\n      - {"x86_64-linux"`), error!.message);
   t.deepEqual(error!.failed.map((check) => check.name), [
     'user keys', 'unknown keys refused by name', 'a context naming no closure refused', 'node identity and topology', 'staging semantics and call order',
     'target paths: canonical forms', 'target paths: refusals', 'target paths: symlinks', 'target paths: protected directories',
+    'staging paths: refusals', 'staging paths: symlinks', 'staging paths: protected directories',
   ]);
 });
 
@@ -48,4 +52,37 @@ test('a module that does not load or does not fit fails the first check and skip
   const results = await contractChecks(`${FIXTURES}adapters/misfit.mjs`);
   t.regex(results[0]!.problems[0]!, /does not fit nixmount's adapter SDK/);
   t.true(results.slice(1).every((result) => result.problems.length === 1 && result.problems[0] === 'not checked: the module did not load'));
+});
+
+test('an adapter that checks node ids is told of the kit\'s nodeId option, and passes given one it accepts', async (t) => {
+  const strict = {
+    ...localModule,
+    create(context: Parameters<typeof localModule.create>[0]) {
+      if (!/^node-\d+$/.test(context.nodeId)) throw new Error(`node id ${JSON.stringify(context.nodeId)} is not node-<number>`);
+      return localModule.create(context);
+    },
+  };
+  const refused = await contractChecks(strict);
+  t.deepEqual(refused.find((result) => result.name === 'adapter builds from the replay options')!.problems, [
+    'create threw, given the kit\'s default node id "kit-node" (give one the adapter accepts with the kit\'s nodeId option) and the replay\'s options {}: node id "kit-node" is not node-<number>',
+  ]);
+  const given = await contractChecks(strict, { nodeId: 'node-1' });
+  t.deepEqual(given.filter((result) => result.problems.length > 0), []);
+});
+
+test('a non-staging adapter whose checkStagingPath checks nothing fails the staging-path checks, the replay\'s targets standing in', async (t) => {
+  const lax = {
+    ...localModule,
+    create(context: Parameters<typeof localModule.create>[0]) {
+      const adapter = localModule.create(context);
+      return Object.assign(Object.create(Object.getPrototypeOf(adapter)), adapter, { checkStagingPath: (path: string) => path });
+    },
+  };
+  const results = Object.fromEntries((await contractChecks(lax)).map((result) => [result.name, result.problems]));
+  t.deepEqual(results['target paths: refusals'], []);
+  t.is(results['staging paths: refusals']!.length, 7);
+  t.regex(results['staging paths: refusals']![0]!, /^staging ".*\/\.\." \(ends in "\.\."\): expected a refusal \(InvalidArgument\), but it returned ".*\/\.\."$/);
+  t.true(results['staging paths: symlinks']!.length > 0);
+  t.is(results['staging paths: protected directories']!.length, 2);
+  t.deepEqual(results['staging paths: canonical forms'], [], 'which staging paths a non-staging adapter accepts is its own affair');
 });

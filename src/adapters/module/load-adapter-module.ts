@@ -1,8 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AdapterModule } from '../../sdk/adapter-module.js';
+import { loadFailure } from './adapter-module-load-error.js';
 import { AdapterModuleError, checkAdapterModule } from './check-adapter-module.js';
+
+export { AdapterModuleLoadError } from './adapter-module-load-error.js';
 
 /** A package's ESM entry point: `exports` (".", then its import or default condition), else `main`, else index.js. */
 function entryPoint(manifestPath: string): string {
@@ -33,7 +36,8 @@ function locate(specifier: string, cwd: string): string {
 
 /**
  * Imports an adapter module (`nixmount serve --adapter-module`) and checks it against
- * the SDK: its `default` export, else its `adapter` export. Throws AdapterModuleError
+ * the SDK: its `default` export, else its `adapter` export. Throws AdapterModuleLoadError
+ * when it cannot be imported (absent, or a dependency of it is), else AdapterModuleError
  * naming the module and every problem.
  */
 export async function loadAdapterModule(specifier: string, cwd = process.cwd()): Promise<AdapterModule> {
@@ -42,9 +46,7 @@ export async function loadAdapterModule(specifier: string, cwd = process.cwd()):
   try {
     imported = (await import(locate(specifier, cwd))) as Record<string, unknown>;
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' ? 'was not found' : 'failed to load';
-    throw new AdapterModuleError(where, [`it ${why}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`]);
+    throw loadFailure(where, error, fileURLToPath(import.meta.url));
   }
   const exported = imported.default ?? imported.adapter;
   if (exported === undefined) {

@@ -89,16 +89,19 @@ export async function contractChecks(module: AdapterModule | string, options: Ki
   const root = options.dir ?? (await mkdtemp(join(tmpdir(), 'nixmount-kit-')));
   try {
     const nodeId = options.nodeId ?? 'kit-node';
-    let optionValues: Record<string, string>;
+    let optionValues: Record<string, string> | undefined;
     let build: (protectedDirs: readonly string[]) => OrchestratorAdapter;
     let adapter: OrchestratorAdapter;
     try {
       const pairs = Object.entries(adapterModule.replay.options(root)).map(([key, value]) => `${key}=${value}`);
-      optionValues = adapterOptionValues(adapterModule, { pairs, env: {} });
-      build = (dirs) => adapterModule.create({ nodeId, protectedDirs: dirs, options: optionValues });
+      const values = adapterOptionValues(adapterModule, { pairs, env: {} });
+      optionValues = values;
+      build = (dirs) => adapterModule.create({ nodeId, protectedDirs: dirs, options: values });
       adapter = build([join(root, 'state')]);
     } catch (error) {
-      fail('adapter builds from the replay options', [`create threw: ${error instanceof Error ? error.message : String(error)}`]);
+      // The kit's node id is a made-up one: an adapter that checks node ids needs one it accepts.
+      const which = options.nodeId === undefined ? `the kit's default node id ${JSON.stringify(nodeId)} (give one the adapter accepts with the kit's nodeId option)` : `the node id ${JSON.stringify(nodeId)}`;
+      fail('adapter builds from the replay options', [`create threw, given ${which} and the replay's options ${JSON.stringify(optionValues ?? {})}: ${error instanceof Error ? error.message : String(error)}`]);
       return skipRest(2, 'not checked: the adapter did not build');
     }
     const shape = adapterProblems(adapter, adapterModule);
@@ -171,7 +174,13 @@ export async function contractChecks(module: AdapterModule | string, options: Ki
     for (const kind of ['target', 'staging'] as const) {
       if (paths[kind].length === 0) {
         if (kind === 'target') fail('target paths: canonical forms', ['the replay publishes nothing']);
-        continue; // an orchestrator that never stages has no staging paths to check
+        if (kind === 'target' || adapter.supportsStaging || paths.target.length === 0) continue;
+        // An adapter that never stages still refuses what no orchestrator sends as a staging
+        // path (docs/adapters.md): its targets stand in, their canonical forms its own affair.
+        fail('staging paths: refusals', refusals(adapter, 'staging', paths.target));
+        fail('staging paths: symlinks', await symlinks(adapter, 'staging', paths.target, join(root, 'kit-elsewhere')));
+        fail('staging paths: protected directories', protectedDirs(build, 'staging', paths.target));
+        continue;
       }
       fail(`${kind} paths: canonical forms`, canonicalForms(adapter, kind, paths[kind]));
       fail(`${kind} paths: refusals`, refusals(adapter, kind, paths[kind]));

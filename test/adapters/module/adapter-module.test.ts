@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,7 @@ import { InvalidArgumentError, NixmountError } from '../../../src/core/errors.js
 import { adapterOptionValues } from '../../../src/adapters/module/adapter-option-values.js';
 import { AdapterModuleError, adapterModuleProblems, adapterProblems } from '../../../src/adapters/module/check-adapter-module.js';
 import { CheckedAdapter } from '../../../src/adapters/module/checked-adapter.js';
-import { loadAdapterModule } from '../../../src/adapters/module/load-adapter-module.js';
+import { AdapterModuleLoadError, loadAdapterModule } from '../../../src/adapters/module/load-adapter-module.js';
 import { ADAPTER_OPTIONS, BUILTIN_ADAPTERS, createAdapterFrom } from '../../../src/adapters/registry.js';
 import type { OrchestratorAdapter } from '../../../src/core/orchestrator-adapter.js';
 import { UsageError } from '../../../src/settings/option.js';
@@ -32,8 +32,23 @@ test('a module that does not fit is refused with every problem named', async (t)
 test('a module without the default or adapter export, and a missing module, are named', async (t) => {
   const noExport = await t.throwsAsync(loadAdapterModule('./adapters/no-export.mjs', FIXTURES), { instanceOf: AdapterModuleError });
   t.deepEqual(noExport?.problems, ['it exports neither `default` nor `adapter` (it exports: swarmAdapter)']);
-  const missing = await t.throwsAsync(loadAdapterModule('nixmount-adapter-that-is-not-installed', FIXTURES), { instanceOf: AdapterModuleError });
-  t.regex(missing!.problems[0]!, /^it was not found: Cannot find package 'nixmount-adapter-that-is-not-installed'/);
+  const missing = await t.throwsAsync(loadAdapterModule('nixmount-adapter-that-is-not-installed', FIXTURES), { instanceOf: AdapterModuleLoadError });
+  t.regex(missing!.message, /^the adapter module "nixmount-adapter-that-is-not-installed" cannot be loaded: it was not found: Cannot find package 'nixmount-adapter-that-is-not-installed'/);
+});
+
+test('a lone adapter file whose package lacks nixmount is told to install nixmount, not that it does not fit', async (t) => {
+  // Outside any package (the temp dir has no node_modules above it): `nixmount/sdk` cannot resolve.
+  const dir = await mkdtemp(join(tmpdir(), 'nixmount-lone-adapter-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'adapter.mjs');
+  await writeFile(file, "import { SDK_VERSION } from 'nixmount/sdk';\nexport default { sdkVersion: SDK_VERSION };\n");
+  const error = await t.throwsAsync(loadAdapterModule(file), { instanceOf: AdapterModuleLoadError });
+  t.is(
+    error!.message,
+    `the adapter module "${file}" cannot be loaded: cannot resolve 'nixmount' from ${file}: install nixmount in that package ` +
+      '(npm install nixmount, or npm install the tarball `npm pack` makes in a nixmount checkout; docs/adapters.md, "Its own package")',
+  );
+  t.notRegex(error!.message, /does not fit/);
 });
 
 test('the built-in modules fit the SDK, and so do the adapters they build', (t) => {
