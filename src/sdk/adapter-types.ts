@@ -38,6 +38,13 @@ export interface ParsedVolumeContext {
   ephemeral: boolean;
   /** Who asked (pod, allocation…), from the orchestrator's own keys, for logs only; `{}` when unknown. */
   workload: Record<string, string>;
+  /**
+   * Optional: what the orchestrator adds to `spec` beyond the context (the Kubernetes adapter
+   * reads the store paths a pod's containers name from the API server). Awaited once per
+   * publish or stage before anything is mounted; resolves to the whole spec, and its errors
+   * are the call's, with their codes.
+   */
+  completeSpec?: () => Promise<VolumeSpec>;
 }
 
 /**
