@@ -40,4 +40,5 @@ export const UNIT_TESTS = [
   'dist/test/docs/markdown.test.js',
   'dist/test/docs/links.test.js',
   'dist/test/docs/names.test.js',
+  'dist/test/scripts/*.test.js',
 ];
