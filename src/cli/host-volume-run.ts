@@ -3,7 +3,7 @@ import type { HostVolumeRequest } from '../adapters/nomad-host/host-volume-reque
 import { AbortedError } from '../core/errors.js';
 import { parseUserContext } from '../core/volume-context.js';
 import { optionsOf, parseCommandLine } from '../settings/command-line.js';
-import type { PublishValues } from '../settings/commands.js';
+import type { PublishValues } from '../settings/command-values.js';
 import { PLUGIN_OPTIONS } from '../settings/plugin-options.js';
 
 /**

@@ -10,7 +10,7 @@ import { physicalRoot } from '../platform/nix-settings.js';
 import { createLogger } from '../platform/pino-logger.js';
 import { canonicalStateDir, lockStateDir } from '../state-dir-lock.js';
 import { defaultValues, optionsOf } from '../settings/command-line.js';
-import type { GcValues, PublishValues, UnpublishValues } from '../settings/commands.js';
+import type { GcValues, PublishValues, UnpublishValues } from '../settings/command-values.js';
 import { UsageError } from '../settings/option.js';
 import { PLUGIN_OPTIONS } from '../settings/plugin-options.js';
 import { pluginSettings, type PipelineValues } from '../settings/plugin-settings.js';

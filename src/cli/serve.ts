@@ -3,7 +3,7 @@ import { chosenAdapter, createAdapterFrom } from '../adapters/registry.js';
 import { physicalRoot } from '../platform/nix-settings.js';
 import { RunningPlugin } from '../running-plugin.js';
 import { createLogger } from '../platform/pino-logger.js';
-import type { ServeValues } from '../settings/commands.js';
+import type { ServeValues } from '../settings/command-values.js';
 import { parseListenAddress } from '../settings/listen-address.js';
 import { pluginSettings, storeGcSettings } from '../settings/plugin-settings.js';
 import { UsageError } from '../settings/option.js';

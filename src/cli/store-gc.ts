@@ -4,7 +4,7 @@ import { StoreGarbageCollector, type StoreGcResult } from '../core/store-gc.js';
 import { usedPercent } from '../core/store-watermarks.js';
 import { createLogger } from '../platform/pino-logger.js';
 import { defaultValues, optionsOf } from '../settings/command-line.js';
-import type { GcValues } from '../settings/commands.js';
+import type { GcValues } from '../settings/command-values.js';
 import { UsageError } from '../settings/option.js';
 import { PLUGIN_OPTIONS } from '../settings/plugin-options.js';
 import { pluginSettings, storeGcSettings, type PipelineValues } from '../settings/plugin-settings.js';

@@ -1,33 +1,9 @@
 import { ADAPTER_OPTIONS } from '../adapters/registry.js';
 import { optionsOf, type CommandOption, type Positionals } from './command-line.js';
-import type { CommandName, ValuesFor } from './option.js';
-import { PLUGIN_OPTIONS, type PluginOptions } from './plugin-options.js';
-import { TOOL_OPTIONS, type ToolOptions } from './tool-options.js';
-
-/** Beside these, `serve`'s values carry the built-in adapters' own flags (registry.ts chosenAdapter reads them). */
-export type ServeValues = ValuesFor<PluginOptions, 'serve'>;
-export type PublishValues = ValuesFor<PluginOptions, 'publish'>;
-export type UnpublishValues = ValuesFor<PluginOptions, 'unpublish'>;
-export type GcValues = ValuesFor<PluginOptions, 'gc'>;
-export type DoctorValues = ValuesFor<PluginOptions, 'doctor'>;
-export type ManifestsValues = ValuesFor<ToolOptions, 'k8s manifests'>;
-export type NomadVolumeValues = ValuesFor<ToolOptions, 'nomad volume'>;
-export type NomadCheckValues = ValuesFor<ToolOptions, 'nomad check'>;
-
-/** Each command's typed values, by name. */
-interface CommandValues {
-  serve: ServeValues;
-  publish: PublishValues;
-  unpublish: UnpublishValues;
-  gc: GcValues;
-  doctor: DoctorValues;
-  'k8s manifests': ManifestsValues;
-  'nomad volume': NomadVolumeValues;
-  'nomad check': NomadCheckValues;
-}
-
-/** Runs a command with its parsed values; the exit status, or nothing for 0 (and for `serve`, which keeps running). */
-export type CommandHandler<V> = (values: V, positionals: string[]) => Promise<number | void>;
+import type { CommandHandler, CommandValues } from './command-values.js';
+import type { CommandName } from './option.js';
+import { PLUGIN_OPTIONS } from './plugin-options.js';
+import { TOOL_OPTIONS } from './tool-options.js';
 
 export interface CommandSpec {
   name: CommandName;
