@@ -1,6 +1,6 @@
 // The command line of `nixmount`: which command the words name, its --help, its run.
 import { parseCommandLine } from '../settings/command-line.js';
-import { COMMAND_GROUPS, COMMANDS, RAW_COMMANDS, type CommandSpec, type RawCommandSpec } from '../settings/commands.js';
+import { COMMAND_GROUPS, COMMANDS, RAW_COMMANDS, type CommandSpec, type RawCommandSpec } from './commands.js';
 import { commandHelp, commandList, usageLine } from '../settings/help.js';
 import { UsageError } from '../settings/option.js';
 import { packageVersion } from '../settings/version.js';

@@ -1,5 +1,5 @@
 // Each command's typed values. The command handlers take them; the command table
-// (commands.ts) loads the handlers, so the types live here, where the handlers can
+// (src/cli/commands.ts) loads the handlers, so the types live here, where the handlers can
 // import them without importing the table that imports them.
 import type { ValuesFor } from './option.js';
 import type { PluginOptions } from './plugin-options.js';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { COMMAND_GROUPS, COMMANDS, RAW_COMMANDS } from '../../src/settings/commands.js';
+import { COMMAND_GROUPS, COMMANDS, RAW_COMMANDS } from '../../src/cli/commands.js';
 import { packageVersion } from '../../src/settings/version.js';
 import { nixmountInProcess } from '../helpers/cli-in-process.js';
 import { nixmount } from '../helpers/serve-process.js';
