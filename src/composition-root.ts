@@ -46,7 +46,7 @@ export function createContainer(config: PluginConfig): Container {
   container.bind(StoreGcSettings).toConstantValue(config.storeGc ?? STORE_GC_OFF);
   container.bind(MountHelperSettings).toConstantValue(config.mounts ?? { helper: 'auto' });
   container.bind(Logger).toConstantValue(config.logger);
-  container.load(coreModule, platformModule);
+  container.load(coreModule, platformModule({ stateDir: config.settings.stateDir, logger: config.logger }));
   return container;
 }
 
