@@ -86,8 +86,18 @@ for (const file of files(join(root, 'src'))) {
     if (floorOf(target) > floor) problems.push(`${where}: ${how} ${spec}, a floor above its own (${FLOORS[floorOf(target)][0]}… over ${FLOORS[floor][0]}…)`);
   }
 }
+// Only the composition root resolves from the container; everything else is handed
+// its collaborators (a container passed around is a service locator).
+for (const file of files(join(root, 'src'))) {
+  const where = relative(root, file);
+  if (where === 'src/composition-root.ts') continue;
+  const lines = readFileSync(file, 'utf8').split('\n');
+  lines.forEach((line, index) => {
+    if (/\bcontainer\??\.(get|getAll|getAsync|getNamed|getTagged)\b/.test(line)) problems.push(`${where}:${index + 1}: resolves from the container outside src/composition-root.ts`);
+  });
+}
 if (problems.length > 0) {
   console.error(`layering: src/core must only depend on its ports, src/sdk only on them and the adapters' common helpers, and no import may run up the floors of src/:\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
-console.log('layering: src/core imports no adapter, gRPC, execa, fs or child_process; the SDK entry point nothing beyond the core and the common helpers; no import runs up the floors of src/');
+console.log('layering: src/core imports no adapter, gRPC, execa, fs or child_process; the SDK entry point nothing beyond the core and the common helpers; no import runs up the floors of src/; only the composition root resolves from the container');
