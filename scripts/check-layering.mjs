@@ -97,7 +97,7 @@ for (const file of files(join(root, 'src'))) {
   });
 }
 if (problems.length > 0) {
-  console.error(`layering: src/core must only depend on its ports, src/sdk only on them and the adapters' common helpers, and no import may run up the floors of src/:\n  ${problems.join('\n  ')}`);
+  console.error(`layering: src/core must only depend on its ports, src/sdk only on them and the adapters' common helpers, no import may run up the floors of src/, and only the composition root may resolve from the container:\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
 console.log('layering: src/core imports no adapter, gRPC, execa, fs or child_process; the SDK entry point nothing beyond the core and the common helpers; no import runs up the floors of src/; only the composition root resolves from the container');
