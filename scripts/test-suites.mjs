@@ -1,6 +1,6 @@
 // Which test files need neither root nor Nix: `npm run test:unit` runs these. From a
-// built tree on a 2-core machine it took 37–39 s (74 s while other jobs loaded both
-// cores); a changed source adds the build, about 20 s. Everything else (real mounts,
+// built tree on a 2-core machine shared with other jobs (load average 6–15) it took
+// 37–74 s, median 49 s over four runs; a changed source adds the build, 20–30 s. Everything else (real mounts,
 // real Nix, a real plugin) needs root and Debian's nix-bin, and runs in `npm test`
 // with these.
 export const UNIT_TESTS = [
