@@ -19,7 +19,7 @@ import { storeInodes } from './tree-usage.js';
 const USAGE = `usage: node --expose-gc dist/bench/run-bench.js [--full] [--check] [--runs N] [--warm N] [--burst N] [--closures N] [--out DIR] [--cpu-prof DIR]
   --full      adds the 100k-file closure (100 store paths) and 1,000 volumes over 100 views (default: 100 over 10)
   --check     exit 1 when a goal is missed by more than the noise this run measured
-  --out       where the pictures and results.json go (default docs/performance of the repository)
+  --out       where the table, results.json, a /metrics sample and the pictures go (default bench/out of the repository, not committed)
   --runs      cold publishes, cp -al copies and nix-csi volumes each (default 7)
   --warm      warm publishes and bare binds each (default 100)
   --burst     publishes of one closure issued at once (default 50)
@@ -33,7 +33,7 @@ function options() {
       warm: { type: 'string', default: '100' },
       full: { type: 'boolean', default: false },
       check: { type: 'boolean', default: false },
-      out: { type: 'string', default: fileURLToPath(new URL('../../docs/performance/', import.meta.url)) },
+      out: { type: 'string', default: fileURLToPath(new URL('../../bench/out/', import.meta.url)) },
       burst: { type: 'string', default: '50' },
       closures: { type: 'string', default: '10' },
       'cpu-prof': { type: 'string' },
@@ -198,7 +198,7 @@ async function report(r: Results): Promise<number> {
   const large = r.sizes.find((p) => p.closure.paths.length >= 100 && p.closure.files >= 100_000);
   const targets: Target[] = [
     { name: 'cold p50 vs cp -al (realistic closure)', value: coldP50 / copyP50, limit: 1.3, kind: 'max', show: times, noise: relativeSpread(r.cold.cold, r.cold.copy) },
-    // The issue's cold goals are for closures of ≥ 10k files; the 1k point only draws the curve.
+    // The cold goals are for closures of ≥ 10k files; the 1k point only draws the curve.
     ...r.sizes.filter((p) => p.closure.files >= 10_000).map((p): Target => ({
       name: `cold p50 vs cp -al (${p.closure.files} files, ${p.closure.paths.length} paths)`,
       value: median(p.cold) / median(p.copy),

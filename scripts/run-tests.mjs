@@ -58,7 +58,11 @@ async function check(name, command, args) {
 }
 
 await check('layering', 'node', ['scripts/check-layering.mjs']);
-await check('import cycles', 'npx', ['--no-install', 'madge', '--circular', '--no-spinner', '--extensions', 'js', 'dist/src']);
+// On the TypeScript sources, not dist/: an import of types only is gone from the
+// built JavaScript, and a circle through one (a table that loads its commands, the
+// commands importing their types from the table) is still a circle in the design.
+// madge follows static imports, `import type` and literal dynamic `import()`s.
+await check('import cycles', 'npx', ['--no-install', 'madge', '--circular', '--no-spinner', '--extensions', 'ts', '--ts-config', 'tsconfig.json', 'src']);
 
 const extra = unit ? UNIT_TESTS : process.argv.slice(2);
 let tapPassed = 0;

@@ -1,13 +1,5 @@
-import type { Container } from 'inversify';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import type { PluginConfig } from './composition-root.js';
-import { NixStore } from './core/ports/nix-store.js';
-import { NodeEvents } from './core/ports/node-events.js';
-import { StageState } from './core/ports/stage-state.js';
-import { ViewStore } from './core/ports/view-store.js';
-import { VolumeState } from './core/ports/volume-state.js';
-import { RealisationTracker } from './core/realisation-tracker.js';
-import { ViewManager } from './core/view-manager.js';
+import type { NodeServices, PluginConfig } from './composition-root.js';
 import { eventMetrics } from './platform/metrics/event-metrics.js';
 import { MetricsServer } from './platform/metrics/metrics-server.js';
 import { registerNodeGauges, type NodeReadings } from './platform/metrics/node-gauges.js';
@@ -21,19 +13,15 @@ export interface PluginMetrics {
 }
 
 /** What the node gauges read, from the plugin's own services (records and views as the core keeps them). */
-function nodeReadings(container: Container, orchestrator: string): NodeReadings {
-  const volumes = container.get<VolumeState>(VolumeState);
-  const stages = container.get<StageState>(StageState);
-  const viewStore = container.get<ViewStore>(ViewStore);
-  const viewManager = container.get(ViewManager);
-  const tracker = container.get(RealisationTracker);
+function nodeReadings(node: NodeServices, orchestrator: string): NodeReadings {
+  const { volumes, stages, viewStore, views: viewManager, realisations: tracker } = node;
   return {
     orchestrator,
     volumes: () => volumes.list(),
     stagedVolumes: () => stages.list().length,
     views: async () => (await viewStore.list()).map((key) => ({ inUse: viewManager.isHeld(key) })),
     realisationPhases: () => tracker.phasesInFlight(),
-    storeDir: container.get<NixStore>(NixStore).physicalPath('/nix/store'),
+    storeDir: node.nix.physicalPath('/nix/store'),
   };
 }
 
@@ -42,13 +30,13 @@ function nodeReadings(container: Container, orchestrator: string): NodeReadings 
  * the node's volumes, views and store read at each scrape, and Node's process metrics.
  * Loaded only when --metrics-address is set, so prom-client costs nothing otherwise.
  */
-export async function startPluginMetrics(container: Container, config: PluginConfig, mode: PluginMode, address: ListenAddress): Promise<PluginMetrics> {
+export async function startPluginMetrics(node: NodeServices, config: PluginConfig, mode: PluginMode, address: ListenAddress): Promise<PluginMetrics> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const orchestrator = config.adapter.name;
   registerBuildInfo(registry, { version: config.settings.driverVersion, driver: config.settings.driverName, orchestrator, mode });
-  if (runsNode(mode)) registerNodeGauges(registry, nodeReadings(container, orchestrator), config.logger);
-  const unsubscribe = container.get<NodeEvents>(NodeEvents).subscribe(eventMetrics(new NodeMetrics(registry)));
+  if (runsNode(mode)) registerNodeGauges(registry, nodeReadings(node, orchestrator), config.logger);
+  const unsubscribe = node.events.subscribe(eventMetrics(new NodeMetrics(registry)));
   try {
     const server = await MetricsServer.start(registry, address, config.logger);
     return {

@@ -1,13 +1,7 @@
-import type { Container } from 'inversify';
 import { startHostVolumeService } from './adapters/nomad-host/host-volume-service.js';
 import type { HostVolumeListener } from './adapters/nomad-host/host-volume-socket.js';
-import { createContainer, type PluginConfig } from './composition-root.js';
-import { Mounter } from './core/ports/mounter.js';
-import { NodeEvents } from './core/ports/node-events.js';
-import { CachePusher } from './core/cache-pusher.js';
-import { StoreGarbageCollector } from './core/store-gc.js';
-import { ViewManager } from './core/view-manager.js';
-import { MountHelper } from './platform/mount-helper.js';
+import { composeNode, type NodeServices, type PluginConfig } from './composition-root.js';
+import type { StoreGarbageCollector } from './core/store-gc.js';
 import { CsiServer } from './csi/csi-server.js';
 import { RpcHandlerFactory } from './csi/rpc-handler.js';
 import type { PluginMetrics } from './plugin-metrics.js';
@@ -28,7 +22,7 @@ export class RunningPlugin {
   private hostVolumes?: HostVolumeListener;
 
   private constructor(
-    readonly container: Container,
+    readonly services: NodeServices,
     private readonly server: CsiServer,
     private readonly unlock: () => Promise<void>,
     readonly socketPath: string,
@@ -39,24 +33,24 @@ export class RunningPlugin {
     const config = { ...given, settings: { ...given.settings, stateDir: await canonicalStateDir(given.settings.stateDir) } };
     const unlock = await lockStateDir(config.settings.stateDir);
     try {
-      const container = createContainer(config);
-      const rpc = new RpcHandlerFactory(config.logger, container.get<NodeEvents>(NodeEvents));
-      const server = new CsiServer(await startServices(mode, container, config, rpc), config.logger);
+      const services = composeNode(config);
+      const rpc = new RpcHandlerFactory(config.logger, services.events);
+      const server = new CsiServer(await startServices(mode, services, config, rpc), config.logger);
       // Before the socket: a plugin that answers Probe serves its metrics, and a taken port fails the start cleanly.
       // Loaded only when asked for: prom-client is memory a plugin without metrics does not carry.
-      const metrics = metricsAddress ? await (await import('./plugin-metrics.js')).startPluginMetrics(container, config, mode, metricsAddress) : undefined;
+      const metrics = metricsAddress ? await (await import('./plugin-metrics.js')).startPluginMetrics(services, config, mode, metricsAddress) : undefined;
       const socketPath = await server.listen(endpoint).catch(async (error: unknown) => {
         await metrics?.stop();
         throw error;
       });
-      const plugin = new RunningPlugin(container, server, unlock, socketPath, runsNode(mode));
+      const plugin = new RunningPlugin(services, server, unlock, socketPath, runsNode(mode));
       plugin.metrics = metrics;
       if (runsNode(mode)) {
         plugin.scheduleGc(config);
-        plugin.storeGc = container.get(StoreGarbageCollector);
+        plugin.storeGc = services.storeGc;
         plugin.storeGc.start();
         // CSI volumes do not depend on it: a state dir that cannot hold the socket costs host volumes only.
-        plugin.hostVolumes = await startHostVolumeService(container, config).catch((error: unknown) => {
+        plugin.hostVolumes = await startHostVolumeService(services.publisher, config).catch((error: unknown) => {
           config.logger.error({ err: error }, 'cannot answer the Nomad host volume plugin; its creates and deletes fail while this serve runs');
           return undefined;
         });
@@ -71,13 +65,13 @@ export class RunningPlugin {
   async stop(graceMs?: number): Promise<void> {
     clearInterval(this.gcTimer);
     this.storeGc?.stop();
-    this.container.get(CachePusher).stop();
+    this.services.cachePusher.stop();
     await this.metrics?.stop();
     await Promise.all([this.server.stop(graceMs), this.hostVolumes?.close(graceMs)]);
     // The read-only binds kept for views go with the plugin (volumes stay mounted; a start sweeps them anyway).
     if (this.servesNodes) {
-      await this.container.get<Mounter>(Mounter).sweep().catch(() => 0);
-      this.container.get(MountHelper).close();
+      await this.services.mounter.sweep().catch(() => 0);
+      this.services.mountHelper.close();
     }
     await this.unlock();
   }
@@ -85,7 +79,7 @@ export class RunningPlugin {
   private scheduleGc(config: PluginConfig): void {
     const idle = config.settings.viewIdleMs;
     if (idle <= 0) return;
-    const views = this.container.get(ViewManager);
+    const views = this.services.views;
     this.gcTimer = setInterval(() => {
       views.collect(idle).catch((error: unknown) => config.logger.error({ err: error }, 'view collection failed'));
     }, Math.min(idle, 60_000));

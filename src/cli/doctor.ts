@@ -10,7 +10,7 @@ import type { DoctorConfig } from '../doctor/config.js';
 import { serveValuesOf } from '../doctor/serve-process.js';
 import { ExecaProcessRunner } from '../platform/execa-process-runner.js';
 import { createLogger } from '../platform/pino-logger.js';
-import type { DoctorValues } from '../settings/commands.js';
+import type { DoctorValues } from '../settings/command-values.js';
 
 /**
  * The directory whose mounts must reach the orchestrator: the option the adapter module

@@ -3,7 +3,7 @@ import type { HostVolumeRequest } from '../adapters/nomad-host/host-volume-reque
 import { AbortedError } from '../core/errors.js';
 import { parseUserContext } from '../core/volume-context.js';
 import { optionsOf, parseCommandLine } from '../settings/command-line.js';
-import type { PublishValues } from '../settings/commands.js';
+import type { PublishValues } from '../settings/command-values.js';
 import { PLUGIN_OPTIONS } from '../settings/plugin-options.js';
 
 /**
@@ -61,7 +61,6 @@ export async function operate(request: HostVolumeRequest, config: Record<string,
   const { withLocalNode } = await import('./local-volume.js');
   const { canonicalStateDir, StateDirInUseError } = await import('../state-dir-lock.js');
   const { createHostVolume, deleteHostVolume } = await import('../adapters/nomad-host/host-volume-operations.js');
-  const { VolumePublisher } = await import('../core/volume-publisher.js');
   const socket = (await import('../adapters/nomad-host/host-volume-socket.js')).hostVolumeSocketPath(await canonicalStateDir(settings.settings.stateDir));
   let lockDeadline = Math.min(Date.now() + LOCK_WAIT_MS, budget.deadline - AFTER_REALISE_MS);
   for (;;) {
@@ -70,10 +69,9 @@ export async function operate(request: HostVolumeRequest, config: Record<string,
     try {
       return await withLocalNode(
         configValues(config) as Parameters<typeof withLocalNode>[0],
-        async (container, adapter) => {
-          const node = { publisher: container.get(VolumePublisher), adapter };
-          if (request.operation === 'create') return createHostVolume(node, request, realiseWaitMs);
-          await deleteHostVolume(node, request);
+        async ({ publisher }, adapter) => {
+          if (request.operation === 'create') return createHostVolume({ publisher, adapter }, request, realiseWaitMs);
+          await deleteHostVolume({ publisher, adapter }, request);
           return undefined;
         },
         { realiseWaitMs },

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ManifestOptions } from '../adapters/kubernetes/manifests/options.js';
 import { renderInstallStream, renderManifests } from '../adapters/kubernetes/manifests/render.js';
-import type { ManifestsValues } from '../settings/commands.js';
+import type { ManifestsValues } from '../settings/command-values.js';
 
 /** `nixmount k8s manifests`: the install objects on stdout, or with --out every file of manifests/. */
 export async function manifests(values: ManifestsValues): Promise<void> {

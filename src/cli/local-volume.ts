@@ -2,15 +2,12 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { defaultProtectedDirs } from '../adapters/common/paths.js';
 import { LocalAdapter } from '../adapters/local/local-adapter.js';
-import { createContainer } from '../composition-root.js';
-import { NodeRecovery } from '../core/node-recovery.js';
-import { ViewManager } from '../core/view-manager.js';
-import { VolumePublisher } from '../core/volume-publisher.js';
+import { composeNode, type NodeServices } from '../composition-root.js';
 import { physicalRoot } from '../platform/nix-settings.js';
 import { createLogger } from '../platform/pino-logger.js';
 import { canonicalStateDir, lockStateDir } from '../state-dir-lock.js';
 import { defaultValues, optionsOf } from '../settings/command-line.js';
-import type { GcValues, PublishValues, UnpublishValues } from '../settings/commands.js';
+import type { GcValues, PublishValues, UnpublishValues } from '../settings/command-values.js';
 import { UsageError } from '../settings/option.js';
 import { PLUGIN_OPTIONS } from '../settings/plugin-options.js';
 import { pluginSettings, type PipelineValues } from '../settings/plugin-settings.js';
@@ -33,7 +30,7 @@ export function localSettings(values: Partial<PipelineValues> & { refresh?: bool
 /** Runs `work` against this node's state dir with no server: lock, recover, work, unlock (also the host volume plugin's path). */
 export async function withLocalNode<T>(
   values: NodeValues & Partial<PublishValues>,
-  work: (container: ReturnType<typeof createContainer>, adapter: LocalAdapter) => Promise<T>,
+  work: (node: NodeServices, adapter: LocalAdapter) => Promise<T>,
   overrides: { realiseWaitMs?: number } = {},
 ): Promise<T> {
   const given = localSettings(values);
@@ -45,9 +42,9 @@ export async function withLocalNode<T>(
   const unlock = await lockStateDir(settings.stateDir);
   try {
     const adapter = new LocalAdapter(settings.nodeId, { protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(given.nix.storeUri)) });
-    const container = createContainer({ settings, nix: given.nix, sources, mounts: given.mounts, adapter, logger });
-    await container.get(NodeRecovery).recover();
-    return await work(container, adapter);
+    const node = composeNode({ settings, nix: given.nix, sources, mounts: given.mounts, adapter, logger });
+    await node.recovery.recover();
+    return await work(node, adapter);
   } finally {
     await unlock();
   }
@@ -62,11 +59,11 @@ export async function publish(values: PublishValues): Promise<void> {
     if (eq <= 0) throw new UsageError(`--context: "${pair}" must be key=value`);
     context[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
-  await withLocalNode(values, async (container, adapter) => {
+  await withLocalNode(values, async (node, adapter) => {
     const targetPath = adapter.checkTargetPath(target);
     const parsed = adapter.parseVolumeContext(context);
     const readonly = !values.readWrite;
-    const result = await container.get(VolumePublisher).publish({
+    const result = await node.publisher.publish({
       volumeId: values.volumeId ?? localVolumeId(targetPath),
       targetPath,
       readonly,
@@ -81,17 +78,17 @@ export async function publish(values: PublishValues): Promise<void> {
 
 export async function unpublish(values: UnpublishValues): Promise<void> {
   const target = resolve(values.target);
-  await withLocalNode(values, async (container, adapter) => {
+  await withLocalNode(values, async (node, adapter) => {
     const targetPath = adapter.checkTargetPath(target);
-    const { wasPublished } = await container.get(VolumePublisher).unpublish(values.volumeId ?? localVolumeId(targetPath), targetPath);
+    const { wasPublished } = await node.publisher.unpublish(values.volumeId ?? localVolumeId(targetPath), targetPath);
     console.log(wasPublished ? `${target} unpublished` : `${target} was not published; nothing to do`);
   });
 }
 
 export async function gc(values: GcValues): Promise<number | void> {
   if (values.storePaths) return (await import('./store-gc.js')).gcStore(values);
-  await withLocalNode(values, async (container) => {
-    const removed = await container.get(ViewManager).collect(0);
+  await withLocalNode(values, async (node) => {
+    const removed = await node.views.collect(0);
     console.log(removed.length === 0 ? 'no unused views' : `removed ${removed.length} unused view(s): ${removed.join(' ')}`);
   });
 }

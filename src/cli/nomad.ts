@@ -5,7 +5,7 @@ import { readJobspecs } from '../adapters/nomad/tooling/jobspec.js';
 import { checkJobspec, checkVolumeSpec, formatProblem, type Problem } from '../adapters/nomad/tooling/nomad-check.js';
 import { readVolumeSpec } from '../adapters/nomad/tooling/volume-spec-file.js';
 import { renderVolumeSpec } from '../adapters/nomad/tooling/volume-spec-render.js';
-import type { NomadCheckValues, NomadVolumeValues } from '../settings/commands.js';
+import type { NomadCheckValues, NomadVolumeValues } from '../settings/command-values.js';
 import { UsageError } from '../settings/option.js';
 
 /** Exit status of `nomad check` when it found problems (2 is usage errors). */

@@ -3,11 +3,10 @@ import { chosenAdapter, createAdapterFrom } from '../adapters/registry.js';
 import { physicalRoot } from '../platform/nix-settings.js';
 import { RunningPlugin } from '../running-plugin.js';
 import { createLogger } from '../platform/pino-logger.js';
-import type { ServeValues } from '../settings/commands.js';
+import type { ServeValues } from '../settings/command-values.js';
 import { parseListenAddress } from '../settings/listen-address.js';
 import { pluginSettings, storeGcSettings } from '../settings/plugin-settings.js';
 import { UsageError } from '../settings/option.js';
-import { NodeEvents } from '../core/ports/node-events.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -25,7 +24,7 @@ export async function serve(values: ServeValues): Promise<void> {
   const plugin = await RunningPlugin.start({ settings, nix, sources, storeGc, mounts, adapter, logger }, values.endpoint, values.mode, metricsAddress);
   // Loaded only when asked for: a node without Events carries none of its code.
   const events = values.kubernetesEvents
-    ? await (await import('../adapters/kubernetes/events/kubernetes-events.js')).startKubernetesEvents(plugin.container.get<NodeEvents>(NodeEvents), {
+    ? await (await import('../adapters/kubernetes/events/kubernetes-events.js')).startKubernetesEvents(plugin.services.events, {
         nodeName: settings.nodeId,
         log: logger,
       })

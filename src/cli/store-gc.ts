@@ -1,10 +1,10 @@
 import { LocalAdapter } from '../adapters/local/local-adapter.js';
-import { createContainer } from '../composition-root.js';
-import { StoreGarbageCollector, type StoreGcResult } from '../core/store-gc.js';
+import { composeNode } from '../composition-root.js';
+import type { StoreGcResult } from '../core/store-gc.js';
 import { usedPercent } from '../core/store-watermarks.js';
 import { createLogger } from '../platform/pino-logger.js';
 import { defaultValues, optionsOf } from '../settings/command-line.js';
-import type { GcValues } from '../settings/commands.js';
+import type { GcValues } from '../settings/command-values.js';
 import { UsageError } from '../settings/option.js';
 import { PLUGIN_OPTIONS } from '../settings/plugin-options.js';
 import { pluginSettings, storeGcSettings, type PipelineValues } from '../settings/plugin-settings.js';
@@ -25,8 +25,8 @@ export async function gcStore(values: GcValues): Promise<number> {
   const all = { ...(defaultValues(optionsOf('publish', PLUGIN_OPTIONS)) as PipelineValues), ...values };
   const { settings, nix, sources, mounts } = pluginSettings(all);
   const logger = createLogger({ level: values.logLevel ?? 'warn' });
-  const container = createContainer({ settings, nix, sources, storeGc, mounts, adapter: new LocalAdapter(settings.nodeId), logger });
-  const result = await container.get(StoreGarbageCollector).check('command');
+  const node = composeNode({ settings, nix, sources, storeGc, mounts, adapter: new LocalAdapter(settings.nodeId), logger });
+  const result = await node.storeGc.check('command');
   console.log(describe(result, storeGc.highPercent, storeGc.lowPercent!));
   return result.action === 'unreadable' || (result.action === 'collected' && result.outcome !== 'ok') ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 import { readFile, readlink } from 'node:fs/promises';
 import { ADAPTER_OPTIONS } from '../adapters/registry.js';
 import { optionsOf, parseCommandLine } from '../settings/command-line.js';
-import type { ServeValues } from '../settings/commands.js';
+import type { ServeValues } from '../settings/command-values.js';
 import { PLUGIN_OPTIONS } from '../settings/plugin-options.js';
 
 /** A process id that is not a running `nixmount serve`, or whose command line serve would refuse. */

@@ -1,6 +1,5 @@
-import { ContainerModule, type interfaces } from 'inversify';
-import { Logger } from '../core/ports/logger.js';
-import { NodeSettings } from '../core/settings.js';
+import { ContainerModule } from 'inversify';
+import type { Logger } from '../core/ports/logger.js';
 import { Clock } from '../core/ports/clock.js';
 import { ControllerState } from '../core/ports/controller-state.js';
 import { Mounter } from '../core/ports/mounter.js';
@@ -20,10 +19,12 @@ import { NixCliStore } from './nix-cli-store.js';
 import { NixStoreGc } from './nix-store-gc.js';
 import { SystemClock } from './system-clock.js';
 
-const stateDir = (container: interfaces.Container) => container.get<NodeSettings>(NodeSettings).stateDir;
-
-/** The ports implemented on the real machine. */
-export const platformModule = new ContainerModule((bind) => {
+/**
+ * The ports implemented on the real machine. The record stores are made from the
+ * node's state dir and logger, given by the composition root (each store still made
+ * on first use, once).
+ */
+export const platformModule = ({ stateDir, logger }: { stateDir: string; logger: Logger }) => new ContainerModule((bind) => {
   bind(ProcessRunner).to(ExecaProcessRunner).inSingletonScope();
   bind(NixStore).to(NixCliStore).inSingletonScope();
   bind(StoreGarbage).to(NixStoreGc).inSingletonScope();
@@ -31,8 +32,8 @@ export const platformModule = new ContainerModule((bind) => {
   bind(MountHelper).toSelf().inSingletonScope();
   bind(Mounter).to(LinuxMounter).inSingletonScope();
   bind(VolumeDirs).to(FsVolumeDirs).inSingletonScope();
-  bind(VolumeState).toDynamicValue(({ container }) => volumeRecords(stateDir(container), container.get(Logger))).inSingletonScope();
-  bind(StageState).toDynamicValue(({ container }) => stageRecords(stateDir(container), container.get(Logger))).inSingletonScope();
+  bind(VolumeState).toDynamicValue(() => volumeRecords(stateDir, logger)).inSingletonScope();
+  bind(StageState).toDynamicValue(() => stageRecords(stateDir, logger)).inSingletonScope();
   bind(Clock).to(SystemClock).inSingletonScope();
-  bind(ControllerState).toDynamicValue(({ container }) => controllerRecords(stateDir(container), container.get(Logger))).inSingletonScope();
+  bind(ControllerState).toDynamicValue(() => controllerRecords(stateDir, logger)).inSingletonScope();
 });

@@ -2,7 +2,7 @@ import type { PluginConfig } from '../composition-root.js';
 import type { NixSettings } from '../platform/nix-settings.js';
 import type { StoreGcSettings } from '../core/store-watermarks.js';
 import { assertFlakePrefixes } from '../core/source-settings.js';
-import type { GcValues, PublishValues, ServeValues } from './commands.js';
+import type { GcValues, PublishValues, ServeValues } from './command-values.js';
 import { UsageError } from './option.js';
 import { packageVersion } from './version.js';
 

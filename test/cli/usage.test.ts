@@ -1,13 +1,23 @@
 import test from 'ava';
-import { COMMAND_GROUPS, COMMANDS, RAW_COMMANDS } from '../../src/settings/commands.js';
+import { COMMAND_GROUPS, COMMANDS, RAW_COMMANDS } from '../../src/cli/commands.js';
 import { packageVersion } from '../../src/settings/version.js';
+import { nixmountInProcess } from '../helpers/cli-in-process.js';
 import { nixmount } from '../helpers/serve-process.js';
 
 // Exit statuses: 0 the command did what was asked, 1 it failed, 2 the command line was wrong.
+// The cases run the CLI's entry in this process; the first test checks that the real
+// process prints the same and exits with the same statuses.
+
+test('the real `nixmount` process prints what the command line does in process and exits 0, 1 or 2', async (t) => {
+  for (const args of [['--help'], ['nomad', 'run'], ['gc', 'now'], ['nomad', 'check', '/no/such/job.nomad.hcl']]) {
+    const [real, inProcess] = [await nixmount(args), await nixmountInProcess(args)];
+    t.deepEqual({ exitCode: real.exitCode, stdout: real.stdout, stderr: real.stderr }, inProcess, args.join(' '));
+  }
+});
 
 for (const args of [[], ['--help'], ['-h'], ['help']]) {
   test(`\`nixmount ${args.join(' ')}\` lists every command and exits 0`, async (t) => {
-    const result = await nixmount(args);
+    const result = await nixmountInProcess(args);
     t.is(result.exitCode, 0, result.stderr);
     t.regex(result.stdout, /^usage: nixmount <command> \[options\]/);
     for (const name of ['serve', 'publish', 'unpublish', 'gc', 'k8s', 'nomad']) t.regex(result.stdout, new RegExp(`^  ${name} +\\S`, 'm'));
@@ -15,14 +25,14 @@ for (const args of [[], ['--help'], ['-h'], ['help']]) {
 }
 
 test('--version prints the package version and exits 0', async (t) => {
-  const result = await nixmount(['--version']);
+  const result = await nixmountInProcess(['--version']);
   t.is(result.exitCode, 0);
   t.is(result.stdout, `nixmount ${packageVersion()}`);
 });
 
 for (const command of COMMANDS) {
   test(`\`nixmount ${command.name} --help\` shows every option of the table and exits 0`, async (t) => {
-    const result = await nixmount([...command.name.split(' '), '--help']);
+    const result = await nixmountInProcess([...command.name.split(' '), '--help']);
     t.is(result.exitCode, 0, result.stderr);
     t.true(result.stdout.startsWith(`usage: nixmount ${command.name} `), result.stdout);
     t.true(command.options.length > 0);
@@ -34,7 +44,7 @@ for (const command of COMMANDS) {
   });
 
   test(`\`nixmount ${command.name}\` with an unknown flag prints its usage and exits 2`, async (t) => {
-    const result = await nixmount([...command.name.split(' '), '--no-such-flag', 'x']);
+    const result = await nixmountInProcess([...command.name.split(' '), '--no-such-flag', 'x']);
     t.is(result.exitCode, 2);
     t.is(result.stdout, '');
     const usage = `usage: nixmount ${command.name} [options]${command.positionals ? ` ${command.positionals.usage}` : ''}`;
@@ -46,7 +56,7 @@ for (const group of COMMAND_GROUPS) {
   const subcommands = COMMANDS.filter((command) => command.name.startsWith(`${group.name} `));
   for (const args of [[group.name], [group.name, '--help']]) {
     test(`\`nixmount ${args.join(' ')}\` lists its subcommands and exits 0`, async (t) => {
-      const result = await nixmount(args);
+      const result = await nixmountInProcess(args);
       t.is(result.exitCode, 0, result.stderr);
       t.true(result.stdout.startsWith(`usage: nixmount ${group.name} <command>`));
       for (const command of subcommands) t.regex(result.stdout, new RegExp(`^  ${command.name.split(' ')[1]} +${command.summary.replace(/[`()]/g, '.')}$`, 'm'));
@@ -55,10 +65,10 @@ for (const group of COMMAND_GROUPS) {
 }
 
 test('an unknown command or subcommand is a usage error: exit 2 with the list of commands', async (t) => {
-  const top = await nixmount(['mount']);
+  const top = await nixmountInProcess(['mount']);
   t.is(top.exitCode, 2);
   t.true(top.stderr.startsWith('nixmount: unknown command "mount"\n\nusage: nixmount <command> [options]'), top.stderr);
-  const sub = await nixmount(['nomad', 'run']);
+  const sub = await nixmountInProcess(['nomad', 'run']);
   t.is(sub.exitCode, 2);
   t.true(sub.stderr.startsWith('nixmount: unknown command "nomad run"\n\nusage: nixmount nomad <command> [options]'), sub.stderr);
 });
@@ -85,7 +95,7 @@ const usageErrors: Array<[string[], Record<string, string>, string]> = [
 
 for (const [args, env, message] of usageErrors) {
   test(`usage error, exit 2: ${Object.entries(env).map(([key, value]) => `${key}=${value} `).join('')}nixmount ${args.join(' ')}`, async (t) => {
-    const result = await nixmount(args, { env });
+    const result = await nixmountInProcess(args, { env });
     t.is(result.exitCode, 2);
     const command = args[0] === 'k8s' || args[0] === 'nomad' ? args.slice(0, 2).join(' ') : args[0];
     const [first, usage, hint] = result.stderr.split('\n');
@@ -96,25 +106,27 @@ for (const [args, env, message] of usageErrors) {
 }
 
 test('a command that fails exits 1 with the reason; one that succeeds exits 0', async (t) => {
-  const failed = await nixmount(['k8s', 'manifests', '--out', '/dev/null/manifests']);
+  const failed = await nixmountInProcess(['k8s', 'manifests', '--out', '/dev/null/manifests']);
   t.is(failed.exitCode, 1);
   t.regex(failed.stderr, /^nixmount: ENOTDIR: not a directory, mkdir '\/dev\/null\/manifests'/);
-  const ok = await nixmount(['k8s', 'manifests', '--namespace', 'nix']);
+  const ok = await nixmountInProcess(['k8s', 'manifests', '--namespace', 'nix']);
   t.is(ok.exitCode, 0, ok.stderr);
   t.regex(ok.stdout, /namespace: nix\n/);
 });
 
 test('--help wins over a bad command line, and `--` ends the options', async (t) => {
-  const help = await nixmount(['serve', '--mode', 'both', '--help']);
+  const help = await nixmountInProcess(['serve', '--mode', 'both', '--help']);
   t.is(help.exitCode, 0);
   t.true(help.stdout.startsWith('usage: nixmount serve [options]'));
-  const after = await nixmount(['nomad', 'check', '--', '--help']);
+  const after = await nixmountInProcess(['nomad', 'check', '--', '--help']);
   t.is(after.exitCode, 1, 'a file named --help, which does not exist');
   t.regex(after.stderr, /^nixmount: ENOENT: no such file or directory, open '--help'/);
 });
 
+// A real process each: these commands end their process themselves (host-volume
+// must, for Nomad, whatever a Nix child still does).
 test('the commands that read their own command line answer --help too, and the top help lists them', async (t) => {
-  const top = await nixmount(['--help']);
+  const top = await nixmountInProcess(['--help']);
   for (const raw of RAW_COMMANDS) {
     t.regex(top.stdout, new RegExp(`\\b${raw.name}\\b`), raw.name);
     const help = await nixmount([raw.name, '--help']);

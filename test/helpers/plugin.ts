@@ -6,7 +6,6 @@ import { LocalAdapter } from '../../src/adapters/local/local-adapter.js';
 import type { OrchestratorAdapter } from '../../src/core/orchestrator-adapter.js';
 import type { Logger } from '../../src/core/ports/logger.js';
 import type { NodeSettings } from '../../src/core/settings.js';
-import { NixStore } from '../../src/core/ports/nix-store.js';
 import { DEFAULT_SOURCE_SETTINGS, type SourcePolicy, type SourceSettings } from '../../src/core/source-settings.js';
 import type { StoreGcSettings } from '../../src/core/store-watermarks.js';
 import { RunningPlugin } from '../../src/running-plugin.js';
@@ -95,7 +94,7 @@ async function launch(t: ExecutionContext, dir: string, options: TestPluginOptio
   };
   // Registered before `stop`, so it runs after it (teardowns run last-in, first-out): the state dir
   // is about to be deleted, so the GC roots its views held in the node store must go too.
-  t.teardown(() => rm(plugin.container.get<NixCliStore>(NixStore).gcRootDir(), { recursive: true, force: true }));
+  t.teardown(() => rm((plugin.services.nix as NixCliStore).gcRootDir(), { recursive: true, force: true }));
   t.teardown(stop);
   return {
     plugin,

@@ -4,8 +4,8 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { mkdir } from 'node:fs/promises';
-import { NodeEvents, type NodeEvent } from '../../src/core/ports/node-events.js';
-import { StoreGarbageCollector, type StoreGcResult } from '../../src/core/store-gc.js';
+import type { NodeEvent } from '../../src/core/ports/node-events.js';
+import type { StoreGcResult } from '../../src/core/store-gc.js';
 import { pushSigned, signingKey, startBinaryCache } from '../helpers/binary-cache.js';
 import { loopFilesystem, spaceOf, spaceOfSync } from '../helpers/loop-fs.js';
 import { buildFixture, copyToChrootStore, nixEnv } from '../helpers/nix.js';
@@ -105,10 +105,10 @@ test('above the high watermark the GC frees unrooted paths down to the low one; 
 
   // The filesystem as each collection left it (read as its event is emitted; the concurrent publish writes more after).
   const gcEvents: Array<{ event: NodeEvent; space: ReturnType<typeof spaceOfSync> }> = [];
-  node.plugin.plugin.container.get<NodeEvents>(NodeEvents).subscribe((event) => {
+  node.plugin.plugin.services.events.subscribe((event) => {
     if (event.kind === 'store-gc') gcEvents.push({ event, space: spaceOfSync(node.fsRoot) });
   });
-  const collector = node.plugin.plugin.container.get(StoreGarbageCollector);
+  const collector = node.plugin.plugin.services.storeGc;
   const freshTarget = join(dir, 'fresh');
   const [published, checks] = await Promise.all([
     client.call('node', 'NodePublishVolume', publishRequest('vol-fresh', freshTarget, { paths: fresh.root })),
@@ -186,7 +186,7 @@ test('a collection stuck on Nix\'s GC lock is killed at its timeout, reported as
   const node = await nodeOnSmallFilesystem(t, [], [], 2000);
   await fillTo(t, node, 90);
   const gcEvents: NodeEvent[] = [];
-  node.plugin.plugin.container.get<NodeEvents>(NodeEvents).subscribe((event) => {
+  node.plugin.plugin.services.events.subscribe((event) => {
     if (event.kind === 'store-gc') gcEvents.push(event);
   });
   // Another process holds the store's big GC lock (a hung nix-collect-garbage, say): Nix waits on it.
@@ -199,7 +199,7 @@ test('a collection stuck on Nix\'s GC lock is killed at its timeout, reported as
     holder.kill('SIGKILL');
   });
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const collector = node.plugin.plugin.container.get(StoreGarbageCollector);
+  const collector = node.plugin.plugin.services.storeGc;
 
   const started = Date.now();
   const stuck = await collector.check('periodic');

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { execa } from 'execa';
 import { buildFixture, copyToChrootStore, nixEnv, type Fixture } from '../helpers/nix.js';
-import { StoreGarbageCollector } from '../../src/core/store-gc.js';
 import { startTestPlugin, type TestPlugin } from '../helpers/plugin.js';
 import { nixmount } from '../helpers/serve-process.js';
 import { publishRequest, storeOf, uniqueSalt } from '../helpers/sources.js';
@@ -50,7 +49,7 @@ const COLLECTORS: Record<string, (storeUri: string, dir: string, node: TestPlugi
     nixmount(['gc', '--store-paths', '--store', storeUri, '--state-dir', join(dir, 'gc-state'), '--store-gc-high', '1', '--store-gc-low', '0']),
   'nix-collect-garbage': (storeUri) => execa('nix-collect-garbage', ['--store', storeUri], { env: nixEnv, reject: false }),
   "serve's own store GC": async (_storeUri, _dir, node) => {
-    const result = await node.plugin.container.get(StoreGarbageCollector).check('command');
+    const result = await node.plugin.services.storeGc.check('command');
     if (result.action !== 'collected') return { exitCode: 1, stdout: result.action };
     return { exitCode: result.outcome === 'ok' ? 0 : 1, stdout: `${result.pathsDeleted} store path(s) deleted` };
   },
@@ -64,7 +63,7 @@ for (const [collector, collect] of Object.entries(COLLECTORS)) {
     // Serve's own collector by watermarks that take everything unrooted (high 1%, low 0%), once the test's store is filled.
     const storeGc = collector.startsWith('serve') ? { highPercent: 1, lowPercent: 0, intervalMs: 3_600_000, timeoutMs: 120_000 } : undefined;
     const node = await startTestPlugin(t, { nix: { storeUri }, storeGc });
-    await node.plugin.container.get(StoreGarbageCollector).check('periodic'); // the check at start, over before the store fills
+    await node.plugin.services.storeGc.check('periodic'); // the check at start, over before the store fills
     const fixtures: Fixture[] = [];
     for (let i = 0; i < CLOSURES; i++) fixtures.push(await buildFixture(uniqueSalt()));
     await copyToChrootStore(storeRoot, fixtures.map((fixture) => fixture.root));

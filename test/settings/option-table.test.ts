@@ -1,7 +1,7 @@
 import test from 'ava';
 import { ADAPTER_OPTIONS } from '../../src/adapters/registry.js';
 import { defaultValues } from '../../src/settings/command-line.js';
-import { COMMANDS } from '../../src/settings/commands.js';
+import { COMMANDS } from '../../src/cli/commands.js';
 import { COMMAND_NAMES } from '../../src/settings/option.js';
 import { PLUGIN_OPTIONS } from '../../src/settings/plugin-options.js';
 import { TOOL_OPTIONS } from '../../src/settings/tool-options.js';

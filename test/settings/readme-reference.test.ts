@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADAPTER_OPTIONS } from '../../src/adapters/registry.js';
 import { optionsOf } from '../../src/settings/command-line.js';
-import { COMMANDS, RAW_COMMANDS } from '../../src/settings/commands.js';
+import { COMMANDS, RAW_COMMANDS } from '../../src/cli/commands.js';
 import { PLUGIN_OPTIONS } from '../../src/settings/plugin-options.js';
 
 // The plugin's reference in the docs (commands, variables, the flag tables) must say

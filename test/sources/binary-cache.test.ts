@@ -5,7 +5,6 @@ import { status } from '@grpc/grpc-js';
 import { execa } from 'execa';
 import { closedPort, pushSigned, signingKey, silentServer, startBinaryCache } from '../helpers/binary-cache.js';
 import { buildFixture, nixEnv } from '../helpers/nix.js';
-import { CachePusher } from '../../src/core/cache-pusher.js';
 import { startTestPlugin } from '../helpers/plugin.js';
 import { assertNothingLeft, buildCount, counterFile, countedExpression, publishRequest, storeOf, uniqueSalt } from '../helpers/sources.js';
 import { tempDir } from '../helpers/temp.js';
@@ -40,7 +39,7 @@ test('node B substitutes from a signed loopback cache what node A built and push
   const targetA = join(nodeA.dir, 'target');
   await nodeA.client.call('node', 'NodePublishVolume', publishRequest('vol-a', targetA, { expression }));
   // Node A pushes in the background; node B asks once it is done.
-  await nodeA.plugin.container.get(CachePusher).settled();
+  await nodeA.plugin.services.cachePusher.settled();
   const targetB = join(nodeB.dir, 'target');
   await nodeB.client.call('node', 'NodePublishVolume', publishRequest('vol-b', targetB, { expression }));
 

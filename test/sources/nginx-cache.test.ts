@@ -8,7 +8,6 @@ import { signingKey } from '../helpers/binary-cache.js';
 import { nixEnv } from '../helpers/nix.js';
 import { NGINX, startNginxCache, type NginxCache } from '../helpers/nginx-cache.js';
 import { startTestPlugin } from '../helpers/plugin.js';
-import { CachePusher } from '../../src/core/cache-pusher.js';
 import { buildCount, counterFile, countedExpression, publishRequest, storeOf, uniqueSalt } from '../helpers/sources.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -71,7 +70,7 @@ run('node A builds and pushes to a real nginx WebDAV cache; node B, builds never
   const targetA = join(a.dir, 'target');
   await a.client.call('node', 'NodePublishVolume', publishRequest('vol-a', targetA, { expression }));
   const builtIn = seconds(started);
-  await a.plugin.container.get(CachePusher).settled();
+  await a.plugin.services.cachePusher.settled();
   t.log(`node A: pushed in the background, done ${seconds(started)}s after the publish started`);
   const closure = await storeOf(targetA);
   t.deepEqual(await narinfos(cache), closure.map(hashOf).sort(), 'every path of the closure is on the cache');
@@ -103,7 +102,7 @@ run('node B refuses what reached the cache unsigned or signed by a key it does n
     const expression = countedExpression({ salt: uniqueSalt(), counter });
     const targetA = join(a.dir, 'target');
     await a.client.call('node', 'NodePublishVolume', publishRequest(`vol-a-${name}`, targetA, { expression }));
-    await a.plugin.container.get(CachePusher).settled();
+    await a.plugin.services.cachePusher.settled();
     const [top] = (await storeOf(targetA)).filter((path) => path.includes('nixmount-counted-'));
     t.true((await narinfos(cache)).includes(hashOf(top!)), `the ${name} path is on the cache`);
 
@@ -152,7 +151,7 @@ run('nginx stopped mid-push: the publish succeeds, the cache holds no half-pushe
   t.log(`publish answered ${result.code} after ${seconds(started)}s`);
   t.is(result.code, status.OK);
   t.true(performance.now() - started < 10_000, 'the publish did not wait for the cut push');
-  const pusher = a.plugin.container.get(CachePusher);
+  const pusher = a.plugin.services.cachePusher;
   await pusher.settled();
   const closure = await storeOf(target);
   const before = await narinfos(cache);

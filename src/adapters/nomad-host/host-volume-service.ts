@@ -1,7 +1,6 @@
-import type { Container } from 'inversify';
 import type { PluginConfig } from '../../composition-root.js';
 import { isNixmountError } from '../../core/errors.js';
-import { VolumePublisher } from '../../core/volume-publisher.js';
+import type { VolumePublisher } from '../../core/volume-publisher.js';
 import { physicalRoot } from '../../platform/nix-settings.js';
 import { defaultProtectedDirs } from '../common/paths.js';
 import { LocalAdapter } from '../local/local-adapter.js';
@@ -20,10 +19,10 @@ const MAX_REALISE_WAIT_MS = 60_000;
  * volumes has one view. The operations and path rules are the plugin's own
  * (host-volume-operations, the local adapter), not the CSI adapter's.
  */
-export async function startHostVolumeService(container: Container, config: PluginConfig): Promise<HostVolumeListener> {
+export async function startHostVolumeService(publisher: VolumePublisher, config: PluginConfig): Promise<HostVolumeListener> {
   const { settings, nix, logger } = config;
   const node: HostVolumeNode = {
-    publisher: container.get(VolumePublisher),
+    publisher,
     adapter: new LocalAdapter(settings.nodeId, { protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)) }),
   };
   const log = logger.child({ component: 'host-volume' });

@@ -45,7 +45,7 @@ function parsedFromRender(rendered: Map<string, string>): ParsedManifests {
   return { files: new Map([...rendered].map(([path, text]) => [path, parseAllDocuments(text).map((doc: any) => doc.toJS())])) };
 }
 
-test('every committed file under manifests/ parses and states the CONTRACTS facts', async (t) => {
+test('every committed file under manifests/ parses and states the deployment facts', async (t) => {
   const { texts, parsed } = await parseTree(MANIFESTS);
   t.true(texts.size >= 18);
   for (const path of texts.keys()) t.regex(path, /\.yaml$/);

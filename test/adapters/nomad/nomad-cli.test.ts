@@ -1,19 +1,19 @@
 import test from 'ava';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import { readVolumeSpec } from '../../../src/adapters/nomad/tooling/volume-spec-file.js';
+import { nixmountInProcess } from '../../helpers/cli-in-process.js';
 import { FIXTURES } from '../../helpers/nix.js';
+import { nixmount as nixmountProcess } from '../../helpers/serve-process.js';
 import { tempDir } from '../../helpers/temp.js';
 import { JOBS_DIR } from './shipped-jobs.js';
 
-const CLI = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 const NOMAD = join(FIXTURES, 'nomad');
 const HELLO = join(JOBS_DIR, 'hello.volume.hcl');
 
+/** `nixmount ARGS`, run in this process (the last test runs the real one). */
 function nixmount(...args: string[]) {
-  return execa('node', [CLI, ...args], { reject: false });
+  return nixmountInProcess(args);
 }
 
 /** Runs `nomad check` on a fixture and returns the problem lines (the summary line dropped). */
@@ -124,4 +124,12 @@ test('a created volume (nomad volume create) is checked through its parameters',
   ]);
   const neither = readVolumeSpec(text(''), 'neither.hcl');
   t.regex(checkVolumeSpec(neither)[0]!.message, /^context: the volume context names no closure/);
+});
+
+test('the real process of `nomad check` prints the same problems and exits 1', async (t) => {
+  const args = ['nomad', 'check', join(NOMAD, 'missing-modes.nomad.hcl'), HELLO];
+  const real = await nixmountProcess(args);
+  t.is(real.exitCode, 1);
+  t.deepEqual({ exitCode: real.exitCode, stdout: real.stdout, stderr: real.stderr }, await nixmountInProcess(args));
+  t.regex(real.stdout, /^2 problem\(s\)$/m);
 });

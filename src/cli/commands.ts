@@ -1,33 +1,9 @@
 import { ADAPTER_OPTIONS } from '../adapters/registry.js';
-import { optionsOf, type CommandOption, type Positionals } from './command-line.js';
-import type { CommandName, ValuesFor } from './option.js';
-import { PLUGIN_OPTIONS, type PluginOptions } from './plugin-options.js';
-import { TOOL_OPTIONS, type ToolOptions } from './tool-options.js';
-
-/** Beside these, `serve`'s values carry the built-in adapters' own flags (registry.ts chosenAdapter reads them). */
-export type ServeValues = ValuesFor<PluginOptions, 'serve'>;
-export type PublishValues = ValuesFor<PluginOptions, 'publish'>;
-export type UnpublishValues = ValuesFor<PluginOptions, 'unpublish'>;
-export type GcValues = ValuesFor<PluginOptions, 'gc'>;
-export type DoctorValues = ValuesFor<PluginOptions, 'doctor'>;
-export type ManifestsValues = ValuesFor<ToolOptions, 'k8s manifests'>;
-export type NomadVolumeValues = ValuesFor<ToolOptions, 'nomad volume'>;
-export type NomadCheckValues = ValuesFor<ToolOptions, 'nomad check'>;
-
-/** Each command's typed values, by name. */
-interface CommandValues {
-  serve: ServeValues;
-  publish: PublishValues;
-  unpublish: UnpublishValues;
-  gc: GcValues;
-  doctor: DoctorValues;
-  'k8s manifests': ManifestsValues;
-  'nomad volume': NomadVolumeValues;
-  'nomad check': NomadCheckValues;
-}
-
-/** Runs a command with its parsed values; the exit status, or nothing for 0 (and for `serve`, which keeps running). */
-export type CommandHandler<V> = (values: V, positionals: string[]) => Promise<number | void>;
+import { optionsOf, type CommandOption, type Positionals } from '../settings/command-line.js';
+import type { CommandHandler, CommandValues } from '../settings/command-values.js';
+import type { CommandName } from '../settings/option.js';
+import { PLUGIN_OPTIONS } from '../settings/plugin-options.js';
+import { TOOL_OPTIONS } from '../settings/tool-options.js';
 
 export interface CommandSpec {
   name: CommandName;
@@ -57,12 +33,12 @@ export const RAW_COMMANDS: readonly RawCommandSpec[] = [
   {
     name: 'host-volume',
     summary: 'Nomad dynamic host volume plugin: fingerprint, create, delete (run by the Nomad client); `host-volume install --plugin-dir DIR` installs it',
-    load: async () => (await import('../cli/host-volume.js')).hostVolume,
+    load: async () => (await import('./host-volume.js')).hostVolume,
   },
   {
     name: 'own-store',
     summary: 'say how views reach the store (a NixOS bind of itself included; no mount changes), then run the command after `--`',
-    load: async () => (await import('../cli/own-store.js')).ownStore,
+    load: async () => (await import('./own-store.js')).ownStore,
   },
 ];
 
@@ -83,21 +59,21 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'run the CSI plugin on a unix socket',
     about: 'Runs the CSI plugin (node, controller or both) on a unix socket until SIGTERM or SIGINT; with --metrics-address, also Prometheus metrics over HTTP.',
     options: optionsOf('serve', PLUGIN_OPTIONS, ADAPTER_OPTIONS),
-    load: async () => (await import('../cli/serve.js')).serve,
+    load: async () => (await import('./serve.js')).serve,
   }),
   command({
     name: 'publish',
     summary: 'mount a closure at --target on this machine',
     about: 'Mounts a closure at --target on this machine, through the same pipeline as the plugin, without an orchestrator. It waits for evaluation and realisation however long they take.',
     options: optionsOf('publish', PLUGIN_OPTIONS),
-    load: async () => (await import('../cli/local-volume.js')).publish,
+    load: async () => (await import('./local-volume.js')).publish,
   }),
   command({
     name: 'unpublish',
     summary: 'unmount what publish mounted at --target',
     about: 'Unmounts what `nixmount publish` mounted at --target.',
     options: optionsOf('unpublish', PLUGIN_OPTIONS),
-    load: async () => (await import('../cli/local-volume.js')).unpublish,
+    load: async () => (await import('./local-volume.js')).unpublish,
   }),
   command({
     name: 'gc',
@@ -107,7 +83,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'alone and checks the store GC watermarks once instead: when the store\'s filesystem is --store-gc-high percent used or more, ' +
       'Nix\'s GC frees unrooted paths down to --store-gc-low. That takes no state-dir lock, so it runs next to `nixmount serve`.',
     options: optionsOf('gc', PLUGIN_OPTIONS),
-    load: async () => (await import('../cli/local-volume.js')).gc,
+    load: async () => (await import('./local-volume.js')).gc,
   }),
   command({
     name: 'doctor',
@@ -118,7 +94,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'and the orchestrator\'s version caveat. One line per check (ok, problem with its fix, info); exits 1 if it found a problem. ' +
       'It changes nothing on the node but temp files it removes. The first thing to run when a volume does not mount.',
     options: optionsOf('doctor', PLUGIN_OPTIONS, ADAPTER_OPTIONS),
-    load: async () => (await import('../cli/doctor.js')).doctor,
+    load: async () => (await import('./doctor.js')).doctor,
   }),
   command({
     name: 'k8s manifests',
@@ -128,14 +104,14 @@ export const COMMANDS: readonly CommandSpec[] = [
       'of the optional controller (StorageClasses, PVCs); or with --out DIR writes every file of manifests/ (both ' +
       'kustomization.yaml files, controller/ and the examples) into DIR. No environment variable is read, so the output is reproducible.',
     options: optionsOf('k8s manifests', TOOL_OPTIONS),
-    load: async () => (await import('../cli/k8s.js')).manifests,
+    load: async () => (await import('./k8s.js')).manifests,
   }),
   command({
     name: 'nomad volume',
     summary: 'write a volume spec for `nomad volume register`',
     about: 'Writes a volume spec for `nomad volume register`; give exactly one of --paths, --expression, --flake.',
     options: optionsOf('nomad volume', TOOL_OPTIONS),
-    load: async () => (await import('../cli/nomad.js')).volume,
+    load: async () => (await import('./nomad.js')).volume,
   }),
   command({
     name: 'nomad check',
@@ -143,6 +119,6 @@ export const COMMANDS: readonly CommandSpec[] = [
     about: 'Reports problems in a jobspec\'s nixmount volumes before it is submitted; exits 1 if it found any.',
     options: optionsOf('nomad check', TOOL_OPTIONS),
     positionals: { usage: 'JOB.nomad.hcl [VOLUME.hcl…]', min: 1 },
-    load: async () => (await import('../cli/nomad.js')).check,
+    load: async () => (await import('./nomad.js')).check,
   }),
 ];
