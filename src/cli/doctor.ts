@@ -59,6 +59,7 @@ export async function doctor(asked: DoctorValues): Promise<number> {
     endpoint: values.endpoint,
     gcHighPercent: values.storeGcHigh,
     mountHelper: values.mountHelper,
+    push: { pushTo: values.pushTo, keyFile: values.pushKeyFile },
   };
   const runner = new ExecaProcessRunner(createLogger({ level: 'silent' }));
   const results = [...(source ? [source] : []), ...(await runChecks(doctorChecks(config, runner)))];

@@ -11,6 +11,7 @@ import { socketCheck } from './socket-dir.js';
 import { stateDirCheck } from './state-dir.js';
 import { storeCheck } from './store.js';
 import { substitutersCheck } from './substituters.js';
+import { pushCacheCheck } from './push-cache.js';
 
 /** Every check of `nixmount doctor`, in the order a volume needs them. */
 export function doctorChecks(config: DoctorConfig, runner: ProcessRunner): Check[] {
@@ -23,6 +24,7 @@ export function doctorChecks(config: DoctorConfig, runner: ProcessRunner): Check
     propagationCheck(config.orchestrator, config.orchestratorDir),
     socketCheck(config.endpoint),
     substitutersCheck(runner, config.nix),
+    pushCacheCheck({ ...config.push, timeoutMs: config.nix.connectTimeoutSec * 1000 }),
     diskCheck(config.nix.storeUri, config.gcHighPercent),
     orchestratorCheck(config.orchestrator, runner),
   ];

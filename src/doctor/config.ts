@@ -15,6 +15,8 @@ export interface DoctorConfig {
   endpoint: string;
   /** The store GC's high watermark, percent of the store's filesystem, when one is set. */
   gcHighPercent?: number;
+  /** --push-to and --push-key-file. */
+  push?: { pushTo?: string; keyFile?: string };
   /** --mount-helper. */
   mountHelper: 'auto' | 'off';
 }
