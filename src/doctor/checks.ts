@@ -24,7 +24,7 @@ export function doctorChecks(config: DoctorConfig, runner: ProcessRunner): Check
     propagationCheck(config.orchestrator, config.orchestratorDir),
     socketCheck(config.endpoint),
     substitutersCheck(runner, config.nix),
-    pushCacheCheck({ ...config.push, timeoutMs: config.nix.connectTimeoutSec * 1000 }),
+    pushCacheCheck({ ...config.push, trustedPublicKeys: config.nix.trustedPublicKeys, timeoutMs: config.nix.connectTimeoutSec * 1000 }),
     diskCheck(config.nix.storeUri, config.gcHighPercent),
     orchestratorCheck(config.orchestrator, runner),
   ];
