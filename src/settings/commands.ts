@@ -125,7 +125,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'print (or with --out, write) the objects that install nixmount on a cluster',
     about:
       'Prints the objects that install the nixmount node plugin on a cluster (kubectl apply -f -), with --controller also those ' +
-      'of the optional controller (StorageClasses, PVCs); or with --out DIR writes every file of manifests/ (both ' +
+      'of the optional controller (StorageClasses, PVCs), with --cache a cluster binary cache and the node plugin wired to it; or with --out DIR writes every file of manifests/ (both ' +
       'kustomization.yaml files, controller/ and the examples) into DIR. No environment variable is read, so the output is reproducible.',
     options: optionsOf('k8s manifests', TOOL_OPTIONS),
     load: async () => (await import('../cli/k8s.js')).manifests,

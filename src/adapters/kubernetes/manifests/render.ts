@@ -2,7 +2,9 @@ import { Document, isCollection, isMap, isScalar, type Node } from 'yaml';
 import { csiDriverFile, INSTALL_FILES, kustomizationFile, namespaceFile, serviceAccountFile } from './cluster-objects.js';
 import { CONTROLLER_DIR, CONTROLLER_INSTALL_FILES, controllerFiles } from './controller.js';
 import { daemonSetFile } from './daemonset.js';
-import { EVENTS_INSTALL_FILES, eventsFiles, withEventsPatch } from './events.js';
+import { CACHE_DIR, CACHE_INSTALL_FILES, cacheFiles } from './cache.js';
+import { EVENTS_DIR, EVENTS_INSTALL_FILES, eventsFiles } from './events.js';
+import { withJsonPatch } from './json-patch.js';
 import { exampleFiles } from './examples.js';
 import { metricsServiceFile, monitoringFiles } from './monitoring.js';
 import { withoutNotes, type KeyComment, type ManifestFile } from './manifest-file.js';
@@ -23,6 +25,7 @@ export function manifestFiles(options: ManifestOptions): ManifestFile[] {
     ...controllerFiles(options),
     ...monitoringFiles(options),
     ...eventsFiles(options),
+    ...cacheFiles(options),
   ];
 }
 
@@ -45,16 +48,32 @@ export function installPaths(controller: boolean): string[] {
   return [...INSTALL_FILES, ...(controller ? CONTROLLER_INSTALL_FILES.map((path) => `${CONTROLLER_DIR}/${path}`) : [])];
 }
 
+/** The optional parts `k8s manifests` can print with the install. */
+export interface InstallComponents {
+  /** manifests/controller/. */
+  controller?: boolean;
+  /** The events/ component: its role, and the DaemonSet patched. */
+  events?: boolean;
+  /** The cache/ component: nginx, its volume and Service, and the DaemonSet patched. */
+  cache?: boolean;
+}
+
 /**
- * What `kubectl apply -f -` takes: the installed objects as one YAML stream; with `events`,
- * as kustomize would build them with the events/ component (its role, and the DaemonSet patched).
+ * What `kubectl apply -f -` takes: the installed objects as one YAML stream, with each
+ * component asked for as kustomize would build it (its objects, and its DaemonSet patch applied).
  */
-export function renderInstallStream(options: ManifestOptions, controller = false, events = false): string {
+export function renderInstallStream(options: ManifestOptions, components: InstallComponents = {}): string {
   const files = renderManifests(options);
-  if (events) {
-    files.set('daemonset.yaml', withEventsPatch(files.get('daemonset.yaml')!, files.get('events/daemonset-patch.yaml')!));
+  const patched = [...(components.events ? [EVENTS_DIR] : []), ...(components.cache ? [CACHE_DIR] : [])];
+  for (const dir of patched) {
+    const patch = `${dir}/daemonset-patch.yaml`;
+    files.set('daemonset.yaml', withJsonPatch(files.get('daemonset.yaml')!, files.get(patch)!, patch));
   }
-  const paths = [...installPaths(controller), ...(events ? EVENTS_INSTALL_FILES : [])];
+  const paths = [
+    ...installPaths(components.controller ?? false),
+    ...(components.events ? EVENTS_INSTALL_FILES : []),
+    ...(components.cache ? CACHE_INSTALL_FILES : []),
+  ];
   return paths.map((path) => files.get(path)!).join('---\n');
 }
 
