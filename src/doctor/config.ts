@@ -17,6 +17,8 @@ export interface DoctorConfig {
   gcHighPercent?: number;
   /** --push-to and --push-key-file. */
   push?: { pushTo?: string; keyFile?: string };
+  /** The running serve's --metrics-address, known with --serve-pid: its push queue is read there. */
+  serveMetricsAddress?: string;
   /** --mount-helper. */
   mountHelper: 'auto' | 'off';
 }

@@ -373,6 +373,28 @@ test.serial('--serve-pid judges the running serve\'s own flags and variables', a
   t.is(wrong.stderr, `nixmount: --serve-pid: process ${sleeper.pid} is not a nixmount serve (sleep 30)`);
 });
 
+test.serial('--serve-pid of a serve that pushes reads its push queue from its own metrics', async (t) => {
+  const { dir, root } = await node(t);
+  const socket = join(dir, 'csi/csi.sock');
+  const metrics = `127.0.0.1:${await closedPort()}`;
+  const cache = `http://127.0.0.1:${await closedPort()}`;
+  const serve = await startServeProcess(
+    ['--store', `local?root=${root}`, '--endpoint', `unix://${socket}`, '--state-dir', join(root, 'nix/var/nixmount'), '--push-to', cache, '--metrics-address', metrics],
+    socket,
+    { env: { NIXMOUNT_SUBSTITUTERS: '' } },
+  );
+  t.teardown(async () => {
+    serve.client.close();
+    serve.child.kill('SIGTERM');
+    await serve.child;
+  });
+  const run = await doctor(['--serve-pid', String(serve.child.pid)]);
+  t.is(lineOf(run, 'push-queue'), `ok      push-queue: nothing waits for ${cache} (rounds so far: 0 pushed, 0 failed)`);
+  // Without --serve-pid doctor does not know where serve's metrics are: no line.
+  const own = await doctor(['--push-to', cache, '--state-dir', join(root, 'nix/var/nixmount'), '--store', `local?root=${root}`]);
+  t.false(own.lines.some((line) => line.slice(8).startsWith('push-queue: ')), own.stdout);
+});
+
 test.serial('--serve-pid of a serve in a mount namespace of its own: an info line says how to enter it', async (t) => {
   const { dir, root } = await node(t);
   const socket = join(dir, 'csi/csi.sock');
