@@ -304,6 +304,10 @@ test.serial('a signed cache on loopback: its key trusted, then not', async (t) =
   t.is(lineOf(trusted, 'store'), `ok      store: ${dir}/nix/store (--store local?root=${dir}) is readable and writable, and Nix opens it`);
   t.is(trusted.exitCode, 0, trusted.stdout);
 
+  // Store URL parameters (Nix takes ?priority=… on a substituter) are not part of the cache's paths.
+  const withPriority = await doctor(args, { NIXMOUNT_SUBSTITUTERS: `${cache.url}?priority=30`, NIXMOUNT_TRUSTED_PUBLIC_KEYS: key.publicKey });
+  t.regex(lineOf(withPriority, 'substituter'), new RegExp(`^ok {6}substituter: ${cache.url}\\?priority=30 answers \\(\\d+ ms\\) and signs with doctor-cache-1, which this node trusts$`));
+
   const untrusted = await doctor(args, { NIXMOUNT_SUBSTITUTERS: cache.url, NIXMOUNT_TRUSTED_PUBLIC_KEYS: other.publicKey });
   t.is(untrusted.exitCode, 1);
   t.regex(
