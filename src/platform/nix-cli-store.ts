@@ -192,13 +192,13 @@ export class NixCliStore implements NixStore {
     // Nix opening a database makes it an 8 MiB `reserved` file (space to GC a full disk with);
     // a view's database is never collected, and that file would cost every view 8 MiB of the store's disk.
     const options = { timeoutMs: REGISTER_TIMEOUT_MS, env: { NIX_CONFIG: `${this.env.NIX_CONFIG}\ngc-reserved-space = 0` } };
+    // closure.json comes from the same path-info answer, written beside the database. It is
+    // awaited below; a database that fails first must not leave its failure unhandled.
+    const provenance = this.provenance(paths).then((infos) => writeClosureFile(rootDir, provenanceEntries(infos, this.origins)));
+    provenance.catch(() => undefined);
     // The closure was just queried (the usual case): its registration is known, one Nix process
     // writes it. Should this Nix refuse what another Nix's path-info said, the older way below
     // registers the same paths again (a registration of valid paths replaces theirs).
-    // closure.json comes from the same path-info answer, written beside the database.
-    const provenance = this.provenance(paths).then((infos) => writeClosureFile(rootDir, provenanceEntries(infos, this.origins)));
-    // Awaited below; a database that fails first must not leave its failure unhandled.
-    provenance.catch(() => undefined);
     const known = this.registrations.loadDbInput(paths);
     if (known !== undefined) {
       const loaded = await this.nix('nix-store', loadDb, { ...options, input: known, allowFailure: true });
