@@ -90,7 +90,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'check this node for what stops volumes from mounting',
     about:
       'Checks this node as `serve` with the same options and variables would use it: Nix, the store, the state dir on the store\'s mount, ' +
-      'overlayfs, the propagation of kubelet\'s or Nomad\'s directory, the socket\'s directory, each cache and its key, free disk, ' +
+      'overlayfs, the propagation of kubelet\'s or Nomad\'s directory, the socket\'s directory, each cache and its key, the cache pushed to (its key, and with --serve-pid its queue), free disk, ' +
       'and the orchestrator\'s version caveat. One line per check (ok, problem with its fix, info); exits 1 if it found a problem. ' +
       'It changes nothing on the node but temp files it removes. The first thing to run when a volume does not mount.',
     options: optionsOf('doctor', PLUGIN_OPTIONS, ADAPTER_OPTIONS),
@@ -101,7 +101,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'print (or with --out, write) the objects that install nixmount on a cluster',
     about:
       'Prints the objects that install the nixmount node plugin on a cluster (kubectl apply -f -), with --controller also those ' +
-      'of the optional controller (StorageClasses, PVCs); or with --out DIR writes every file of manifests/ (both ' +
+      'of the optional controller (StorageClasses, PVCs), with --cache a cluster binary cache and the node plugin wired to it; or with --out DIR writes every file of manifests/ (both ' +
       'kustomization.yaml files, controller/ and the examples) into DIR. No environment variable is read, so the output is reproducible.',
     options: optionsOf('k8s manifests', TOOL_OPTIONS),
     load: async () => (await import('./k8s.js')).manifests,

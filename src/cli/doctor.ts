@@ -30,15 +30,18 @@ function orchestratorLabel(values: Pick<DoctorValues, 'orchestrator' | 'adapterM
 }
 
 /** With --serve-pid, the running serve's options replace doctor's own (but for --json), and a line says whose they are. */
-async function chosenValues(given: DoctorValues): Promise<{ values: DoctorValues; source?: CheckResult }> {
+async function chosenValues(given: DoctorValues): Promise<{ values: DoctorValues; source?: CheckResult; metricsAddress?: string }> {
   if (given.servePid === undefined) return { values: given };
   const pid = given.servePid;
   const { values, sameMountNamespace } = await serveValuesOf(pid);
   const chosen = { ...values, json: given.json, servePid: pid };
+  // serve's own metrics say how its push queue is doing; an empty address is off.
+  const metricsAddress = values.metricsAddress || undefined;
   const what = `the options of nixmount serve, process ${pid} (${values.adapterModule ? `--adapter-module ${values.adapterModule}` : `--orchestrator ${values.orchestrator}`}, --state-dir ${values.stateDir})`;
-  if (sameMountNamespace) return { values: chosen, source: ok('serve-pid', `checking ${what}`) };
+  if (sameMountNamespace) return { values: chosen, source: ok('serve-pid', `checking ${what}`), metricsAddress };
   return {
     values: chosen,
+    metricsAddress,
     source: info(
       'serve-pid',
       `checking ${what}, from another mount namespace than that process's: the mount checks (store, state-dir, overlayfs, propagation, socket) see doctor's mounts, not serve's`,
@@ -49,7 +52,7 @@ async function chosenValues(given: DoctorValues): Promise<{ values: DoctorValues
 
 /** `nixmount doctor`: checks this node as `serve` with the same options would use it; exit 1 on any problem. */
 export async function doctor(asked: DoctorValues): Promise<number> {
-  const { values, source } = await chosenValues(asked);
+  const { values, source, metricsAddress } = await chosenValues(asked);
   const { module, given } = await chosenAdapter(values);
   const label = orchestratorLabel(values, module.name);
   const config: DoctorConfig = {
@@ -73,6 +76,8 @@ export async function doctor(asked: DoctorValues): Promise<number> {
     endpoint: values.endpoint,
     gcHighPercent: values.storeGcHigh,
     mountHelper: values.mountHelper,
+    push: { pushTo: values.pushTo, keyFile: values.pushKeyFile },
+    serveMetricsAddress: metricsAddress,
   };
   const runner = new ExecaProcessRunner(createLogger({ level: 'silent' }));
   const results = [...(source ? [source] : []), ...(await runChecks(doctorChecks(config, runner)))];

@@ -6,10 +6,10 @@ import type { ManifestsValues } from '../settings/command-values.js';
 
 /** `nixmount k8s manifests`: the install objects on stdout, or with --out every file of manifests/. */
 export async function manifests(values: ManifestsValues): Promise<void> {
-  const { controller, out, kubernetesEvents, podStorePaths, ...options } = values;
+  const { controller, out, kubernetesEvents, podStorePaths, cache, ...options } = values;
   const manifestOptions: ManifestOptions = options;
   if (!out) {
-    process.stdout.write(renderInstallStream(manifestOptions, controller, kubernetesEvents, podStorePaths));
+    process.stdout.write(renderInstallStream(manifestOptions, { controller, events: kubernetesEvents, podStorePaths, cache }));
     return;
   }
   for (const [path, text] of renderManifests(manifestOptions)) {

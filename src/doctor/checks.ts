@@ -12,6 +12,8 @@ import { socketCheck } from './socket-dir.js';
 import { stateDirCheck } from './state-dir.js';
 import { storeCheck } from './store.js';
 import { substitutersCheck } from './substituters.js';
+import { pushCacheCheck } from './push-cache.js';
+import { pushQueueCheck } from './push-queue.js';
 
 /** Every check of `nixmount doctor`, in the order a volume needs them. */
 export function doctorChecks(config: DoctorConfig, runner: ProcessRunner): Check[] {
@@ -25,6 +27,8 @@ export function doctorChecks(config: DoctorConfig, runner: ProcessRunner): Check
     propagationCheck(config.orchestrator, config.orchestratorDir, config.orchestratorLabel),
     socketCheck(config.endpoint),
     substitutersCheck(runner, config.nix),
+    pushCacheCheck({ ...config.push, trustedPublicKeys: config.nix.trustedPublicKeys, timeoutMs: config.nix.connectTimeoutSec * 1000 }),
+    pushQueueCheck({ pushTo: config.push?.pushTo, metricsAddress: config.serveMetricsAddress, timeoutMs: config.nix.connectTimeoutSec * 1000 }),
     diskCheck(config.nix.storeUri, config.gcHighPercent),
     orchestratorCheck(config.orchestrator, runner, config.orchestratorLabel),
   ];

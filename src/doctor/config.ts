@@ -20,6 +20,10 @@ export interface DoctorConfig {
   endpoint: string;
   /** The store GC's high watermark, percent of the store's filesystem, when one is set. */
   gcHighPercent?: number;
+  /** --push-to and --push-key-file. */
+  push?: { pushTo?: string; keyFile?: string };
+  /** The running serve's --metrics-address, known with --serve-pid: its push queue is read there. */
+  serveMetricsAddress?: string;
   /** --mount-helper. */
   mountHelper: 'auto' | 'off';
 }

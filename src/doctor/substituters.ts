@@ -57,7 +57,8 @@ function unreachable(url: string, error: unknown, timeoutMs: number): CheckResul
 
 /** One HTTP(S) cache: its nix-cache-info answers, and the node's paths it holds are signed by a key the node trusts. */
 async function httpCache(url: string, trusted: readonly string[], storeDir: string, timeoutMs: number): Promise<CheckResult> {
-  const base = url.replace(/\/+$/, '');
+  // Store URL parameters (?priority=30, ?trusted=1) are for Nix, not part of the cache's paths.
+  const base = url.split('?')[0]!.replace(/\/+$/, '');
   const started = Date.now();
   let cacheInfo;
   try {

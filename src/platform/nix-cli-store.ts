@@ -18,8 +18,9 @@ import { NodeSettings } from '../core/settings.js';
 import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
 import { RealiseOutput } from './nix-realise-output.js';
 import { nixErrorSummary } from './nix-error-summary.js';
-import { NixRegistrations } from './nix-registrations.js';
 import { RunningCollector, collectorSocketPath } from './running-collector.js';
+import { NixRegistrations, parsePathInfos, type PathInfo } from './nix-registrations.js';
+import { provenanceEntries, SubstitutionOrigins, writeClosureFile } from './closure-provenance.js';
 
 // Every Nix call has a bound, so a hung Nix (a stuck lock, a dead NFS store) fails
 // with a CommandFailedError saying it timed out instead of holding a publish forever.
@@ -63,6 +64,8 @@ export class NixCliStore implements NixStore {
   /** Registrations of the closures queried lately, for the views built from them. */
   private readonly registrations = new NixRegistrations();
   private readonly collector: RunningCollector;
+  /** The cache each path realised by this process came from, for the views' closure.json. */
+  private readonly origins = new SubstitutionOrigins();
 
   constructor(
     @inject(ProcessRunner) private readonly runner: ProcessRunner,
@@ -144,7 +147,10 @@ export class NixCliStore implements NixStore {
   }
 
   async realise(targets: readonly string[], options: RealiseOptions): Promise<void> {
-    const output = new RealiseOutput(options.onEvent);
+    const output = new RealiseOutput((event) => {
+      if (event.kind === 'fetching') this.origins.fetched(event.path, event.from);
+      options.onEvent?.(event);
+    });
     const args = [...this.storeArgs(), '--realise', ...targets, ...noBuilds(options)];
     const result = await this.nix('nix-store', args, {
       allowFailure: true,
@@ -189,19 +195,45 @@ export class NixCliStore implements NixStore {
     // Nix opening a database makes it an 8 MiB `reserved` file (space to GC a full disk with);
     // a view's database is never collected, and that file would cost every view 8 MiB of the store's disk.
     const options = { timeoutMs: REGISTER_TIMEOUT_MS, env: { NIX_CONFIG: `${this.env.NIX_CONFIG}\ngc-reserved-space = 0` } };
+    // closure.json comes from the same path-info answer, written beside the database. It is
+    // awaited below; a database that fails first must not leave its failure unhandled.
+    const provenance = this.provenance(paths).then((infos) => writeClosureFile(rootDir, provenanceEntries(infos, this.origins)));
+    provenance.catch(() => undefined);
     // The closure was just queried (the usual case): its registration is known, one Nix process
     // writes it. Should this Nix refuse what another Nix's path-info said, the older way below
     // registers the same paths again (a registration of valid paths replaces theirs).
     const known = this.registrations.loadDbInput(paths);
     if (known !== undefined) {
       const loaded = await this.nix('nix-store', loadDb, { ...options, input: known, allowFailure: true });
-      if (loaded.exitCode === 0) return;
+      if (loaded.exitCode === 0) return provenance;
     }
     // One --load-db sees the whole closure: it refuses a path whose references it has not
     // read yet, so loading batch by batch fails whenever a batch refers to a later one.
     // The --dump-db sources stay in batches (ARG_MAX); their output is streamed in.
     const dumps = batches(paths).map((batch) => ({ command: 'nix-store', args: [...this.storeArgs(), '--dump-db', ...batch] }));
-    await this.nix('nix-store', loadDb, { ...options, pipeFrom: dumps });
+    await Promise.all([this.nix('nix-store', loadDb, { ...options, pipeFrom: dumps }), provenance]);
+  }
+
+  /**
+   * path-info's answer for `paths`: the one the closure query remembered (the usual
+   * case), else one `path-info --json` per batch of paths, never one per path.
+   */
+  private async provenance(paths: readonly string[]): Promise<PathInfo[]> {
+    const known = this.registrations.infosOf(paths);
+    if (known) return known;
+    const infos: PathInfo[] = [];
+    // A .drv is asked with --derivation, or the new CLI would answer for its outputs (see pathInfoClosure).
+    const derivations = paths.filter((path) => path.endsWith('.drv'));
+    const others = paths.filter((path) => !path.endsWith('.drv'));
+    for (const [group, flags] of [[others, []], [derivations, ['--derivation']]] as const) {
+      for (const batch of batches(group)) {
+        const answer = await this.nix('nix', ['path-info', ...this.storeArgs(), '--json', ...flags, ...batch], { timeoutMs: QUERY_TIMEOUT_MS });
+        const parsed = parsePathInfos(answer.stdout);
+        if (!parsed) throw new CommandFailedError('nix path-info --json', 0, `said something else than the infos of ${batch.length} store paths`);
+        infos.push(...parsed);
+      }
+    }
+    return infos;
   }
 
   /**

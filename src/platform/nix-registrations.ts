@@ -1,12 +1,17 @@
-/** How many paths' registrations are kept (about 250 bytes each: a few MiB at most). */
+/** How many paths' registrations are kept (about 500 bytes each with signatures: ten MiB at most). */
 const MAX_ENTRIES = 20_000;
 
-interface PathInfo {
+/** One path as `nix path-info --json` describes it (the fields nixmount reads; the others are kept as Nix wrote them). */
+export interface PathInfo {
   path: string;
   narHash: string;
   narSize: number;
   references: string[];
   deriver?: string | null;
+  signatures?: string[];
+  /** Built in this store (not substituted or copied). */
+  ultimate?: boolean;
+  [field: string]: unknown;
 }
 
 /**
@@ -19,7 +24,7 @@ interface PathInfo {
  * Bounded: the oldest entries go first.
  */
 export class NixRegistrations {
-  private readonly lines = new Map<string, string>();
+  private readonly infos = new Map<string, PathInfo>();
 
   /**
    * Parses path-info's JSON (an array of infos, as Nix 2.4–2.18 print it, or an
@@ -41,26 +46,39 @@ export class NixRegistrations {
         : undefined;
     if (!infos || infos.length === 0 || !infos.every(isPathInfo)) return undefined;
     for (const info of infos) {
-      this.lines.delete(info.path);
-      this.lines.set(info.path, `${info.path}\n${info.narHash}\n${info.narSize}\n${info.deriver ?? ''}\n${info.references.length}\n${info.references.map((ref) => `${ref}\n`).join('')}`);
+      this.infos.delete(info.path);
+      this.infos.set(info.path, info);
     }
-    for (const oldest of this.lines.keys()) {
-      if (this.lines.size <= MAX_ENTRIES) break;
-      this.lines.delete(oldest);
+    for (const oldest of this.infos.keys()) {
+      if (this.infos.size <= MAX_ENTRIES) break;
+      this.infos.delete(oldest);
     }
     return [...new Set(infos.map((info) => info.path))].sort();
   }
 
   /** The `--load-db` input registering `paths`, or undefined when one of them is not known here. */
   loadDbInput(paths: readonly string[]): string | undefined {
-    const out: string[] = [];
-    for (const path of paths) {
-      const lines = this.lines.get(path);
-      if (lines === undefined) return undefined;
-      out.push(lines);
-    }
-    return out.join('');
+    const infos = this.infosOf(paths);
+    return infos?.map((info) => `${info.path}\n${info.narHash}\n${info.narSize}\n${info.deriver ?? ''}\n${info.references.length}\n${info.references.map((ref) => `${ref}\n`).join('')}`).join('');
   }
+
+  /** What path-info said of each of `paths`, in their order, or undefined when one of them is not known here. */
+  infosOf(paths: readonly string[]): PathInfo[] | undefined {
+    const out: PathInfo[] = [];
+    for (const path of paths) {
+      const info = this.infos.get(path);
+      if (info === undefined) return undefined;
+      out.push(info);
+    }
+    return out;
+  }
+}
+
+/** path-info's JSON parsed into infos, for a caller that does not keep them; undefined as for `remember`. */
+export function parsePathInfos(json: string): PathInfo[] | undefined {
+  const registrations = new NixRegistrations();
+  const paths = registrations.remember(json);
+  return paths && registrations.infosOf(paths);
 }
 
 /** An absolute path on one line (a later Nix printing base names, or anything else, is not taken). */
@@ -77,6 +95,7 @@ function isPathInfo(value: unknown): value is PathInfo {
     Number.isSafeInteger(info.narSize) &&
     Array.isArray(info.references) &&
     info.references.every(isPath) &&
-    (info.deriver === undefined || info.deriver === null || isPath(info.deriver))
+    (info.deriver === undefined || info.deriver === null || isPath(info.deriver)) &&
+    (info.signatures === undefined || (Array.isArray(info.signatures) && info.signatures.every((sig) => typeof sig === 'string')))
   );
 }

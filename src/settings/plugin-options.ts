@@ -143,11 +143,11 @@ export const PLUGIN_OPTIONS = {
   }),
   pushTo: text({
     flag: 'push-to', env: 'NIXMOUNT_PUSH_TO', defaultHelp: 'none', arg: 'URI',
-    help: 'store URI to copy what the node built or fetched to', commands: REALISING, section: 'Nix and binary caches',
+    help: 'store URI to copy what the node built or fetched to', commands: [...REALISING, 'doctor'], section: 'Nix and binary caches',
   }),
   pushKeyFile: text({
     flag: 'push-key-file', env: 'NIXMOUNT_PUSH_KEY_FILE', defaultHelp: 'none', arg: 'FILE',
-    help: 'secret key signing what is pushed', commands: REALISING, section: 'Nix and binary caches',
+    help: 'secret key signing what is pushed', commands: [...REALISING, 'doctor'], section: 'Nix and binary caches',
   }),
   nixPath: text({
     flag: 'nix-path', env: 'NIXMOUNT_NIX_PATH', defaultHelp: 'the environment\'s NIX_PATH', arg: 'PATH',

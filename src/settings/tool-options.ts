@@ -50,6 +50,10 @@ export const TOOL_OPTIONS = {
     flag: 'pod-store-paths', help: 'print the node plugin allowed to read pods, for podStorePaths volumes (the pod-store-paths/ and events/ components)',
     commands: MANIFESTS, section: 'manifests',
   }),
+  cache: flag({
+    flag: 'cache', help: 'print a cluster binary cache too (nginx WebDAV, its volume and Service) and the node plugin wired to it (the cache/ component applied)',
+    commands: MANIFESTS, section: 'manifests',
+  }),
 
   id: text({ flag: 'id', arg: 'ID', required: true, help: 'volume id', commands: VOLUME, section: 'volume spec' }),
   name: text({ flag: 'name', arg: 'NAME', defaultHelp: 'the id', help: 'volume name', commands: VOLUME, section: 'volume spec' }),

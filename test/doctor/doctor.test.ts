@@ -9,6 +9,7 @@ import { ExecaProcessRunner } from '../../src/platform/execa-process-runner.js';
 import { createLogger } from '../../src/platform/pino-logger.js';
 import { closedPort, pushSigned, signingKey, silentServer, startBinaryCache } from '../helpers/binary-cache.js';
 import { mountsBelow } from '../helpers/mounts.js';
+import { startNginxCache } from '../helpers/nginx-cache.js';
 import { buildFixture, copyToChrootStore } from '../helpers/nix.js';
 import { CLI, startServeProcess } from '../helpers/serve-process.js';
 import { tempDir } from '../helpers/temp.js';
@@ -64,8 +65,8 @@ test.serial('a healthy node: every check is ok, the exit status 0, and doctor le
   const { dir, root, store, args } = await node(t);
   const run = await doctor(args);
   t.is(run.exitCode, 0, run.stdout);
-  t.deepEqual(run.lines.slice(0, -1).map((line) => line.slice(0, 8)), Array(11).fill('ok      '));
-  t.is(run.lines.at(-1), 'no problem found (11 checks)');
+  t.deepEqual(run.lines.slice(0, -1).map((line) => line.slice(0, 8)), Array(12).fill('ok      '));
+  t.is(run.lines.at(-1), 'no problem found (12 checks)');
   t.is(lineOf(run, 'adapter'), `ok      adapter: --orchestrator local: the local adapter builds with node id ${JSON.stringify(hostname())} and its options`);
   t.regex(lineOf(run, 'nix'), /^ok {6}nix: nix \(Nix\) \d+\.\d+\.\d+ \(\/\S+\/nix\)$/);
   t.is(lineOf(run, 'store'), `ok      store: ${store} (--store local?root=${root}) is readable and writable; Nix has not used it yet`);
@@ -77,6 +78,7 @@ test.serial('a healthy node: every check is ok, the exit status 0, and doctor le
   t.is(lineOf(run, 'propagation'), 'ok      propagation: --orchestrator local: volumes are mounted where they are used, in this mount namespace; nothing has to propagate');
   t.is(lineOf(run, 'socket'), `ok      socket: ${dir}/csi takes a socket; nothing listens on ${dir}/csi/csi.sock yet`);
   t.is(lineOf(run, 'substituter'), "ok      substituter: none configured (Nix's configuration with nixmount's flags): every store path must already be on the node");
+  t.is(lineOf(run, 'push-cache'), 'ok      push-cache: none (--push-to not set): what this node builds stays on it');
   t.regex(lineOf(run, 'disk'), new RegExp(`^ok {6}disk: the store's filesystem \\(${store}\\) is \\d+% full, [\\d.]+ MiB free; below 90%, with no store GC watermark set$`));
   // Nothing made: no state dir, no trial socket, no temp dir.
   t.deepEqual(await readdir(join(dir, 'csi')), []);
@@ -90,7 +92,7 @@ test.serial('--json prints an array of {check, status, message, fix}, exit statu
   t.is(run.exitCode, 1);
   const results = JSON.parse(run.stdout) as Array<Record<string, unknown>>;
   t.true(Array.isArray(results));
-  t.deepEqual(results.map((result) => result.check), ['nix', 'store', 'state-dir', 'overlayfs', 'mount-helper', 'adapter', 'propagation', 'socket', 'trusted-keys', 'substituter', 'disk', 'orchestrator']);
+  t.deepEqual(results.map((result) => result.check), ['nix', 'store', 'state-dir', 'overlayfs', 'mount-helper', 'adapter', 'propagation', 'socket', 'trusted-keys', 'substituter', 'push-cache', 'disk', 'orchestrator']);
   for (const result of results) {
     t.deepEqual(Object.keys(result), ['check', 'status', 'message', 'fix']);
     t.true(['ok', 'problem', 'info'].includes(result.status as string));
@@ -106,6 +108,22 @@ test.serial('--json prints an array of {check, status, message, fix}, exit statu
   t.deepEqual(results.find((result) => result.check === 'socket'), { check: 'socket', status: 'ok', message: `${dir}/csi takes a socket; nothing listens on ${dir}/csi/csi.sock yet`, fix: null });
 });
 
+test.serial('--push-to and --push-key-file reach the push-cache check: a real nginx cache, then the same one stopped', async (t) => {
+  const { args } = await node(t);
+  const cache = await startNginxCache(t);
+  const key = await signingKey(t, 'nixmount-cluster-1');
+  const push = [...args, '--connect-timeout', '2s', '--push-to', cache.url, '--push-key-file', key.secretKeyFile];
+  const up = await doctor(push, { NIXMOUNT_TRUSTED_PUBLIC_KEYS: key.publicKey });
+  const lines = up.lines.filter((line) => line.slice(8).startsWith('push-cache: '));
+  t.is(lines[0], `ok      push-cache: pushes are signed as ${key.publicKey}`);
+  t.regex(lines[1]!, new RegExp(`^info {4}push-cache: ${cache.url} answers \\(\\d+ ms\\) but has no nix-cache-info yet — fix: `));
+  t.is(up.exitCode, 0, up.stdout);
+  await cache.stop();
+  const down = await doctor(push, { NIXMOUNT_TRUSTED_PUBLIC_KEYS: key.publicKey });
+  t.is(down.exitCode, 1);
+  t.true(down.lines.includes(`problem push-cache: ${cache.url} is unreachable (ECONNREFUSED): what this node realises stays queued and is not shared — fix: check the cache (its pod or job) and this node's route to it; pushes are retried in the background`), down.stdout);
+});
+
 test.serial('nix missing from PATH', async (t) => {
   const { args } = await node(t);
   const empty = await tempDir(t, 'nixmount-doctor-path-');
@@ -115,7 +133,7 @@ test.serial('nix missing from PATH', async (t) => {
     lineOf(run, 'nix'),
     `problem nix: nix and nix-store not found on PATH (${empty}) — fix: install Nix on the node (Debian: apt-get install nix-bin; the nixmount image has it) or put the directory holding nix and nix-store on PATH`,
   );
-  t.is(run.lines.at(-1), '2 problems found (11 checks)');
+  t.is(run.lines.at(-1), '2 problems found (12 checks)');
   t.regex(
     lineOf(run, 'mount-helper'),
     /^problem mount-helper: util-linux does the binds and unmounts \(no perl on PATH\), and its trial umount of an empty directory failed: .*umount.*ENOENT.* — fix: install util-linux \(Debian: mount\) on the PATH of nixmount serve$/,
@@ -308,6 +326,10 @@ test.serial('a signed cache on loopback: its key trusted, then not', async (t) =
   t.is(lineOf(trusted, 'store'), `ok      store: ${dir}/nix/store (--store local?root=${dir}) is readable and writable, and Nix opens it`);
   t.is(trusted.exitCode, 0, trusted.stdout);
 
+  // Store URL parameters (Nix takes ?priority=… on a substituter) are not part of the cache's paths.
+  const withPriority = await doctor(args, { NIXMOUNT_SUBSTITUTERS: `${cache.url}?priority=30`, NIXMOUNT_TRUSTED_PUBLIC_KEYS: key.publicKey });
+  t.regex(lineOf(withPriority, 'substituter'), new RegExp(`^ok {6}substituter: ${cache.url}\\?priority=30 answers \\(\\d+ ms\\) and signs with doctor-cache-1, which this node trusts$`));
+
   const untrusted = await doctor(args, { NIXMOUNT_SUBSTITUTERS: cache.url, NIXMOUNT_TRUSTED_PUBLIC_KEYS: other.publicKey });
   t.is(untrusted.exitCode, 1);
   t.regex(
@@ -375,6 +397,28 @@ test.serial('--serve-pid judges the running serve\'s own flags and variables', a
   const wrong = await doctor(['--serve-pid', String(sleeper.pid)]);
   t.is(wrong.exitCode, 1);
   t.is(wrong.stderr, `nixmount: --serve-pid: process ${sleeper.pid} is not a nixmount serve (sleep 30)`);
+});
+
+test.serial('--serve-pid of a serve that pushes reads its push queue from its own metrics', async (t) => {
+  const { dir, root } = await node(t);
+  const socket = join(dir, 'csi/csi.sock');
+  const metrics = `127.0.0.1:${await closedPort()}`;
+  const cache = `http://127.0.0.1:${await closedPort()}`;
+  const serve = await startServeProcess(
+    ['--store', `local?root=${root}`, '--endpoint', `unix://${socket}`, '--state-dir', join(root, 'nix/var/nixmount'), '--push-to', cache, '--metrics-address', metrics],
+    socket,
+    { env: { NIXMOUNT_SUBSTITUTERS: '' } },
+  );
+  t.teardown(async () => {
+    serve.client.close();
+    serve.child.kill('SIGTERM');
+    await serve.child;
+  });
+  const run = await doctor(['--serve-pid', String(serve.child.pid)]);
+  t.is(lineOf(run, 'push-queue'), `ok      push-queue: nothing waits for ${cache} (rounds so far: 0 pushed, 0 failed)`);
+  // Without --serve-pid doctor does not know where serve's metrics are: no line.
+  const own = await doctor(['--push-to', cache, '--state-dir', join(root, 'nix/var/nixmount'), '--store', `local?root=${root}`]);
+  t.false(own.lines.some((line) => line.slice(8).startsWith('push-queue: ')), own.stdout);
 });
 
 test.serial('--serve-pid of a serve in a mount namespace of its own: an info line says how to enter it', async (t) => {

@@ -77,15 +77,22 @@ async function sizeOf(dir: string): Promise<number> {
   return total;
 }
 
+/**
+ * Another configuration than the helper's own (the one the Kubernetes manifests render):
+ * its text for nginx's directory `dir` and `port`, and the root it serves. It must log
+ * requests to `dir`/access.log for `requests()`.
+ */
+export type NginxConfiguration = (dir: string, port: number) => { text: string; root: string };
+
 /** Starts nginx (Debian's package) as a WebDAV binary cache until the test ends. */
-export async function startNginxCache(t: ExecutionContext): Promise<NginxCache> {
+export async function startNginxCache(t: ExecutionContext, configure?: NginxConfiguration): Promise<NginxCache> {
   const dir = await tempDir(t, 'nixmount-nginx-');
-  const root = join(dir, 'cache');
-  await mkdir(root);
   const port = await closedPort();
+  const { text, root } = configure ? configure(dir, port) : { text: config(dir, join(dir, 'cache'), port), root: join(dir, 'cache') };
+  await mkdir(root, { recursive: true });
   const url = `http://127.0.0.1:${port}`;
   const conf = join(dir, 'nginx.conf');
-  await writeFile(conf, config(dir, root, port));
+  await writeFile(conf, text);
   let child: ResultPromise | undefined;
   const stop = async () => {
     const running = child;

@@ -1,5 +1,8 @@
 import 'reflect-metadata';
 import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CommandFailedError } from '../../src/core/errors.js';
 import { NixCliStore } from '../../src/platform/nix-cli-store.js';
 import type { ProcessRunner, RunOptions, RunResult } from '../../src/platform/process-runner.js';
@@ -28,7 +31,10 @@ test('every Nix call of the store has its own bound', async (t) => {
   await nix.system();
   await nix.queryClosure([APP]);
   await nix.realise([APP], { mayBuild: false });
-  await nix.writeRegistration([APP], '/views/x');
+  // The fake's `{}` is no path info, so closure.json is refused (nothing is written); its path-info call was bounded all the same.
+  const view = await mkdtemp(join(tmpdir(), 'nixmount-timeouts-'));
+  t.teardown(() => rm(view, { recursive: true, force: true }));
+  await t.throwsAsync(nix.writeRegistration([APP], view), { message: /nix path-info --json/ });
   await nix.push('file:///cache', [APP]);
   await nix.check();
   await nix.evaluateExpression('{}', { mayBuild: false }).catch(() => undefined);

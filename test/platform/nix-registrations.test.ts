@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import test from 'ava';
 import { execa } from 'execa';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExecaProcessRunner } from '../../src/platform/execa-process-runner.js';
@@ -70,6 +70,9 @@ test('a real closure: the view database written from path-info equals the one --
 
 test('the store writes a queried closure\'s registration with one --load-db, and falls back to --dump-db | --load-db when Nix refuses it', async (t) => {
   const infos = [{ path: A, narHash: 'sha256-AAAA', narSize: 1, references: [] }];
+  // Nix is faked, the view's closure.json is not: it goes to a temp dir.
+  const dir = await mkdtemp(join(tmpdir(), 'nixmount-registrations-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
   for (const refuse of [false, true]) {
     const calls: Array<{ command: string; args: readonly string[]; input?: boolean; pipeFrom?: string }> = [];
     const runner: ProcessRunner = {
@@ -81,7 +84,9 @@ test('the store writes a queried closure\'s registration with one --load-db, and
     };
     const nix = new NixCliStore(runner, { storeUri: '', connectTimeoutSec: 2 }, { driverName: 'd', driverVersion: '0', nodeId: 'n', stateDir: '/state', viewIdleMs: 0 });
     t.deepEqual(await nix.queryClosure([A]), { valid: true, closure: [A] });
-    await nix.writeRegistration([A], '/views/x');
+    const view = join(dir, `view-${refuse}`);
+    await nix.writeRegistration([A], view);
+    t.deepEqual(JSON.parse(await readFile(join(view, 'nix/var/nixmount/closure.json'), 'utf8')).paths, [{ ...infos[0], deriver: null, signatures: [], origin: 'node-store' }]);
     const writes = calls.filter((call) => call.args.includes('--load-db')).map((call) => (call.input ? 'load-db from path-info' : `load-db from ${call.pipeFrom}`));
     t.deepEqual(writes, refuse ? ['load-db from path-info', 'load-db from --dump-db'] : ['load-db from path-info']);
     t.is(calls.filter((call) => call.args.includes('--requisites')).length, 0, 'no second query');

@@ -58,7 +58,11 @@ export interface NixStore {
   realise(targets: readonly string[], options: RealiseOptions): Promise<void>;
   /** Copies the closures of `paths` to the binary cache `uri`, signed with the node's signing key when it has one. */
   push(uri: string, paths: readonly string[]): Promise<void>;
-  /** Write a Nix database registering exactly `paths` (with their hashes and references) under `rootDir`/nix/var/nix/db. */
+  /**
+   * Write a Nix database registering exactly `paths` (with their hashes and references) under
+   * `rootDir`/nix/var/nix/db, and beside it `rootDir`/nix/var/nixmount/closure.json: each
+   * path's hashes, size, references, deriver, signatures and where it came from (docs/sources.md).
+   */
   writeRegistration(paths: readonly string[], rootDir: string): Promise<void>;
   /**
    * Keep `roots` (and so their closures) alive in the node store on behalf of `holder`,

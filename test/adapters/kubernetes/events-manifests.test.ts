@@ -11,6 +11,7 @@ import { ADAPTER_OPTIONS } from '../../../src/adapters/registry.js';
 import { optionsOf, parseCommandLine } from '../../../src/settings/command-line.js';
 import { DEFAULT_DRIVER_NAME, PLUGIN_OPTIONS } from '../../../src/settings/plugin-options.js';
 import { packageVersion } from '../../../src/settings/version.js';
+import { applyJsonPatch } from '../../helpers/json-patch.js';
 import { tempDir } from '../../helpers/temp.js';
 
 // manifests/events/: the RBAC and the DaemonSet patch that turn Kubernetes Events on,
@@ -18,20 +19,6 @@ import { tempDir } from '../../helpers/temp.js';
 
 const MANIFESTS = fileURLToPath(new URL('../../../../manifests/', import.meta.url));
 type Obj = Record<string, any>;
-
-/** RFC 6902 `add` (with `-` appending to a list) and `replace`, on a copy: what kustomize applies. */
-function applyJsonPatch(target: Obj, operations: Obj[]): Obj {
-  const copy = structuredClone(target);
-  for (const { op, path, value } of operations) {
-    const keys = (path as string).split('/').slice(1);
-    const last = keys.pop()!;
-    const parent = keys.reduce((node: any, key) => node[key], copy);
-    if (op === 'add' && Array.isArray(parent) && last === '-') parent.push(value);
-    else if ((op === 'add' || op === 'replace') && !Array.isArray(parent)) parent[last] = value;
-    else throw new Error(`unsupported patch operation ${op} ${path}`);
-  }
-  return copy;
-}
 
 function checkEventsInstall(t: import('ava').ExecutionContext, objects: Obj[], namespace: string): void {
   const daemonSet = objects.find((o) => o.kind === 'DaemonSet')!;
@@ -82,7 +69,7 @@ const byKind = (a: Obj, b: Obj) => `${a.kind}/${a.metadata.name}`.localeCompare(
 
 test('`k8s manifests --kubernetes-events` prints the install with the component applied; without it, none of it', (t) => {
   const options = defaultManifestOptions(DEFAULT_DRIVER_NAME, packageVersion());
-  const objects = streamObjects(renderInstallStream(options, false, true));
+  const objects = streamObjects(renderInstallStream(options, { events: true }));
   t.deepEqual(objects.map((o) => o.kind), ['Namespace', 'ServiceAccount', 'CSIDriver', 'DaemonSet', 'Service', 'ClusterRole', 'ClusterRoleBinding']);
   checkEventsInstall(t, objects, 'nixmount');
   const plain = renderInstallStream(options);
@@ -92,7 +79,7 @@ test('`k8s manifests --kubernetes-events` prints the install with the component 
 
 test('`k8s manifests --pod-store-paths` adds a role that may get pods, and nothing else, to the install with Events', (t) => {
   const options = defaultManifestOptions(DEFAULT_DRIVER_NAME, packageVersion());
-  const objects = streamObjects(renderInstallStream(options, false, false, true));
+  const objects = streamObjects(renderInstallStream(options, { podStorePaths: true }));
   checkEventsInstall(t, objects.filter((o) => !o.metadata.name.endsWith('-pod-reader')), 'nixmount');
   const roles = objects.filter((o) => o.metadata.name === 'nixmount-node-pod-reader');
   t.deepEqual(roles.map((o) => o.kind), ['ClusterRole', 'ClusterRoleBinding']);
@@ -121,6 +108,6 @@ const kubectl = (() => {
   const built = streamObjects(stdout);
   checkEventsInstall(t, built, 'nixmount');
   // `k8s manifests --kubernetes-events` prints exactly what kustomize builds.
-  const printed = streamObjects(renderInstallStream(defaultManifestOptions(DEFAULT_DRIVER_NAME, packageVersion()), false, true));
+  const printed = streamObjects(renderInstallStream(defaultManifestOptions(DEFAULT_DRIVER_NAME, packageVersion()), { events: true }));
   t.deepEqual(built.sort(byKind), printed.sort(byKind));
 });

@@ -1,4 +1,3 @@
-import { parse, parseDocument } from 'yaml';
 import { SERVICE_ACCOUNT_DIR } from '../api/in-cluster.js';
 import { SERVICE_ACCOUNT } from './cluster-objects.js';
 import { noted, type ManifestFile } from './manifest-file.js';
@@ -107,20 +106,4 @@ function daemonSetPatch(): ManifestFile {
 /** The files of manifests/events/. */
 export function eventsFiles(options: ManifestOptions): ManifestFile[] {
   return [kustomization(), clusterRole(options), clusterRoleBinding(options), daemonSetPatch()];
-}
-
-/**
- * The rendered DaemonSet with the component's JSON patch applied, comments kept: what
- * `kubectl apply -k` of an overlay with the component installs. The patch has two kinds of
- * operation: `add` at `…/-` appends to a list, `add`/`replace` elsewhere sets a key.
- */
-export function withEventsPatch(daemonSetYaml: string, patchYaml: string): string {
-  const doc = parseDocument(daemonSetYaml);
-  for (const { op, path, value } of parse(patchYaml) as Array<{ op: string; path: string; value: unknown }>) {
-    const keys = path.split('/').slice(1).map((key) => (/^\d+$/.test(key) ? Number(key) : key));
-    if (op === 'add' && keys.at(-1) === '-') doc.addIn(keys.slice(0, -1), value);
-    else if (op === 'add' || op === 'replace') doc.setIn(keys, value);
-    else throw new Error(`events/daemonset-patch.yaml: unsupported operation ${op} ${path}`);
-  }
-  return doc.toString({ lineWidth: 0 });
 }

@@ -2,7 +2,9 @@ import { Document, isCollection, isMap, isScalar, type Node } from 'yaml';
 import { csiDriverFile, INSTALL_FILES, kustomizationFile, namespaceFile, serviceAccountFile } from './cluster-objects.js';
 import { CONTROLLER_DIR, CONTROLLER_INSTALL_FILES, controllerFiles } from './controller.js';
 import { daemonSetFile } from './daemonset.js';
-import { EVENTS_INSTALL_FILES, eventsFiles, withEventsPatch } from './events.js';
+import { CACHE_DIR, CACHE_INSTALL_FILES, cacheFiles } from './cache.js';
+import { EVENTS_DIR, EVENTS_INSTALL_FILES, eventsFiles } from './events.js';
+import { withJsonPatch } from './json-patch.js';
 import { exampleFiles } from './examples.js';
 import { metricsServiceFile, monitoringFiles } from './monitoring.js';
 import { POD_STORE_PATHS_INSTALL_FILES, podStorePathsFiles } from './pod-store-paths.js';
@@ -25,6 +27,7 @@ export function manifestFiles(options: ManifestOptions): ManifestFile[] {
     ...monitoringFiles(options),
     ...eventsFiles(options),
     ...podStorePathsFiles(options),
+    ...cacheFiles(options),
   ];
 }
 
@@ -47,21 +50,36 @@ export function installPaths(controller: boolean): string[] {
   return [...INSTALL_FILES, ...(controller ? CONTROLLER_INSTALL_FILES.map((path) => `${CONTROLLER_DIR}/${path}`) : [])];
 }
 
+/** The optional parts `k8s manifests` can print with the install. */
+export interface InstallComponents {
+  /** manifests/controller/. */
+  controller?: boolean;
+  /** The events/ component: its role, and the DaemonSet patched. */
+  events?: boolean;
+  /** The pod-store-paths/ component: a role that may get pods (with the events/ component, for its token). */
+  podStorePaths?: boolean;
+  /** The cache/ component: nginx, its volume and Service, and the DaemonSet patched. */
+  cache?: boolean;
+}
+
 /**
- * What `kubectl apply -f -` takes: the installed objects as one YAML stream; with `events`,
- * as kustomize would build them with the events/ component (its role, and the DaemonSet patched);
- * with `podStorePaths`, also with the pod-store-paths/ component (which needs events' token).
+ * What `kubectl apply -f -` takes: the installed objects as one YAML stream, with each
+ * component asked for as kustomize would build it (its objects, and its DaemonSet patch applied).
  */
-export function renderInstallStream(options: ManifestOptions, controller = false, events = false, podStorePaths = false): string {
+export function renderInstallStream(options: ManifestOptions, components: InstallComponents = {}): string {
   const files = renderManifests(options);
-  const withEvents = events || podStorePaths;
-  if (withEvents) {
-    files.set('daemonset.yaml', withEventsPatch(files.get('daemonset.yaml')!, files.get('events/daemonset-patch.yaml')!));
+  // The pod reader's role needs the token the events/ component mounts.
+  const events = components.events || components.podStorePaths;
+  const patched = [...(events ? [EVENTS_DIR] : []), ...(components.cache ? [CACHE_DIR] : [])];
+  for (const dir of patched) {
+    const patch = `${dir}/daemonset-patch.yaml`;
+    files.set('daemonset.yaml', withJsonPatch(files.get('daemonset.yaml')!, files.get(patch)!, patch));
   }
   const paths = [
-    ...installPaths(controller),
-    ...(withEvents ? EVENTS_INSTALL_FILES : []),
-    ...(podStorePaths ? POD_STORE_PATHS_INSTALL_FILES : []),
+    ...installPaths(components.controller ?? false),
+    ...(events ? EVENTS_INSTALL_FILES : []),
+    ...(components.podStorePaths ? POD_STORE_PATHS_INSTALL_FILES : []),
+    ...(components.cache ? CACHE_INSTALL_FILES : []),
   ];
   return paths.map((path) => files.get(path)!).join('---\n');
 }
