@@ -239,16 +239,34 @@ export class VolumePublisher {
   }
 
   /**
-   * Unpublishes the recorded volume at `targetPath`, a path that now goes through a
-   * symlink (see MountLifecycle.detachMoved): never walked, its mount found by id.
-   * No record is OK (an earlier call finished). CSI's only: a host volume is never found by id.
+   * Unpublishes the volume at `targetPath`, a path that now goes through a symlink (see
+   * MountLifecycle.detachMoved): never walked, a recorded mount found by id. CSI's only: a
+   * host volume is never found by id. With no record (an earlier call finished and its
+   * answer was lost, or the swap refused the publish) it is OK, as CSI asks of a repeated
+   * unpublish, once the mount table shows every mount of ours where a record puts it: then
+   * none can be at this path. A mount of ours that no record places could be this
+   * volume's: FAILED_PRECONDITION, and nothing is touched.
    */
   async unpublishMoved(volumeId: string, targetPath: string, log: Logger = this.log): Promise<{ wasPublished: boolean }> {
+    return this.locks.run(mountClaims.unpublish(targetPath), `unpublish of volume ${quote(volumeId)}`, 'refuse', () => this.unpublishMovedLocked(volumeId, targetPath, log));
+  }
+
+  private async unpublishMovedLocked(volumeId: string, targetPath: string, log: Logger): Promise<{ wasPublished: boolean }> {
     const started = performance.now();
     const record = this.state.get(volumeKey(targetPath));
     if (record && !mayActOn(record, 'csi')) throw otherOrigin(record, 'csi');
     if (record && record.volumeId !== volumeId) throw new NotFoundError(`target ${targetPath} holds volume ${record.volumeId}, not ${volumeId}`);
-    if (record) await this.lifecycle.detachMoved(this.state, record, targetPath, log);
+    if (record) {
+      await this.lifecycle.detachMoved(this.state, record, targetPath, log);
+    } else {
+      const recorded = new Set([...this.state.list().map((each) => each.targetPath), ...this.stager.stagingPaths()]);
+      const unplaced = await this.lifecycle.unrecordedMounts(recorded);
+      if (unplaced.length > 0) {
+        throw new FailedPreconditionError(
+          `${targetPath} goes through a symlink and holds no record, but mounts of nixmount that no record places exist (${unplaced.slice(0, 3).join(', ')}${unplaced.length > 3 ? ', …' : ''}); one could be this volume's: check the mount table and unmount it by hand`,
+        );
+      }
+    }
     this.events.emit({ kind: 'unpublish-finished', volumeId, wasPublished: Boolean(record), seconds: (performance.now() - started) / 1000 });
     return { wasPublished: Boolean(record) };
   }

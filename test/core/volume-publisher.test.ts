@@ -199,6 +199,21 @@ test('records from before origins: plainly CSI\'s are CSI\'s; one that could be 
   nothingLeft(t, fakes);
 });
 
+test('an unpublish of a path through a symlink with no record: OK when every mount of ours is where a record puts it; FAILED_PRECONDITION, touching nothing, while one is not', async (t) => {
+  const { publisher, fakes } = setup();
+  t.deepEqual(await publisher.unpublishMoved('gone', '/swapped/mount'), { wasPublished: false });
+  await publisher.publish(request('/t/1'));
+  t.deepEqual(await publisher.unpublishMoved('gone', '/swapped/mount'), { wasPublished: false }, 'recorded mounts are placed');
+  // Its record set aside (unreadable): the mount could be anyone's.
+  const [record] = fakes.state.list();
+  fakes.state.records.clear();
+  await t.throwsAsync(publisher.unpublishMoved('gone', '/swapped/mount'), { instanceOf: FailedPreconditionError, message: /mounts of nixmount that no record places exist \(\/t\/1\)/ });
+  t.true(fakes.mounter.mounts.has('/t/1'), 'nothing touched');
+  fakes.state.records.set(record!.key, record!);
+  t.deepEqual(await publisher.unpublish('vol-/t/1', '/t/1'), { wasPublished: true });
+  nothingLeft(t, fakes);
+});
+
 test('with an idle period, a released view survives until collection after that period', async (t) => {
   const { publisher, views, fakes } = setup({ viewIdleMs: 60_000 });
   const { viewKey } = await publisher.publish(request('/t/1'));
