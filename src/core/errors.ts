@@ -33,6 +33,13 @@ export class InvalidArgumentError extends NixmountError {
   }
 }
 
+/**
+ * A target or staging path refused because a directory on it is a symlink. Its own class:
+ * an unpublish of such a path that nixmount holds nothing at is answered OK (see
+ * VolumePublisher.unpublishMoved), while other malformed paths stay INVALID_ARGUMENT.
+ */
+export class PathThroughSymlinkError extends InvalidArgumentError {}
+
 export class NotFoundError extends NixmountError {
   constructor(message: string) {
     super('NotFound', message);

@@ -184,6 +184,15 @@ export class MountLifecycle {
     return removed.length > 0;
   }
 
+  /**
+   * Mount points of ours that no path in `recorded` names: mounts whose record was set
+   * aside as unreadable, or that a swap moved. Any of them could be the volume of a path
+   * that can no longer be walked. Read from the mount table; no path is walked.
+   */
+  async unrecordedMounts(recorded: ReadonlySet<string>): Promise<string[]> {
+    return (await this.mounter.ownMounts()).filter((mount) => !recorded.has(mount.mountPoint)).map((mount) => mount.mountPoint);
+  }
+
   /** Unmounts our mounts from the top of `path`'s stack; stops at the first that is not ours. */
   private async unmountOwn(path: string, log: Logger, options: { tolerateForeign?: boolean; shown?: string } = {}): Promise<OwnMount['owner'][]> {
     const shown = options.shown ?? path;

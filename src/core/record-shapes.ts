@@ -43,6 +43,8 @@ export const isVolumeRecord = shaped({
   overlayDir: optional(nonEmpty),
   stagingPath: optional(nonEmpty),
   publishedAt: string,
+  // Optional: records written before origins existed are read (as CSI's), not set aside.
+  origin: optional((value) => value === 'csi' || value === 'host-volume'),
 }) as (value: unknown) => value is VolumeRecord;
 
 export const isStageRecord = shaped({

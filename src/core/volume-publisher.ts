@@ -5,7 +5,8 @@ import { Clock } from './ports/clock.js';
 import { Logger } from './ports/logger.js';
 import { NodeEvents, type PublishPhases } from './ports/node-events.js';
 import { VolumeDirs, type HeldTarget, type VolumeUsage } from './ports/volume-dirs.js';
-import { VolumeState, type VolumeRecord } from './ports/volume-state.js';
+import { VolumeState, type VolumeOrigin, type VolumeRecord } from './ports/volume-state.js';
+import { claimed, mayActOn, otherOrigin } from './record-origin.js';
 import { mountClaims } from './mount-claims.js';
 import { MountLifecycle } from './mount-lifecycle.js';
 import { PathLocks, type WhenBusy } from './path-locks.js';
@@ -21,6 +22,8 @@ const READER_MODES = new Set(['single-node-reader-only', 'multi-node-reader-only
 export interface UnpublishOptions {
   /** What to do when another operation holds the target (see PathLocks); refused unless given. */
   whenBusy?: WhenBusy;
+  /** Who unpublishes (see VolumeOrigin): the other side's volume is refused. CSI unless given. */
+  origin?: VolumeOrigin;
 }
 
 /**
@@ -113,8 +116,11 @@ export class VolumePublisher {
       ...(staged ? { staging: staged.stagingPath } : {}),
     });
 
+    const origin = request.origin ?? 'csi';
     const existing = this.state.get(key);
     if (existing) {
+      // Before anything else: the other side's record is neither republished nor replaced.
+      if (!mayActOn(existing, origin)) throw otherOrigin(existing, origin);
       if (existing.volumeId !== request.volumeId) {
         throw new AlreadyExistsError(`target ${request.targetPath} already holds volume ${existing.volumeId}`);
       }
@@ -122,6 +128,8 @@ export class VolumePublisher {
         throw new AlreadyExistsError(`volume ${request.volumeId} is already published at ${request.targetPath} with other arguments`);
       }
       if (await this.lifecycle.isMounted(request.targetPath, existing)) {
+        const claim = claimed(existing, origin);
+        if (claim) await this.state.put(claim);
         return {
           targetPath: request.targetPath, viewKey: existing.viewKey, roots: existing.roots, viewBuilt: false, alreadyPublished: true,
           readonly, paths: 0, phases: { realise: 0, view: 0, mount: 0 },
@@ -133,7 +141,8 @@ export class VolumePublisher {
     }
 
     if (SINGLE_TARGET_MODES.has(request.accessMode)) {
-      const other = this.state.find((record) => record.volumeId === request.volumeId);
+      // Volume ids are each side's own: a host volume and a CSI volume may share one.
+      const other = this.state.find((record) => record.volumeId === request.volumeId && mayActOn(record, origin));
       if (other) {
         throw new FailedPreconditionError(`volume ${request.volumeId} is ${request.accessMode} and already published at ${other.targetPath}`);
       }
@@ -180,6 +189,7 @@ export class VolumePublisher {
           createdPath: made.createdPath,
           ...(staged ? { stagingPath: staged.stagingPath } : {}),
           publishedAt: this.clock.now().toISOString(),
+          origin,
         }),
       },
       log,
@@ -197,22 +207,23 @@ export class VolumePublisher {
    * (idempotent); a target holding another volume is NOT_FOUND for this one.
    */
   async unpublish(volumeId: string, targetPath: string, log: Logger = this.log, options: UnpublishOptions = {}): Promise<{ wasPublished: boolean }> {
-    return this.locks.run(mountClaims.unpublish(targetPath), `unpublish of volume ${quote(volumeId)}`, options.whenBusy ?? 'refuse', () => this.unpublishLocked(volumeId, targetPath, log));
+    return this.locks.run(mountClaims.unpublish(targetPath), `unpublish of volume ${quote(volumeId)}`, options.whenBusy ?? 'refuse', () => this.unpublishLocked(volumeId, targetPath, options.origin ?? 'csi', log));
   }
 
-  private async unpublishLocked(volumeId: string, targetPath: string, log: Logger): Promise<{ wasPublished: boolean }> {
+  private async unpublishLocked(volumeId: string, targetPath: string, origin: VolumeOrigin, log: Logger): Promise<{ wasPublished: boolean }> {
     const started = performance.now();
-    const outcome = await this.unpublishOnce(volumeId, targetPath, log);
+    const outcome = await this.unpublishOnce(volumeId, targetPath, origin, log);
     this.events.emit({ kind: 'unpublish-finished', volumeId, wasPublished: outcome.wasPublished, seconds: (performance.now() - started) / 1000 });
     return outcome;
   }
 
-  private async unpublishOnce(volumeId: string, targetPath: string, log: Logger): Promise<{ wasPublished: boolean }> {
+  private async unpublishOnce(volumeId: string, targetPath: string, origin: VolumeOrigin, log: Logger): Promise<{ wasPublished: boolean }> {
     const record = this.state.get(volumeKey(targetPath));
     if (!record) {
       const unmounted = await this.lifecycle.detachUnrecorded(targetPath, (key) => this.state.get(key) !== undefined, log);
       return { wasPublished: unmounted };
     }
+    if (!mayActOn(record, origin)) throw otherOrigin(record, origin);
     if (record.volumeId !== volumeId) {
       throw new NotFoundError(`target ${targetPath} holds volume ${record.volumeId}, not ${volumeId}`);
     }
@@ -221,28 +232,49 @@ export class VolumePublisher {
     return { wasPublished: true };
   }
 
-  /** Whether `volumeId` has a record at `targetPath` (canonical), whatever the path leads to now. */
+  /** Whether `volumeId` has a record of CSI's at `targetPath` (canonical), whatever the path leads to now. */
   isRecorded(volumeId: string, targetPath: string): boolean {
-    return this.state.get(volumeKey(targetPath))?.volumeId === volumeId;
+    const record = this.state.get(volumeKey(targetPath));
+    return record !== undefined && record.volumeId === volumeId && mayActOn(record, 'csi');
   }
 
   /**
-   * Unpublishes the recorded volume at `targetPath`, a path that now goes through a
-   * symlink (see MountLifecycle.detachMoved): never walked, its mount found by id.
-   * No record is OK (an earlier call finished).
+   * Unpublishes the volume at `targetPath`, a path that now goes through a symlink (see
+   * MountLifecycle.detachMoved): never walked, a recorded mount found by id. CSI's only: a
+   * host volume is never found by id. With no record (an earlier call finished and its
+   * answer was lost, or the swap refused the publish) it is OK, as CSI asks of a repeated
+   * unpublish, once the mount table shows every mount of ours where a record puts it: then
+   * none can be at this path. A mount of ours that no record places could be this
+   * volume's: FAILED_PRECONDITION, and nothing is touched.
    */
   async unpublishMoved(volumeId: string, targetPath: string, log: Logger = this.log): Promise<{ wasPublished: boolean }> {
+    return this.locks.run(mountClaims.unpublish(targetPath), `unpublish of volume ${quote(volumeId)}`, 'refuse', () => this.unpublishMovedLocked(volumeId, targetPath, log));
+  }
+
+  private async unpublishMovedLocked(volumeId: string, targetPath: string, log: Logger): Promise<{ wasPublished: boolean }> {
     const started = performance.now();
     const record = this.state.get(volumeKey(targetPath));
+    if (record && !mayActOn(record, 'csi')) throw otherOrigin(record, 'csi');
     if (record && record.volumeId !== volumeId) throw new NotFoundError(`target ${targetPath} holds volume ${record.volumeId}, not ${volumeId}`);
-    if (record) await this.lifecycle.detachMoved(this.state, record, targetPath, log);
+    if (record) {
+      await this.lifecycle.detachMoved(this.state, record, targetPath, log);
+    } else {
+      const recorded = new Set([...this.state.list().map((each) => each.targetPath), ...this.stager.stagingPaths()]);
+      const unplaced = await this.lifecycle.unrecordedMounts(recorded);
+      if (unplaced.length > 0) {
+        throw new FailedPreconditionError(
+          `${targetPath} goes through a symlink and holds no record, but mounts of nixmount that no record places exist (${unplaced.slice(0, 3).join(', ')}${unplaced.length > 3 ? ', …' : ''}); one could be this volume's: check the mount table and unmount it by hand`,
+        );
+      }
+    }
     this.events.emit({ kind: 'unpublish-finished', volumeId, wasPublished: Boolean(record), seconds: (performance.now() - started) / 1000 });
     return { wasPublished: Boolean(record) };
   }
 
   async usage(volumeId: string, path: string): Promise<{ usage: VolumeUsage; mounted: boolean }> {
     const record = this.state.get(volumeKey(path));
-    if (!record || record.volumeId !== volumeId) {
+    // Stats are CSI's question: a host volume at the path is no CSI volume there.
+    if (!record || record.volumeId !== volumeId || !mayActOn(record, 'csi')) {
       throw new NotFoundError(`volume ${volumeId} is not published at ${path}`);
     }
     const mounted = await this.lifecycle.isMounted(path, record);

@@ -1,5 +1,6 @@
 import type { WhenBusy } from './path-locks.js';
 import type { Workload } from './ports/node-events.js';
+import type { VolumeOrigin } from './ports/volume-state.js';
 import type { VolumeSpec } from './volume-spec.js';
 
 /** CSI access modes in orchestrator-neutral words. */
@@ -37,6 +38,8 @@ export interface PublishRequest {
   realiseWaitMs?: number;
   /** What to do when another operation holds the target or the staging path (see PathLocks); refused unless given. */
   whenBusy?: WhenBusy;
+  /** Who publishes (recorded; see VolumeOrigin); CSI unless given. */
+  origin?: VolumeOrigin;
 }
 
 /** What NodeStageVolume left for the publishes from one staging path. */

@@ -1,4 +1,4 @@
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, failureFacts, isNixmountError } from '../core/errors.js';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PathThroughSymlinkError, failureFacts, isNixmountError } from '../core/errors.js';
 import { quote } from '../core/quote.js';
 import type { OrchestratorAdapter, ParsedVolumeContext } from '../core/orchestrator-adapter.js';
 import type { NodeEvents } from '../core/ports/node-events.js';
@@ -60,14 +60,18 @@ function statsPath(adapter: OrchestratorAdapter, path: string): string {
  * An unpublish path the adapter refuses (it now goes through a symlink) where this very
  * volume is recorded: the path was checked when it was published and something on it was
  * swapped since. Refusing it for ever would leave the mount, and kubelet retrying, for
- * ever; the core unmounts the recorded mount without walking the path. A refused path
- * with no record stays refused: nothing there is nixmount's.
+ * ever; the core unmounts the recorded mount without walking the path. A path through a
+ * symlink with no record goes to the core too: the retry of such an unpublish whose answer
+ * was lost, or the unpublish of a publish the swap refused, is OK when nothing of
+ * nixmount's can be there (see VolumePublisher.unpublishMoved). Any other refused path
+ * with no record stays refused.
  */
 function recordedMoved(publisher: VolumePublisher, volumeId: string, path: string, error: unknown): string | undefined {
   if (!isNixmountError(error) || error.kind !== 'InvalidArgument' || !path.startsWith('/')) return undefined;
   // Records are keyed on the canonical form; a path with dot segments never had one.
   const canonical = `/${path.split('/').filter((part) => part !== '').join('/')}`;
-  return publisher.isRecorded(volumeId, canonical) ? canonical : undefined;
+  // A symlink refusal comes after the path was found canonical, so `canonical` is the path as sent.
+  return publisher.isRecorded(volumeId, canonical) || error instanceof PathThroughSymlinkError ? canonical : undefined;
 }
 
 /** The parsed context with its spec completed by the orchestrator where the adapter does that. */

@@ -35,6 +35,7 @@ export { quote } from '../core/quote.js';
 export {
   FailedPreconditionError,
   InvalidArgumentError,
+  PathThroughSymlinkError,
   isNixmountError,
   NixmountError,
   NotFoundError,

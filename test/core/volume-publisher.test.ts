@@ -139,6 +139,81 @@ test('unpublish unmounts and forgets; again is OK; another volume id at the targ
   nothingLeft(t, fakes);
 });
 
+test('CSI and host volume records keep apart: each side refuses the other\'s record at a path (FAILED_PRECONDITION, nothing changes), and a volume id is each side\'s own', async (t) => {
+  const { publisher, fakes } = setup();
+  const csi = request('/v/x', [APP], { volumeId: 'x' });
+  const host = request('/v/y', [APP], { volumeId: 'y', origin: 'host-volume' });
+  await publisher.publish(csi);
+  await publisher.publish(host);
+  t.is(fakes.state.list().find((r) => r.targetPath === '/v/x')?.origin, 'csi');
+  t.is(fakes.state.list().find((r) => r.targetPath === '/v/y')?.origin, 'host-volume');
+
+  const refusals = [
+    [() => publisher.unpublish('x', '/v/x', undefined, { origin: 'host-volume' }), /\/v\/x holds a CSI volume \(x\), not a Nomad host volume/],
+    [() => publisher.publish({ ...csi, origin: 'host-volume' }), /\/v\/x holds a CSI volume/],
+    [() => publisher.unpublish('y', '/v/y'), /\/v\/y holds a Nomad host volume \(y\), not a CSI volume; delete it with Nomad/],
+    [() => publisher.publish({ ...host, origin: 'csi' }), /\/v\/y holds a Nomad host volume/],
+    [() => publisher.unpublishMoved('y', '/v/y'), /holds a Nomad host volume/],
+  ] as const;
+  // One at a time: each holds the path's lock.
+  for (const [call, message] of refusals) await t.throwsAsync(call(), { instanceOf: FailedPreconditionError, message });
+  await t.throwsAsync(publisher.usage('y', '/v/y'), { instanceOf: NotFoundError });
+  t.false(publisher.isRecorded('y', '/v/y'), 'a host volume is never unpublished by CSI through a moved path');
+  t.is(fakes.mounter.mounts.size, 2);
+  t.is(fakes.state.records.size, 2);
+
+  // single-node-writer: one target per volume id, counted within each side only.
+  await publisher.publish(request('/v/other', [APP], { volumeId: 'x', origin: 'host-volume' }));
+  await t.throwsAsync(publisher.publish(request('/v/again', [APP], { volumeId: 'x' })), { instanceOf: FailedPreconditionError, message: /already published at \/v\/x/ });
+
+  t.deepEqual(await publisher.unpublish('x', '/v/other', undefined, { origin: 'host-volume' }), { wasPublished: true });
+  t.deepEqual(await publisher.unpublish('y', '/v/y', undefined, { origin: 'host-volume' }), { wasPublished: true });
+  t.deepEqual(await publisher.unpublish('x', '/v/x'), { wasPublished: true });
+  nothingLeft(t, fakes);
+});
+
+test('records from before origins: plainly CSI\'s are CSI\'s; one that could be a host volume is either side\'s until a publish of it claims it', async (t) => {
+  const { publisher, fakes } = setup();
+  await publisher.publish(request('/pods/u/mount', [APP], { volumeId: 'csi-1' }));
+  await publisher.publish(request('/v/h', [APP], { volumeId: 'h', origin: 'host-volume' }));
+  await publisher.publish(request('/v/c', [APP], { volumeId: 'c' }));
+  // As an older nixmount wrote them: no origin.
+  for (const record of fakes.state.list()) {
+    const { origin: _, ...old } = record;
+    fakes.state.records.set(record.key, old);
+  }
+
+  // At …/mount, not at <dir>/<id>: no host volume could be there.
+  await t.throwsAsync(publisher.unpublish('csi-1', '/pods/u/mount', undefined, { origin: 'host-volume' }), { instanceOf: FailedPreconditionError });
+  // <dir>/<id>: Nomad's create at client start (or its retry) claims its record; CSI is refused from then on.
+  t.true((await publisher.publish(request('/v/h', [APP], { volumeId: 'h', origin: 'host-volume' }))).alreadyPublished);
+  t.is(fakes.state.list().find((r) => r.targetPath === '/v/h')?.origin, 'host-volume');
+  await t.throwsAsync(publisher.unpublish('h', '/v/h'), { instanceOf: FailedPreconditionError, message: /holds a Nomad host volume/ });
+  // And CSI's republish claims one for CSI.
+  t.true((await publisher.publish(request('/v/c', [APP], { volumeId: 'c' }))).alreadyPublished);
+  await t.throwsAsync(publisher.unpublish('c', '/v/c', undefined, { origin: 'host-volume' }), { instanceOf: FailedPreconditionError, message: /holds a CSI volume/ });
+
+  t.deepEqual(await publisher.unpublish('csi-1', '/pods/u/mount'), { wasPublished: true });
+  t.deepEqual(await publisher.unpublish('h', '/v/h', undefined, { origin: 'host-volume' }), { wasPublished: true });
+  t.deepEqual(await publisher.unpublish('c', '/v/c'), { wasPublished: true });
+  nothingLeft(t, fakes);
+});
+
+test('an unpublish of a path through a symlink with no record: OK when every mount of ours is where a record puts it; FAILED_PRECONDITION, touching nothing, while one is not', async (t) => {
+  const { publisher, fakes } = setup();
+  t.deepEqual(await publisher.unpublishMoved('gone', '/swapped/mount'), { wasPublished: false });
+  await publisher.publish(request('/t/1'));
+  t.deepEqual(await publisher.unpublishMoved('gone', '/swapped/mount'), { wasPublished: false }, 'recorded mounts are placed');
+  // Its record set aside (unreadable): the mount could be anyone's.
+  const [record] = fakes.state.list();
+  fakes.state.records.clear();
+  await t.throwsAsync(publisher.unpublishMoved('gone', '/swapped/mount'), { instanceOf: FailedPreconditionError, message: /mounts of nixmount that no record places exist \(\/t\/1\)/ });
+  t.true(fakes.mounter.mounts.has('/t/1'), 'nothing touched');
+  fakes.state.records.set(record!.key, record!);
+  t.deepEqual(await publisher.unpublish('vol-/t/1', '/t/1'), { wasPublished: true });
+  nothingLeft(t, fakes);
+});
+
 test('with an idle period, a released view survives until collection after that period', async (t) => {
   const { publisher, views, fakes } = setup({ viewIdleMs: 60_000 });
   const { viewKey } = await publisher.publish(request('/t/1'));

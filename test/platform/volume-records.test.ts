@@ -62,6 +62,20 @@ test('a write a crash interrupted (temp file) is dropped; unreadable and ill-typ
   t.is(again.records.filter((entry) => entry.level === 'error').length, 0, 'a quarantined record is reported once, not at every start');
 });
 
+test('a record\'s origin is read back; a record from before origins (none) is read as it is; an unknown origin is quarantined', async (t) => {
+  const dir = await tempDir(t);
+  const volumes = join(dir, 'volumes');
+  await mkdir(volumes, { recursive: true });
+  const host: VolumeRecord = { ...record('a'), origin: 'host-volume' };
+  await writeFile(join(volumes, `${key('a')}.json`), JSON.stringify(host));
+  await writeFile(join(volumes, `${key('b')}.json`), JSON.stringify(record('b')));
+  await writeFile(join(volumes, `${key('c')}.json`), JSON.stringify({ ...record('c'), origin: 'martian' }));
+  const state = stateAt(dir);
+  await state.load();
+  t.deepEqual(state.list(), [host, record('b')]);
+  t.deepEqual(await readdir(join(dir, 'quarantine')).then((names) => names.map((name) => name.replace(/\.\d+$/, ''))), [`volumes-${key('c')}.json`]);
+});
+
 test('a record leaves memory only once its file is gone', async (t) => {
   const dir = await tempDir(t);
   const state = stateAt(dir);

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 // removing or changing a name a major one. This list changes only with docs/adapters.md's.
 const RUNTIME_EXPORTS = [
   'FailedPreconditionError', 'InvalidArgumentError', 'NAME_MAX_BYTES', 'NixmountError', 'NotFoundError', 'PATH_MAX_BYTES',
-  'PermissionDeniedError', 'ProtectedDirs', 'SDK_VERSION', 'USER_KEYS', 'UnavailableError', 'assertContextBounds',
+  'PathThroughSymlinkError', 'PermissionDeniedError', 'ProtectedDirs', 'SDK_VERSION', 'USER_KEYS', 'UnavailableError', 'assertContextBounds',
   'assertNoSymlinkBelow', 'canonicalPath', 'defineAdapter', 'isAtOrBelow', 'isBelow', 'isNixmountError', 'isSystemKey',
   'parseUserContext', 'parseUserKeys', 'quote', 'realpathOfExisting', 'splitContext',
 ];

@@ -1,6 +1,6 @@
 import { lstatSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { FailedPreconditionError, InvalidArgumentError } from '../../core/errors.js';
+import { FailedPreconditionError, InvalidArgumentError, PathThroughSymlinkError } from '../../core/errors.js';
 import { LIMITS } from '../../core/limits.js';
 import { quote, utf8Length } from '../../core/quote.js';
 
@@ -80,7 +80,7 @@ export function assertNoSymlinkBelow(path: string, root: string, field: string):
       throw error;
     }
     if (stats.isSymbolicLink()) {
-      throw new InvalidArgumentError(
+      throw new PathThroughSymlinkError(
         `${field}: ${quote(path)} goes through the symlink ${quote(current)}; nixmount never follows links in target or staging paths`,
       );
     }

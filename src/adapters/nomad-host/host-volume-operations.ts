@@ -40,6 +40,8 @@ export async function createHostVolume(node: HostVolumeNode, request: HostVolume
       // Nomad does not retry a failed create: a create or delete of the same path under way
       // (Nomad's retry after its kill, another plugin name) is waited for, within this call's wait.
       whenBusy: { waitMs: realiseWaitMs },
+      // A CSI volume at this path (or of this id) is not this host volume's to reuse or replace.
+      origin: 'host-volume',
     })
     .catch((error: unknown) => {
       if (!(error instanceof AlreadyExistsError)) throw error;
@@ -55,8 +57,8 @@ export async function createHostVolume(node: HostVolumeNode, request: HostVolume
 // How long a delete waits for an operation under way on its path, unless told (well inside Nomad's 60 s).
 const DELETE_BUSY_WAIT_MS = 30_000;
 
-/** Delete: absent (never created, or deleted before) is success, as Nomad needs. */
+/** Delete: absent (never created, or deleted before) is success, as Nomad needs; a CSI volume at the path is refused and stays. */
 export async function deleteHostVolume(node: HostVolumeNode, request: HostVolumeRequest, busyWaitMs = DELETE_BUSY_WAIT_MS): Promise<void> {
   const target = node.adapter.checkTargetPath(request.path);
-  await node.publisher.unpublish(request.volumeId, target, undefined, { whenBusy: { waitMs: busyWaitMs } });
+  await node.publisher.unpublish(request.volumeId, target, undefined, { whenBusy: { waitMs: busyWaitMs }, origin: 'host-volume' });
 }

@@ -94,6 +94,9 @@ export async function listenHostVolumeSocket(
       resolve();
     });
   });
+  // Once listening, the server's errors are failed accepts (EMFILE, ENFILE when serve is out of
+  // descriptors): heard, each costs the one connection it could not take; unheard, it ends serve.
+  server.on('error', (error) => log.warn({ err: error }, 'host volume socket: accepting a connection failed'));
   await chmod(socketPath, 0o600);
   log.info({ socket: socketPath }, 'answering the Nomad host volume plugin');
   return {

@@ -3,6 +3,13 @@ import type { AccessMode } from '../volume-request.js';
 
 export const VolumeState = Symbol('VolumeState');
 
+/**
+ * Who published a volume: a CSI orchestrator (and `nixmount publish`), or the Nomad
+ * host volume plugin. One path holds one record, but each side acts only on its own
+ * records: a CSI call cannot remove a host volume, nor a host volume delete a CSI volume.
+ */
+export type VolumeOrigin = 'csi' | 'host-volume';
+
 /** What the node remembers about one published volume (one target path). */
 export interface VolumeRecord {
   key: string;
@@ -23,6 +30,11 @@ export interface VolumeRecord {
   /** The staging path this publish mounted from, when the volume was staged first. */
   stagingPath?: string;
   publishedAt: string;
+  /**
+   * Who published it. Absent in records written before records had an origin: how
+   * those are read is `mayActOn`'s (record-origin).
+   */
+  origin?: VolumeOrigin;
 }
 
 /** Published volumes, keyed by volumeKey(target path). */

@@ -382,3 +382,40 @@ test.serial('6 and 12 creates of one host volume at once through serve (no wrapp
   await serve.stop();
   await assertNothingLeft(t, n);
 });
+
+test.serial('host volumes and CSI volumes keep apart in serve\'s records: a host volume delete refuses a CSI volume at its path, a CSI unpublish refuses a host volume, and each side still removes its own', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const n = await node(t);
+  const serve = await startServe(t, n);
+  const context = { paths: fixture.root };
+
+  // A CSI volume whose volume_id and target are what a host volume of that id would have.
+  const csi = request(context);
+  const csiPath = join(n.volumesDir, csi.id);
+  t.is((await serve.client.code('node', 'NodePublishVolume', { volume_id: csi.id, target_path: csiPath, volume_capability: mountCapability(), readonly: true, volume_context: context })).code, 0);
+  const refusedDelete = await n.client.delete(csi, csiPath);
+  t.not(refusedDelete.exitCode, 0, 'the host volume plugin does not remove a CSI volume');
+  t.regex(refusedDelete.nomadError ?? '', new RegExp(`${csiPath} holds a CSI volume \\(${csi.id}\\), not a Nomad host volume; nixmount's host volume plugin does not remove it`));
+  t.deepEqual(await mountsBelow(n.volumesDir), [csiPath], 'the CSI volume stays mounted');
+  const refusedCreate = await n.client.create(csi);
+  t.not(refusedCreate.exitCode, 0);
+  t.regex(refusedCreate.nomadError ?? '', /holds a CSI volume/);
+
+  // A host volume: CSI may not unpublish it, whatever volume_id it names.
+  const host = request(context);
+  const hostPath = join(n.volumesDir, host.id);
+  assertOk(t, await n.client.create(host));
+  const refusedUnpublish = await serve.client.code('node', 'NodeUnpublishVolume', { volume_id: host.id, target_path: hostPath });
+  t.is(refusedUnpublish.code, 9, refusedUnpublish.details); // FAILED_PRECONDITION
+  t.regex(refusedUnpublish.details, new RegExp(`${hostPath} holds a Nomad host volume \\(${host.id}\\), not a CSI volume; delete it with Nomad \\(nomad volume delete\\)`));
+  const refusedPublish = await serve.client.code('node', 'NodePublishVolume', { volume_id: host.id, target_path: hostPath, volume_capability: mountCapability(), readonly: true, volume_context: context });
+  t.is(refusedPublish.code, 9, refusedPublish.details);
+  t.deepEqual((await mountsBelow(n.volumesDir)).sort(), [csiPath, hostPath].sort(), 'both volumes stand');
+
+  // Each side removes its own.
+  assertOk(t, await n.client.delete(host, hostPath));
+  t.is((await serve.client.code('node', 'NodeUnpublishVolume', { volume_id: csi.id, target_path: csiPath })).code, 0);
+  t.deepEqual(await mountsBelow(n.volumesDir), []);
+  await serve.stop();
+  await assertNothingLeft(t, n);
+});

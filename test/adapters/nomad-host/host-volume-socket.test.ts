@@ -1,6 +1,9 @@
 import test from 'ava';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -164,4 +167,26 @@ test('an operation still running when the grace ends: its connection is cut, clo
   await listener.close(300);
   t.true(Date.now() - started < 1_500, `close took ${Date.now() - started} ms`);
   t.deepEqual(await pending, { kind: 'lost' });
+});
+
+test('an accept that fails for want of descriptors (EMFILE) is logged, not fatal: the listener lives and answers the next connection', async (t) => {
+  const dir = await stateDir(t);
+  const path = hostVolumeSocketPath(dir);
+  const child = execa(process.execPath, [fileURLToPath(new URL('./socket-out-of-descriptors.js', import.meta.url)), path], { stdin: 'pipe', reject: false });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const nextLine = () => new Promise<string | undefined>((resolve) => {
+    lines.once('line', resolve);
+    void child.then(() => resolve(undefined));
+  });
+  t.is(await nextLine(), 'listening');
+  for (const count of ['1', '2']) {
+    child.stdin!.write('fail\n');
+    const answer = await nextLine();
+    t.is(answer, count, `the failed accept was heard: ${answer === undefined ? (await child).stderr.slice(-1500) : ''}`);
+  }
+  t.is(child.exitCode, null, 'the listener\'s process still runs');
+  t.deepEqual(await askHostVolumeSocket(path, REQUEST, 5_000), { kind: 'answered', answer: { ok: true, path: '/v/a', bytes: 0 } });
 });
