@@ -228,14 +228,19 @@ export class VolumePublisher {
 
   /**
    * Unpublishes the recorded volume at `targetPath`, a path that now goes through a
-   * symlink (see MountLifecycle.detachMoved): never walked, its mount found by id.
+   * symlink (see MountLifecycle.detachMoved): never walked, its mount found by what its record proves.
    * No record is OK (an earlier call finished).
    */
   async unpublishMoved(volumeId: string, targetPath: string, log: Logger = this.log): Promise<{ wasPublished: boolean }> {
     const started = performance.now();
     const record = this.state.get(volumeKey(targetPath));
     if (record && record.volumeId !== volumeId) throw new NotFoundError(`target ${targetPath} holds volume ${record.volumeId}, not ${volumeId}`);
-    if (record) await this.lifecycle.detachMoved(this.state, record, targetPath, log);
+    // A bind of the view at another record's target is that volume's, not a candidate for this one.
+    const elsewhere = (mountPoint: string) => {
+      const other = this.state.get(volumeKey(mountPoint));
+      return other !== undefined && other.key !== record?.key;
+    };
+    if (record) await this.lifecycle.detachMoved(this.state, record, targetPath, elsewhere, log);
     this.events.emit({ kind: 'unpublish-finished', volumeId, wasPublished: Boolean(record), seconds: (performance.now() - started) / 1000 });
     return { wasPublished: Boolean(record) };
   }
