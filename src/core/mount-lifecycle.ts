@@ -139,12 +139,13 @@ export class MountLifecycle {
    * a record a retry finishes from: the record is what proves the directory is
    * nixmount's, so it goes last (a retry finds the directory gone, which is fine).
    * A foreign mount on top of ours is FAILED_PRECONDITION and nothing changes.
+   * `parentAt`: the real path of the parent when the caller checked `path` (see VolumeDirs.holdExisting).
    */
-  async detach<R extends Holding>(records: RecordWriter<R>, record: R, path: string, log: Logger = this.log): Promise<void> {
+  async detach<R extends Holding>(records: RecordWriter<R>, record: R, path: string, log: Logger = this.log, parentAt?: string): Promise<void> {
     // The parent is held from here on: the ownership check, the unmount and the rmdir all
     // look up the target in that one directory, never by walking the path again, so a
     // directory on it swapped for a symlink meanwhile cannot send any of them elsewhere.
-    const held = await this.dirs.holdExisting(path);
+    const held = await this.dirs.holdExisting(path, parentAt);
     try {
       if (held) {
         await this.unmountOwn(held.path, log, { shown: path });

@@ -21,6 +21,12 @@ const READER_MODES = new Set(['single-node-reader-only', 'multi-node-reader-only
 export interface UnpublishOptions {
   /** What to do when another operation holds the target (see PathLocks); refused unless given. */
   whenBusy?: WhenBusy;
+  /**
+   * The real path of the target's parent as it was when the path was checked: the
+   * unpublish holds the parent and refuses (ABORTED, nothing changed) if the directory
+   * held is not that one, so a swap between the check and the hold is caught too.
+   */
+  parentAt?: string;
 }
 
 /**
@@ -197,17 +203,17 @@ export class VolumePublisher {
    * (idempotent); a target holding another volume is NOT_FOUND for this one.
    */
   async unpublish(volumeId: string, targetPath: string, log: Logger = this.log, options: UnpublishOptions = {}): Promise<{ wasPublished: boolean }> {
-    return this.locks.run(mountClaims.unpublish(targetPath), `unpublish of volume ${quote(volumeId)}`, options.whenBusy ?? 'refuse', () => this.unpublishLocked(volumeId, targetPath, log));
+    return this.locks.run(mountClaims.unpublish(targetPath), `unpublish of volume ${quote(volumeId)}`, options.whenBusy ?? 'refuse', () => this.unpublishLocked(volumeId, targetPath, log, options.parentAt));
   }
 
-  private async unpublishLocked(volumeId: string, targetPath: string, log: Logger): Promise<{ wasPublished: boolean }> {
+  private async unpublishLocked(volumeId: string, targetPath: string, log: Logger, parentAt?: string): Promise<{ wasPublished: boolean }> {
     const started = performance.now();
-    const outcome = await this.unpublishOnce(volumeId, targetPath, log);
+    const outcome = await this.unpublishOnce(volumeId, targetPath, log, parentAt);
     this.events.emit({ kind: 'unpublish-finished', volumeId, wasPublished: outcome.wasPublished, seconds: (performance.now() - started) / 1000 });
     return outcome;
   }
 
-  private async unpublishOnce(volumeId: string, targetPath: string, log: Logger): Promise<{ wasPublished: boolean }> {
+  private async unpublishOnce(volumeId: string, targetPath: string, log: Logger, parentAt?: string): Promise<{ wasPublished: boolean }> {
     const record = this.state.get(volumeKey(targetPath));
     if (!record) {
       const unmounted = await this.lifecycle.detachUnrecorded(targetPath, (key) => this.state.get(key) !== undefined, log);
@@ -216,7 +222,7 @@ export class VolumePublisher {
     if (record.volumeId !== volumeId) {
       throw new NotFoundError(`target ${targetPath} holds volume ${record.volumeId}, not ${volumeId}`);
     }
-    await this.lifecycle.detach(this.state, record, targetPath, log);
+    await this.lifecycle.detach(this.state, record, targetPath, log, parentAt);
     log.info({ target: targetPath, view: record.viewKey }, 'volume unpublished');
     return { wasPublished: true };
   }

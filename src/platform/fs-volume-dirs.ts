@@ -101,13 +101,14 @@ export class FsVolumeDirs implements VolumeDirs {
   }
 
   /**
-   * The parent is opened as for a publish (O_PATH) and must be where the path leads now:
+   * The parent is opened as for a publish (O_PATH) and must be the directory the path led
+   * to when it was checked (or, not told that, where it leads now):
    * from then on the ownership check, the unmount (umount2 through the fd link, whose
    * last component alone is not followed) and the rmdir look up the target in that
    * directory alone, so a parent swapped for a symlink after this cannot send any of
    * them elsewhere. A parent that is not a directory (or is gone) holds no mount.
    */
-  async holdExisting(targetPath: string): Promise<HeldParent | undefined> {
+  async holdExisting(targetPath: string, expectedAt?: string): Promise<HeldParent | undefined> {
     let parent: number;
     try {
       parent = await openFd(dirname(targetPath), O_PATH | constants.O_DIRECTORY);
@@ -116,7 +117,7 @@ export class FsVolumeDirs implements VolumeDirs {
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
       throw error;
     }
-    const [held, now] = await Promise.all([readlink(fdLink(parent)).catch(() => undefined), realpath(dirname(targetPath)).catch(() => undefined)]);
+    const [held, now] = await Promise.all([readlink(fdLink(parent)).catch(() => undefined), expectedAt ?? realpath(dirname(targetPath)).catch(() => undefined)]);
     if (held === undefined || now !== held) {
       closeSync(parent);
       throw new AbortedError(`${quote(targetPath)} changed while its unpublish began (a directory on it was swapped for a symlink or moved); nothing was unmounted; retry`);

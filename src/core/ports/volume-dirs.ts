@@ -44,11 +44,12 @@ export interface VolumeDirs {
   holdTarget(targetPath: string): Promise<HeldTarget>;
   /**
    * Holds the parent of `targetPath` (checked by the adapter) for an unpublish. Undefined
-   * when it is gone (nothing can be mounted there). A path that no longer leads to the
-   * directory held (a directory on it swapped for a symlink since the check) is ABORTED:
-   * a retry is checked again and takes the moved path's route.
+   * when it is gone (nothing can be mounted there). A directory held that is not the one
+   * the path led to when it was checked (`expectedAt`, its real path then; without it,
+   * where the path leads now) is ABORTED and nothing is held: a directory on the path was
+   * swapped for a symlink since, and a retry is checked again and takes the moved path's route.
    */
-  holdExisting(targetPath: string): Promise<HeldParent | undefined>;
+  holdExisting(targetPath: string, expectedAt?: string): Promise<HeldParent | undefined>;
   /** Removes the target if it is an empty directory; never deletes contents. Absent is fine. */
   removeTarget(targetPath: string): Promise<void>;
   /** Creates fresh upper and work directories for the volume `key`. */
