@@ -230,10 +230,12 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
           validate: (r) => {
             requiredId(r.volume_id, 'volume_id');
             required(r.staging_target_path, 'staging_target_path');
-            return { path: adapter.checkStagingPath(r.staging_target_path) };
+            const path = adapter.checkStagingPath(r.staging_target_path);
+            const parentAt = realParent(path);
+            return { path, ...(parentAt ? { parentAt } : {}) };
           },
               handle: async (r, log, checked) => {
-            await stager.unstage(r.volume_id, checked.path, log);
+            await stager.unstage(r.volume_id, checked.path, log, checked.parentAt);
             return {};
           },
         })

@@ -217,3 +217,25 @@ test.serial('a read-only volume whose record names no mount id, its parent swapp
   t.deepEqual(await recordFiles(lane.node.stateDir), []);
   await lane.node.clean(t);
 });
+
+test.serial('a read-only volume whose record names no mount id, its parent swapped for a symlink: once the operator unmounts the mount the refusal named, the retry answers OK', async (t) => {
+  const lane = await kubernetesLane(t);
+  const published = await answer(lane.node.serve, 'NodePublishVolume', publishRequest('csi-1', lane.target, lane.context));
+  t.is(codeName(published.code), 'OK', published.details);
+  await lane.node.serve.stop();
+  await dropMountId(lane);
+  t.true((await lane.node.serve.launch()).ready);
+  swap(lane);
+  const refused = await answer(lane.node.serve, 'NodeUnpublishVolume', { volume_id: 'csi-1', target_path: lane.target });
+  t.is(codeName(refused.code), 'FAILED_PRECONDITION', refused.details);
+  const named = `${lane.volumeDir}.orig/mount`;
+  t.true(refused.details.includes(named), refused.details);
+  await lane.node.ns.exec('umount', [named]);
+  const retried = await answer(lane.node.serve, 'NodeUnpublishVolume', { volume_id: 'csi-1', target_path: lane.target });
+  t.is(codeName(retried.code), 'OK', retried.details);
+  t.deepEqual(await mountsUnder(lane, lane.kubelet), []);
+  t.deepEqual(await mountsOutsideKubelet(lane), []);
+  t.deepEqual(await readdir(lane.outside), []);
+  t.deepEqual(await recordFiles(lane.node.stateDir), []);
+  await lane.node.clean(t);
+});
