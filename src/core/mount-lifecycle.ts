@@ -7,6 +7,7 @@ import { NodeSettings } from './settings.js';
 import { ViewManager, type AcquiredView } from './view-manager.js';
 import type { PutOptions } from './ports/record-store.js';
 import { volumeKey } from './view-key.js';
+import { quote } from './quote.js';
 
 /** What every durable record of a mount (a publish or a stage) says about what it holds. */
 export interface Holding {
@@ -138,11 +139,25 @@ export class MountLifecycle {
    * a record a retry finishes from: the record is what proves the directory is
    * nixmount's, so it goes last (a retry finds the directory gone, which is fine).
    * A foreign mount on top of ours is FAILED_PRECONDITION and nothing changes.
+   * `parentAt`: the real path of the parent when the caller checked `path` (see VolumeDirs.holdExisting).
    */
-  async detach<R extends Holding>(records: RecordWriter<R>, record: R, path: string, log: Logger = this.log): Promise<void> {
-    await this.unmountOwn(path, log);
-    if (record.overlayDir) await this.dirs.removeOverlay(record.key);
-    if (record.createdPath) await this.removeCreated(path, log);
+  async detach<R extends Holding>(records: RecordWriter<R>, record: R, path: string, log: Logger = this.log, parentAt?: string): Promise<void> {
+    // The parent is held from here on: the ownership check, the unmount and the rmdir all
+    // look up the target in that one directory, never by walking the path again, so a
+    // directory on it swapped for a symlink meanwhile cannot send any of them elsewhere.
+    const held = await this.dirs.holdExisting(path, parentAt);
+    try {
+      if (held) {
+        await this.unmountOwn(held.path, log, { shown: path });
+      } else if (record.mountId !== undefined) {
+        // No parent, so nothing is mounted at the path; the mount may still be where a move took it.
+        await this.mounter.unmountById(record.mountId, ownerOf(record));
+      }
+      if (record.overlayDir) await this.dirs.removeOverlay(record.key);
+      if (record.createdPath && held) await this.removeCreated(held.path, path, log);
+    } finally {
+      held?.release();
+    }
     await records.delete(record.key);
     this.views.noteRecordDropped(record.viewKey);
     if (this.settings.viewIdleMs === 0) await this.views.collectIfUnheld(record.viewKey);
@@ -150,21 +165,37 @@ export class MountLifecycle {
 
   /**
    * Unpublishes a recorded volume whose path no longer leads where it was mounted (a
-   * directory on it was swapped for a symlink or moved): the path is never walked; the
-   * mount the record names by id is unmounted wherever it is now, if the table proves
-   * it is still this record's. The directory it created is left (no path to it can be
-   * trusted) and said so. A record from before mount ids were kept cannot be found
-   * safely: FAILED_PRECONDITION, and nothing changes.
+   * directory on it was swapped for a symlink or moved): the path is never walked. The
+   * mount is found by what the record proves: its id, if the table still attributes that
+   * mount to the record; for a record without one (written before ids were kept, or by a
+   * publish that died before its second write), a writable volume's overlay, whose upper
+   * directory is this record's alone. A read-only volume's bind of a shared view cannot be
+   * told from other volumes' binds of it: while any mount of the view is not at another
+   * record's path (`elsewhere`), FAILED_PRECONDITION names each and nothing changes, so
+   * the operator unmounts the right one (or undoes the swap, after which the unpublish
+   * goes the normal way). The directory it created is left (no path to it can be trusted).
    */
-  async detachMoved<R extends Holding>(records: RecordWriter<R>, record: R, path: string, log: Logger = this.log): Promise<void> {
-    if (record.mountId === undefined) {
-      throw new FailedPreconditionError(`${path} no longer leads to the volume's mount and its record does not name the mount; unmount it by hand`);
+  async detachMoved<R extends Holding>(records: RecordWriter<R>, record: R, path: string, elsewhere: (mountPoint: string) => boolean, log: Logger = this.log): Promise<void> {
+    const owner = ownerOf(record);
+    let unmounted = false;
+    if (record.mountId !== undefined) {
+      unmounted = await this.mounter.unmountById(record.mountId, owner);
+    } else if (owner.kind === 'overlay') {
+      // Stacked (a crash between a mount and its record, retried) or not, each is this record's.
+      for (const mount of (await this.mounter.mountsOf(owner)).reverse()) unmounted = (await this.mounter.unmountById(mount.mountId, owner)) || unmounted;
+    } else {
+      const candidates = (await this.mounter.mountsOf(owner)).filter((mount) => !elsewhere(mount.mountPoint));
+      if (candidates.length > 0) {
+        throw new FailedPreconditionError(
+          `${path} no longer leads to the volume's mount (a directory on it was swapped for a symlink or moved) and its record, from an older nixmount, does not name the mount; ` +
+            `it is one of these binds of view ${record.viewKey}: ${candidates.map((mount) => quote(mount.mountPoint)).join(', ')}. ` +
+            'Undo the swap and retry (the unpublish then finds it), or unmount the one that was this volume\'s by hand (umount <mount point>) and retry',
+        );
+      }
     }
-    const owner = record.overlayDir ? { kind: 'overlay' as const, volumeKey: record.key } : { kind: 'view' as const, viewKey: record.viewKey };
-    const unmounted = await this.mounter.unmountById(record.mountId, owner);
     if (record.overlayDir) await this.dirs.removeOverlay(record.key);
     await records.delete(record.key);
-    log.warn({ path, unmounted, createdPathLeft: Boolean(record.createdPath) }, 'unpublished a volume whose path was swapped for a symlink or moved; its mount was found by id');
+    log.warn({ path, unmounted, createdPathLeft: Boolean(record.createdPath) }, 'unpublished a volume whose path was swapped for a symlink or moved; its mount was found by what its record proves');
     this.views.noteRecordDropped(record.viewKey);
     if (this.settings.viewIdleMs === 0) await this.views.collectIfUnheld(record.viewKey);
   }
@@ -212,14 +243,18 @@ export class MountLifecycle {
     throw new FailedPreconditionError(`${shown} still has mounts of nixmount after ${MAX_STACK} unmounts; check the mount table`);
   }
 
-  private async removeCreated(path: string, log: Logger): Promise<void> {
+  private async removeCreated(at: string, path: string, log: Logger): Promise<void> {
     try {
-      await this.dirs.removeTarget(path);
+      await this.dirs.removeTarget(at);
     } catch (error) {
       // Never deletes contents: a directory someone filled (or mounted on) stays, and the call still succeeds.
       log.warn({ path, err: error }, 'left the directory nixmount created: it is not empty or still in use');
     }
   }
+}
+
+function ownerOf(record: Holding): Exclude<MountOwner, { kind: 'foreign' }> {
+  return record.overlayDir ? { kind: 'overlay', volumeKey: record.key } : { kind: 'view', viewKey: record.viewKey };
 }
 
 function foreignMount(path: string, mount: Extract<MountOwner, { kind: 'foreign' }>): FailedPreconditionError {

@@ -24,6 +24,12 @@ export interface UnpublishOptions {
   whenBusy?: WhenBusy;
   /** Who unpublishes (see VolumeOrigin): the other side's volume is refused. CSI unless given. */
   origin?: VolumeOrigin;
+  /**
+   * The real path of the target's parent as it was when the path was checked: the
+   * unpublish holds the parent and refuses (ABORTED, nothing changed) if the directory
+   * held is not that one, so a swap between the check and the hold is caught too.
+   */
+  parentAt?: string;
 }
 
 /**
@@ -207,17 +213,17 @@ export class VolumePublisher {
    * (idempotent); a target holding another volume is NOT_FOUND for this one.
    */
   async unpublish(volumeId: string, targetPath: string, log: Logger = this.log, options: UnpublishOptions = {}): Promise<{ wasPublished: boolean }> {
-    return this.locks.run(mountClaims.unpublish(targetPath), `unpublish of volume ${quote(volumeId)}`, options.whenBusy ?? 'refuse', () => this.unpublishLocked(volumeId, targetPath, options.origin ?? 'csi', log));
+    return this.locks.run(mountClaims.unpublish(targetPath), `unpublish of volume ${quote(volumeId)}`, options.whenBusy ?? 'refuse', () => this.unpublishLocked(volumeId, targetPath, options.origin ?? 'csi', log, options.parentAt));
   }
 
-  private async unpublishLocked(volumeId: string, targetPath: string, origin: VolumeOrigin, log: Logger): Promise<{ wasPublished: boolean }> {
+  private async unpublishLocked(volumeId: string, targetPath: string, origin: VolumeOrigin, log: Logger, parentAt?: string): Promise<{ wasPublished: boolean }> {
     const started = performance.now();
-    const outcome = await this.unpublishOnce(volumeId, targetPath, origin, log);
+    const outcome = await this.unpublishOnce(volumeId, targetPath, origin, log, parentAt);
     this.events.emit({ kind: 'unpublish-finished', volumeId, wasPublished: outcome.wasPublished, seconds: (performance.now() - started) / 1000 });
     return outcome;
   }
 
-  private async unpublishOnce(volumeId: string, targetPath: string, origin: VolumeOrigin, log: Logger): Promise<{ wasPublished: boolean }> {
+  private async unpublishOnce(volumeId: string, targetPath: string, origin: VolumeOrigin, log: Logger, parentAt?: string): Promise<{ wasPublished: boolean }> {
     const record = this.state.get(volumeKey(targetPath));
     if (!record) {
       const unmounted = await this.lifecycle.detachUnrecorded(targetPath, (key) => this.state.get(key) !== undefined, log);
@@ -227,7 +233,7 @@ export class VolumePublisher {
     if (record.volumeId !== volumeId) {
       throw new NotFoundError(`target ${targetPath} holds volume ${record.volumeId}, not ${volumeId}`);
     }
-    await this.lifecycle.detach(this.state, record, targetPath, log);
+    await this.lifecycle.detach(this.state, record, targetPath, log, parentAt);
     log.info({ target: targetPath, view: record.viewKey }, 'volume unpublished');
     return { wasPublished: true };
   }
@@ -240,7 +246,7 @@ export class VolumePublisher {
 
   /**
    * Unpublishes the volume at `targetPath`, a path that now goes through a symlink (see
-   * MountLifecycle.detachMoved): never walked, a recorded mount found by id. CSI's only: a
+   * MountLifecycle.detachMoved): never walked, a recorded mount found by what its record proves (its mount id, or a read-write volume's overlay by its upper directory). CSI's only: a
    * host volume is never found by id. With no record (an earlier call finished and its
    * answer was lost, or the swap refused the publish) it is OK, as CSI asks of a repeated
    * unpublish, once the mount table shows every mount of ours where a record puts it: then
@@ -256,8 +262,13 @@ export class VolumePublisher {
     const record = this.state.get(volumeKey(targetPath));
     if (record && !mayActOn(record, 'csi')) throw otherOrigin(record, 'csi');
     if (record && record.volumeId !== volumeId) throw new NotFoundError(`target ${targetPath} holds volume ${record.volumeId}, not ${volumeId}`);
+    // A bind of the view at another record's target is that volume's, not a candidate for this one.
+    const elsewhere = (mountPoint: string) => {
+      const other = this.state.get(volumeKey(mountPoint));
+      return other !== undefined && other.key !== record?.key;
+    };
     if (record) {
-      await this.lifecycle.detachMoved(this.state, record, targetPath, log);
+      await this.lifecycle.detachMoved(this.state, record, targetPath, elsewhere, log);
     } else {
       const recorded = new Set([...this.state.list().map((each) => each.targetPath), ...this.stager.stagingPaths()]);
       const unplaced = await this.lifecycle.unrecordedMounts(recorded);

@@ -141,13 +141,14 @@ export class VolumeStager {
    * OK (idempotent). The CSI spec makes the orchestrator unpublish every target
    * before unstaging; a publish still recorded from this staging path means that
    * order was broken, so the call is refused (FAILED_PRECONDITION) and retried later
-   * rather than leaving mounts whose stage is gone.
+   * rather than leaving mounts whose stage is gone. `parentAt`: the staging path's
+   * parent's real path when it was checked (see MountLifecycle.detach).
    */
-  unstage(volumeId: string, stagingPath: string, log: Logger = this.log): Promise<{ wasStaged: boolean }> {
-    return this.locks.run(mountClaims.unstage(stagingPath), `unstage of volume ${quote(volumeId)}`, 'refuse', () => this.unstageLocked(volumeId, stagingPath, log));
+  unstage(volumeId: string, stagingPath: string, log: Logger = this.log, parentAt?: string): Promise<{ wasStaged: boolean }> {
+    return this.locks.run(mountClaims.unstage(stagingPath), `unstage of volume ${quote(volumeId)}`, 'refuse', () => this.unstageLocked(volumeId, stagingPath, log, parentAt));
   }
 
-  private async unstageLocked(volumeId: string, stagingPath: string, log: Logger): Promise<{ wasStaged: boolean }> {
+  private async unstageLocked(volumeId: string, stagingPath: string, log: Logger, parentAt?: string): Promise<{ wasStaged: boolean }> {
     const record = this.stages.get(volumeKey(stagingPath));
     if (!record) {
       const unmounted = await this.lifecycle.detachUnrecorded(stagingPath, (key) => this.stages.get(key) !== undefined, log);
@@ -162,7 +163,7 @@ export class VolumeStager {
         `volume ${volumeId} is still published from ${stagingPath} at ${publishes.map((p) => p.targetPath).join(', ')}; unpublish those first`,
       );
     }
-    await this.lifecycle.detach(this.stages, record, stagingPath, log);
+    await this.lifecycle.detach(this.stages, record, stagingPath, log, parentAt);
     log.info({ staging: stagingPath, view: record.viewKey }, 'volume unstaged');
     return { wasStaged: true };
   }

@@ -12,6 +12,8 @@ import type { NodePublishVolumeRequest__Output } from '../gen/csi/v1/NodePublish
 import type { NodeUnpublishVolumeRequest__Output } from '../gen/csi/v1/NodeUnpublishVolumeRequest.js';
 import type { NodeStageVolumeRequest__Output } from '../gen/csi/v1/NodeStageVolumeRequest.js';
 import type { NodeUnstageVolumeRequest__Output } from '../gen/csi/v1/NodeUnstageVolumeRequest.js';
+import { realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { readCapability, type MountCapability } from './capability.js';
 import type { RpcHandlerFactory } from './rpc-handler.js';
 import { required, requiredId } from './validation.js';
@@ -28,6 +30,8 @@ interface Checked {
   path: string;
   /** An unpublish of a recorded volume whose path the adapter now refuses (see recordedMoved). */
   moved?: boolean;
+  /** Where the checked target's parent really is, read right at the check (see UnpublishOptions.parentAt). */
+  parentAt?: string;
   staging?: string;
   capability?: MountCapability;
 }
@@ -165,7 +169,9 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
         requiredId(r.volume_id, 'volume_id');
         required(r.target_path, 'target_path');
         try {
-          return { path: adapter.checkTargetPath(r.target_path) };
+          const path = adapter.checkTargetPath(r.target_path);
+          const parentAt = realParent(path);
+          return { path, ...(parentAt ? { parentAt } : {}) };
         } catch (error) {
           const moved = recordedMoved(publisher, r.volume_id, r.target_path, error);
           if (moved === undefined) throw error;
@@ -174,7 +180,7 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
       },
       handle: async (r, log, checked) => {
         if (checked.moved) await publisher.unpublishMoved(r.volume_id, checked.path, log);
-        else await publisher.unpublish(r.volume_id, checked.path, log);
+        else await publisher.unpublish(r.volume_id, checked.path, log, checked.parentAt ? { parentAt: checked.parentAt } : {});
         return {};
       },
     }),
@@ -228,14 +234,30 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
           validate: (r) => {
             requiredId(r.volume_id, 'volume_id');
             required(r.staging_target_path, 'staging_target_path');
-            return { path: adapter.checkStagingPath(r.staging_target_path) };
+            const path = adapter.checkStagingPath(r.staging_target_path);
+            const parentAt = realParent(path);
+            return { path, ...(parentAt ? { parentAt } : {}) };
           },
               handle: async (r, log, checked) => {
-            await stager.unstage(r.volume_id, checked.path, log);
+            await stager.unstage(r.volume_id, checked.path, log, checked.parentAt);
             return {};
           },
         })
       : rpc.unimplemented('NodeUnstageVolume'),
     NodeExpandVolume: rpc.unimplemented('NodeExpandVolume'),
   };
+}
+
+/**
+ * The real path of a just-checked target's parent (the adapter proved it has no symlink
+ * below the orchestrator's directory), read in the same synchronous step as the check:
+ * the unpublish later holds the parent and proves it is still this directory, so a swap
+ * at any moment after the check is caught. Undefined when there is no parent (nothing to unmount).
+ */
+function realParent(path: string): string | undefined {
+  try {
+    return realpathSync(dirname(path));
+  } catch {
+    return undefined;
+  }
 }

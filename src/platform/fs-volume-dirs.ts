@@ -3,10 +3,10 @@ import { closeSync, constants, open as openCallback, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { inject, injectable } from 'inversify';
-import { FailedPreconditionError, InvalidArgumentError } from '../core/errors.js';
+import { AbortedError, FailedPreconditionError, InvalidArgumentError } from '../core/errors.js';
 import { quote } from '../core/quote.js';
 import type { MountPoint } from '../core/ports/mounter.js';
-import type { HeldTarget, VolumeDirs, VolumeUsage } from '../core/ports/volume-dirs.js';
+import type { HeldParent, HeldTarget, VolumeDirs, VolumeUsage } from '../core/ports/volume-dirs.js';
 import { NodeSettings } from '../core/settings.js';
 
 function kindOf(stats: Stats): string {
@@ -98,6 +98,31 @@ export class FsVolumeDirs implements VolumeDirs {
         for (const fd of fds.splice(0)) closeSync(fd);
       },
     };
+  }
+
+  /**
+   * The parent is opened as for a publish (O_PATH) and must be the directory the path led
+   * to when it was checked (or, not told that, where it leads now):
+   * from then on the ownership check, the unmount (umount2 through the fd link, whose
+   * last component alone is not followed) and the rmdir look up the target in that
+   * directory alone, so a parent swapped for a symlink after this cannot send any of
+   * them elsewhere. A parent that is not a directory (or is gone) holds no mount.
+   */
+  async holdExisting(targetPath: string, expectedAt?: string): Promise<HeldParent | undefined> {
+    let parent: number;
+    try {
+      parent = await openFd(dirname(targetPath), O_PATH | constants.O_DIRECTORY);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw error;
+    }
+    const [held, now] = await Promise.all([readlink(fdLink(parent)).catch(() => undefined), expectedAt ?? realpath(dirname(targetPath)).catch(() => undefined)]);
+    if (held === undefined || now !== held) {
+      closeSync(parent);
+      throw new AbortedError(`${quote(targetPath)} changed while its unpublish began (a directory on it was swapped for a symlink or moved); nothing was unmounted; retry`);
+    }
+    return { path: `${fdLink(parent)}/${basename(targetPath)}`, release: () => closeSync(parent) };
   }
 
   async removeTarget(targetPath: string): Promise<void> {

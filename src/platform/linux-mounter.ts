@@ -132,10 +132,7 @@ export class LinuxMounter implements Mounter {
   async unmountById(mountId: number, owner: OwnMount['owner']): Promise<boolean> {
     const entries = await readMountInfo();
     const entry = entries.find((candidate) => candidate.id === mountId);
-    if (!entry) return false;
-    const found = this.attribution(entries)(entry);
-    const same = found.kind === owner.kind && (found.kind === 'overlay' ? owner.kind === 'overlay' && found.volumeKey === owner.volumeKey : owner.kind === 'view' && found.kind === 'view' && found.viewKey === owner.viewKey);
-    if (!same) return false;
+    if (!entry || !sameOwner(this.attribution(entries)(entry), owner)) return false;
     const fd = await openFd(entry.mountPoint, O_PATH | constants.O_NOFOLLOW).catch(() => undefined);
     if (fd === undefined) throw new Error(`${entry.mountPoint} (mount ${mountId}) could not be opened; retry`);
     try {
@@ -145,6 +142,14 @@ export class LinuxMounter implements Mounter {
       closeSync(fd);
     }
     return true;
+  }
+
+  async mountsOf(owner: OwnMount['owner']): Promise<Array<{ mountId: number; mountPoint: string }>> {
+    const entries = await readMountInfo();
+    const attribute = this.attribution(entries);
+    return entries
+      .filter((entry) => !entry.mountPoint.startsWith(`${this.scratchDir}/`) && sameOwner(attribute(entry), owner))
+      .map((entry) => ({ mountId: entry.id, mountPoint: entry.mountPoint }));
   }
 
   async mountsAt(target: string): Promise<MountOwner[]> {
@@ -247,6 +252,11 @@ export class LinuxMounter implements Mounter {
 function parentOf(target: string): string {
   const parent = dirname(target);
   return /^\/proc\/\d+\/fd\/\d+$/.test(parent) ? `${parent}/.` : parent;
+}
+
+function sameOwner(found: MountOwner, owner: OwnMount['owner']): boolean {
+  if (found.kind === 'overlay') return owner.kind === 'overlay' && found.volumeKey === owner.volumeKey;
+  return found.kind === 'view' && owner.kind === 'view' && found.viewKey === owner.viewKey;
 }
 
 /** `target` resolves to `root`'s inode and refuses writes as a read-only mount does (EROFS). */

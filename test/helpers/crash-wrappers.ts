@@ -1,9 +1,14 @@
 import { execa } from 'execa';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** When a wrapper SIGKILLs the plugin: before running the real command, right after it, or before it while it keeps writing as an orphan. */
-export type KillWhen = 'before' | 'after' | 'orphan';
+/**
+ * When a wrapper SIGKILLs the plugin: before running the real command, right after it, or before
+ * it while it keeps writing as an orphan. `pause` kills nothing: the call waits before it is made
+ * until the test resumes it (see CrashWrappers.resume), so a test acts at that very moment.
+ */
+export type KillWhen = 'before' | 'after' | 'orphan' | 'pause';
 
 export interface CommandMoment {
   command: string;
@@ -37,6 +42,11 @@ if [ -e "$CTL/armed" ]; then
     if [ "$tname" = "${name}" ] && [ "$tn" = "$n" ]; then
       pid=$(cat '${pidFile}' 2>/dev/null)
       case "$twhen" in
+        pause)
+          echo "${name} $n" >> "$CTL/paused"
+          i=0
+          while [ ! -e "$CTL/resume" ] && [ "$i" -lt 2000 ]; do sleep 0.01; i=$((i + 1)); done
+          exec "$REAL" "$@" ;;
         before)
           echo "${name} $n before $pid" >> "$CTL/killed"
           [ -n "$pid" ] && kill -9 "$pid"
@@ -108,6 +118,11 @@ my $kill = sub {
   my ($tname, $tn, $twhen) = split ' ', (slurp('${ctl}/target') // '');
   if (defined $tname && $tname eq $name && $tn == $n) {
     if ($twhen eq 'before') { $kill->("$name $n before\n"); exit 137; }
+    if ($twhen eq 'pause') {
+      append('${ctl}/paused', "$name $n\n");
+      for (1 .. 2000) { last if -e '${ctl}/resume'; select(undef, undef, undef, 0.01); }
+      return CORE::syscall($number, @_);
+    }
     my $rc = CORE::syscall($number, @_);
     $kill->("$name $n after\n");
     return $rc;
@@ -128,7 +143,8 @@ die $@ if $@;
 export class CrashWrappers {
   private constructor(
     readonly binDir: string,
-    private readonly ctl: string,
+    /** The wrappers' control directory: `paused` appears in it when a paused call waits. */
+    readonly ctl: string,
   ) {}
 
   static async create(dir: string, stateDir: string): Promise<CrashWrappers> {
@@ -157,8 +173,15 @@ export class CrashWrappers {
     for (const name of [...WRAPPED_COMMANDS, ...HELPER_CALLS]) await rm(join(this.ctl, `count.${name}`), { force: true });
     await rm(join(this.ctl, 'calls'), { force: true });
     await rm(join(this.ctl, 'killed'), { force: true });
+    await rm(join(this.ctl, 'paused'), { force: true });
+    await rm(join(this.ctl, 'resume'), { force: true });
     if (moment) await writeFile(join(this.ctl, 'target'), `${moment.command} ${moment.n} ${moment.when}\n`);
     await writeFile(join(this.ctl, 'armed'), '');
+  }
+
+  /** Lets a paused call go on (synchronous: callable inside an inotify callback). */
+  resume(): void {
+    writeFileSync(join(this.ctl, 'resume'), '');
   }
 
   async disarm(): Promise<void> {

@@ -5,7 +5,7 @@ import type { Logger } from '../../src/core/ports/logger.js';
 import { mountPointOf, type Mounter, type MountOwner, type MountTarget, type OverlayDirs, type OwnMount } from '../../src/core/ports/mounter.js';
 import type { ClosureAnswer, Evaluation, NixStore, RealiseOptions } from '../../src/core/ports/nix-store.js';
 import type { SweepResult, ViewContents, ViewStore } from '../../src/core/ports/view-store.js';
-import type { HeldTarget, VolumeDirs, VolumeUsage } from '../../src/core/ports/volume-dirs.js';
+import type { HeldParent, HeldTarget, VolumeDirs, VolumeUsage } from '../../src/core/ports/volume-dirs.js';
 import type { StageRecord, StageState } from '../../src/core/ports/stage-state.js';
 import type { VolumeRecord, VolumeState } from '../../src/core/ports/volume-state.js';
 
@@ -181,6 +181,12 @@ export class FakeMounter implements Mounter {
     this.mounts.delete(target);
     return true;
   }
+  async mountsOf(owner: Exclude<MountOwner, { kind: 'foreign' }>): Promise<Array<{ mountId: number; mountPoint: string }>> {
+    return [...this.mounts.entries()]
+      .map(([mountPoint, mount], index) => ({ mountPoint, mountId: index + 1, found: attribute(mount) }))
+      .filter(({ found }) => found.kind === owner.kind && (found.kind === 'overlay' ? owner.kind === 'overlay' && found.volumeKey === owner.volumeKey : found.kind === 'view' && owner.kind === 'view' && found.viewKey === owner.viewKey))
+      .map(({ mountPoint, mountId }) => ({ mountPoint, mountId }));
+  }
   async mountsAt(target: string): Promise<MountOwner[]> {
     const mount = this.mounts.get(target);
     return mount ? [attribute(mount)] : [];
@@ -241,6 +247,9 @@ export class FakeVolumeDirs implements VolumeDirs {
       },
       release: () => undefined,
     };
+  }
+  async holdExisting(targetPath: string): Promise<HeldParent> {
+    return { path: targetPath, release: () => undefined };
   }
   async removeTarget(targetPath: string): Promise<void> {
     this.targets.delete(targetPath);

@@ -3,8 +3,8 @@
 // namespace: nothing may be mounted or created outside the kubelet directory, and an unpublish of
 // a recorded volume must take its mount away wherever the swap moved it.
 import test, { type ExecutionContext } from 'ava';
-import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import { renameSync, symlinkSync } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { armAction } from '../helpers/crash-moments.js';
 import { answer, codeName, publishRequest, readable, recordFiles, safetyNode, workloadFile, type SafetyNode } from './safety-node.js';
@@ -20,8 +20,8 @@ interface Lane {
   context: Record<string, string>;
 }
 
-async function kubernetesLane(t: ExecutionContext): Promise<Lane> {
-  const node = await safetyNode(t, { noStart: true });
+async function kubernetesLane(t: ExecutionContext, options: { wrappers?: boolean } = {}): Promise<Lane> {
+  const node = await safetyNode(t, { noStart: true, ...options });
   const kubelet = join(node.dir, 'kubelet');
   node.serve.options.args = ['--orchestrator', 'kubernetes', '--kubelet-dir', kubelet];
   const volumeDir = join(kubelet, 'pods', 'uid-1', 'volumes', 'kubernetes.io~csi', 'nix');
@@ -137,3 +137,115 @@ for (const moment of LATER_MOMENTS) {
     await lane.node.clean(t);
   });
 }
+
+/** Swaps the symlink back for the directory it replaced (what an operator does to repair the path). */
+function unswap(lane: Lane): void {
+  rmSync(lane.volumeDir);
+  renameSync(`${lane.volumeDir}.orig`, lane.volumeDir);
+}
+
+test.serial('a parent swapped for a symlink between the unpublish\'s check and its unmount: the volume\'s own mount goes, nothing outside the kubelet dir is unmounted or removed', async (t) => {
+  const lane = await kubernetesLane(t, { wrappers: true });
+  const wrappers = lane.node.wrappers!;
+  // Where the swap leads: a directory named like the target, with a mount of someone else's on it.
+  const decoy = join(lane.outside, 'mount');
+  await mkdir(decoy);
+  await lane.node.ns.exec('mount', ['-t', 'tmpfs', 'decoy', decoy]);
+  t.teardown(() => lane.node.ns.exec('umount', [decoy], false));
+  const published = await answer(lane.node.serve, 'NodePublishVolume', publishRequest('csi-1', lane.target, lane.context));
+  t.is(codeName(published.code), 'OK', published.details);
+  // The unpublish's first unmount waits, the ownership check made, until the swap is done.
+  await wrappers.arm({ command: 'umount2(2)', n: 1, when: 'pause' });
+  const moment = armAction({ kind: 'event', label: 'the unpublish\'s unmount', dir: wrappers.ctl, match: /^paused$/ }, 0, () => {
+    swap(lane);
+    wrappers.resume();
+    return true;
+  });
+  t.teardown(moment.disarm);
+  t.teardown(() => wrappers.resume());
+  const unpublished = await answer(lane.node.serve, 'NodeUnpublishVolume', { volume_id: 'csi-1', target_path: lane.target });
+  moment.disarm();
+  await wrappers.disarm();
+  t.true(moment.fired(), 'the swap happened between the check and the unmount');
+  t.is(codeName(unpublished.code), 'OK', unpublished.details);
+  t.deepEqual((await lane.node.ns.mountsAt(decoy)).map((entry) => entry.fsType), ['tmpfs'], 'the mount outside the kubelet dir stays');
+  t.deepEqual(await readdir(lane.outside), ['mount'], 'nothing removed outside the kubelet dir');
+  t.deepEqual(await mountsUnder(lane, lane.kubelet), [], 'the volume\'s own mount is gone from where the swap moved it');
+  t.deepEqual(await readdir(`${lane.volumeDir}.orig`), [], 'the target nixmount created is removed through the held parent');
+  t.deepEqual(await recordFiles(lane.node.stateDir), []);
+  await lane.node.ns.exec('umount', [decoy]);
+  await lane.node.clean(t);
+});
+
+/** Rewrites the volume's record as a version that kept no mount ids wrote it (the plugin stopped meanwhile). */
+async function dropMountId(lane: Lane): Promise<void> {
+  const [file] = await recordFiles(lane.node.stateDir);
+  const path = join(lane.node.stateDir, 'volumes', file!);
+  const record = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  if (typeof record.mountId !== 'number') throw new Error(`the record names no mount id: ${JSON.stringify(record)}`);
+  delete record.mountId;
+  await writeFile(path, JSON.stringify(record));
+}
+
+test.serial('a writable volume whose record names no mount id, its parent swapped for a symlink: the unpublish finds its overlay by its upper directory and unmounts it', async (t) => {
+  const lane = await kubernetesLane(t);
+  const published = await answer(lane.node.serve, 'NodePublishVolume', publishRequest('csi-1', lane.target, lane.context, { readonly: false }));
+  t.is(codeName(published.code), 'OK', published.details);
+  await lane.node.serve.stop();
+  await dropMountId(lane);
+  t.true((await lane.node.serve.launch()).ready);
+  swap(lane);
+  const unpublished = await answer(lane.node.serve, 'NodeUnpublishVolume', { volume_id: 'csi-1', target_path: lane.target });
+  t.is(codeName(unpublished.code), 'OK', unpublished.details);
+  t.deepEqual(await mountsUnder(lane, lane.kubelet), [], 'the overlay is gone from where the swap moved it');
+  t.deepEqual(await mountsOutsideKubelet(lane), []);
+  t.deepEqual(await readdir(lane.outside), []);
+  t.deepEqual(await recordFiles(lane.node.stateDir), []);
+  await lane.node.clean(t);
+});
+
+test.serial('a read-only volume whose record names no mount id, its parent swapped for a symlink: the unpublish names the mount to remove and changes nothing; with the swap undone, a later start unpublishes it', async (t) => {
+  const lane = await kubernetesLane(t);
+  const published = await answer(lane.node.serve, 'NodePublishVolume', publishRequest('csi-1', lane.target, lane.context));
+  t.is(codeName(published.code), 'OK', published.details);
+  await lane.node.serve.stop();
+  await dropMountId(lane);
+  t.true((await lane.node.serve.launch()).ready);
+  swap(lane);
+  const refused = await answer(lane.node.serve, 'NodeUnpublishVolume', { volume_id: 'csi-1', target_path: lane.target });
+  t.is(codeName(refused.code), 'FAILED_PRECONDITION', refused.details);
+  t.true(refused.details.includes(`${lane.volumeDir}.orig/mount`), `the message names the mount to remove: ${refused.details}`);
+  t.deepEqual(await mountsUnder(lane, `${lane.volumeDir}.orig`), [`${lane.volumeDir}.orig/mount`], 'nothing changed');
+  t.is((await recordFiles(lane.node.stateDir)).length, 1, 'the record stays');
+  await lane.node.serve.stop();
+  unswap(lane);
+  t.true((await lane.node.serve.launch()).ready);
+  const unpublished = await answer(lane.node.serve, 'NodeUnpublishVolume', { volume_id: 'csi-1', target_path: lane.target });
+  t.is(codeName(unpublished.code), 'OK', unpublished.details);
+  t.deepEqual(await mountsUnder(lane, lane.kubelet), []);
+  t.deepEqual(await readdir(lane.volumeDir), [], 'the target nixmount created is removed');
+  t.deepEqual(await recordFiles(lane.node.stateDir), []);
+  await lane.node.clean(t);
+});
+
+test.serial('a read-only volume whose record names no mount id, its parent swapped for a symlink: once the operator unmounts the mount the refusal named, the retry answers OK', async (t) => {
+  const lane = await kubernetesLane(t);
+  const published = await answer(lane.node.serve, 'NodePublishVolume', publishRequest('csi-1', lane.target, lane.context));
+  t.is(codeName(published.code), 'OK', published.details);
+  await lane.node.serve.stop();
+  await dropMountId(lane);
+  t.true((await lane.node.serve.launch()).ready);
+  swap(lane);
+  const refused = await answer(lane.node.serve, 'NodeUnpublishVolume', { volume_id: 'csi-1', target_path: lane.target });
+  t.is(codeName(refused.code), 'FAILED_PRECONDITION', refused.details);
+  const named = `${lane.volumeDir}.orig/mount`;
+  t.true(refused.details.includes(named), refused.details);
+  await lane.node.ns.exec('umount', [named]);
+  const retried = await answer(lane.node.serve, 'NodeUnpublishVolume', { volume_id: 'csi-1', target_path: lane.target });
+  t.is(codeName(retried.code), 'OK', retried.details);
+  t.deepEqual(await mountsUnder(lane, lane.kubelet), []);
+  t.deepEqual(await mountsOutsideKubelet(lane), []);
+  t.deepEqual(await readdir(lane.outside), []);
+  t.deepEqual(await recordFiles(lane.node.stateDir), []);
+  await lane.node.clean(t);
+});

@@ -54,6 +54,11 @@ export interface Mounter {
    * names someone else's mount, which stays).
    */
   unmountById(mountId: number, owner: Exclude<MountOwner, { kind: 'foreign' }>): Promise<boolean>;
+  /**
+   * Every mount the table attributes to `owner`, wherever it is (its id and mount point
+   * as the kernel shows it): how a record that does not name its mount's id finds it.
+   */
+  mountsOf(owner: Exclude<MountOwner, { kind: 'foreign' }>): Promise<Array<{ mountId: number; mountPoint: string }>>;
   /** The mounts stacked at `target`, bottom first (the last is the one in use), each with its owner. */
   mountsAt(target: string): Promise<MountOwner[]>;
   /** The top of `mountsAt(target)` (what a process looking at the path sees), or undefined; may skip reading the whole table. */
