@@ -4,6 +4,7 @@ import { close, open } from 'node:fs';
 import { mkdir, readFile, realpath, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { sweepOwnerTemps } from './owner-temps.js';
 
 const openFd = promisify(open);
 const closeFd = promisify(close);
@@ -41,6 +42,7 @@ export async function lockStateDir(stateDir: string): Promise<() => Promise<void
       const owner = Number((await readFile(file, 'utf8').catch(() => '')).trim());
       throw new StateDirInUseError(`state directory ${stateDir} is in use by process ${owner || 'unknown'} (a running nixmount serve?)`);
     }
+    await sweepOwnerTemps(stateDir);
     // Written aside and renamed into place: a reader never sees the file without its pid.
     const temp = join(stateDir, `.owner.pid.${randomBytes(6).toString('hex')}`);
     try {

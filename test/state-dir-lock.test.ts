@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lockStateDir, StateDirInUseError } from '../src/state-dir-lock.js';
@@ -67,4 +67,26 @@ test('a live owner keeps the state dir: a second lock is refused with StateDirIn
   const unlock = await lockStateDir(stateDir);
   await unlock();
   t.deepEqual(await readdir(stateDir), ['owner.lock']);
+});
+
+test('a start sweeps the .owner.pid.* files whose writer died before renaming one, and only those', async (t) => {
+  const stateDir = join(await tempDir(t), 'state');
+  const dead = await killedHolder(stateDir);
+  const live = spawn('sleep', ['600'], { stdio: 'ignore' });
+  t.teardown(() => live.kill('SIGKILL'));
+  await mkdir(join(stateDir, 'other'));
+  const planted: Record<string, string> = {
+    '.owner.pid.0123456789ab': `${dead}\n`, // killed between writing and renaming
+    '.owner.pid.aaaaaaaaaaaa': '', // killed before writing its pid
+    [`.owner.pid.${'b'.repeat(12)}`]: `${process.pid}\n`, // a dead writer that had this pid (a container's every start)
+    '.owner.pid.cccccccccccc': `${live.pid}\n`, // a live writer: not ours to remove
+    '.owner.pid.notours': `${dead}\n`, // not a name the lock writes
+    '.owner.pid.0123456789abc': `${dead}\n`,
+    'other/.owner.pid.dddddddddddd': `${dead}\n`, // not in the state dir itself
+  };
+  for (const [name, text] of Object.entries(planted)) await writeFile(join(stateDir, name), text);
+  const unlock = await lockStateDir(stateDir);
+  t.deepEqual((await readdir(stateDir)).sort(), ['.owner.pid.0123456789abc', '.owner.pid.cccccccccccc', '.owner.pid.notours', 'other', 'owner.lock', 'owner.pid']);
+  t.deepEqual(await readdir(join(stateDir, 'other')), ['.owner.pid.dddddddddddd']);
+  await unlock();
 });
