@@ -62,9 +62,9 @@ export interface NixStore {
   writeRegistration(paths: readonly string[], rootDir: string): Promise<void>;
   /** Keep `roots` alive in the node store on behalf of `holder`, replacing what `holder` held before. */
   addGcRoots(holder: string, roots: readonly string[]): Promise<void>;
-  /** Drop every GC root `holder` holds. */
+  /** Drop every GC root `holder` holds; the plugin's root directory goes with its last root. */
   removeGcRoots(holder: string): Promise<void>;
-  /** Every holder that has GC roots in this plugin's root directory (reconciled with the views at start). */
+  /** Every holder that has GC roots in this plugin's root directory (reconciled with the views at start); an empty directory is removed. */
   gcRootHolders(): Promise<string[]>;
   /** Cheap health check used by Probe: throws when Nix or the store is unusable. */
   check(): Promise<void>;
