@@ -24,7 +24,7 @@ RUN npm prune --omit=dev --no-audit --no-fund --loglevel=error \
 FROM ${RUNTIME_IMAGE}
 ARG VERSION=0.0.0
 # Everything the plugin runs lives outside /nix: the node's /nix is mounted over the image's.
-# nix-bin (Nix's CLI, for the node store), util-linux and mount (mount, umount, setpriv),
+# nix-bin (Nix's CLI, for the node store), util-linux and mount (mount, umount, setpriv, flock),
 # ca-certificates (https binary caches).
 # nix-bin depends on Perl only for scripts nixmount never runs (it runs nix and nix-store, C++);
 # dropping Perl saves about 50 MB. `nix-store --version` below checks Nix still starts.

@@ -11,6 +11,7 @@ export const UNIT_TESTS = [
   'dist/test/platform/mountinfo.test.js',
   'dist/test/platform/nix-realise-output.test.js',
   'dist/test/platform/nix-store-gc.test.js',
+  'dist/test/platform/nix-gc-root-dir.test.js',
   'dist/test/platform/nix-cli-store-timeouts.test.js',
   'dist/test/platform/pino-logger.test.js',
   'dist/test/platform/volume-records.test.js',
@@ -21,6 +22,8 @@ export const UNIT_TESTS = [
   'dist/test/csi/capability.test.js',
   'dist/test/csi/rpc-handler.test.js',
   'dist/test/settings/**/*.test.js',
+  // Real processes racing for a state dir's lock (flock(1), util-linux); no root needed.
+  'dist/test/state-dir-lock.test.js',
   'dist/test/cli/usage.test.js',
   'dist/test/cli/lazy-commands.test.js',
   'dist/test/doctor/doctor-parts.test.js',

@@ -1,19 +1,29 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, realpath, unlink, writeFile } from 'node:fs/promises';
+import { close, open } from 'node:fs';
+import { mkdir, readFile, realpath, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { sweepOwnerTemps } from './owner-temps.js';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const openFd = promisify(open);
+const closeFd = promisify(close);
+
+/** flock(1)'s exit code when another holds the lock (EX_TEMPFAIL). */
+const BUSY = 75;
 
 /**
  * One process at a time owns a state directory: two would build, hold and collect
- * views without seeing each other's leases. A lock left by a dead process is taken over.
+ * views without seeing each other's leases.
+ *
+ * Ownership is an flock(2) on `<state>/owner.lock`, which the kernel drops when the
+ * owner's descriptor closes, however the owner dies. So there is no dead owner's lock
+ * to take over: of any number of processes starting after a crash, exactly one gets it.
+ * (A pid file taken over by read, unlink, link let a second taker unlink the first
+ * one's fresh file and both went on as owners.) `owner.lock` is never removed: a taker
+ * holding a removed file's lock would not exclude one that creates a new file.
+ * `owner.pid` only names the owner for messages and tools; the flock's holder alone
+ * writes or removes it.
  */
 const heldHere = new Set<string>();
 
@@ -24,32 +34,54 @@ export async function lockStateDir(stateDir: string): Promise<() => Promise<void
   await mkdir(stateDir, { recursive: true });
   const file = join(stateDir, 'owner.pid');
   if (heldHere.has(file)) throw new Error(`state directory ${stateDir} is in use by process ${process.pid} (this one)`);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      // Written aside and linked into place: the lock file never exists without its pid
-      // (a racing process reading an empty file would take it for a dead owner's).
-      const temp = join(stateDir, `.owner.pid.${randomBytes(6).toString('hex')}`);
-      await writeFile(temp, `${process.pid}\n`);
-      try {
-        await link(temp, file);
-      } finally {
-        await unlink(temp).catch(() => undefined);
-      }
-      heldHere.add(file);
-      return async () => {
-        heldHere.delete(file);
-        await unlink(file).catch(() => undefined);
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  heldHere.add(file);
+  let fd: number | undefined;
+  try {
+    fd = await openFd(join(stateDir, 'owner.lock'), 'a', 0o644);
+    if (!takeFlock(fd, stateDir)) {
       const owner = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-      if (owner && owner !== process.pid && alive(owner)) {
-        throw new StateDirInUseError(`state directory ${stateDir} is in use by process ${owner} (a running nixmount serve?)`);
-      }
-      await unlink(file).catch(() => undefined);
+      throw new StateDirInUseError(`state directory ${stateDir} is in use by process ${owner || 'unknown'} (a running nixmount serve?)`);
     }
+    await sweepOwnerTemps(stateDir);
+    // Written aside and renamed into place: a reader never sees the file without its pid.
+    const temp = join(stateDir, `.owner.pid.${randomBytes(6).toString('hex')}`);
+    try {
+      await writeFile(temp, `${process.pid}\n`);
+      await rename(temp, file);
+    } finally {
+      await unlink(temp).catch(() => undefined);
+    }
+    const held = fd;
+    return async () => {
+      // The name goes first: once the flock is released, the next owner writes its own.
+      await unlink(file).catch(() => undefined);
+      await closeFd(held).catch(() => undefined);
+      heldHere.delete(file);
+    };
+  } catch (error) {
+    if (fd !== undefined) await closeFd(fd).catch(() => undefined);
+    heldHere.delete(file);
+    throw error;
   }
-  throw new Error(`could not lock state directory ${stateDir}`);
+}
+
+/**
+ * flock(2) on `fd` without waiting; false when another holds it. Node has no flock, so
+ * flock(1) locks the open file description it is handed as fd 3 and exits: the lock
+ * stays with that description, which only this process keeps open (Node opens files
+ * close-on-exec, so no later child inherits it).
+ */
+function takeFlock(fd: number, stateDir: string): boolean {
+  // Synchronous and short: flock(1) returns at once, and a failed spawn comes back as
+  // `error` instead of an event nobody may be listening to.
+  const result = spawnSync('flock', ['--exclusive', '--nonblock', '--conflict-exit-code', String(BUSY), '3'], {
+    stdio: ['ignore', 'ignore', 'pipe', fd],
+    timeout: 10_000,
+  });
+  if (result.status === 0) return true;
+  if (result.status === BUSY) return false;
+  const why = result.error?.message ?? (result.stderr.toString().trim() || `flock exited with ${result.status ?? result.signal}`);
+  throw new Error(`could not lock state directory ${stateDir}: ${why}`);
 }
 
 /**

@@ -49,7 +49,7 @@ async function nodeSettings(config: Record<string, string>) {
  * dir: this one when it can take the lock, else the `nixmount serve` holding it, asked
  * over its private socket in the state dir. When neither works (a `nixmount publish` by
  * hand holds the lock, or serve is starting, stopping or died mid-call) it waits and
- * tries again; a dead owner's lock is taken over and the start-up recovery repairs
+ * tries again; a dead owner's lock is freed with it and taken, and the start-up recovery repairs
  * what it left, so the same call completes.
  */
 export async function operate(request: HostVolumeRequest, config: Record<string, string>, budget: Budget): Promise<Answer> {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, symlink, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rename, rmdir, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import {
@@ -238,19 +238,21 @@ export class NixCliStore implements NixStore {
 
   /**
    * Replaces `holder`'s roots. Each root is made aside and renamed over, so it is never
-   * briefly missing. The shared directory is never removed while the plugin runs: a
-   * removal racing another holder's mkdir and symlink would lose that root. Calls for one
-   * holder are serialised by the caller (the view manager's per-view lock). A collection
-   * already under way is told of the roots too: it read the root directories when it began.
+   * briefly missing. The directory exists only while it holds a root (one per state dir
+   * ever used would pile up under the store's gcroots): the holder that drops the last
+   * root removes it, and rmdir(2) refuses a directory with anything in it, so a root made
+   * elsewhere keeps it. A holder whose link finds the directory gone (removed between its
+   * mkdir and its link) makes it again; once its link is in, the directory cannot go.
+   * Calls for one holder are serialised by the caller (the view manager's per-view lock).
+   * A collection already under way is told of the roots too: it read the root directories when it began.
    */
   async addGcRoots(holder: string, roots: readonly string[]): Promise<void> {
     const dir = this.gcRootDir();
-    await mkdir(dir, { recursive: true });
     const names = roots.map((_, index) => `${holder}-${index}`);
     await Promise.all(
       roots.map(async (root, index) => {
         const temp = join(dir, `.${names[index]}-${randomBytes(4).toString('hex')}`);
-        await symlink(root, temp);
+        await this.linkInto(dir, root, temp);
         await rename(temp, join(dir, names[index]!));
       }),
     );
@@ -268,12 +270,34 @@ export class NixCliStore implements NixStore {
         .filter((name) => name.startsWith(`${holder}-`) || name.startsWith(`.${holder}-`))
         .map((name) => unlink(join(dir, name)).catch(() => undefined)),
     );
+    await this.removeRootDirIfEmpty();
   }
 
   async gcRootHolders(): Promise<string[]> {
     const names = await readdir(this.gcRootDir()).catch(() => [] as string[]);
+    // Left empty by a plugin that kept it (or killed between its last unlink and the rmdir).
+    if (names.length === 0) await this.removeRootDirIfEmpty();
     // `<holder>-<index>`, or `.<holder>-<index>-<random>` made aside by a replacement a crash interrupted.
     return [...new Set(names.map((name) => name.replace(/^\./, '').replace(/-\d+(-[0-9a-f]+)?$/, '')))];
+  }
+
+  /** The symlink `at` → `root` in `dir`, making `dir` (again) while a removal of the emptied directory races it. */
+  private async linkInto(dir: string, root: string, at: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // A recursive mkdir fails with ENOENT too when the directory goes while it works.
+        await mkdir(dir, { recursive: true });
+        await symlink(root, at);
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 100) throw error;
+      }
+    }
+  }
+
+  /** Only this state dir's own directory, and only when empty (ENOTEMPTY: another view holds roots; ENOENT: gone). */
+  private async removeRootDirIfEmpty(): Promise<void> {
+    await rmdir(this.gcRootDir()).catch(() => undefined);
   }
 
   async check(): Promise<void> {

@@ -158,6 +158,7 @@ export async function assertNodeClean(context: ExecutionContext, options: NodeCl
   for (const dir of ['volumes', 'stages']) {
     t.deepEqual((await names(join(stateDir, dir))).filter((name) => name.endsWith('.tmp')), [], `interrupted record writes in ${dir}/`);
   }
+  t.deepEqual((await names(stateDir)).filter((name) => name.startsWith('.owner.pid.')), [], 'pid files of the state-dir lock never renamed into place');
 
   // GC roots.
   const rootNames = await names(rootDir);

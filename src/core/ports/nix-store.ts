@@ -73,9 +73,9 @@ export interface NixStore {
   addGcRoots(holder: string, roots: readonly string[]): Promise<void>;
   /** Which of `paths` the node store does not hold (deleted, or never there). */
   missingPaths(paths: readonly string[]): Promise<string[]>;
-  /** Drop every GC root `holder` holds. */
+  /** Drop every GC root `holder` holds; the plugin's root directory goes with its last root. */
   removeGcRoots(holder: string): Promise<void>;
-  /** Every holder that has GC roots in this plugin's root directory (reconciled with the views at start). */
+  /** Every holder that has GC roots in this plugin's root directory (reconciled with the views at start); an empty directory is removed. */
   gcRootHolders(): Promise<string[]>;
   /** Cheap health check used by Probe: throws when Nix or the store is unusable. */
   check(): Promise<void>;
