@@ -1,5 +1,6 @@
 import { FailedPreconditionError } from './errors.js';
-import type { VolumeOrigin, VolumeRecord } from './ports/volume-state.js';
+import type { VolumeRecord } from './ports/volume-state.js';
+import type { VolumeOrigin } from './volume-origin.js';
 
 type Origins = Pick<VolumeRecord, 'origin' | 'volumeId' | 'targetPath' | 'accessMode' | 'stagingPath'>;
 

@@ -1,6 +1,6 @@
 import type { WhenBusy } from './path-locks.js';
 import type { Workload } from './ports/node-events.js';
-import type { VolumeOrigin } from './ports/volume-state.js';
+import type { VolumeOrigin } from './volume-origin.js';
 import type { VolumeSpec } from './volume-spec.js';
 
 /** CSI access modes in orchestrator-neutral words. */

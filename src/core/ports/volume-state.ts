@@ -1,14 +1,9 @@
 import type { MountRecordStore } from './record-store.js';
 import type { AccessMode } from '../volume-request.js';
+import type { VolumeOrigin } from '../volume-origin.js';
 
 export const VolumeState = Symbol('VolumeState');
 
-/**
- * Who published a volume: a CSI orchestrator (and `nixmount publish`), or the Nomad
- * host volume plugin. One path holds one record, but each side acts only on its own
- * records: a CSI call cannot remove a host volume, nor a host volume delete a CSI volume.
- */
-export type VolumeOrigin = 'csi' | 'host-volume';
 
 /** What the node remembers about one published volume (one target path). */
 export interface VolumeRecord {
