@@ -35,7 +35,7 @@ export async function findCluster(): Promise<Cluster | string> {
   for (const script of ['env.sh', 'up.sh', 'down.sh']) {
     if (!existsSync(join(dir, script))) return `NIXMOUNT_E2E_K8S=${dir} has no ${script}: not a built cluster's k8s/ directory`;
   }
-  const kubeletBin = process.env.KUBELET_BIN ?? join(dir, '..', KUBELET_BIN);
+  const kubeletBin = process.env.KUBELET_BIN ?? join(dir, KUBELET_BIN);
   const { stdout } = await execa('bash', ['-c', `export KUBELET_BIN=${JSON.stringify(kubeletBin)}; . ${JSON.stringify(join(dir, 'env.sh'))} >/dev/null; env -0`]);
   const env: Record<string, string> = {};
   for (const entry of stdout.split('\0')) {

@@ -80,6 +80,14 @@ async function manifests(cluster: Cluster, image: string): Promise<string> {
   const docs = parseAllDocuments(stdout).map((doc) => doc.toJS());
   for (const doc of docs) {
     for (const container of doc?.spec?.template?.spec?.containers ?? []) container.imagePullPolicy = 'Never';
+    // This cluster has no kube-proxy and its API server listens on 127.0.0.1 only: the node
+    // plugin reaches it (for Events and podStorePaths) on the host's network, where a real
+    // cluster's pods reach the kubernetes Service.
+    if (doc?.kind === 'DaemonSet') {
+      doc.spec.template.spec.hostNetwork = true;
+      const plugin = doc.spec.template.spec.containers.find((container: { name: string }) => container.name === 'nixmount');
+      plugin.env = [...(plugin.env ?? []), { name: 'KUBERNETES_SERVICE_HOST', value: '127.0.0.1' }, { name: 'KUBERNETES_SERVICE_PORT', value: cluster.env.API_PORT }];
+    }
   }
   return docs.map((doc) => stringify(doc)).join('---\n');
 }
@@ -133,14 +141,18 @@ class E2e {
   async runOnce(label: string, options: Partial<PodOptions> = {}): Promise<string> {
     const name = `${label}-${++this.made}`;
     await this.apply(podYaml(name, { command: [`${this.fixture.root}/bin/hello`], attributes: { paths: this.fixture.root }, ...options }));
-    await waitFor(`pod ${name} Succeeded`, async () => {
-      const phase = await this.phase(name);
-      if (phase === 'Failed') throw new Error(`pod ${name} Failed: ${await this.describe(name)}`);
-      return phase === 'Succeeded';
-    }, 180_000, 2000);
-    const { stdout } = await this.cluster.kubectl(['logs', '-n', APPS, name]);
-    await this.cluster.kubectl(['delete', 'pod', '-n', APPS, name, '--wait=true', '--timeout=120s']);
-    return stdout.trim();
+    try {
+      await waitFor(`pod ${name} Succeeded`, async () => {
+        const phase = await this.phase(name);
+        if (phase === 'Failed') throw new Error(`pod ${name} Failed: ${await this.describe(name)}`);
+        return phase === 'Succeeded';
+      }, 180_000, 2000).catch(async (error: Error) => {
+        throw new Error(`${error.message}; its events: ${await this.describe(name)}`);
+      });
+      return (await this.cluster.kubectl(['logs', '-n', APPS, name])).stdout.trim();
+    } finally {
+      await this.cluster.kubectl(['delete', 'pod', '-n', APPS, name, '--wait=true', '--timeout=120s'], { reject: false });
+    }
   }
 
   /** A pod that stays up and keeps the volume mounted. */
