@@ -15,6 +15,7 @@ import { scaleScenario, sizePoint, type ScaleResult, type SizePoint } from './sc
 import { median, percentile, relativeSpread } from './stats.js';
 import { writePictures } from './pictures.js';
 import { storeInodes } from './tree-usage.js';
+import { measurePresentations, presentationTable, type PresentationResult } from './view-presentations.js';
 
 const USAGE = `usage: node --expose-gc dist/bench/run-bench.js [--full] [--check] [--runs N] [--warm N] [--burst N] [--closures N] [--out DIR] [--cpu-prof DIR]
   --full      adds the 100k-file closure (100 store paths) and 1,000 volumes over 100 views (default: 100 over 10)
@@ -98,6 +99,8 @@ async function main(): Promise<void> {
     const burst = await concurrentPublishes(scene, [big], opts.burst);
     step(`${small.length} distinct closures at once`);
     const many = await concurrentPublishes(scene, small, small.length);
+    step(`view build by presentation: 200 paths of 200 files, hardlinks vs bind farm, ${opts.runs} runs each`);
+    const presentations = await measurePresentations({ runs: opts.runs, dir: space.path('presentations') });
     collectGarbage();
     const after = await plugin.residentBytes();
 
@@ -129,7 +132,7 @@ async function main(): Promise<void> {
     plugin = scale.plugin;
     await plugin.stop();
 
-    const missed = await report({ machine, big, small, opts, cold, warm, burst, many, baseline, idle, after, sizes, scale, startMs });
+    const missed = await report({ machine, big, small, opts, cold, warm, burst, many, baseline, idle, after, sizes, scale, startMs, presentations });
     if (opts.check && missed > 0) process.exitCode = 1;
   } finally {
     await space.close();
@@ -138,6 +141,7 @@ async function main(): Promise<void> {
 
 interface Results {
   machine: string;
+  presentations: PresentationResult;
   big: Closure;
   small: Closure[];
   opts: ReturnType<typeof options>;
@@ -231,6 +235,8 @@ async function report(r: Results): Promise<number> {
     verdicts.text,
     '',
     `${targets.length - verdicts.missed}/${targets.length} goals met; ${verdicts.beyondNoise} missed by more than this run's noise`,
+    '',
+    presentationTable(r.presentations),
   ].join('\n');
   console.log(`\n${text}`);
   if (r.burst.mounted !== r.opts.burst || r.many.mounted !== r.small.length || r.many.viewsBuilt !== r.small.length) {
@@ -239,7 +245,7 @@ async function report(r: Results): Promise<number> {
   await mkdir(r.opts.out, { recursive: true });
   const suffix = r.opts.full ? '-full' : '';
   await writeFile(join(r.opts.out, `results${suffix}.md`), `${text}\n`);
-  await writeFile(join(r.opts.out, `results${suffix}.json`), `${JSON.stringify({ machine: r.machine, opts: r.opts, cold: r.cold, warm: r.warm, burst: r.burst, many: r.many, baseline: r.baseline, idle: r.idle, after: r.after, startMs: r.startMs, sizes: r.sizes.map((p) => ({ ...p, closure: { files: p.closure.files, paths: p.closure.paths.length, bytes: p.closure.bytes } })), scale: { ...sc, plugin: undefined } }, null, 1)}\n`);
+  await writeFile(join(r.opts.out, `results${suffix}.json`), `${JSON.stringify({ machine: r.machine, opts: r.opts, cold: r.cold, warm: r.warm, burst: r.burst, many: r.many, baseline: r.baseline, idle: r.idle, after: r.after, startMs: r.startMs, presentations: r.presentations, sizes: r.sizes.map((p) => ({ ...p, closure: { files: p.closure.files, paths: p.closure.paths.length, bytes: p.closure.bytes } })), scale: { ...sc, plugin: undefined } }, null, 1)}\n`);
   await writePictures(r.opts.out, suffix, { cold: r.cold, warm: r.warm, big: r.big, baseline: r.baseline, sizes: r.sizes, scale: sc, startMs: r.startMs });
   return r.opts.check ? verdicts.beyondNoise : verdicts.missed;
 }

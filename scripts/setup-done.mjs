@@ -18,6 +18,8 @@ const BUILD_STAMP = 'dist/.built-from.sha256';
  * Optional packages for other platforms are in the lock but never installed.
  */
 function installed() {
+  // A fresh clone has no node_modules yet: nothing is installed.
+  if (!existsSync(join(root, 'node_modules/.package-lock.json'))) return false;
   const wanted = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')).packages ?? {};
   const have = JSON.parse(readFileSync(join(root, 'node_modules/.package-lock.json'), 'utf8')).packages ?? {};
   for (const [path, entry] of Object.entries(wanted)) {

@@ -78,6 +78,8 @@ export async function doctor(asked: DoctorValues): Promise<number> {
     mountHelper: values.mountHelper,
     push: { pushTo: values.pushTo, keyFile: values.pushKeyFile },
     serveMetricsAddress: metricsAddress,
+    viewMode: values.viewMode,
+    mountMaxFile: values.mountMaxFile,
   };
   const runner = new ExecaProcessRunner(createLogger({ level: 'silent' }));
   const results = [...(source ? [source] : []), ...(await runChecks(doctorChecks(config, runner)))];

@@ -151,3 +151,13 @@ export function failureFacts(error: unknown): { reason: ErrorKind; message: stri
     ...(error instanceof BuildFailedError ? { failedDerivation: error.derivation } : {}),
   };
 }
+
+/**
+ * The node would not make a bind farm's mounts (no CAP_SYS_ADMIN, a file system that
+ * refuses binds): with --view-mode auto the view is built with hardlinks instead.
+ */
+export class BindFarmUnavailableError extends NixmountError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('Internal', message, options);
+  }
+}

@@ -1,12 +1,17 @@
 import { createHash } from 'node:crypto';
 
+import type { Presentation } from './view-presentation.js';
+
 /**
- * Views are keyed by what they contain: the roots (they decide nix/var/result) and
- * the full closure. Identical closures share a view whatever named them.
+ * Views are keyed by what they contain: the roots (they decide nix/var/result), the
+ * full closure and how it is presented (a bind farm cannot be an overlay's lower, so a
+ * read-write volume of the same closure needs a view of its own). Identical closures
+ * share a view whatever named them; hardlink views keep the keys they always had.
  */
-export function viewKey(roots: readonly string[], closure: readonly string[]): string {
+export function viewKey(roots: readonly string[], closure: readonly string[], presentation: Presentation = 'hardlink'): string {
   const hash = createHash('sha256');
   hash.update('nixmount-view-v1\n');
+  if (presentation !== 'hardlink') hash.update(`presentation ${presentation}\n`);
   for (const root of [...roots].sort()) hash.update(`root ${root}\n`);
   for (const path of [...closure].sort()) hash.update(`path ${path}\n`);
   return hash.digest('hex').slice(0, 32);

@@ -4,20 +4,28 @@ import { Logger } from './ports/logger.js';
 import { Mounter } from './ports/mounter.js';
 import { NixStore } from './ports/nix-store.js';
 import { NodeEvents } from './ports/node-events.js';
+import { MountBudget } from './ports/mount-budget.js';
 import { ViewStore } from './ports/view-store.js';
 import { StageState } from './ports/stage-state.js';
 import { VolumeState } from './ports/volume-state.js';
-import { FailedPreconditionError, UnavailableError } from './errors.js';
+import { BindFarmUnavailableError, FailedPreconditionError, UnavailableError } from './errors.js';
 import { quoteList } from './quote.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { RootedClosures, type PreparedRoots } from './rooted-closures.js';
 import { viewKey } from './view-key.js';
+import { NodeSettings } from './settings.js';
+import { choosePresentation, type Presentation, type PresentationChoice } from './view-presentation.js';
 
 export interface AcquiredView {
   key: string;
   nixDir: string;
   /** True only for the caller whose request built the view. */
   built: boolean;
+}
+
+export interface AcquireOptions {
+  /** The volume is written through an overlay (the view is its lower): never a bind farm. */
+  writable?: boolean;
 }
 
 /**
@@ -45,12 +53,53 @@ export class ViewManager {
     @inject(Clock) private readonly clock: Clock,
     @inject(Logger) private readonly log: Logger,
     @inject(NodeEvents) private readonly events: NodeEvents,
+    @inject(NodeSettings) private readonly settings: NodeSettings,
+    @inject(MountBudget) private readonly budget: MountBudget,
   ) {}
 
-  /** Finds or builds the view of a closure and takes a lease on it; call `release` after. */
-  async acquire(prepared: PreparedRoots): Promise<AcquiredView> {
+  /**
+   * Finds or builds the view of a closure, presented as the volume allows and the
+   * mount budget fits (see view-presentation.ts), and takes a lease on it; call
+   * `release` after. With --view-mode auto, a bind farm that cannot be built (the
+   * node refuses the mounts) falls back to hardlinks.
+   */
+  async acquire(prepared: PreparedRoots, options: AcquireOptions = {}): Promise<AcquiredView> {
+    const choice = await this.choose(prepared, options.writable ?? false);
+    let view: AcquiredView;
+    try {
+      view = await this.acquireAs(prepared, choice.presentation, choice);
+    } catch (error) {
+      if (!(error instanceof BindFarmUnavailableError) || (this.settings.viewMode ?? 'auto') !== 'auto') throw error;
+      this.log.warn({ err: error, paths: prepared.closure.length }, 'bind-farm view could not be built; falling back to hardlinks');
+      view = await this.acquireAs(prepared, 'hardlink', { presentation: 'hardlink', reason: 'bind-farm-failed' });
+      this.events.emit({ kind: 'view-presentation', presentation: 'hardlink', reason: 'bind-farm-failed' });
+      return view;
+    }
+    this.events.emit({
+      kind: 'view-presentation', presentation: choice.presentation, reason: choice.reason,
+      ...(choice.needed !== undefined ? { mountsNeeded: choice.needed } : {}),
+      ...(choice.available !== undefined ? { mountsAvailable: choice.available } : {}),
+    });
+    return view;
+  }
+
+  /** The presentation for this closure and volume: see choosePresentation for the order. */
+  private async choose(prepared: PreparedRoots, writable: boolean): Promise<PresentationChoice> {
+    const mode = this.settings.viewMode ?? 'auto';
+    const paths = prepared.closure.length;
+    if (mode === 'hardlink' || writable) return choosePresentation({ mode, writable, paths, farmExists: false });
+    const farmExists = await this.views.exists(viewKey(prepared.roots, prepared.closure, 'bind-farm'));
+    const count = await this.budget.count();
+    const choice = choosePresentation({ mode, writable, paths, farmExists, count });
+    if (choice.reason === 'over-budget') {
+      this.log.warn({ paths, mountsNeeded: choice.needed, mountsAvailable: choice.available, mountMax: count.max, mountsUsed: count.used }, 'a bind farm would exceed the mount budget; the volume gets a hardlink view');
+    }
+    return choice;
+  }
+
+  private async acquireAs(prepared: PreparedRoots, presentation: Presentation, choice: Pick<PresentationChoice, 'presentation'> & { reason: string }): Promise<AcquiredView> {
     const { roots, closure } = prepared;
-    const key = viewKey(roots, closure);
+    const key = viewKey(roots, closure, presentation);
     this.leases.set(key, (this.leases.get(key) ?? 0) + 1);
     this.idleSince.delete(key);
     let built = false;
@@ -58,7 +107,7 @@ export class ViewManager {
       await this.perView.run(key, async () => {
         if (!(await this.views.exists(key))) {
           built = true;
-          await this.build(key, roots, closure);
+          await this.build(key, roots, closure, choice);
         }
         this.rooted.remember(prepared, key);
       });
@@ -177,9 +226,10 @@ export class ViewManager {
     return removed;
   }
 
-  private async build(key: string, roots: readonly string[], closure: readonly string[]): Promise<void> {
+  private async build(key: string, roots: readonly string[], closure: readonly string[], choice: Pick<PresentationChoice, 'presentation'> & { reason: string }): Promise<void> {
     const started = this.clock.now().getTime();
-    this.log.info({ view: key, roots, paths: closure.length }, 'building view');
+    const { presentation, reason } = choice;
+    this.log.info({ view: key, roots, paths: closure.length, presentation, presentationReason: reason }, 'building view');
     try {
       // Rooted before a file is linked, and so before the view can become visible: a
       // collection under way or starting meanwhile keeps the closure from here on. What a
@@ -191,6 +241,7 @@ export class ViewManager {
         throw new UnavailableError(`a garbage collection of the node store deleted ${quoteList(missing)} while the volume was prepared; retry`);
       }
       await this.views.materialize(key, {
+        presentation,
         roots,
         paths: closure.map((storePath) => ({ storePath, physicalPath: this.nix.physicalPath(storePath) })),
         register: (rootDir) => this.nix.writeRegistration(closure, rootDir),
@@ -203,8 +254,8 @@ export class ViewManager {
       throw error;
     }
     const ms = this.clock.now().getTime() - started;
-    this.log.info({ view: key, ms }, 'view ready');
-    this.events.emit({ kind: 'view-built', viewKey: key, paths: closure.length, seconds: ms / 1000 });
+    this.log.info({ view: key, ms, presentation }, 'view ready');
+    this.events.emit({ kind: 'view-built', viewKey: key, paths: closure.length, seconds: ms / 1000, presentation });
   }
 
   /**
@@ -236,8 +287,10 @@ export class ViewManager {
 
   /** Half-built or half-deleted views of an earlier run; one an orphaned writer still fills is retried next time. */
   private async sweep(): Promise<void> {
-    const { removed, left } = await this.views.sweepLeftovers();
+    const { removed, left, repaired = [] } = await this.views.sweepLeftovers();
+    if (repaired.length > 0) this.log.warn({ views: repaired }, 'bound the store paths of bind-farm views again (their mounts were gone)');
     if (removed.length > 0) this.log.warn({ leftovers: removed }, 'removed half-built or half-deleted views of an earlier run');
     if (left.length > 0) this.log.warn({ leftovers: left }, 'leftover views still in use by another process; retrying later');
   }
 }
+

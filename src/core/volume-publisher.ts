@@ -1,6 +1,7 @@
 import { inject, injectable } from 'inversify';
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError, failureFacts } from './errors.js';
 import { ClosureSource } from './closure-source.js';
+import { READER_MODES } from './access-modes.js';
 import { Clock } from './ports/clock.js';
 import { Logger } from './ports/logger.js';
 import { NodeEvents, type PublishPhases } from './ports/node-events.js';
@@ -18,7 +19,6 @@ import { VolumeStager } from './volume-stager.js';
 import { specFingerprint } from './volume-spec.js';
 import { SINGLE_TARGET_MODES, type PublishRequest, type PublishResult, type StagedView } from './volume-request.js';
 
-const READER_MODES = new Set(['single-node-reader-only', 'multi-node-reader-only']);
 
 export interface UnpublishOptions {
   /** What to do when another operation holds the target (see PathLocks); refused unless given. */
@@ -172,7 +172,7 @@ export class VolumePublisher {
       roots = prepared.roots;
       paths = prepared.closure.length;
       phase.end('realise');
-      view = await this.views.acquire(prepared);
+      view = await this.views.acquire(prepared, { writable: !readonly });
     }
     phase.end('view');
     await this.lifecycle.attach(

@@ -1,6 +1,7 @@
 import { inject, injectable } from 'inversify';
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError } from './errors.js';
 import { ClosureSource } from './closure-source.js';
+import { isReaderMode } from './access-modes.js';
 import { Clock } from './ports/clock.js';
 import { Logger } from './ports/logger.js';
 import { StageState, type StageRecord } from './ports/stage-state.js';
@@ -94,7 +95,8 @@ export class VolumeStager {
     if (!view) {
       const prepared = await this.source.prepare(request.spec, log);
       roots = prepared.roots;
-      view = await this.views.acquire(prepared);
+      // Publishes from a staging path of a writing mode lay an overlay on its view: never a bind farm there.
+      view = await this.views.acquire(prepared, { writable: !isReaderMode(request.accessMode) });
     }
     const acquired = view;
     await this.lifecycle.attach(

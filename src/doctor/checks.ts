@@ -14,6 +14,7 @@ import { storeCheck } from './store.js';
 import { substitutersCheck } from './substituters.js';
 import { pushCacheCheck } from './push-cache.js';
 import { pushQueueCheck } from './push-queue.js';
+import { viewsCheck } from './views.js';
 
 /** Every check of `nixmount doctor`, in the order a volume needs them. */
 export function doctorChecks(config: DoctorConfig, runner: ProcessRunner): Check[] {
@@ -24,6 +25,7 @@ export function doctorChecks(config: DoctorConfig, runner: ProcessRunner): Check
     overlayCheck(runner, config.stateDir),
     mountHelperCheck(runner, { helper: config.mountHelper }),
     adapterCheck(config.adapter),
+    viewsCheck(runner, { viewMode: config.viewMode ?? 'auto', mountMaxFile: config.mountMaxFile ?? '/proc/sys/fs/mount-max', mounts: { helper: config.mountHelper } }),
     propagationCheck(config.orchestrator, config.orchestratorDir, config.orchestratorLabel),
     socketCheck(config.endpoint),
     substitutersCheck(runner, config.nix),

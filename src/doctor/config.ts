@@ -1,3 +1,4 @@
+import type { ViewMode } from '../core/view-presentation.js';
 import type { NixSettings } from '../platform/nix-settings.js';
 import type { AdapterToBuild } from './adapter.js';
 
@@ -26,4 +27,7 @@ export interface DoctorConfig {
   serveMetricsAddress?: string;
   /** --mount-helper. */
   mountHelper: 'auto' | 'off';
+  /** --view-mode and --mount-max-file (auto and /proc/sys/fs/mount-max when absent). */
+  viewMode?: ViewMode;
+  mountMaxFile?: string;
 }

@@ -5,6 +5,8 @@ import { dirname, join } from 'node:path';
 import { inject, injectable } from 'inversify';
 import { FailedPreconditionError, CommandFailedError } from '../core/errors.js';
 import { ProcessRunner } from './process-runner.js';
+import { MountHelper } from './mount-helper.js';
+import { buildBindFarm, isBindFarm, repairBindFarm, unmountBindFarm } from './bind-farm.js';
 import { StoreLinkNamespace } from './store-link-namespace.js';
 import type { SweepResult, ViewContents, ViewStore } from '../core/ports/view-store.js';
 import { NodeSettings } from '../core/settings.js';
@@ -23,19 +25,26 @@ const SWEEP_TRIES = 5;
 const SWEEP_PAUSE_MS = 100;
 
 /**
- * Views as hardlink farms under <state>/views/<key>. `cp -al` recreates each store
- * path's directories and hardlinks its files, so every file shares its inode (and
- * page cache) with the node store. Built under a dot-name, renamed into place.
+ * Views under <state>/views/<key>, built under a dot-name and renamed into place, in
+ * one of two presentations (view-presentation.ts):
+ * - hardlinks: `cp -al` recreates each store path's directories and hardlinks its
+ *   files, so every file shares its inode (and page cache) with the node store;
+ * - a bind farm (bind-farm.ts): one read-only bind per store path, made by the mount
+ *   helper in this process's mount namespace, where the volumes' mounts are; the files
+ *   are the store's own. Its binds are unmounted before its directory is ever removed
+ *   (after a failed build, on removal, and for leftovers a crash left).
  */
 @injectable()
 export class HardlinkViewStore implements ViewStore {
   private readonly dir: string;
   /** Directories this process is building or removing right now: never leftovers. */
   private readonly busy = new Set<string>();
+  private farmsChecked = false;
 
   constructor(
     @inject(NodeSettings) settings: NodeSettings,
     @inject(ProcessRunner) private readonly runner: ProcessRunner,
+    @inject(MountHelper) private readonly helper: MountHelper,
   ) {
     this.dir = join(settings.stateDir, 'views');
   }
@@ -57,6 +66,8 @@ export class HardlinkViewStore implements ViewStore {
   async materialize(key: string, contents: ViewContents): Promise<void> {
     const building = join(this.dir, `${BUILDING}${key}-${randomBytes(4).toString('hex')}`);
     const store = join(building, 'nix/store');
+    const farm = contents.presentation === 'bind-farm';
+    let renamed = false;
     this.busy.add(building);
     try {
       // One level at a time: a recursive mkdir on a read-only file system says ENOENT, not EROFS.
@@ -67,18 +78,25 @@ export class HardlinkViewStore implements ViewStore {
       // are awaited before anything is cleaned up. The closure is rooted by the caller
       // before this starts.
       const steps = await Promise.allSettled([
-        this.hardlinkAll(contents, store),
+        farm ? buildBindFarm(this.helper, building, contents.paths.map((path) => path.physicalPath)) : this.hardlinkAll(contents, store),
         contents.register(building),
         this.linkResult(join(building, 'nix/var/result'), contents.roots),
       ]);
       const failed = steps.find((step): step is PromiseRejectedResult => step.status === 'rejected');
       if (failed) throw failed.reason;
-      await rename(building, join(this.dir, key)).catch((error: NodeJS.ErrnoException) => {
-        // Another process finished the same view first; it is identical.
-        if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
-      });
+      renamed = await rename(building, join(this.dir, key)).then(
+        () => true,
+        (error: NodeJS.ErrnoException) => {
+          // Another process finished the same view first; it is identical.
+          if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+          return false;
+        },
+      );
     } finally {
-      await rm(building, { recursive: true, force: true }); // nothing left after the rename; everything after a failure
+      // Nothing left after the rename; everything after a failure, a farm's binds first
+      // (if they cannot all be proven ours and unmounted, the directory stays for a sweep).
+      const unmounted = !farm || renamed || (await unmountBindFarm(this.helper, building).then(() => true, () => false));
+      if (unmounted) await rm(building, { recursive: true, force: true });
       this.busy.delete(building);
     }
   }
@@ -94,6 +112,7 @@ export class HardlinkViewStore implements ViewStore {
       throw error;
     }
     try {
+      if (await isBindFarm(doomed)) await unmountBindFarm(this.helper, doomed);
       await rm(doomed, { recursive: true, force: true });
     } finally {
       this.busy.delete(doomed);
@@ -120,14 +139,27 @@ export class HardlinkViewStore implements ViewStore {
       (name) => (name.startsWith(BUILDING) || name.startsWith(DELETING)) && !this.busy.has(join(this.dir, name)),
     );
     const outcome = await Promise.all(leftovers.map(async (name) => ((await this.removeLeftover(join(this.dir, name))) ? 'removed' : 'left')));
+    const repaired: string[] = [];
+    // Only the first sweep (at start) looks for lost farms: while this process runs, nothing else unmounts them.
+    const farmsToCheck = this.farmsChecked ? [] : names.filter((candidate) => !candidate.startsWith('.'));
+    this.farmsChecked = true;
+    for (const name of farmsToCheck) {
+      const dir = join(this.dir, name);
+      if (!(await isBindFarm(dir))) continue;
+      // A farm that cannot be bound again is left as it is: a publish of it then fails its read-only check.
+      if ((await repairBindFarm(this.helper, dir).catch(() => 0)) > 0) repaired.push(name);
+    }
     return {
       removed: leftovers.filter((_, index) => outcome[index] === 'removed'),
       left: leftovers.filter((_, index) => outcome[index] === 'left'),
+      ...(repaired.length > 0 ? { repaired } : {}),
     };
   }
 
   /** rm -r races a writer that is still adding entries (ENOTEMPTY): retried briefly, then left for the next sweep. */
   private async removeLeftover(path: string): Promise<boolean> {
+    // A farm's binds come off first; one that cannot be proven ours keeps the directory (never descended into).
+    if ((await isBindFarm(path)) && !(await unmountBindFarm(this.helper, path).then(() => true, () => false))) return false;
     for (let attempt = 1; ; attempt++) {
       try {
         await rm(path, { recursive: true, force: true });

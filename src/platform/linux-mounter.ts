@@ -10,6 +10,7 @@ import { NodeSettings } from '../core/settings.js';
 import { mountContaining, pathMount, readMountInfo, stackAt, type MountEntry, type PathMount } from './mountinfo.js';
 import { MountHelper } from './mount-helper.js';
 import { isKeptBindName, ReadOnlyBinds } from './read-only-binds.js';
+import { isBindFarm } from './bind-farm.js';
 
 const HARDENING = ['nosuid', 'nodev'];
 // A view directory, or one renamed aside while it was built or removed.
@@ -66,14 +67,18 @@ export class LinuxMounter implements Mounter {
     const target = mountPointOf(to);
     const viewKey = viewName(childName(source, this.viewsDir, 'nix'));
     if (!viewKey) return this.bindThroughScratch(source, target.at, extraFlags);
+    // A bind farm's per-path binds sit below the view: the target gets the whole tree.
+    const tree = await isBindFarm(dirname(source));
     for (let attempt = 1; ; attempt++) {
-      const bind = await this.readOnly.ensure(viewKey, source, extraFlags);
-      await this.helper.bind(bind.path, target.at);
+      const bind = await this.readOnly.ensure(viewKey, source, extraFlags, tree);
+      if (tree) await this.helper.bindTree(bind.path, target.at);
+      else await this.helper.bind(bind.path, target.at);
       // Proven, not assumed: the target shows the view's root, read-only. Had the kept
       // bind been unmounted behind our back, the target got its empty scratch directory.
       if (await showsReadOnly(target.path, bind.mount)) return;
       this.readOnly.forget(viewKey, extraFlags);
-      await this.helper.unmount(target.path);
+      if (tree) await this.helper.unmountTree(target.path);
+      else await this.helper.unmount(target.path);
       if (attempt === 2) throw new Error(`${target.path} did not show view ${viewKey} read-only after binding it`);
     }
   }
@@ -98,8 +103,11 @@ export class LinuxMounter implements Mounter {
   }
 
   async sweep(): Promise<number> {
-    const leftovers = (await readMountInfo()).filter((entry) => entry.mountPoint.startsWith(`${this.scratchDir}/`)).reverse();
-    for (const entry of leftovers) await this.helper.unmount(entry.mountPoint).catch(() => undefined);
+    // Scratch points only (one name below the scratch dir), each detached with the tree below it (a bind farm's).
+    const leftovers = (await readMountInfo())
+      .filter((entry) => entry.mountPoint.startsWith(`${this.scratchDir}/`) && !entry.mountPoint.slice(this.scratchDir.length + 1).includes('/'))
+      .reverse();
+    for (const entry of leftovers) await this.helper.unmountTree(entry.mountPoint).catch(() => undefined);
     for (const name of await readdir(this.scratchDir).catch(() => [] as string[])) {
       await rmdir(join(this.scratchDir, name)).catch(() => undefined);
     }
@@ -115,8 +123,25 @@ export class LinuxMounter implements Mounter {
   }
 
   async unmount(target: string): Promise<void> {
+    // A bind farm's tree is unmounted from its leaves up (the store paths, then the farm's
+    // private mount of its store directory, then the view), each a plain unmount: one a
+    // workload still uses is busy, as a hardlink view's single mount would be.
+    const farm = await this.farmShownAt(target);
+    if (farm) await this.helper.unmountMany([...farm.map((name) => join(target, 'store', name)), join(target, 'store')]);
     // The path was checked by the caller; the unmount must not follow a symlink swapped in since.
     await this.helper.unmount(target);
+  }
+
+  /** The store names of the bind-farm view mounted at `target`, or undefined for anything else. */
+  private async farmShownAt(target: string): Promise<string[] | undefined> {
+    const here = await pathMount(target).catch(() => undefined);
+    if (!here || here.symlink) return undefined;
+    const viewKey = await this.viewRootedAt(here);
+    if (!viewKey) return undefined;
+    // A mounted view is never renamed aside (it is held), so it is at its own name.
+    const dir = join(this.viewsDir, viewKey);
+    if (!(await isBindFarm(dir))) return undefined;
+    return readdir(join(dir, 'nix/store'));
   }
 
   async mountIdAt(target: string): Promise<number | undefined> {

@@ -40,7 +40,20 @@ const START_TIMEOUT_MS = 10_000;
 const MAX_FAILED_STARTS = 3;
 
 /** Each operation as the util-linux command that does the same, for messages. */
-const SHOWN = { bind: 'mount --bind', 'bind-ro': 'mount -o bind,ro,nosuid,nodev', umount: 'umount', 'umount-fd': 'umount' } as const;
+const SHOWN = {
+  bind: 'mount --bind',
+  'bind-ro': 'mount -o bind,ro,nosuid,nodev',
+  rbind: 'mount --rbind',
+  'rbind-ro': 'mount -o rbind,ro,nosuid,nodev',
+  'bind-ro-many': 'mount -o bind,ro,nosuid,nodev (each pair)',
+  'bind-private': 'mount -o bind,ro,nosuid,nodev --make-private',
+  umount: 'umount',
+  'umount-many': 'umount (each)',
+  'umount-tree': 'umount --lazy',
+  'umount-fd': 'umount',
+} as const;
+/** A batch's paths per frame, leaving room for its id, deadline and operation within MAX_FRAME. */
+const BATCH_BYTES = 60_000;
 
 /** One helper process and the calls sent to it that it has not answered. */
 interface Helper {
@@ -102,6 +115,72 @@ export class MountHelper {
     await this.runner.run('mount', ['-o', ['bind', 'ro', 'nosuid', 'nodev', ...extraFlags].join(','), source, target]);
   }
 
+  /**
+   * `mount --rbind source target`: the target gets source's whole tree (a bind-farm
+   * view's per-path binds come along; a plain bind would show their empty directories).
+   */
+  async bindTree(source: string, target: string): Promise<void> {
+    if (!(await this.call('rbind', [source, target]))) await this.runner.run('mount', ['--rbind', '--no-canonicalize', source, target]);
+  }
+
+  /** A recursive bind whose top is then remounted ro,nosuid,nodev (the binds below are read-only already), or undone. */
+  async bindTreeReadOnly(source: string, target: string, extraFlags: readonly string[] = []): Promise<void> {
+    if (extraFlags.length === 0 && (await this.call('rbind-ro', [source, target]))) return;
+    await this.runner.run('mount', ['--rbind', '--no-canonicalize', source, target]);
+    try {
+      await this.runner.run('mount', ['--no-canonicalize', '-o', ['remount', 'bind', 'ro', 'nosuid', 'nodev', ...extraFlags].join(','), target]);
+    } catch (error) {
+      await this.runner.run('umount', ['--lazy', '--no-canonicalize', target]).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * `mount -o bind,ro,nosuid,nodev dir dir && mount --make-private dir` (undone if a step
+   * fails): nothing can be written in `dir` through it, and mounts made below `dir`
+   * afterwards propagate to no peer, whatever the mount `dir` sits on.
+   */
+  async bindPrivate(dir: string): Promise<void> {
+    if (await this.call('bind-private', [dir])) return;
+    await this.runner.run('mount', ['--bind', '--no-canonicalize', dir, dir]);
+    try {
+      await this.runner.run('mount', ['--no-canonicalize', '-o', 'remount,bind,ro,nosuid,nodev', dir]);
+      await this.runner.run('mount', ['--make-private', '--no-canonicalize', dir]);
+    } catch (error) {
+      await this.runner.run('umount', ['--no-canonicalize', dir]).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Read-only binds (ro,nosuid,nodev) of each `[source, target]`, as few calls to the
+   * helper as the frame allows; stops at the first failure, which it throws (the
+   * binds made before it stay: the caller undoes its whole batch).
+   */
+  async bindReadOnlyMany(pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    for (const chunk of batches(pairs.map((pair) => [...pair]))) {
+      if (await this.call('bind-ro-many', chunk.flat())) continue;
+      for (const [source, target] of chunk) await this.runner.run('mount', ['-o', 'bind,ro,nosuid,nodev', source!, target!]);
+    }
+  }
+
+  /** Unmounts the top mount at each path (never following a symlink); a path that is no mount point (any more) is skipped. */
+  async unmountMany(paths: readonly string[]): Promise<void> {
+    for (const chunk of batches(paths.map((path) => [path]))) {
+      if (await this.call('umount-many', chunk.flat())) continue;
+      for (const [path] of chunk) {
+        await this.runner.run('umount', ['--no-canonicalize', path!]).catch((error: unknown) => {
+          if (!/not mounted|no mount point|no such file|not a mount point/i.test(String((error as { stderr?: string }).stderr ?? error))) throw error;
+        });
+      }
+    }
+  }
+
+  /** Detaches the mount at `target` with every mount below it (MNT_DETACH, never following a symlink): for trees nobody uses. */
+  async unmountTree(target: string): Promise<void> {
+    if (!(await this.call('umount-tree', [target]))) await this.runner.run('umount', ['--lazy', '--no-canonicalize', target]);
+  }
+
   /** Unmounts the top mount at `target`, which must not be a symlink (`umount --no-canonicalize`, stricter). */
   async unmount(target: string): Promise<void> {
     if (!(await this.call('umount', [target]))) await this.runner.run('umount', ['--no-canonicalize', target]);
@@ -154,7 +233,7 @@ export class MountHelper {
     const helper = await this.running();
     if (!helper || helper.wedged) return false;
     const id = String(this.nextId++);
-    const shown = `${SHOWN[op]} ${paths.join(' ')}`;
+    const shown = paths.length > 2 ? `${SHOWN[op]} ${paths.slice(0, 2).join(' ')} … (${paths.length} paths)` : `${SHOWN[op]} ${paths.join(' ')}`;
     const deadline = Math.floor((Date.now() + HELPER_DEADLINE_MS) / 1000);
     const body = Buffer.from([id, String(deadline), op, ...paths].join('\0'));
     if (body.length > MAX_FRAME) throw new NixmountError('InvalidArgument', `${shown.slice(0, 200)}…: paths longer than the system allows`);
@@ -319,4 +398,23 @@ function answer(helper: Helper, line: string, log: Logger): void {
   if (errno === '0') call.resolve(true);
   else if (errno === String(constants.errno.ETIMEDOUT)) call.resolve(false);
   else call.reject(new NixmountError('Internal', `${call.shown}: ${message.join(' ')} (errno ${errno})`));
+}
+
+/** Groups of paths whose bytes fit one frame (a group never splits a pair). */
+function batches(groups: string[][]): string[][][] {
+  const out: string[][][] = [];
+  let current: string[][] = [];
+  let bytes = 0;
+  for (const group of groups) {
+    const size = group.reduce((sum, path) => sum + Buffer.byteLength(path) + 1, 0);
+    if (current.length > 0 && bytes + size > BATCH_BYTES) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(group);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
 }

@@ -18,6 +18,8 @@ import { controllerRecords, stageRecords, volumeRecords } from './record-stores.
 import { NixCliStore } from './nix-cli-store.js';
 import { NixStoreGc } from './nix-store-gc.js';
 import { SystemClock } from './system-clock.js';
+import { MountBudget } from '../core/ports/mount-budget.js';
+import { ProcMountBudget } from './proc-mount-budget.js';
 
 /**
  * The ports implemented on the real machine. The record stores are made from the
@@ -31,6 +33,7 @@ export const platformModule = ({ stateDir, logger }: { stateDir: string; logger:
   bind(ViewStore).to(HardlinkViewStore).inSingletonScope();
   bind(MountHelper).toSelf().inSingletonScope();
   bind(Mounter).to(LinuxMounter).inSingletonScope();
+  bind(MountBudget).to(ProcMountBudget).inSingletonScope();
   bind(VolumeDirs).to(FsVolumeDirs).inSingletonScope();
   bind(VolumeState).toDynamicValue(() => volumeRecords(stateDir, logger)).inSingletonScope();
   bind(StageState).toDynamicValue(() => stageRecords(stateDir, logger)).inSingletonScope();

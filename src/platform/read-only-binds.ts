@@ -34,7 +34,7 @@ export class ReadOnlyBinds {
    * has none; answers its path and the mount it made. Not checked again here: the
    * caller proves what each target it binds from it shows (see LinuxMounter).
    */
-  ensure(viewKey: string, source: string, extraFlags: readonly string[]): Promise<{ path: string; mount: PathMount }> {
+  ensure(viewKey: string, source: string, extraFlags: readonly string[], tree = false): Promise<{ path: string; mount: PathMount }> {
     const name = bindName(viewKey, extraFlags);
     const path = join(this.scratchDir, name);
     const known = this.made.get(name);
@@ -46,7 +46,9 @@ export class ReadOnlyBinds {
       if (!(await lstat(path)).isDirectory()) throw new Error(`${path} is not a directory`); // never mount through a symlink
       await this.clear(path);
       try {
-        await this.helper.bindReadOnly(source, path, extraFlags);
+        // A bind farm's tree comes whole (its per-path binds are read-only already); a hardlink view is one bind.
+        if (tree) await this.helper.bindTreeReadOnly(source, path, extraFlags);
+        else await this.helper.bindReadOnly(source, path, extraFlags);
         const mount = await pathMount(path);
         const view = await lstat(source, { bigint: true });
         if (!mount || mount.ino !== view.ino || mount.dev !== view.dev) throw new Error(`${path} does not show ${source} after mounting it`);
@@ -89,7 +91,8 @@ export class ReadOnlyBinds {
       const [here, parent] = await Promise.all([pathMount(path), pathMount(this.scratchDir)]);
       if (!here || !parent || here.mountId === parent.mountId) return;
       if (here.symlink) throw new Error(`${path} is a symlink`);
-      await this.helper.unmount(path);
+      // A bind farm's tree is busy with its own binds: detached whole (nothing uses a kept bind but the binds made from it, which stay).
+      await this.helper.unmount(path).catch(() => this.helper.unmountTree(path));
     }
     throw new Error(`${path} still holds mounts after ${MAX_STACK} unmounts`);
   }

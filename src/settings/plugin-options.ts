@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { ADAPTER_NAMES } from '../adapters/registry.js';
 import { PLUGIN_MODES } from '../plugin-services.js';
 import { parseListenAddress } from './listen-address.js';
+import { VIEW_MODES } from '../core/view-presentation.js';
 import { choiceList, count, duration, flag, list, oneOf, percent, text, texts, ValueError } from './option.js';
 import { isSingleBinary, NO_ADAPTER_MODULES } from './single-binary.js';
 
@@ -101,6 +102,17 @@ export const PLUGIN_OPTIONS = {
     help: 'auto: read-only binds and unmounts are system calls made by one long-lived helper (perl, from perl-base) when the node has perl; ' +
       'off: util-linux mount and umount are spawned for each (slower)',
     commands: CHECKED, section: 'node',
+  }),
+  viewMode: oneOf({
+    flag: 'view-mode', env: 'NIXMOUNT_VIEW_MODE', default: 'auto', choices: VIEW_MODES,
+    help: 'how a read-only volume\'s view presents its closure — auto: a bind farm (one read-only bind per store path) when it fits the mount budget ' +
+      '(fs.mount-max less 5 % headroom, against the mounts present), else hardlinks, and hardlinks where the farm cannot be built; ' +
+      'bind-farm: the same, but a farm that cannot be built fails the publish; hardlink: always hardlinks. Read-write volumes always get hardlinks (an overlayfs lower does not reach into mounts)',
+    commands: CHECKED, section: 'node',
+  }),
+  mountMaxFile: text({
+    flag: 'mount-max-file', env: 'NIXMOUNT_MOUNT_MAX_FILE', default: '/proc/sys/fs/mount-max', arg: 'PATH',
+    help: 'where the mount budget reads fs.mount-max, the mounts one namespace may hold', commands: CHECKED, section: 'node',
   }),
   logLevel: oneOf({
     flag: 'log-level', env: 'NIXMOUNT_LOG_LEVEL', choices: LOG_LEVELS, defaultHelp: 'info (serve), warn (publish, unpublish, gc)',

@@ -60,6 +60,8 @@ export function pluginSettings(values: PipelineValues, refresh = false): PluginS
     nodeId: values.nodeId,
     stateDir: values.stateDir,
     viewIdleMs: values.viewIdle,
+    viewMode: values.viewMode,
+    mountMaxFile: values.mountMaxFile,
   };
   return { settings, nix, sources, mounts: { helper: values.mountHelper } };
 }

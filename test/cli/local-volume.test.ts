@@ -26,9 +26,11 @@ test('publish, publish again, unpublish and gc at the shell: exit 0 each, saying
   const unpublished = await nixmount(['unpublish', '--target', target], { env });
   t.is(unpublished.exitCode, 0, unpublished.stderr);
   t.is(unpublished.stdout, `${target} unpublished`);
-  t.deepEqual(await mountsBelow(dir), []);
+  // What stays until the view is collected: its bind farm (a read-only volume's view), in the state dir alone.
+  t.deepEqual((await mountsBelow(dir)).filter((point) => !point.startsWith(`${join(dir, 'state', 'views')}/`)), []);
 
   const gc = await nixmount(['gc'], { env });
   t.is(gc.exitCode, 0, gc.stderr);
   t.regex(gc.stdout, /^removed 1 unused view\(s\): [0-9a-f]+$/);
+  t.deepEqual(await mountsBelow(dir), [], 'the view\'s collection took its bind farm');
 });

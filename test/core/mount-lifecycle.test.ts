@@ -121,12 +121,14 @@ test('a retry whose directory a killed unpublish already removed finds the recor
 test('start-up: roots without a view go, views without roots are rooted, overlays without record or mount go', async (t) => {
   const { publisher, recovery, fakes } = setup();
   const published = await publisher.publish(request('/t/1'));
-  await publisher.publish(request('/t/rw', { volumeId: 'rw', readonly: false, accessMode: 'single-node-writer' }));
+  // The same closure read-write is a view of its own (hardlinks: an overlay's lower cannot be a bind farm).
+  const writable = await publisher.publish(request('/t/rw', { volumeId: 'rw', readonly: false, accessMode: 'single-node-writer' }));
+  t.not(writable.viewKey, published.viewKey);
   fakes.nix.gcRoots.delete(published.viewKey); // a crash between the roots and the rename
   fakes.nix.gcRoots.set('0'.repeat(32), [APP]); // a crash between a view's removal and its roots'
   fakes.dirs.overlays.add('f'.repeat(32)); // a publish that crashed before its record
   await recovery.recover();
-  t.deepEqual([...fakes.nix.gcRoots.keys()], [published.viewKey]);
+  t.deepEqual([...fakes.nix.gcRoots.keys()].sort(), [published.viewKey, writable.viewKey].sort());
   t.deepEqual(fakes.nix.gcRoots.get(published.viewKey), [APP]);
   t.is(fakes.dirs.overlays.size, 1, 'the live read-write volume keeps its overlay');
 });

@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readMountInfo } from '../../src/platform/mountinfo.js';
 import { execa } from 'execa';
 import { status } from '@grpc/grpc-js';
 import { KubeletHarness, pod } from '../helpers/kubelet-harness.js';
@@ -33,6 +34,15 @@ function staging(node: NixosNode): string {
   return join(node.root, 'nix/var/nixmount/.mounting');
 }
 
+/**
+ * The bind farms of read-only volumes' views: one read-only bind per store path, in the
+ * plugin's own views directory, made and undone by it alone; left out of every comparison
+ * like the staging mounts, but checked to be read-only wherever they are (farmBindsReadOnly).
+ */
+function views(node: NixosNode): string {
+  return join(node.root, 'nix/var/nixmount/views');
+}
+
 async function sharedNode(t: ExecutionContext, fixture: Fixture): Promise<NixosNode> {
   const node = await nixosNode(t, [fixture.root], { shared: true });
   t.regex((await hostMountsBelow(node.root)).join('\n'), /shared:\d+/, 'the simulated node\'s tree is shared');
@@ -46,6 +56,12 @@ async function assertHostUnchanged(t: ExecutionContext, node: NixosNode, before:
   t.true(store[0]?.includes('ro'), `${when}: the host's bind of the store is still read-only`);
   t.regex((await execa('findmnt', ['-n', '-o', 'OPTIONS', node.store])).stdout, /^ro[,\s]/, `${when}: findmnt agrees`);
   t.deepEqual(await hostMountsBelow(node.root, targets), before, `${when}: nothing else in the host's mount table changed`);
+  const farm = (await readMountInfo()).filter((entry) => entry.mountPoint.startsWith(`${views(node)}/`));
+  // What the host sees of a farm: never a store path it could write through. (A plugin in a namespace
+  // of its own shows the host only the farm's store directory, its own, bound onto itself; the binds
+  // below it are private.)
+  const writable = farm.filter((entry) => !entry.root.startsWith(views(node)) && !['ro', 'nosuid', 'nodev'].every((flag) => entry.options.includes(flag)));
+  t.deepEqual(writable.map((entry) => `${entry.mountPoint} (${entry.root})`), [], `${when}: every store path bound in a view's farm is ro,nosuid,nodev`);
 }
 
 test.serial('shared tree, shipped DaemonSet args (container namespace): RO and RW publish share the store\'s inodes; the host\'s store bind stays read-only and its mounts unchanged', async (t) => {
@@ -54,7 +70,7 @@ test.serial('shared tree, shipped DaemonSet args (container namespace): RO and R
   const kubeletDir = join(node.root, 'var/lib/kubelet');
   await sharedDir(kubeletDir);
   await mkdir(join(kubeletDir, 'pods'), { recursive: true });
-  const targets = [join(kubeletDir, 'pods'), join(kubeletDir, 'plugins'), staging(node)];
+  const targets = [join(kubeletDir, 'pods'), join(kubeletDir, 'plugins'), staging(node), views(node)];
   const before = await hostMountsBelow(node.root, targets);
   let args = await daemonSetPluginArgs();
   t.is(args[0], 'own-store');
@@ -80,7 +96,7 @@ test.serial('shared tree, shipped DaemonSet args (container namespace): RO and R
   t.regex((await execa('touch', [join(node.store, 'written-by-the-host')], { reject: false })).stderr, /Read-only file system/);
   for (const p of [ro, rw]) t.deepEqual((await kubelet.deletePod(p)).map((o) => o.code), [status.OK]);
   t.deepEqual(await mountsBelow(join(kubeletDir, 'pods')), []);
-  await assertHostUnchanged(t, node, before, [staging(node)], 'after unpublishing');
+  await assertHostUnchanged(t, node, before, [staging(node), views(node)], 'after unpublishing');
 });
 
 async function nomadModeTest(t: ExecutionContext, file: string, namespace: 'own' | 'host'): Promise<void> {
@@ -88,7 +104,7 @@ async function nomadModeTest(t: ExecutionContext, file: string, namespace: 'own'
   const node = await sharedNode(t, fixture);
   const base = join(node.root, 'local/csi');
   await sharedDir(base);
-  const targets = [base, staging(node)];
+  const targets = [base, staging(node), views(node)];
   const before = await hostMountsBelow(node.root, targets);
   let args = await nomadJobArgs(file);
   t.is(args[0], 'own-store');
@@ -112,7 +128,7 @@ async function nomadModeTest(t: ExecutionContext, file: string, namespace: 'own'
   await assertHostUnchanged(t, node, before, targets, 'while published');
   for (const alloc of allocs) await sim.stopAllocation(alloc.allocId);
   t.deepEqual(await mountsBelow(base), [base]);
-  await assertHostUnchanged(t, node, before, [staging(node)], 'after unpublishing');
+  await assertHostUnchanged(t, node, before, [staging(node), views(node)], 'after unpublishing');
 }
 
 test.serial('shared tree, shipped Nomad Docker task args (container namespace): RO and RW allocations share the store\'s inodes; the host\'s store bind stays read-only and its mounts unchanged', async (t) => {
@@ -126,7 +142,7 @@ test.serial('shared tree, shipped raw_exec single-binary args (`own-store -- ser
 test.serial('shared tree, `nixmount publish` in the host\'s namespace: RO and RW share the store\'s inodes; the host\'s store bind stays read-only and its mounts unchanged', async (t) => {
   const fixture = await buildFixture('-nixos-shared');
   const node = await sharedNode(t, fixture);
-  const targets = [join(node.root, 'mnt'), staging(node)];
+  const targets = [join(node.root, 'mnt'), staging(node), views(node)];
   await mkdir(targets[0]!);
   const before = await hostMountsBelow(node.root, targets);
   const env = { ...nixEnv, NIXMOUNT_STATE_DIR: join(node.root, 'nix/var/nixmount') };
@@ -141,19 +157,19 @@ test.serial('shared tree, `nixmount publish` in the host\'s namespace: RO and RW
   await assertHostUnchanged(t, node, before, targets, 'while published');
   for (const name of ['ro', 'rw']) t.is((await execa('node', [CLI, 'unpublish', '--target', join(targets[0]!, name)], { env, reject: false })).exitCode, 0);
   t.deepEqual(await mountsBelow(targets[0]!), []);
-  await assertHostUnchanged(t, node, before, [staging(node)], 'after unpublishing');
+  await assertHostUnchanged(t, node, before, [staging(node), views(node)], 'after unpublishing');
 });
 
 test.serial('shared tree, Nomad host volume plugin (in the host\'s namespace): the created volume shares the store\'s inodes; the host\'s store bind stays read-only and its mounts unchanged', async (t) => {
   const fixture = await buildFixture('-nixos-shared');
   const node = await sharedNode(t, fixture);
-  const before = await hostMountsBelow(node.root, [staging(node)]);
+  const before = await hostMountsBelow(node.root, [staging(node), views(node)]);
   const n = await hostVolumeNode(t, { store: `local?root=${node.root}`, 'state-dir': join(node.root, 'nix/var/nixmount') }, node.root);
   const req = request({ paths: fixture.root });
   const path = join(n.volumesDir, req.id);
   assertOk(t, await n.client.create(req));
   t.is((await stat(join(path, 'store', dataFile(fixture)))).ino, (await stat(join(node.store, dataFile(fixture)))).ino);
-  await assertHostUnchanged(t, node, before, [staging(node)], 'while created');
+  await assertHostUnchanged(t, node, before, [staging(node), views(node)], 'while created');
   assertOk(t, await n.client.delete(req, path));
-  await assertHostUnchanged(t, node, before, [staging(node)], 'after deleting');
+  await assertHostUnchanged(t, node, before, [staging(node), views(node)], 'after deleting');
 });

@@ -65,8 +65,8 @@ test.serial('a healthy node: every check is ok, the exit status 0, and doctor le
   const { dir, root, store, args } = await node(t);
   const run = await doctor(args);
   t.is(run.exitCode, 0, run.stdout);
-  t.deepEqual(run.lines.slice(0, -1).map((line) => line.slice(0, 8)), Array(12).fill('ok      '));
-  t.is(run.lines.at(-1), 'no problem found (12 checks)');
+  t.deepEqual(run.lines.slice(0, -1).map((line) => line.slice(0, 8)), Array(13).fill('ok      '));
+  t.is(run.lines.at(-1), 'no problem found (13 checks)');
   t.is(lineOf(run, 'adapter'), `ok      adapter: --orchestrator local: the local adapter builds with node id ${JSON.stringify(hostname())} and its options`);
   t.regex(lineOf(run, 'nix'), /^ok {6}nix: nix \(Nix\) \d+\.\d+\.\d+ \(\/\S+\/nix\)$/);
   t.is(lineOf(run, 'store'), `ok      store: ${store} (--store local?root=${root}) is readable and writable; Nix has not used it yet`);
@@ -75,6 +75,10 @@ test.serial('a healthy node: every check is ok, the exit status 0, and doctor le
     `ok      state-dir: ${root}/nix/var/nixmount (to be made in ${root}/nix) is on the store's mount (tmpfs doctor-store at ${root}): views can hardlink into ${store}`,
   );
   t.is(lineOf(run, 'mount-helper'), 'ok      mount-helper: binds and unmounts are system calls made by the mount helper (perl): a warm publish spawns nothing');
+  t.regex(
+    lineOf(run, 'views'),
+    /^ok {6}views: --view-mode auto: read-only volumes get bind-farm views \(one read-only bind per store path\) while the mount budget lasts, read-write volumes hardlink views; fs\.mount-max \d+ \(\/proc\/sys\/fs\/mount-max\), \d+ mounts present, \d+ kept free: \d+ read-only volumes of a 200-path closure fit as bind farms, later ones get hardlink views$/,
+  );
   t.is(lineOf(run, 'propagation'), 'ok      propagation: --orchestrator local: volumes are mounted where they are used, in this mount namespace; nothing has to propagate');
   t.is(lineOf(run, 'socket'), `ok      socket: ${dir}/csi takes a socket; nothing listens on ${dir}/csi/csi.sock yet`);
   t.is(lineOf(run, 'substituter'), "ok      substituter: none configured (Nix's configuration with nixmount's flags): every store path must already be on the node");
@@ -92,7 +96,7 @@ test.serial('--json prints an array of {check, status, message, fix}, exit statu
   t.is(run.exitCode, 1);
   const results = JSON.parse(run.stdout) as Array<Record<string, unknown>>;
   t.true(Array.isArray(results));
-  t.deepEqual(results.map((result) => result.check), ['nix', 'store', 'state-dir', 'overlayfs', 'mount-helper', 'adapter', 'propagation', 'socket', 'trusted-keys', 'substituter', 'push-cache', 'disk', 'orchestrator']);
+  t.deepEqual(results.map((result) => result.check), ['nix', 'store', 'state-dir', 'overlayfs', 'mount-helper', 'adapter', 'views', 'propagation', 'socket', 'trusted-keys', 'substituter', 'push-cache', 'disk', 'orchestrator']);
   for (const result of results) {
     t.deepEqual(Object.keys(result), ['check', 'status', 'message', 'fix']);
     t.true(['ok', 'problem', 'info'].includes(result.status as string));
@@ -133,7 +137,7 @@ test.serial('nix missing from PATH', async (t) => {
     lineOf(run, 'nix'),
     `problem nix: nix and nix-store not found on PATH (${empty}) — fix: install Nix on the node (Debian: apt-get install nix-bin; the nixmount image has it) or put the directory holding nix and nix-store on PATH`,
   );
-  t.is(run.lines.at(-1), '2 problems found (12 checks)');
+  t.is(run.lines.at(-1), '2 problems found (13 checks)');
   t.regex(
     lineOf(run, 'mount-helper'),
     /^problem mount-helper: util-linux does the binds and unmounts \(no perl on PATH\), and its trial umount of an empty directory failed: .*umount.*ENOENT.* — fix: install util-linux \(Debian: mount\) on the PATH of nixmount serve$/,
@@ -516,4 +520,14 @@ test.serial('a socket path longer than a unix socket can be, and a file cache th
   t.is(run.exitCode, 1);
   t.is(lineOf(run, 'socket'), `problem socket: ${long} is ${Buffer.byteLength(long)} bytes, longer than a unix socket path can be (107) — fix: use a shorter --endpoint path`);
   t.is(lineOf(run, 'substituter'), `problem substituter: file://${dir}/no-cache has no readable nix-cache-info (ENOENT) — fix: check the path, and that it is mounted into the plugin`);
+});
+
+test.serial('views: a tiny fs.mount-max leaves no room for bind farms (info), --view-mode hardlink says so', async (t) => {
+  const { dir, args } = await node(t);
+  const mountMax = join(dir, 'mount-max');
+  await writeFile(mountMax, '10\n');
+  const tiny = await doctor([...args, '--mount-max-file', mountMax]);
+  t.regex(lineOf(tiny, 'views'), new RegExp(`^info {4}views: --view-mode auto: .*; fs\\.mount-max 10 \\(${mountMax}\\), \\d+ mounts present, 100 kept free: 0 read-only volumes of a 200-path closure fit as bind farms, later ones get hardlink views — fix: raise fs.mount-max \\(sysctl fs.mount-max\\) or expect hardlink views$`));
+  const hardlink = await doctor([...args, '--view-mode', 'hardlink']);
+  t.is(lineOf(hardlink, 'views'), 'ok      views: --view-mode hardlink: every view is a hardlink farm (cost per file)');
 });

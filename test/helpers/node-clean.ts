@@ -74,6 +74,32 @@ export function viewBinds(entries: readonly MountEntry[], stateDirs: readonly st
   );
 }
 
+/**
+ * A bind-farm view's per-path binds (`<state>/views/<viewKey>/nix/store/<name>`, an existing
+ * view), the read-only private bind of that store directory onto itself they sit in, and their
+ * copies in the tree the mounter keeps for it and in each live target's (`<kept bind or target>/store[/<name>]`),
+ * each read-only and hardened, and showing a directory of that store path's name.
+ */
+export function farmBinds(entries: readonly MountEntry[], stateDirs: readonly string[], views: readonly string[], kept: readonly MountEntry[], live: readonly string[] = []): MountEntry[] {
+  const keptPoints = new Set([...kept.map((entry) => entry.mountPoint), ...live]);
+  const inView = (parent: string) =>
+    stateDirs.some((state) => {
+      const view = /^([0-9a-f]{32})\/nix$/.exec(parent.slice(`${state}/views/`.length));
+      return parent.startsWith(`${state}/views/`) && view !== null && views.includes(view[1]!);
+    });
+  return entries.filter((entry) => {
+    // The farm's store directory, a read-only private bind of itself (and its copy in the kept tree).
+    if (entry.mountPoint.endsWith('/store') && /\/views\/[0-9a-f]{32}\/nix\/store$/.test(entry.root) && ['ro', 'nosuid', 'nodev'].every((flag) => entry.options.includes(flag))) {
+      const parent = entry.mountPoint.slice(0, -'/store'.length);
+      if (keptPoints.has(parent) || inView(parent)) return true;
+    }
+    const leaf = /\/store\/([^/]+)$/.exec(entry.mountPoint);
+    if (!leaf || !entry.root.endsWith(`/${leaf[1]}`) || !['ro', 'nosuid', 'nodev'].every((flag) => entry.options.includes(flag))) return false;
+    const parent = entry.mountPoint.slice(0, -`/store/${leaf[1]}`.length);
+    return keptPoints.has(parent) || inView(parent);
+  });
+}
+
 async function names(dir: string): Promise<string[]> {
   return readdir(dir).catch(() => [] as string[]);
 }
@@ -114,8 +140,9 @@ export async function pidsMentioning(needles: readonly string[], allow: readonly
 
 /**
  * Asserts a node holds nothing of nixmount's but its live volumes:
- * - no mount whose source is in the state dir except exactly one at each live target and the
- *   read-only bind the mounter keeps for each existing view (`viewBinds`);
+ * - no mount whose source is in the state dir except exactly one at each live target, the
+ *   read-only bind the mounter keeps for each existing view (`viewBinds`) and, for bind-farm
+ *   views, their per-path binds and those in the kept tree (`farmBinds`);
  * - no `.building-*` / `.deleting-*` under <state>/views, no `*.tmp` record write left;
  * - GC roots (`<viewKey>-<i>`) exactly the views', none under a literal-keyed alias directory;
  * - no overlay directory without a record;
@@ -142,7 +169,8 @@ export async function assertNodeClean(context: ExecutionContext, options: NodeCl
   const entries = parseMountInfo(await readFile(options.mountInfoFile ?? '/proc/self/mountinfo', 'utf8'));
   const ours = stateMounts(entries, stateDirs);
   const kept = viewBinds(ours, stateDirs, views);
-  const strays = ours.filter((entry) => !live.includes(entry.mountPoint) && !kept.includes(entry));
+  const farms = farmBinds(ours, stateDirs, views, kept, live);
+  const strays = ours.filter((entry) => !live.includes(entry.mountPoint) && !kept.includes(entry) && !farms.includes(entry));
   t.deepEqual(strays.map((entry) => `${entry.mountPoint} (${entry.fsType} ${entry.root})`), [], 'mounts from the state dir outside live targets and the views\' read-only binds');
   const points = kept.map((entry) => entry.mountPoint);
   t.deepEqual(points.filter((point, index) => points.indexOf(point) !== index), [], 'read-only binds stacked at one point');

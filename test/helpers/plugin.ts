@@ -60,6 +60,10 @@ async function launch(t: ExecutionContext, dir: string, options: TestPluginOptio
     nodeId: 'test-node',
     stateDir,
     viewIdleMs: 0,
+    // The suites on this helper are written against hardlink views (one mount per target, the
+    // views' link counts); bind farms, serve's default for read-only volumes, are tested through
+    // serve processes (test/platform/bind-farm-views.test.ts, the safety and NixOS suites).
+    viewMode: 'hardlink',
     ...options.settings,
   };
   // Expressions are evaluated in restricted mode: the tests' fixtures are readable as a node's

@@ -4,6 +4,7 @@ import { coreModule } from '../../src/core/core-module.js';
 import { Clock } from '../../src/core/ports/clock.js';
 import { Logger } from '../../src/core/ports/logger.js';
 import { Mounter } from '../../src/core/ports/mounter.js';
+import { MountBudget } from '../../src/core/ports/mount-budget.js';
 import { NixStore } from '../../src/core/ports/nix-store.js';
 import { StageState } from '../../src/core/ports/stage-state.js';
 import { ViewStore } from '../../src/core/ports/view-store.js';
@@ -57,6 +58,8 @@ export function createTestContainer(options: TestContainerOptions = {}): TestCon
     bind(NixStore).toConstantValue(fakes.nix);
     bind(ViewStore).toConstantValue(fakes.views);
     bind(Mounter).toConstantValue(fakes.mounter);
+    // An empty node with Linux's default fs.mount-max: every read-only closure fits a bind farm.
+    bind(MountBudget).toConstantValue({ count: () => Promise.resolve({ max: 100_000, used: 0 }) });
     bind(VolumeDirs).toConstantValue(fakes.dirs);
     bind(VolumeState).toConstantValue(fakes.state);
     bind(StageState).toConstantValue(fakes.stages);

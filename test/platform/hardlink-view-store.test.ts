@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { ViewContents } from '../../src/core/ports/view-store.js';
 import { ExecaProcessRunner } from '../../src/platform/execa-process-runner.js';
 import { HardlinkViewStore } from '../../src/platform/hardlink-view-store.js';
+import { MountHelper } from '../../src/platform/mount-helper.js';
 import { silentLogger } from '../helpers/fakes.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -21,7 +22,10 @@ async function setup(t: Parameters<typeof tempDir>[0]) {
     await mkdir(join(store, name, 'bin'), { recursive: true });
     await writeFile(join(store, name, 'bin', 'run'), `#!/bin/sh\necho ${name}\n`);
   }
-  const views = new HardlinkViewStore({ driverName: 'd', driverVersion: '0', nodeId: 'n', stateDir: join(dir, 'state'), viewIdleMs: 0 }, new ExecaProcessRunner(silentLogger));
+  const runner = new ExecaProcessRunner(silentLogger);
+  const helper = new MountHelper(runner, silentLogger, { helper: 'auto' });
+  t.teardown(() => helper.close());
+  const views = new HardlinkViewStore({ driverName: 'd', driverVersion: '0', nodeId: 'n', stateDir: join(dir, 'state'), viewIdleMs: 0 }, runner, helper);
   const order: string[] = [];
   const contents = (roots = [`/nix/store/${APP}`]): ViewContents => ({
     roots,

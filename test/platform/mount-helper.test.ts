@@ -196,7 +196,7 @@ test.serial('serve starts its helper before it answers Probe (a node without per
   t.false(await isAlive(helpers[0]!));
 
   const bin = await tempDir(t);
-  for (const tool of ['mount', 'umount', 'setpriv', 'nix', 'nix-store']) await symlink((await execa('which', [tool])).stdout, join(bin, tool));
+  for (const tool of ['mount', 'umount', 'setpriv', 'flock', 'nix', 'nix-store']) await symlink((await execa('which', [tool])).stdout, join(bin, tool));
   await symlink(process.execPath, join(bin, 'node'));
   const noPerl = await startServeProcess(['--endpoint', `unix://${socket}`, '--state-dir', join(dir, 'state'), '--node-id', 'n'], socket, {
     env: { PATH: bin, NIXMOUNT_LOG_LEVEL: 'warn' },
@@ -288,7 +288,8 @@ test.serial('serve with its helper stopped: five read-only publishes succeed thr
   let ready = false;
   for (let i = 0; i < 50 && !ready; i++) ready = (await probe()) === true || (await new Promise((resolve) => setTimeout(resolve, 100)), false);
   t.true(ready, 'ready once it answers again');
-  t.deepEqual((await mountsBelow(pods)).length, volumes.length, 'one mount per volume: nothing made twice');
+  // Read-only volumes are bind farms (--view-mode auto): each target is the view's mount, its store directory's and one per store path.
+  t.deepEqual((await mountsBelow(pods)).length, volumes.length * (fixture.closure.length + 2), 'one tree per volume: nothing made twice');
   for (const volume of volumes) await serve.client.call('node', 'NodeUnpublishVolume', { volume_id: `vol-${volume}`, target_path: join(pods, volume, 'mount') });
   t.deepEqual(await mountsBelow(pods), []);
   t.deepEqual(await mountHelperPids(serve.child.pid!), [helperPid], 'the same helper serves on');

@@ -129,6 +129,18 @@ function scenarios(t: ExecutionContext): Scenario[] {
       ],
     },
     {
+      // Read-only volumes are bind farms (--view-mode auto): every mount(2) the helper makes for
+      // the farm (a bind and its read-only remount per store path), the kept tree and the volume's
+      // tree is a moment; each restart must unmount the half-made farm before removing it.
+      name: 'local publish RO cold, bind farm (killed between its binds)',
+      cap: 8,
+      commands: /^mount\(2\)$/,
+      op: (ctx) => publish(ctx, 'v1f', localTarget(ctx, 'pod-farm')),
+      live: (ctx) => [localTarget(ctx, 'pod-farm')],
+      undo: (ctx) => must(t, 'unpublish', unpublish(ctx, 'v1f', localTarget(ctx, 'pod-farm'))),
+      events: () => [],
+    },
+    {
       name: 'local publish RO warm',
       cap: 5,
       commands: /./,

@@ -269,7 +269,8 @@ test.serial('finding 6: two volume ids racing for one target (either spelling): 
 // ---------------------------------------------------------------------------------------------
 // Finding 7: kill -9 during `cp` and restart at once.
 test.serial('finding 7: kill -9 while cp builds a view, restart at once: the plugin starts (not exit 1), the half-built view is swept, the retry succeeds', async (t) => {
-  const node = await safetyNode(t, { wrappers: true });
+  // Hardlink views (cp): a read-only volume would otherwise be a bind farm, which spawns no cp.
+  const node = await safetyNode(t, { wrappers: true, args: ['--view-mode', 'hardlink'] });
   const target = await podTarget(node);
   await node.wrappers!.arm({ command: 'cp', n: 1, when: 'orphan' });
   const killed = await answer(node.serve, 'NodePublishVolume', publishRequest('v1', target, { paths: node.fixture.root }));

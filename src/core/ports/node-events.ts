@@ -1,4 +1,5 @@
 import type { ErrorKind } from '../errors.js';
+import type { Presentation, PresentationChoice } from '../view-presentation.js';
 
 export const NodeEvents = Symbol('NodeEvents');
 
@@ -60,7 +61,18 @@ export type NodeEvent =
   | { kind: 'realise-finished'; ok: boolean; reason?: ErrorKind; fetched: number; built: number; downloadMiB: number; seconds: number }
   /** One round of pushing realised paths to --push-to; `waiting` is what is still queued after it. */
   | { kind: 'cache-push'; ok: boolean; paths: number; waiting: number; seconds: number }
-  | { kind: 'view-built'; viewKey: string; paths: number; seconds: number }
+  | { kind: 'view-built'; viewKey: string; paths: number; seconds: number; presentation?: Presentation }
+  /**
+   * How a volume's view presents its closure, and why (view-presentation.ts): per
+   * volume, warm or cold. `over-budget` and `bind-farm-failed` are fallbacks to hardlinks.
+   */
+  | {
+      kind: 'view-presentation';
+      presentation: Presentation;
+      reason: PresentationChoice['reason'] | 'bind-farm-failed';
+      mountsNeeded?: number;
+      mountsAvailable?: number;
+    }
   | { kind: 'view-removed'; viewKey: string }
   | { kind: 'store-gc'; outcome: 'ok' | 'failed' | 'timeout'; bytesFreed: number; seconds: number; trigger: 'periodic' | 'realise' | 'command' }
   /** One CSI call answered, with its gRPC code name (OK, NOT_FOUND…). */

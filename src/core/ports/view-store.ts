@@ -1,6 +1,10 @@
+import type { Presentation } from '../view-presentation.js';
+
 export const ViewStore = Symbol('ViewStore');
 
 export interface ViewContents {
+  /** Hardlinks of every file, or one read-only bind per store path; hardlink when absent. */
+  presentation?: Presentation;
   /** The requested roots; `nix/var/result` points at them. */
   roots: readonly string[];
   /** Every store path of the closure, logical and where its files are. */
@@ -13,11 +17,13 @@ export interface SweepResult {
   removed: string[];
   /** Leftovers that could not be removed yet (an orphaned writer still busy); the next sweep retries. */
   left: string[];
+  /** Complete views whose mounts (a bind farm's) were gone and were made again. */
+  repaired?: string[];
 }
 
 /**
- * Content-addressed views: one directory per closure holding hardlinks into the
- * node store, a Nix database and `nix/var/result`. A view appears complete or not
+ * Content-addressed views: one directory per closure holding its store paths (hardlinks
+ * into the node store, or a read-only bind of each), a Nix database and `nix/var/result`. A view appears complete or not
  * at all (built aside, then renamed).
  */
 export interface ViewStore {

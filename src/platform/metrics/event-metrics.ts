@@ -29,6 +29,10 @@ export function eventMetrics(metrics: NodeMetrics, now: () => number = Date.now)
       case 'view-built':
         metrics.viewBuildDuration.observe(event.seconds);
         break;
+      case 'view-presentation':
+        metrics.viewPresentations.labels(event.presentation.replace('-', '_'), event.reason.replaceAll('-', '_')).inc();
+        if (event.mountsAvailable !== undefined) metrics.mountBudgetAvailable.set(event.mountsAvailable);
+        break;
       case 'view-removed':
         metrics.viewsRemoved.inc();
         break;

@@ -19,6 +19,8 @@ export class NodeMetrics {
   readonly unpublishDuration: Histogram;
   readonly viewBuildDuration: Histogram;
   readonly viewsRemoved: Counter;
+  readonly viewPresentations: Counter<'presentation' | 'reason'>;
+  readonly mountBudgetAvailable: Gauge;
   readonly realiseDuration: Histogram<'result'>;
   readonly realiseFailures: Counter<'reason'>;
   readonly realisedPaths: Counter<'how'>;
@@ -54,9 +56,17 @@ export class NodeMetrics {
     });
     this.unpublishDuration = new Histogram({ name: 'nixmount_unpublish_duration_seconds', help: 'Volumes unpublished', buckets: CALL_BUCKETS, registers });
     this.viewBuildDuration = new Histogram({
-      name: 'nixmount_view_build_duration_seconds', help: 'Views built (hardlink farm, Nix database, GC roots), publish or stage', buckets: WORK_BUCKETS, registers,
+      name: 'nixmount_view_build_duration_seconds', help: 'Views built (hardlink or bind farm, Nix database, GC roots), publish or stage', buckets: WORK_BUCKETS, registers,
     });
     this.viewsRemoved = new Counter({ name: 'nixmount_views_removed_total', help: 'Views collected after no volume used them for --view-idle', registers });
+    this.viewPresentations = new Counter({
+      name: 'nixmount_view_presentations_total',
+      help: 'Volumes by the presentation of their view (hardlink, bind_farm) and why (view_mode, read_write, fits_budget; fallbacks: over_budget, bind_farm_failed)',
+      labelNames: ['presentation', 'reason'], registers,
+    });
+    this.mountBudgetAvailable = new Gauge({
+      name: 'nixmount_mount_budget_available', help: 'Mounts left for bind farms at the last read-only publish: fs.mount-max less the headroom and the mounts present', registers,
+    });
     this.realiseDuration = new Histogram({
       name: 'nixmount_realise_duration_seconds', help: 'Realisations of store paths missing from the node store (substitute or build), by result',
       labelNames: ['result'], buckets: WORK_BUCKETS, registers,

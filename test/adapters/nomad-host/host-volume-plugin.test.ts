@@ -9,7 +9,7 @@ import { tempDir } from '../../helpers/temp.js';
 import { JOBS_DIR } from '../nomad/shipped-jobs.js';
 import { startGatedCache } from '../../helpers/gated-cache.js';
 import { CLI } from '../../helpers/serve-process.js';
-import { assertClosureAt, assertFailed, assertNothingLeft, assertOk, entries, exists, node, request } from './host-volume-node.js';
+import { assertClosureAt, volumeMountsBelow, assertFailed, assertNothingLeft, assertOk, entries, exists, node, request } from './host-volume-node.js';
 import { OPERATION_TIMEOUT_MS } from './nomad-host-client.js';
 
 // Serial: each test runs the real plugin, Nix and mounts, and the fingerprint test
@@ -68,7 +68,7 @@ test.serial('create after the mount vanished (a reboot: Nomad re-runs create at 
   const req = request({ paths: fixture.root });
   const path = join(n.volumesDir, req.id);
   assertOk(t, await n.client.create(req));
-  await execa('umount', [path]);
+  await execa('umount', ['--recursive', path]); // a bind-farm volume is a tree: a reboot takes it whole
   t.deepEqual(await mountsBelow(n.volumesDir), []);
   const restored = await n.client.create(req);
   assertOk(t, restored);
@@ -88,7 +88,7 @@ test.serial('delete derives its path from DHV_VOLUMES_DIR/DHV_VOLUME_ID: the vol
   t.is((await entries(join(n.stateDir, 'views'))).length, 1, 'one view for one closure');
   // Nomad's cleanup delete after "failed to save volume in client state" sets DHV_CREATED_PATH to the volumes dir.
   assertOk(t, await n.client.delete(a, n.volumesDir));
-  t.deepEqual(await mountsBelow(n.volumesDir), [join(n.volumesDir, b.id)], 'the other volume stays mounted');
+  t.deepEqual(await volumeMountsBelow(n.volumesDir), [join(n.volumesDir, b.id)], 'the other volume stays mounted');
   t.deepEqual(await entries(n.volumesDir), [b.id]);
   await assertClosureAt(t, n, join(n.volumesDir, b.id), fixture);
   assertOk(t, await n.client.delete(b, join(n.volumesDir, b.id)));
@@ -101,7 +101,7 @@ test.serial('concurrent creates of different volumes (Nomad runs them in paralle
   const reqs = [request({ paths: fixture.root }, 'c1'), request({ paths: fixture.root }, 'c2'), request({ paths: fixture.root }, 'c3')];
   const calls = await Promise.all(reqs.map((r) => n.client.create(r)));
   for (const call of calls) assertOk(t, call);
-  t.deepEqual((await mountsBelow(n.volumesDir)).sort(), reqs.map((r) => join(n.volumesDir, r.id)).sort());
+  t.deepEqual((await volumeMountsBelow(n.volumesDir)).sort(), reqs.map((r) => join(n.volumesDir, r.id)).sort());
   t.is((await entries(join(n.stateDir, 'views'))).length, 1);
   const deletes = await Promise.all(reqs.map((r) => n.client.delete(r, join(n.volumesDir, r.id))));
   for (const call of deletes) assertOk(t, call);
@@ -207,7 +207,8 @@ test.serial('with a view-idle in the node config, delete keeps the unused view f
   const views = await entries(join(n.stateDir, 'views'));
   t.is(views.length, 1);
   assertOk(t, await n.client.delete(first, join(n.volumesDir, first.id)));
-  t.deepEqual(await mountsBelow(n.dir), []);
+  // The kept view's bind farm stays with it, in the state dir alone.
+  t.deepEqual((await mountsBelow(n.dir)).filter((point) => !point.startsWith(`${join(n.stateDir, 'views')}/`)), []);
   t.deepEqual(await entries(join(n.stateDir, 'volumes')), []);
   t.deepEqual(await entries(join(n.stateDir, 'views')), views, 'kept for view-idle');
   const second = request({ paths: fixture.root });

@@ -13,7 +13,7 @@ import { startGatedCache } from '../../helpers/gated-cache.js';
 import { CLI, startServeProcess } from '../../helpers/serve-process.js';
 import { tempDir } from '../../helpers/temp.js';
 import { goJson, OPERATION_TIMEOUT_MS } from './nomad-host-client.js';
-import { assertClosureAt, assertFailed, assertNothingLeft, assertOk, entries, exists, node, request, type Node } from './host-volume-node.js';
+import { assertClosureAt, volumeMountsBelow, assertFailed, assertNothingLeft, assertOk, entries, exists, node, request, type Node } from './host-volume-node.js';
 
 /**
  * The host volume plugin next to a running `nixmount serve` on ONE state dir: serve owns
@@ -138,7 +138,8 @@ test.serial('serve SIGKILLed in the middle of a delegated create: the same call 
   const fixture = await buildFixture('hostvol-serve-kill');
   const n = await node(t);
   const wrappers = await CrashWrappers.create(n.dir, n.stateDir);
-  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir });
+  // Hardlink views (cp is the moment armed): a read-only volume would otherwise be a bind farm, which spawns no cp.
+  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir, args: ['--view-mode', 'hardlink'] });
   for (const moment of KILLS) {
     const label = `${moment.command} ${moment.n} ${moment.when}`;
     const started = await serve.launch();
@@ -165,7 +166,8 @@ test.serial('serve SIGKILLed in the middle of a delegated delete (at its umount,
   const fixture = await buildFixture('hostvol-serve-kill');
   const n = await node(t);
   const wrappers = await CrashWrappers.create(n.dir, n.stateDir);
-  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir });
+  // Hardlink views (cp is the moment armed): a read-only volume would otherwise be a bind farm, which spawns no cp.
+  const serve = ServeNode.create(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir, args: ['--view-mode', 'hardlink'] });
   const moments: CommandMoment[] = [
     { command: 'umount2(2)', n: 1, when: 'before' },
     { command: 'umount2(2)', n: 1, when: 'after' },
@@ -294,7 +296,7 @@ test.serial('a serve in a mount namespace of its own made with --propagation unc
   assertOk(t, created);
   t.is(await ownerPid(n), child.pid, 'serve did the work');
   // Seen from the node's namespace: the closure with the store's inodes, read-only.
-  t.deepEqual(await mountsBelow(path), [path]);
+  t.deepEqual(await volumeMountsBelow(path), [path]);
   const data = fixture.closure.find((p) => p.includes('fixture-data'))!;
   const [here, store] = await Promise.all([stat(inVolume(path, fixture)), stat(join(data, 'share/greeting'))]);
   t.is(here.ino, store.ino);
@@ -367,7 +369,7 @@ test.serial('6 and 12 creates of one host volume at once through serve (no wrapp
       t.is(call.exitCode, 0, `${count}: ${call.stdout} ${call.stderr}`);
       t.deepEqual(JSON.parse(call.stdout) as unknown, { path, bytes: 0 });
     }
-    t.deepEqual(await mountsBelow(n.volumesDir), [path], `${count} creates: exactly one mount`);
+    t.deepEqual(await volumeMountsBelow(n.volumesDir), [path], `${count} creates: exactly one volume mount`);
     const records = await entries(join(n.stateDir, 'volumes'));
     t.is(records.length, 1, `${count} creates: one record`);
     const record = JSON.parse(await readFile(join(n.stateDir, 'volumes', records[0]!), 'utf8')) as { createdPath?: boolean };

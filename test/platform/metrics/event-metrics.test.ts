@@ -86,6 +86,20 @@ test('views built and removed; store GC runs by outcome and trigger, bytes freed
   t.is(sample(s, 'nixmount_store_gc_last_success_timestamp_seconds'), 1_700_000_000.5);
 });
 
+test('view presentations by presentation and reason (fallbacks included); the budget left at the last read-only publish', async (t) => {
+  const { hub, scrape } = setup();
+  hub.emit({ kind: 'view-presentation', presentation: 'bind-farm', reason: 'fits-budget', mountsNeeded: 8, mountsAvailable: 900 });
+  hub.emit({ kind: 'view-presentation', presentation: 'hardlink', reason: 'over-budget', mountsNeeded: 8, mountsAvailable: 3 });
+  hub.emit({ kind: 'view-presentation', presentation: 'hardlink', reason: 'read-write' });
+  const s = await scrape();
+  t.deepEqual(seriesOf(s, 'nixmount_view_presentations_total'), {
+    'nixmount_view_presentations_total{presentation="bind_farm",reason="fits_budget"}': 1,
+    'nixmount_view_presentations_total{presentation="hardlink",reason="over_budget"}': 1,
+    'nixmount_view_presentations_total{presentation="hardlink",reason="read_write"}': 1,
+  });
+  t.is(sample(s, 'nixmount_mount_budget_available'), 3);
+});
+
 test('realise-progress changes nothing, and after unsubscribing no event counts', async (t) => {
   const { hub, unsubscribe, scrape } = setup();
   const before = await scrape();
