@@ -1,7 +1,7 @@
 import { inject, injectable } from 'inversify';
 import { CachePusher } from './cache-pusher.js';
 import { Logger } from './ports/logger.js';
-import { NixStore, type RealiseEvent } from './ports/nix-store.js';
+import { NixStore, type Closure, type RealiseEvent } from './ports/nix-store.js';
 import { NodeEvents } from './ports/node-events.js';
 import { RealisationTracker, type ProgressListener } from './realisation-tracker.js';
 import { RootedClosures, type PreparedRoots } from './rooted-closures.js';
@@ -71,7 +71,7 @@ export class ClosureSource {
     if (known) return { roots, closure: known };
     progress.phase = 'checking';
     const answer = await this.nix.queryClosure(roots);
-    if (answer.valid) return { roots, closure: answer.closure };
+    if (answer.valid) return prepared(roots, answer.closure);
     const missing = answer.missing;
 
     progress.phase = 'realising';
@@ -101,8 +101,13 @@ export class ClosureSource {
     this.pusher.push(missing);
     const realised = await this.nix.queryClosure(roots);
     if (!realised.valid) throw new StorePathsUnavailableError(realised.missing, 'still missing after Nix reported them realised');
-    return { roots, closure: realised.closure };
+    return prepared(roots, realised.closure);
   }
+}
+
+/** The roots with their closure, carrying the store's registration of it to the view. */
+function prepared(roots: string[], closure: Closure): PreparedRoots {
+  return { roots, closure: closure.paths, ...(closure.registration ? { registration: closure.registration } : {}) };
 }
 
 function logRealiseEvent(log: Logger, event: RealiseEvent, progress: RealiseProgress): void {

@@ -1,9 +1,16 @@
 import { injectable } from 'inversify';
+import type { ClosureRegistration } from './ports/nix-store.js';
 
 /** The roots of a volume and their whole closure, as a publish or stage hands them to the view manager. */
 export interface PreparedRoots {
   roots: string[];
   closure: string[];
+  /**
+   * What the node store's closure query said of registering the closure (see
+   * ClosureRegistration), for the view built from it; absent when the closure was known
+   * without a query (then the view exists already, or its registration asks Nix).
+   */
+  registration?: ClosureRegistration;
 }
 
 /**

@@ -107,7 +107,7 @@ export class ViewManager {
       await this.perView.run(key, async () => {
         if (!(await this.views.exists(key))) {
           built = true;
-          await this.build(key, roots, closure, choice);
+          await this.build(key, prepared, choice);
         }
         this.rooted.remember(prepared, key);
       });
@@ -226,7 +226,8 @@ export class ViewManager {
     return removed;
   }
 
-  private async build(key: string, roots: readonly string[], closure: readonly string[], choice: Pick<PresentationChoice, 'presentation'> & { reason: string }): Promise<void> {
+  private async build(key: string, prepared: PreparedRoots, choice: Pick<PresentationChoice, 'presentation'> & { reason: string }): Promise<void> {
+    const { roots, closure, registration } = prepared;
     const started = this.clock.now().getTime();
     const { presentation, reason } = choice;
     this.log.info({ view: key, roots, paths: closure.length, presentation, presentationReason: reason }, 'building view');
@@ -244,7 +245,7 @@ export class ViewManager {
         presentation,
         roots,
         paths: closure.map((storePath) => ({ storePath, physicalPath: this.nix.physicalPath(storePath) })),
-        register: (rootDir) => this.nix.writeRegistration(closure, rootDir),
+        register: (rootDir) => this.nix.writeRegistration({ paths: closure, ...(registration ? { registration } : {}) }, rootDir),
       });
     } catch (error) {
       // Roots of a view that never became visible go with it (a restart would drop them too).

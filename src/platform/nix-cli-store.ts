@@ -11,7 +11,7 @@ import {
   UnavailableError,
   lastLines,
 } from '../core/errors.js';
-import type { ClosureAnswer, EvaluateOptions, Evaluation, NixStore, RealiseOptions } from '../core/ports/nix-store.js';
+import type { Closure, ClosureAnswer, EvaluateOptions, Evaluation, NixStore, RealiseOptions } from '../core/ports/nix-store.js';
 import { ProcessRunner, type RunOptions } from './process-runner.js';
 import { boundMessage } from '../core/quote.js';
 import { NodeSettings } from '../core/settings.js';
@@ -19,7 +19,7 @@ import { NixSettings, nixConfig, physicalRoot } from './nix-settings.js';
 import { RealiseOutput } from './nix-realise-output.js';
 import { nixErrorSummary } from './nix-error-summary.js';
 import { RunningCollector, collectorSocketPath } from './running-collector.js';
-import { NixRegistrations, parsePathInfos, type PathInfo } from './nix-registrations.js';
+import { PathInfoRegistration, parsePathInfos, type PathInfo } from './nix-registrations.js';
 import { provenanceEntries, SubstitutionOrigins, writeClosureFile } from './closure-provenance.js';
 
 // Every Nix call has a bound, so a hung Nix (a stuck lock, a dead NFS store) fails
@@ -61,8 +61,6 @@ export class NixCliStore implements NixStore {
   private readonly gcRoots: string;
   private readonly env: Record<string, string>;
   private systemName?: Promise<string>;
-  /** Registrations of the closures queried lately, for the views built from them. */
-  private readonly registrations = new NixRegistrations();
   private readonly collector: RunningCollector;
   /** The cache each path realised by this process came from, for the views' closure.json. */
   private readonly origins = new SubstitutionOrigins();
@@ -93,35 +91,35 @@ export class NixCliStore implements NixStore {
 
   async queryClosure(roots: readonly string[]): Promise<ClosureAnswer> {
     // `path-info --recursive` answers both questions when every root is valid (the usual
-    // case), and what registering the closure in a view needs (see NixRegistrations);
-    // only a failure costs a second process to say which roots are missing.
-    const closure = await this.pathInfoClosure(roots);
-    if (closure) return { valid: true, closure };
+    // case), and what registering the closure in a view needs, handed back with it (see
+    // PathInfoRegistration); only a failure costs a second process to say which roots are missing.
+    const registration = await this.pathInfoClosure(roots);
+    if (registration) return { valid: true, closure: { paths: registration.paths(), registration } };
     const missing = await this.missingPaths(roots);
     if (missing.length > 0) return { valid: false, missing };
     // Every root is valid, and path-info said something else than expected (another Nix): the closure the older way.
     const answer = await this.nix('nix-store', [...this.storeArgs(), '--query', '--requisites', ...roots], { timeoutMs: QUERY_TIMEOUT_MS });
-    return { valid: true, closure: [...new Set(lines(answer.stdout))].sort() };
+    return { valid: true, closure: { paths: [...new Set(lines(answer.stdout))].sort() } };
   }
 
   /**
-   * The closure of `roots` from `nix path-info`, its registrations remembered; undefined
+   * The closure of `roots` from `nix path-info`, with its registration; undefined
    * when it says something else. The new CLI reads a `.drv` as "its outputs" (and would
    * build them), so `.drv` roots are asked with `--derivation`, which for any other path
    * means its deriver: the two kinds are asked apart.
    */
-  private async pathInfoClosure(roots: readonly string[]): Promise<string[] | undefined> {
+  private async pathInfoClosure(roots: readonly string[]): Promise<PathInfoRegistration | undefined> {
     const derivations = roots.filter((root) => root.endsWith('.drv'));
     const others = roots.filter((root) => !root.endsWith('.drv'));
-    const closure = new Set<string>();
+    const infos: PathInfo[] = [];
     for (const [group, flags] of [[others, []], [derivations, ['--derivation']]] as const) {
       if (group.length === 0) continue;
       const info = await this.nix('nix', ['path-info', ...this.storeArgs(), '--json', '--recursive', ...flags, ...group], { allowFailure: true, timeoutMs: QUERY_TIMEOUT_MS });
-      const paths = info.exitCode === 0 ? this.registrations.remember(info.stdout) : undefined;
-      if (!paths) return undefined;
-      for (const path of paths) closure.add(path);
+      const parsed = info.exitCode === 0 ? parsePathInfos(info.stdout) : undefined;
+      if (!parsed) return undefined;
+      infos.push(...parsed);
     }
-    return [...closure].sort();
+    return new PathInfoRegistration(infos);
   }
 
   async missingPaths(paths: readonly string[]): Promise<string[]> {
@@ -190,21 +188,24 @@ export class NixCliStore implements NixStore {
     await this.nix('nix', ['copy', ...from, '--to', uri, ...paths], { timeoutMs: REALISE_TIMEOUT_MS });
   }
 
-  async writeRegistration(paths: readonly string[], rootDir: string): Promise<void> {
+  async writeRegistration(closure: Closure, rootDir: string): Promise<void> {
+    const { paths } = closure;
+    // Only this store's own answer is read; anything else is registered the older way.
+    const known = closure.registration instanceof PathInfoRegistration ? closure.registration : undefined;
     const loadDb = ['--store', `local?root=${rootDir}`, '--load-db'];
     // Nix opening a database makes it an 8 MiB `reserved` file (space to GC a full disk with);
     // a view's database is never collected, and that file would cost every view 8 MiB of the store's disk.
     const options = { timeoutMs: REGISTER_TIMEOUT_MS, env: { NIX_CONFIG: `${this.env.NIX_CONFIG}\ngc-reserved-space = 0` } };
     // closure.json comes from the same path-info answer, written beside the database. It is
     // awaited below; a database that fails first must not leave its failure unhandled.
-    const provenance = this.provenance(paths).then((infos) => writeClosureFile(rootDir, provenanceEntries(infos, this.origins)));
+    const provenance = this.provenance(paths, known).then((infos) => writeClosureFile(rootDir, provenanceEntries(infos, this.origins)));
     provenance.catch(() => undefined);
-    // The closure was just queried (the usual case): its registration is known, one Nix process
+    // The closure came with the registration its query read (the usual case): one Nix process
     // writes it. Should this Nix refuse what another Nix's path-info said, the older way below
     // registers the same paths again (a registration of valid paths replaces theirs).
-    const known = this.registrations.loadDbInput(paths);
-    if (known !== undefined) {
-      const loaded = await this.nix('nix-store', loadDb, { ...options, input: known, allowFailure: true });
+    const input = known?.loadDbInput(paths);
+    if (input !== undefined) {
+      const loaded = await this.nix('nix-store', loadDb, { ...options, input, allowFailure: true });
       if (loaded.exitCode === 0) return provenance;
     }
     // One --load-db sees the whole closure: it refuses a path whose references it has not
@@ -215,11 +216,11 @@ export class NixCliStore implements NixStore {
   }
 
   /**
-   * path-info's answer for `paths`: the one the closure query remembered (the usual
+   * path-info's answer for `paths`: the one the closure query carried (the usual
    * case), else one `path-info --json` per batch of paths, never one per path.
    */
-  private async provenance(paths: readonly string[]): Promise<PathInfo[]> {
-    const known = this.registrations.infosOf(paths);
+  private async provenance(paths: readonly string[], registration: PathInfoRegistration | undefined): Promise<PathInfo[]> {
+    const known = registration?.infosOf(paths);
     if (known) return known;
     const infos: PathInfo[] = [];
     // A .drv is asked with --derivation, or the new CLI would answer for its outputs (see pathInfoClosure).

@@ -29,3 +29,17 @@ test('a closure a view roots is answered from memory; once the view is collected
   await publishAt(publisher, '/t/4');
   t.is(fakes.nix.calls.query, 2, 'without the view its roots may have been collected: the store is asked again');
 });
+
+test('the view is registered with the registration its own closure query answered, handed along with the closure', async (t) => {
+  const fakes = createTestContainer();
+  fakes.nix.add(LIB).add(APP, [LIB]);
+  const publisher = fakes.container.get(VolumePublisher);
+  const { viewKey } = await publishAt(publisher, '/t/1');
+  // The fake view store keeps what it was asked to materialize; registering is the view store's call.
+  await fakes.views.views.get(viewKey)!.register('/views/root');
+  t.is(fakes.nix.registered.length, 1);
+  const [{ closure, rootDir }] = fakes.nix.registered;
+  t.is(rootDir, '/views/root');
+  t.deepEqual(closure.paths, [LIB, APP].sort());
+  t.deepEqual(closure.registration, { size: 2, answer: 1 });
+});

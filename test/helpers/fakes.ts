@@ -3,11 +3,16 @@ import { StorePathsUnavailableError } from '../../src/core/errors.js';
 import type { Clock } from '../../src/core/ports/clock.js';
 import type { Logger } from '../../src/core/ports/logger.js';
 import { mountPointOf, type Mounter, type MountOwner, type MountTarget, type OverlayDirs, type OwnMount } from '../../src/core/ports/mounter.js';
-import type { ClosureAnswer, Evaluation, NixStore, RealiseOptions } from '../../src/core/ports/nix-store.js';
+import type { Closure, ClosureAnswer, ClosureRegistration, Evaluation, NixStore, RealiseOptions } from '../../src/core/ports/nix-store.js';
 import type { SweepResult, ViewContents, ViewStore } from '../../src/core/ports/view-store.js';
 import type { HeldParent, HeldTarget, VolumeDirs, VolumeUsage } from '../../src/core/ports/volume-dirs.js';
 import type { StageRecord, StageState } from '../../src/core/ports/stage-state.js';
 import type { VolumeRecord, VolumeState } from '../../src/core/ports/volume-state.js';
+
+/** The fake store's registration: which of its closure answers (by query count) it came with. */
+export interface FakeRegistration extends ClosureRegistration {
+  answer: number;
+}
 
 /** A promise resolved or rejected from outside, to hold work in flight. */
 export class Deferred<T = void> {
@@ -50,7 +55,7 @@ export class FakeNixStore implements NixStore {
   async queryClosure(roots: readonly string[]): Promise<ClosureAnswer> {
     this.calls.query++;
     const missing = roots.filter((path) => !this.valid.has(path));
-    return missing.length > 0 ? { valid: false, missing } : { valid: true, closure: this.closureOf(roots) };
+    return missing.length > 0 ? { valid: false, missing } : { valid: true, closure: this.closureWithRegistration(roots) };
   }
   async evaluateExpression(text: string): Promise<Evaluation> {
     this.calls.evaluate++;
@@ -89,6 +94,12 @@ export class FakeNixStore implements NixStore {
     this.calls.push.push({ uri, paths: [...paths] });
     if (this.pushError) throw this.pushError;
   }
+  /** Each answer carries a registration of its own, so a test can tell which one a view was registered with. */
+  private closureWithRegistration(roots: readonly string[]): Closure {
+    const paths = this.closureOf(roots);
+    const registration: FakeRegistration = { size: paths.length, answer: this.calls.query };
+    return { paths, registration };
+  }
   private closureOf(roots: readonly string[]): string[] {
     const seen = new Set<string>();
     const visit = (path: string) => {
@@ -99,7 +110,11 @@ export class FakeNixStore implements NixStore {
     roots.forEach(visit);
     return [...seen].sort();
   }
-  async writeRegistration(): Promise<void> {}
+  /** What each writeRegistration was handed. */
+  readonly registered: Array<{ closure: Closure; rootDir: string }> = [];
+  async writeRegistration(closure: Closure, rootDir: string): Promise<void> {
+    this.registered.push({ closure, rootDir });
+  }
   async addGcRoots(holder: string, roots: readonly string[]): Promise<void> {
     this.gcRoots.set(holder, [...roots]);
   }

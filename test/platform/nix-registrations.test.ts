@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExecaProcessRunner } from '../../src/platform/execa-process-runner.js';
 import { NixCliStore } from '../../src/platform/nix-cli-store.js';
-import { NixRegistrations } from '../../src/platform/nix-registrations.js';
+import { PathInfoRegistration, parsePathInfos } from '../../src/platform/nix-registrations.js';
 import type { ProcessRunner } from '../../src/platform/process-runner.js';
 import { silentLogger } from '../helpers/fakes.js';
 import { buildFixture, FIXTURES } from '../helpers/nix.js';
@@ -24,15 +24,14 @@ test('both JSON shapes of path-info (an array, an object keyed by path) give the
     { path: A, narHash: 'sha256:0v6l4s5xwnywvj2q7xg9vz2c8l6x5wqyq1vj0y3kq9d6w0h0a1c2', narSize: 8, references: [] },
   ];
   for (const json of [JSON.stringify(infos), JSON.stringify(Object.fromEntries(infos.map(({ path, ...info }) => [path, info])))]) {
-    const registrations = new NixRegistrations();
-    t.deepEqual(registrations.remember(json), [A, B]);
+    const registrations = new PathInfoRegistration(parsePathInfos(json)!);
+    t.deepEqual(registrations.paths(), [A, B]);
     t.is(registrations.loadDbInput([A, B]), `${A}\n${infos[1]!.narHash}\n8\n\n0\n${B}\n${infos[0]!.narHash}\n568\n${B}.drv\n1\n${A}\n`);
     t.is(registrations.loadDbInput([A, '/nix/store/cccccccccccccccccccccccccccccccc-c']), undefined, 'one path not known: none');
   }
 });
 
 test('anything else is not taken: the caller asks the older way', (t) => {
-  const registrations = new NixRegistrations();
   const good = { path: A, narHash: 'sha256-AAAA', narSize: 1, references: [] };
   for (const json of [
     'not json',
@@ -45,9 +44,8 @@ test('anything else is not taken: the caller asks the older way', (t) => {
     JSON.stringify([{ ...good, narSize: '1' }]),
     JSON.stringify([{ ...good, deriver: 'x.drv' }]),
   ]) {
-    t.is(registrations.remember(json), undefined, json);
+    t.is(parsePathInfos(json), undefined, json);
   }
-  t.is(registrations.loadDbInput([A]), undefined);
 });
 
 test('a real closure: the view database written from path-info equals the one --dump-db | --load-db writes', async (t) => {
@@ -56,8 +54,8 @@ test('a real closure: the view database written from path-info equals the one --
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const env = { NIX_CONFIG: `${offlineNixEnv.NIX_CONFIG}\ngc-reserved-space = 0` };
   const info = await execa('nix', ['path-info', '--json', '--recursive', fixture.root], { env });
-  const registrations = new NixRegistrations();
-  const closure = registrations.remember(info.stdout)!;
+  const registrations = new PathInfoRegistration(parsePathInfos(info.stdout)!);
+  const closure = registrations.paths();
   t.deepEqual(closure, [...fixture.closure].sort());
   await execa('nix-store', ['--store', `local?root=${dir}/ours`, '--load-db'], { env, input: registrations.loadDbInput(closure)! });
   const dumped = await execa('nix-store', ['--dump-db', ...closure], { env, stripFinalNewline: false });
@@ -83,14 +81,43 @@ test('the store writes a queried closure\'s registration with one --load-db, and
       },
     };
     const nix = new NixCliStore(runner, { storeUri: '', connectTimeoutSec: 2 }, { driverName: 'd', driverVersion: '0', nodeId: 'n', stateDir: '/state', viewIdleMs: 0 });
-    t.deepEqual(await nix.queryClosure([A]), { valid: true, closure: [A] });
+    const answer = await nix.queryClosure([A]);
+    if (!answer.valid) return t.fail('the closure is valid');
+    t.deepEqual(answer.closure.paths, [A]);
+    t.is(answer.closure.registration?.size, 1);
     const view = join(dir, `view-${refuse}`);
-    await nix.writeRegistration([A], view);
+    await nix.writeRegistration(answer.closure, view);
     t.deepEqual(JSON.parse(await readFile(join(view, 'nix/var/nixmount/closure.json'), 'utf8')).paths, [{ ...infos[0], deriver: null, signatures: [], origin: 'node-store' }]);
     const writes = calls.filter((call) => call.args.includes('--load-db')).map((call) => (call.input ? 'load-db from path-info' : `load-db from ${call.pipeFrom}`));
     t.deepEqual(writes, refuse ? ['load-db from path-info', 'load-db from --dump-db'] : ['load-db from path-info']);
     t.is(calls.filter((call) => call.args.includes('--requisites')).length, 0, 'no second query');
   }
+});
+
+test('the registration travels with the closure, not in the store: another store object writes it with one --load-db, and bare paths take the older way', async (t) => {
+  const infos = [{ path: A, narHash: 'sha256-AAAA', narSize: 1, references: [] }];
+  const dir = await mkdtemp(join(tmpdir(), 'nixmount-registrations-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const loads: string[] = [];
+  const runner: ProcessRunner = {
+    async run(_command, args, options = {}) {
+      if (args.includes('--load-db')) loads.push(options.input !== undefined ? 'from path-info' : `from ${options.pipeFrom?.length} --dump-db`);
+      return { exitCode: 0, stdout: args.includes('path-info') ? JSON.stringify(infos) : '', stderr: '' };
+    },
+  };
+  const node = { driverName: 'd', driverVersion: '0', nodeId: 'n', stateDir: '/state', viewIdleMs: 0 };
+  const asked = new NixCliStore(runner, { storeUri: '', connectTimeoutSec: 2 }, node);
+  const answer = await asked.queryClosure([A]);
+  if (!answer.valid) return t.fail('the closure is valid');
+  // What the query read is in the answer: a store that never saw the query registers it the fast way.
+  await new NixCliStore(runner, { storeUri: '', connectTimeoutSec: 2 }, node).writeRegistration(answer.closure, join(dir, 'carried'));
+  t.deepEqual(loads, ['from path-info']);
+  // And the store that asked keeps nothing: the same paths without their registration are asked again.
+  await asked.writeRegistration({ paths: [A] }, join(dir, 'bare'));
+  t.deepEqual(loads, ['from path-info', 'from 1 --dump-db']);
+  // A registration that does not describe every path is not used.
+  await asked.writeRegistration({ paths: [A, B], registration: answer.closure.registration! }, join(dir, 'partial')).catch(() => undefined);
+  t.is(loads.at(-1), 'from 1 --dump-db');
 });
 
 test('the older way registers a closure of 1,501 paths whose references cross every batch, with one --load-db', async (t) => {
@@ -114,8 +141,8 @@ test('the older way registers a closure of 1,501 paths whose references cross ev
   // Nix reads a .drv's file while registering it, as it would the view's hardlink.
   await mkdir(join(dir, 'view/nix/store'), { recursive: true });
   await execa('cp', ['-a', ...closure, join(dir, 'view/nix/store')]);
-  // Never queried through this store: no registration is known, so the older way is taken.
-  await nix.writeRegistration(closure, join(dir, 'view'));
+  // No registration comes with the paths, so the older way is taken.
+  await nix.writeRegistration({ paths: closure }, join(dir, 'view'));
   t.deepEqual(loads, ['from 2 --dump-db']);
   const env = { NIX_CONFIG: `${offlineNixEnv.NIX_CONFIG}\ngc-reserved-space = 0` };
   const registered = await execa('nix-store', ['--store', `local?root=${join(dir, 'view')}`, '-qR', drv], { env });

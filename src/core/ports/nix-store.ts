@@ -8,7 +8,24 @@ export interface Evaluation {
   target: string;
 }
 
-export type ClosureAnswer = { valid: true; closure: string[] } | { valid: false; missing: string[] };
+/**
+ * What the store that answered a closure query knows of registering its paths (their
+ * hashes, sizes, references). Opaque to the core: it is handed back, with the paths it
+ * was given for, to the same store's writeRegistration, which may then skip asking Nix again.
+ */
+export interface ClosureRegistration {
+  /** How many store paths it describes. */
+  readonly size: number;
+}
+
+/** A closure as the node store answered it: every path, sorted, and what registering them takes. */
+export interface Closure {
+  paths: string[];
+  /** Absent when the store has nothing to carry (it asks Nix when it registers). */
+  registration?: ClosureRegistration;
+}
+
+export type ClosureAnswer = { valid: true; closure: Closure } | { valid: false; missing: string[] };
 
 /** Progress reported while realising (parsed from Nix's output). */
 export type RealiseEvent =
@@ -59,11 +76,12 @@ export interface NixStore {
   /** Copies the closures of `paths` to the binary cache `uri`, signed with the node's signing key when it has one. */
   push(uri: string, paths: readonly string[]): Promise<void>;
   /**
-   * Write a Nix database registering exactly `paths` (with their hashes and references) under
+   * Write a Nix database registering exactly `closure.paths` (with their hashes and references) under
    * `rootDir`/nix/var/nix/db, and beside it `rootDir`/nix/var/nixmount/closure.json: each
    * path's hashes, size, references, deriver, signatures and where it came from (docs/sources.md).
+   * With the registration its queryClosure answered (the usual case) this costs one Nix process.
    */
-  writeRegistration(paths: readonly string[], rootDir: string): Promise<void>;
+  writeRegistration(closure: Closure, rootDir: string): Promise<void>;
   /**
    * Keep `roots` (and so their closures) alive in the node store on behalf of `holder`,
    * replacing what `holder` held before — against a garbage collection already under way
