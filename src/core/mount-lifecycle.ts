@@ -4,7 +4,7 @@ import { Logger } from './ports/logger.js';
 import { Mounter, type MountOwner, type OwnMount } from './ports/mounter.js';
 import { VolumeDirs, type HeldTarget } from './ports/volume-dirs.js';
 import { NodeSettings } from './settings.js';
-import { ViewManager, type AcquiredView } from './view-manager.js';
+import { ViewManager, type AcquiredView, type HolderKind } from './view-manager.js';
 import type { PutOptions } from './ports/record-store.js';
 import { volumeKey } from './view-key.js';
 import { quote } from './quote.js';
@@ -19,10 +19,16 @@ export interface Holding {
   mountId?: number;
 }
 
-/** The part of a record store the lifecycle writes through. */
+/** The part of a record store the lifecycle writes through, and the kind of its records (which the view manager is told hold a view). */
 export interface RecordWriter<R> {
+  readonly kind: HolderKind;
   putThen<T>(record: R, next: () => Promise<T>, options?: PutOptions): Promise<T>;
   delete(key: string): Promise<void>;
+}
+
+/** `store` written through by the lifecycle as records of `kind`. */
+export function recordWriter<R>(kind: HolderKind, store: Omit<RecordWriter<R>, 'kind'>): RecordWriter<R> {
+  return { kind, putThen: (record, next, options) => store.putThen(record, next, options), delete: (key) => store.delete(key) };
 }
 
 export interface AttachPlan<R extends Holding> {
@@ -97,6 +103,10 @@ export class MountLifecycle {
         overlayDir = overlay.dir;
       }
       const record = plan.record({ key, createdPath, ...(overlayDir ? { overlayDir } : {}) });
+      // The view is held by the record from before its write until its delete (see ViewManager.hold).
+      const holder = { kind: plan.records.kind, key };
+      this.views.hold(view.key, holder);
+      undo.push(async () => this.views.drop(view.key, holder));
       // The record is in place before the mount: a crash in between leaves a record
       // that a retry or an unpublish cleans up, never a mount nobody knows about.
       // A writable volume's record is made durable (synced, overlapping the mount)
@@ -158,9 +168,7 @@ export class MountLifecycle {
     } finally {
       held?.release();
     }
-    await records.delete(record.key);
-    this.views.noteRecordDropped(record.viewKey);
-    if (this.settings.viewIdleMs === 0) await this.views.collectIfUnheld(record.viewKey);
+    await this.forget(records, record);
   }
 
   /**
@@ -194,10 +202,8 @@ export class MountLifecycle {
       }
     }
     if (record.overlayDir) await this.dirs.removeOverlay(record.key);
-    await records.delete(record.key);
+    await this.forget(records, record);
     log.warn({ path, unmounted, createdPathLeft: Boolean(record.createdPath) }, 'unpublished a volume whose path was swapped for a symlink or moved; its mount was found by what its record proves');
-    this.views.noteRecordDropped(record.viewKey);
-    if (this.settings.viewIdleMs === 0) await this.views.collectIfUnheld(record.viewKey);
   }
 
   /**
@@ -209,10 +215,17 @@ export class MountLifecycle {
     const removed = await this.unmountOwn(path, log, { tolerateForeign: true });
     for (const owner of removed) {
       if (owner.kind === 'overlay' && !hasRecord(owner.volumeKey)) await this.dirs.removeOverlay(owner.volumeKey);
-      if (owner.viewKey) this.views.noteRecordDropped(owner.viewKey);
+      if (owner.viewKey) this.views.noteUnused(owner.viewKey);
     }
     if (removed.length > 0) log.warn({ path, mounts: removed.length }, 'unmounted a volume of ours that had no record');
     return removed.length > 0;
+  }
+
+  /** Deletes `record`, then drops its hold on its view (a failed delete keeps both). */
+  private async forget<R extends Holding>(records: RecordWriter<R>, record: R): Promise<void> {
+    await records.delete(record.key);
+    this.views.drop(record.viewKey, { kind: records.kind, key: record.key });
+    if (this.settings.viewIdleMs === 0) await this.views.collectIfUnheld(record.viewKey);
   }
 
   /**

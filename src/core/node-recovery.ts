@@ -29,6 +29,11 @@ export class NodeRecovery {
     // Records hold views: loaded before anything could collect one.
     await this.stages.load();
     await this.volumes.load();
+    // The view manager owns who holds a view: it is told of every record found.
+    this.views.adoptHolds([
+      ...this.volumes.list().map((record) => ({ kind: 'volume' as const, key: record.key, viewKey: record.viewKey })),
+      ...this.stages.list().map((record) => ({ kind: 'stage' as const, key: record.key, viewKey: record.viewKey })),
+    ]);
     await this.views.reconcile();
 
     const own = await this.mounter.ownMounts();

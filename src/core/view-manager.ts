@@ -6,8 +6,6 @@ import { NixStore } from './ports/nix-store.js';
 import { NodeEvents } from './ports/node-events.js';
 import { MountBudget } from './ports/mount-budget.js';
 import { ViewStore } from './ports/view-store.js';
-import { StageState } from './ports/stage-state.js';
-import { VolumeState } from './ports/volume-state.js';
 import { BindFarmUnavailableError, FailedPreconditionError, UnavailableError } from './errors.js';
 import { quoteList } from './quote.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -23,6 +21,15 @@ export interface AcquiredView {
   built: boolean;
 }
 
+/** The records that hold views: a published volume's, or a staged volume's. */
+export type HolderKind = 'volume' | 'stage';
+
+/** One durable record holding a view: its kind and its key (unique within its kind). */
+export interface ViewHolder {
+  kind: HolderKind;
+  key: string;
+}
+
 export interface AcquireOptions {
   /** The volume is written through an overlay (the view is its lower): never a bind farm. */
   writable?: boolean;
@@ -32,22 +39,25 @@ export interface AcquireOptions {
  * Owns the views: builds each closure's view once (concurrent requests share the
  * build), is the one place that knows who holds a view, and collects views nobody holds.
  *
- * Holders are durable volume and stage records, in-memory leases taken by calls in
- * flight (so a collection can never remove a view between its build and the record
- * that holds it), and any mount of the view the mount table shows, whatever the
- * records say: a workload using a view keeps it even if its record was lost.
+ * Holders are durable volume and stage records, registered here by whoever writes and
+ * deletes them (the mount lifecycle, and recovery for the records found at start:
+ * `hold`, `drop`, `adoptHolds`); in-memory leases taken by calls in flight (so a
+ * collection can never remove a view between its build and the record that holds it);
+ * and any mount of the view the mount table shows, whatever the records say: a
+ * workload using a view keeps it even if its record was lost. Whoever asks whether a
+ * view is in use asks `isHeld`; no one reads the record stores for it.
  */
 @injectable()
 export class ViewManager {
   private readonly perView = new KeyedMutex();
   private readonly leases = new Map<string, number>();
   private readonly idleSince = new Map<string, number>();
+  /** Per view, the records holding it (`kind:key`). */
+  private readonly holders = new Map<string, Set<string>>();
 
   constructor(
     @inject(NixStore) private readonly nix: NixStore,
     @inject(ViewStore) private readonly views: ViewStore,
-    @inject(VolumeState) private readonly state: VolumeState,
-    @inject(StageState) private readonly stages: StageState,
     @inject(Mounter) private readonly mounter: Mounter,
     @inject(RootedClosures) private readonly rooted: RootedClosures,
     @inject(Clock) private readonly clock: Clock,
@@ -143,8 +153,37 @@ export class ViewManager {
     if (!this.isHeld(key)) this.idleSince.set(key, this.clock.now().getTime());
   }
 
-  /** A volume record holding `key` is gone; the view's idle period may start. */
-  noteRecordDropped(key: string): void {
+  /**
+   * A record holding view `key` is about to be written: from now on the view is held
+   * by it until `drop`. Called before the record's write, so no instant exists at
+   * which the record is on disk and the view unheld.
+   */
+  hold(key: string, holder: ViewHolder): void {
+    const holders = this.holders.get(key) ?? new Set<string>();
+    holders.add(holderId(holder));
+    this.holders.set(key, holders);
+    this.idleSince.delete(key);
+  }
+
+  /** The record `holder` no longer holds view `key` (it is deleted, or was never written); the view's idle period may start. */
+  drop(key: string, holder: ViewHolder): void {
+    const holders = this.holders.get(key);
+    holders?.delete(holderId(holder));
+    if (holders?.size === 0) this.holders.delete(key);
+    this.noteUnused(key);
+  }
+
+  /**
+   * The holds of the records found at start (replacing any this process had): called by
+   * recovery once the records are loaded, before any view could be collected.
+   */
+  adoptHolds(holds: Iterable<ViewHolder & { viewKey: string }>): void {
+    this.holders.clear();
+    for (const { viewKey, ...holder } of holds) this.hold(viewKey, holder);
+  }
+
+  /** A mount of view `key` is gone (one no record held); the view's idle period may start. */
+  noteUnused(key: string): void {
     if (!this.isHeld(key)) this.idleSince.set(key, this.clock.now().getTime());
   }
 
@@ -164,8 +203,7 @@ export class ViewManager {
     return (
       (this.leases.get(key) ?? 0) > 0 ||
       mounted.has(key) ||
-      this.state.find((record) => record.viewKey === key) !== undefined ||
-      this.stages.find((record) => record.viewKey === key) !== undefined
+      this.holders.has(key)
     );
   }
 
@@ -295,3 +333,6 @@ export class ViewManager {
   }
 }
 
+function holderId(holder: ViewHolder): string {
+  return `${holder.kind}:${holder.key}`;
+}

@@ -10,7 +10,7 @@ import { VolumeState, type VolumeRecord } from './ports/volume-state.js';
 import type { VolumeOrigin } from './volume-origin.js';
 import { claimed, mayActOn, otherOrigin } from './record-origin.js';
 import { mountClaims } from './mount-claims.js';
-import { MountLifecycle } from './mount-lifecycle.js';
+import { MountLifecycle, recordWriter, type RecordWriter } from './mount-lifecycle.js';
 import { PathLocks, type WhenBusy } from './path-locks.js';
 import { quote } from './quote.js';
 import { ViewManager, type AcquiredView } from './view-manager.js';
@@ -53,7 +53,12 @@ export class VolumePublisher {
     @inject(Clock) private readonly clock: Clock,
     @inject(NodeEvents) private readonly events: NodeEvents,
     @inject(Logger) private readonly log: Logger,
-  ) {}
+  ) {
+    this.records = recordWriter('volume', state);
+  }
+
+  /** The volume records, written through the lifecycle as holders of their views. */
+  private readonly records: RecordWriter<VolumeRecord>;
 
   /** Publishes, and tells the node's listeners how it went (see NodeEvents). A busy target is refused or waited for (`request.whenBusy`). */
   async publish(request: PublishRequest, log: Logger = this.log): Promise<PublishResult> {
@@ -144,7 +149,7 @@ export class VolumePublisher {
       }
       // A record without its mount (the node rebooted, or a crash mid-publish): start afresh.
       log.warn({ target: request.targetPath }, 'record found without its mount; publishing again');
-      await this.lifecycle.detach(this.state, existing, request.targetPath, log);
+      await this.lifecycle.detach(this.records, existing, request.targetPath, log);
     }
 
     if (SINGLE_TARGET_MODES.has(request.accessMode)) {
@@ -182,7 +187,7 @@ export class VolumePublisher {
         view,
         readonly,
         flags: request.mountFlags,
-        records: this.state,
+        records: this.records,
         record: (made): VolumeRecord => ({
           key: made.key,
           volumeId: request.volumeId,
@@ -234,7 +239,7 @@ export class VolumePublisher {
     if (record.volumeId !== volumeId) {
       throw new NotFoundError(`target ${targetPath} holds volume ${record.volumeId}, not ${volumeId}`);
     }
-    await this.lifecycle.detach(this.state, record, targetPath, log, parentAt);
+    await this.lifecycle.detach(this.records, record, targetPath, log, parentAt);
     log.info({ target: targetPath, view: record.viewKey }, 'volume unpublished');
     return { wasPublished: true };
   }
@@ -269,7 +274,7 @@ export class VolumePublisher {
       return other !== undefined && other.key !== record?.key;
     };
     if (record) {
-      await this.lifecycle.detachMoved(this.state, record, targetPath, elsewhere, log);
+      await this.lifecycle.detachMoved(this.records, record, targetPath, elsewhere, log);
     } else {
       const recorded = new Set([...this.state.list().map((each) => each.targetPath), ...this.stager.stagingPaths()]);
       const unplaced = await this.lifecycle.unrecordedMounts(recorded);

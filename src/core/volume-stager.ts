@@ -8,7 +8,7 @@ import { StageState, type StageRecord } from './ports/stage-state.js';
 import type { HeldTarget } from './ports/volume-dirs.js';
 import { VolumeState } from './ports/volume-state.js';
 import { mountClaims } from './mount-claims.js';
-import { MountLifecycle } from './mount-lifecycle.js';
+import { MountLifecycle, recordWriter, type RecordWriter } from './mount-lifecycle.js';
 import { PathLocks } from './path-locks.js';
 import { quote } from './quote.js';
 import { ViewManager, type AcquiredView } from './view-manager.js';
@@ -50,7 +50,12 @@ export class VolumeStager {
     @inject(VolumeState) private readonly volumes: VolumeState,
     @inject(Clock) private readonly clock: Clock,
     @inject(Logger) private readonly log: Logger,
-  ) {}
+  ) {
+    this.records = recordWriter('stage', stages);
+  }
+
+  /** The stage records, written through the lifecycle as holders of their views. */
+  private readonly records: RecordWriter<StageRecord>;
 
   stage(request: StageRequest, log: Logger = this.log): Promise<StageResult> {
     return this.locks.run(mountClaims.stage(request.stagingPath), `stage of volume ${quote(request.volumeId)}`, 'refuse', async () => {
@@ -85,7 +90,7 @@ export class VolumeStager {
       view = await this.views.acquireExisting(existing.viewKey).catch(() => undefined);
       roots = existing.roots;
       try {
-        await this.lifecycle.detach(this.stages, existing, request.stagingPath, log);
+        await this.lifecycle.detach(this.records, existing, request.stagingPath, log);
       } catch (error) {
         if (view) this.views.release(view.key);
         throw error;
@@ -106,7 +111,7 @@ export class VolumeStager {
         view: acquired,
         readonly: true,
         flags: [],
-        records: this.stages,
+        records: this.records,
         record: (made): StageRecord => ({
           key: made.key,
           volumeId: request.volumeId,
@@ -165,7 +170,7 @@ export class VolumeStager {
         `volume ${volumeId} is still published from ${stagingPath} at ${publishes.map((p) => p.targetPath).join(', ')}; unpublish those first`,
       );
     }
-    await this.lifecycle.detach(this.stages, record, stagingPath, log, parentAt);
+    await this.lifecycle.detach(this.records, record, stagingPath, log, parentAt);
     log.info({ staging: stagingPath, view: record.viewKey }, 'volume unstaged');
     return { wasStaged: true };
   }

@@ -43,9 +43,10 @@ test('an unpublish never unmounts a foreign mount on top of the volume; the reco
 });
 
 test('an unpublish without a record unmounts only a mount of ours, and never removes the directory', async (t) => {
-  const { publisher, views, fakes } = setup();
+  const { publisher, views, recovery, fakes } = setup();
   const published = await publisher.publish(request('/t/lost'));
-  fakes.state.records.clear(); // its record was unreadable and set aside
+  fakes.state.records.clear(); // its record was unreadable and set aside by the next start
+  await recovery.recover();
   fakes.dirs.targets.add('/t/victim');
   fakes.mounter.mountForeign('/t/admin');
 
