@@ -16,6 +16,8 @@ import { RealisationTracker } from './core/realisation-tracker.js';
 import { StoreGarbageCollector } from './core/store-gc.js';
 import { ViewManager } from './core/view-manager.js';
 import { VolumePublisher } from './core/volume-publisher.js';
+import { NodeVolumes, type VolumeContextReader } from './core/node-volumes.js';
+import { PathLocks } from './core/path-locks.js';
 import { VolumeStager } from './core/volume-stager.js';
 import { NodeSettings } from './core/settings.js';
 import { DEFAULT_SOURCE_SETTINGS, SourceSettings } from './core/source-settings.js';
@@ -57,6 +59,12 @@ export function createContainer(config: PluginConfig): Container {
  * controller alone never builds the node's Nix store or mount helper.
  */
 export interface NodeServices {
+  /**
+   * The node's front door for an entrance whose orchestrator is `adapter` (it reads
+   * the volume contexts): every publish, unpublish, stage and unstage goes through one,
+   * and all of them share the node's path locks.
+   */
+  volumesFor(adapter: VolumeContextReader): NodeVolumes;
   readonly publisher: VolumePublisher;
   readonly stager: VolumeStager;
   readonly recovery: NodeRecovery;
@@ -77,6 +85,17 @@ export interface NodeServices {
 /** The node's services over a container bound by {@link createContainer} (tests pass one with fakes bound). */
 export function nodeServices(container: Container): NodeServices {
   return {
+    volumesFor: (adapter) =>
+      new NodeVolumes(
+        {
+          publisher: container.get(VolumePublisher),
+          stager: container.get(VolumeStager),
+          locks: container.get(PathLocks),
+          events: container.get<NodeEvents>(NodeEvents),
+          log: container.get<Logger>(Logger),
+        },
+        adapter,
+      ),
     get publisher() { return container.get(VolumePublisher); },
     get stager() { return container.get(VolumeStager); },
     get recovery() { return container.get(NodeRecovery); },

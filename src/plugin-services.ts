@@ -27,12 +27,7 @@ export async function startServices(mode: PluginMode, node: NodeServices, config
   if (runsNode(mode)) {
     // The mount helper starts alongside recovery (which may already need it).
     await Promise.all([node.recovery.recover(), node.mountHelper.prepare()]);
-    services.node = nodeService(rpc, {
-      publisher: node.publisher,
-      stager: node.stager,
-      adapter: config.adapter,
-      events: node.events,
-    });
+    services.node = nodeService(rpc, { volumes: node.volumesFor(config.adapter), adapter: config.adapter });
   }
   if (runsController(mode)) {
     const controller = node.controller;

@@ -50,7 +50,7 @@ export class RunningPlugin {
         plugin.storeGc = services.storeGc;
         plugin.storeGc.start();
         // CSI volumes do not depend on it: a state dir that cannot hold the socket costs host volumes only.
-        plugin.hostVolumes = await startHostVolumeService(services.publisher, config).catch((error: unknown) => {
+        plugin.hostVolumes = await startHostVolumeService(services, config).catch((error: unknown) => {
           config.logger.error({ err: error }, 'cannot answer the Nomad host volume plugin; its creates and deletes fail while this serve runs');
           return undefined;
         });

@@ -69,9 +69,10 @@ export async function operate(request: HostVolumeRequest, config: Record<string,
     try {
       return await withLocalNode(
         configValues(config) as Parameters<typeof withLocalNode>[0],
-        async ({ publisher }, adapter) => {
-          if (request.operation === 'create') return createHostVolume({ publisher, adapter }, request, realiseWaitMs);
-          await deleteHostVolume({ publisher, adapter }, request);
+        async (node, adapter) => {
+          const host = { volumes: node.volumesFor(adapter), adapter };
+          if (request.operation === 'create') return createHostVolume(host, request, realiseWaitMs);
+          await deleteHostVolume(host, request);
           return undefined;
         },
         { realiseWaitMs },

@@ -61,15 +61,14 @@ export async function publish(values: PublishValues): Promise<void> {
   }
   await withLocalNode(values, async (node, adapter) => {
     const targetPath = adapter.checkTargetPath(target);
-    const parsed = adapter.parseVolumeContext(context);
     const readonly = !values.readWrite;
-    const result = await node.publisher.publish({
+    const result = await node.volumesFor(adapter).publish({
       volumeId: values.volumeId ?? localVolumeId(targetPath),
       targetPath,
       readonly,
       accessMode: readonly ? 'single-node-reader-only' : 'single-node-writer',
       mountFlags: [],
-      spec: parsed.spec,
+      context,
     });
     const how = result.alreadyPublished ? 'was already published' : `published ${readonly ? 'read-only' : 'read-write'}`;
     console.log(`${target} ${how}: ${result.roots.join(' ')} (view ${result.viewKey}, ${result.viewBuilt ? 'built now' : 'reused'})`);
@@ -80,7 +79,7 @@ export async function unpublish(values: UnpublishValues): Promise<void> {
   const target = resolve(values.target);
   await withLocalNode(values, async (node, adapter) => {
     const targetPath = adapter.checkTargetPath(target);
-    const { wasPublished } = await node.publisher.unpublish(values.volumeId ?? localVolumeId(targetPath), targetPath);
+    const { wasPublished } = await node.volumesFor(adapter).unpublish(values.volumeId ?? localVolumeId(targetPath), targetPath);
     console.log(wasPublished ? `${target} unpublished` : `${target} was not published; nothing to do`);
   });
 }

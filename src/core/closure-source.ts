@@ -12,6 +12,8 @@ import { SourceSettings, checkSourcePolicy } from './source-settings.js';
 import { specFingerprint, type VolumeSpec } from './volume-spec.js';
 
 export interface PrepareOptions {
+  /** specFingerprint(spec), when the caller computed it already: the realisation is keyed on it. */
+  fingerprint?: string;
   /** Evaluate expressions and flakes again now, and forget a remembered failure. */
   refresh?: boolean;
   /** This call's wait for the work (see RealisationTracker.run); the node's realiseWaitMs otherwise. */
@@ -55,7 +57,7 @@ export class ClosureSource {
   /** The roots `spec` names, valid in the node store, with their closure. */
   async prepare(spec: VolumeSpec, log: Logger = this.log, options: PrepareOptions = {}): Promise<PreparedRoots> {
     checkSourcePolicy(spec, this.settings.policy);
-    const key = specFingerprint(spec);
+    const key = options.fingerprint ?? specFingerprint(spec);
     if (options.refresh) this.tracker.forget(key);
     return this.tracker.run(key, describeSource(spec), (progress) => this.realise(spec, progress, log, options), log, {
       waitMs: options.waitMs,

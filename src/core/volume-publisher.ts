@@ -9,10 +9,8 @@ import { VolumeDirs, type HeldTarget, type VolumeUsage } from './ports/volume-di
 import { VolumeState, type VolumeRecord } from './ports/volume-state.js';
 import type { VolumeOrigin } from './volume-origin.js';
 import { claimed, mayActOn, otherOrigin } from './record-origin.js';
-import { mountClaims } from './mount-claims.js';
 import { MountLifecycle, recordWriter, type RecordWriter } from './mount-lifecycle.js';
-import { PathLocks, type WhenBusy } from './path-locks.js';
-import { quote } from './quote.js';
+import type { WhenBusy } from './path-locks.js';
 import { ViewManager, type AcquiredView } from './view-manager.js';
 import { volumeKey } from './view-key.js';
 import { VolumeStager } from './volume-stager.js';
@@ -21,7 +19,7 @@ import { SINGLE_TARGET_MODES, type PublishRequest, type PublishResult, type Stag
 
 
 export interface UnpublishOptions {
-  /** What to do when another operation holds the target (see PathLocks); refused unless given. */
+  /** What to do when another operation holds the target (see PathLocks; NodeVolumes takes the lock); refused unless given. */
   whenBusy?: WhenBusy;
   /** Who unpublishes (see VolumeOrigin): the other side's volume is refused. CSI unless given. */
   origin?: VolumeOrigin;
@@ -36,9 +34,9 @@ export interface UnpublishOptions {
 /**
  * The publish pipeline: resolve → realise → closure → view → record → mount, and
  * its reverse, through the one mount lifecycle that staging shares. Target paths
- * arrive canonical (the adapter checked them). Every publish and unpublish holds the
- * node's path locks (mountClaims) for its whole run, whoever calls it: two calls on one
- * target would stack mounts and overwrite one record.
+ * arrive canonical (the adapter checked them). It runs behind NodeVolumes, the node's
+ * front door, which holds the node's path locks (mountClaims) for each call's whole
+ * run: two calls on one target would stack mounts and overwrite one record.
  */
 @injectable()
 export class VolumePublisher {
@@ -46,7 +44,6 @@ export class VolumePublisher {
     @inject(ClosureSource) private readonly source: ClosureSource,
     @inject(ViewManager) private readonly views: ViewManager,
     @inject(MountLifecycle) private readonly lifecycle: MountLifecycle,
-    @inject(PathLocks) private readonly locks: PathLocks,
     @inject(VolumeStager) private readonly stager: VolumeStager,
     @inject(VolumeDirs) private readonly dirs: VolumeDirs,
     @inject(VolumeState) private readonly state: VolumeState,
@@ -60,19 +57,11 @@ export class VolumePublisher {
   /** The volume records, written through the lifecycle as holders of their views. */
   private readonly records: RecordWriter<VolumeRecord>;
 
-  /** Publishes, and tells the node's listeners how it went (see NodeEvents). A busy target is refused or waited for (`request.whenBusy`). */
+  /**
+   * Publishes, and tells the node's listeners how it went (see NodeEvents). The caller
+   * holds the path locks of mountClaims.publish (NodeVolumes.publish takes them).
+   */
   async publish(request: PublishRequest, log: Logger = this.log): Promise<PublishResult> {
-    const asked = performance.now();
-    const claim = mountClaims.publish(request.targetPath, request.stagingPath);
-    return this.locks.run(claim, `publish of volume ${quote(request.volumeId)}`, request.whenBusy ?? 'refuse', () => {
-      // A caller's own deadline counts the time spent waiting for the path.
-      const waited = performance.now() - asked;
-      const realiseWaitMs = request.realiseWaitMs === undefined || waited < 1 ? request.realiseWaitMs : Math.max(1, request.realiseWaitMs - waited);
-      return this.publishLocked({ ...request, ...(realiseWaitMs === undefined ? {} : { realiseWaitMs }) }, log);
-    });
-  }
-
-  private async publishLocked(request: PublishRequest, log: Logger): Promise<PublishResult> {
     const started = performance.now();
     const workload = request.workload ?? {};
     const phase = phaseTimer();
@@ -120,8 +109,9 @@ export class VolumePublisher {
     // Read under the lock on the staging path, so no unstage releases the view between this and the mount.
     const staged: StagedView | undefined = request.stagingPath === undefined ? undefined : this.stager.stagedView(request.volumeId, request.stagingPath);
     const readonly = request.readonly || READER_MODES.has(request.accessMode);
+    const specKey = request.specFingerprint ?? specFingerprint(request.spec);
     const fingerprint = JSON.stringify({
-      spec: specFingerprint(request.spec),
+      spec: specKey,
       readonly,
       mode: request.accessMode,
       flags: [...request.mountFlags].sort(),
@@ -170,6 +160,7 @@ export class VolumePublisher {
       view = await this.views.acquireExisting(staged.viewKey);
     } else {
       const prepared = await this.source.prepare(request.spec, log, {
+        fingerprint: specKey,
         waitMs: request.realiseWaitMs,
         onProgress: (summary, seconds) =>
           this.events.emit({ kind: 'realise-progress', workload: request.workload ?? {}, volumeId: request.volumeId, targetPath: request.targetPath, summary, seconds }),
@@ -216,13 +207,12 @@ export class VolumePublisher {
 
   /**
    * Unmounts and forgets the volume at `targetPath`. Absent or already gone is OK
-   * (idempotent); a target holding another volume is NOT_FOUND for this one.
+   * (idempotent); a target holding another volume is NOT_FOUND for this one. The caller
+   * holds the lock of mountClaims.unpublish (NodeVolumes.unpublish takes it).
    */
   async unpublish(volumeId: string, targetPath: string, log: Logger = this.log, options: UnpublishOptions = {}): Promise<{ wasPublished: boolean }> {
-    return this.locks.run(mountClaims.unpublish(targetPath), `unpublish of volume ${quote(volumeId)}`, options.whenBusy ?? 'refuse', () => this.unpublishLocked(volumeId, targetPath, options.origin ?? 'csi', log, options.parentAt));
-  }
-
-  private async unpublishLocked(volumeId: string, targetPath: string, origin: VolumeOrigin, log: Logger, parentAt?: string): Promise<{ wasPublished: boolean }> {
+    const origin = options.origin ?? 'csi';
+    const parentAt = options.parentAt;
     const started = performance.now();
     const outcome = await this.unpublishOnce(volumeId, targetPath, origin, log, parentAt);
     this.events.emit({ kind: 'unpublish-finished', volumeId, wasPublished: outcome.wasPublished, seconds: (performance.now() - started) / 1000 });
@@ -257,13 +247,10 @@ export class VolumePublisher {
    * answer was lost, or the swap refused the publish) it is OK, as CSI asks of a repeated
    * unpublish, once the mount table shows every mount of ours where a record puts it: then
    * none can be at this path. A mount of ours that no record places could be this
-   * volume's: FAILED_PRECONDITION, and nothing is touched.
+   * volume's: FAILED_PRECONDITION, and nothing is touched. The caller holds the lock of
+   * mountClaims.unpublish (NodeVolumes.unpublishMoved takes it).
    */
   async unpublishMoved(volumeId: string, targetPath: string, log: Logger = this.log): Promise<{ wasPublished: boolean }> {
-    return this.locks.run(mountClaims.unpublish(targetPath), `unpublish of volume ${quote(volumeId)}`, 'refuse', () => this.unpublishMovedLocked(volumeId, targetPath, log));
-  }
-
-  private async unpublishMovedLocked(volumeId: string, targetPath: string, log: Logger): Promise<{ wasPublished: boolean }> {
     const started = performance.now();
     const record = this.state.get(volumeKey(targetPath));
     if (record && !mayActOn(record, 'csi')) throw otherOrigin(record, 'csi');

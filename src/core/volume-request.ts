@@ -1,4 +1,3 @@
-import type { WhenBusy } from './path-locks.js';
 import type { Workload } from './ports/node-events.js';
 import type { VolumeOrigin } from './volume-origin.js';
 import type { VolumeSpec } from './volume-spec.js';
@@ -24,6 +23,8 @@ export interface PublishRequest {
   /** Extra mount flags from the capability (validated by the edge). */
   mountFlags: string[];
   spec: VolumeSpec;
+  /** specFingerprint(spec), when the caller computed it already (NodeVolumes does, once per request). */
+  specFingerprint?: string;
   /**
    * Publish from the volume staged at this (canonical) staging path: mount its view
    * without resolving the spec again. FAILED_PRECONDITION when it is not staged there.
@@ -36,8 +37,6 @@ export interface PublishRequest {
    * when the caller has its own deadline (a Nomad host volume's); the node's setting otherwise.
    */
   realiseWaitMs?: number;
-  /** What to do when another operation holds the target or the staging path (see PathLocks); refused unless given. */
-  whenBusy?: WhenBusy;
   /** Who publishes (recorded; see VolumeOrigin); CSI unless given. */
   origin?: VolumeOrigin;
 }

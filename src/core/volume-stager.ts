@@ -7,10 +7,7 @@ import { Logger } from './ports/logger.js';
 import { StageState, type StageRecord } from './ports/stage-state.js';
 import type { HeldTarget } from './ports/volume-dirs.js';
 import { VolumeState } from './ports/volume-state.js';
-import { mountClaims } from './mount-claims.js';
 import { MountLifecycle, recordWriter, type RecordWriter } from './mount-lifecycle.js';
-import { PathLocks } from './path-locks.js';
-import { quote } from './quote.js';
 import { ViewManager, type AcquiredView } from './view-manager.js';
 import { volumeKey } from './view-key.js';
 import { specFingerprint, type VolumeSpec } from './volume-spec.js';
@@ -21,6 +18,8 @@ export interface StageRequest {
   stagingPath: string;
   accessMode: AccessMode;
   spec: VolumeSpec;
+  /** specFingerprint(spec), when the caller computed it already (NodeVolumes does, once per request). */
+  specFingerprint?: string;
 }
 
 export interface StageResult {
@@ -36,8 +35,9 @@ export interface StageResult {
  * its view and binds it read-only at the staging path; every publish from that
  * staging path then mounts the held view without resolving again. The mount
  * lifecycle is the publisher's: one rollback, one record, one unmount path. Stage and
- * unstage hold the node's path locks (mountClaims), which also order them with the
- * publishes from the staging path. Both are CSI calls, refused (ABORTED) when busy.
+ * unstage run under the node's path locks (mountClaims), taken by NodeVolumes, which
+ * also order them with the publishes from the staging path. Both are CSI calls, refused
+ * (ABORTED) when busy.
  */
 @injectable()
 export class VolumeStager {
@@ -45,7 +45,6 @@ export class VolumeStager {
     @inject(ClosureSource) private readonly source: ClosureSource,
     @inject(ViewManager) private readonly views: ViewManager,
     @inject(MountLifecycle) private readonly lifecycle: MountLifecycle,
-    @inject(PathLocks) private readonly locks: PathLocks,
     @inject(StageState) private readonly stages: StageState,
     @inject(VolumeState) private readonly volumes: VolumeState,
     @inject(Clock) private readonly clock: Clock,
@@ -57,20 +56,20 @@ export class VolumeStager {
   /** The stage records, written through the lifecycle as holders of their views. */
   private readonly records: RecordWriter<StageRecord>;
 
-  stage(request: StageRequest, log: Logger = this.log): Promise<StageResult> {
-    return this.locks.run(mountClaims.stage(request.stagingPath), `stage of volume ${quote(request.volumeId)}`, 'refuse', async () => {
-      const held = await this.lifecycle.hold(request.stagingPath);
-      try {
-        return await this.stageHeld(request, held, log);
-      } finally {
-        held.release();
-      }
-    });
+  /** Stages; the caller holds the lock of mountClaims.stage (NodeVolumes.stage takes it). */
+  async stage(request: StageRequest, log: Logger = this.log): Promise<StageResult> {
+    const held = await this.lifecycle.hold(request.stagingPath);
+    try {
+      return await this.stageHeld(request, held, log);
+    } finally {
+      held.release();
+    }
   }
 
   private async stageHeld(request: StageRequest, held: HeldTarget, log: Logger): Promise<StageResult> {
     const key = volumeKey(request.stagingPath);
-    const fingerprint = JSON.stringify({ spec: specFingerprint(request.spec), mode: request.accessMode });
+    const specKey = request.specFingerprint ?? specFingerprint(request.spec);
+    const fingerprint = JSON.stringify({ spec: specKey, mode: request.accessMode });
     const existing = this.stages.get(key);
     let view: AcquiredView | undefined;
     let roots: string[] = [];
@@ -98,7 +97,7 @@ export class VolumeStager {
     }
     const alreadyStaged = view !== undefined;
     if (!view) {
-      const prepared = await this.source.prepare(request.spec, log);
+      const prepared = await this.source.prepare(request.spec, log, { fingerprint: specKey });
       roots = prepared.roots;
       // Publishes from a staging path of a writing mode lay an overlay on its view: never a bind farm there.
       view = await this.views.acquire(prepared, { writable: !isReaderMode(request.accessMode) });
@@ -149,13 +148,10 @@ export class VolumeStager {
    * before unstaging; a publish still recorded from this staging path means that
    * order was broken, so the call is refused (FAILED_PRECONDITION) and retried later
    * rather than leaving mounts whose stage is gone. `parentAt`: the staging path's
-   * parent's real path when it was checked (see MountLifecycle.detach).
+   * parent's real path when it was checked (see MountLifecycle.detach). The caller holds
+   * the lock of mountClaims.unstage (NodeVolumes.unstage takes it).
    */
-  unstage(volumeId: string, stagingPath: string, log: Logger = this.log, parentAt?: string): Promise<{ wasStaged: boolean }> {
-    return this.locks.run(mountClaims.unstage(stagingPath), `unstage of volume ${quote(volumeId)}`, 'refuse', () => this.unstageLocked(volumeId, stagingPath, log, parentAt));
-  }
-
-  private async unstageLocked(volumeId: string, stagingPath: string, log: Logger, parentAt?: string): Promise<{ wasStaged: boolean }> {
+  async unstage(volumeId: string, stagingPath: string, log: Logger = this.log, parentAt?: string): Promise<{ wasStaged: boolean }> {
     const record = this.stages.get(volumeKey(stagingPath));
     if (!record) {
       const unmounted = await this.lifecycle.detachUnrecorded(stagingPath, (key) => this.stages.get(key) !== undefined, log);

@@ -1,10 +1,8 @@
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, PathThroughSymlinkError, failureFacts, isNixmountError } from '../core/errors.js';
+import { InvalidArgumentError, NotFoundError, PathThroughSymlinkError, isNixmountError } from '../core/errors.js';
 import { quote } from '../core/quote.js';
-import type { OrchestratorAdapter, ParsedVolumeContext } from '../core/orchestrator-adapter.js';
-import type { NodeEvents } from '../core/ports/node-events.js';
+import type { NodeVolumes } from '../core/node-volumes.js';
+import type { OrchestratorAdapter } from '../core/orchestrator-adapter.js';
 import { assertContextBounds } from '../core/volume-context.js';
-import type { VolumePublisher } from '../core/volume-publisher.js';
-import type { VolumeStager } from '../core/volume-stager.js';
 import type { NodeHandlers } from '../gen/csi/v1/Node.js';
 import type { NodeServiceCapability } from '../gen/csi/v1/NodeServiceCapability.js';
 import type { NodeGetVolumeStatsRequest__Output } from '../gen/csi/v1/NodeGetVolumeStatsRequest.js';
@@ -37,11 +35,10 @@ interface Checked {
 }
 
 export interface NodeServiceDeps {
-  publisher: VolumePublisher;
-  stager: VolumeStager;
+  /** The node's front door, over the same adapter (it reads the volume contexts and decides staging). */
+  volumes: NodeVolumes;
+  /** Checks the paths of each call (the edge's job: it reads the file system) and says what to advertise. */
   adapter: OrchestratorAdapter;
-  /** Told of a publish refused before the core saw it (a bad volume context): the core reports the rest. */
-  events?: NodeEvents;
 }
 
 /**
@@ -70,38 +67,16 @@ function statsPath(adapter: OrchestratorAdapter, path: string): string {
  * nixmount's can be there (see VolumePublisher.unpublishMoved). Any other refused path
  * with no record stays refused.
  */
-function recordedMoved(publisher: VolumePublisher, volumeId: string, path: string, error: unknown): string | undefined {
+function recordedMoved(volumes: NodeVolumes, volumeId: string, path: string, error: unknown): string | undefined {
   if (!isNixmountError(error) || error.kind !== 'InvalidArgument' || !path.startsWith('/')) return undefined;
   // Records are keyed on the canonical form; a path with dot segments never had one.
   const canonical = `/${path.split('/').filter((part) => part !== '').join('/')}`;
   // A symlink refusal comes after the path was found canonical, so `canonical` is the path as sent.
-  return publisher.isRecorded(volumeId, canonical) || error instanceof PathThroughSymlinkError ? canonical : undefined;
-}
-
-/** The parsed context with its spec completed by the orchestrator where the adapter does that. */
-async function completed(parsed: ParsedVolumeContext): Promise<ParsedVolumeContext> {
-  return parsed.completeSpec ? { ...parsed, spec: await parsed.completeSpec() } : parsed;
-}
-
-/** Parses a publish's volume context; a refusal is reported as a failed publish of that workload, then thrown. */
-async function publishContext(deps: NodeServiceDeps, r: NodePublishVolumeRequest__Output, targetPath: string): Promise<ParsedVolumeContext> {
-  try {
-    return await completed(deps.adapter.parseVolumeContext(r.volume_context));
-  } catch (error) {
-    deps.events?.emit({
-      kind: 'publish-failed',
-      workload: deps.adapter.workloadOf?.(r.volume_context) ?? {},
-      volumeId: r.volume_id,
-      targetPath,
-      ...failureFacts(error),
-      seconds: 0,
-    });
-    throw error;
-  }
+  return volumes.isRecorded(volumeId, canonical) || error instanceof PathThroughSymlinkError ? canonical : undefined;
 }
 
 export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): NodeHandlers {
-  const { publisher, stager, adapter } = deps;
+  const { volumes, adapter } = deps;
   const capabilities: NodeServiceCapability[] = adapter.supportsStaging
     ? [{ rpc: { type: 'STAGE_UNSTAGE_VOLUME' } }, ...CAPABILITIES]
     : CAPABILITIES;
@@ -138,26 +113,20 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
         if (r.staging_target_path) return { path, capability, staging: adapter.checkStagingPath(r.staging_target_path) };
         return { path, capability };
       },
-      // No lockKey: the publisher and the stager take the node's path locks themselves (core/mount-claims).
+      // No lockKey: the node's front door takes the node's path locks (core/mount-claims), and reads the context.
       handle: async (r, log, checked) => {
         const capability = checked.capability!;
-        const context = await publishContext(deps, r, checked.path);
-        if (adapter.supportsStaging && !checked.staging) {
-          throw new FailedPreconditionError('staging_target_path is required: this plugin advertises STAGE_UNSTAGE_VOLUME');
-        }
-        const stagingPath = adapter.supportsStaging ? checked.staging : undefined;
-        await publisher.publish(
+        await volumes.publish(
           {
             volumeId: r.volume_id,
             targetPath: checked.path,
             readonly: r.readonly,
             accessMode: capability.accessMode,
             mountFlags: capability.mountFlags,
-            spec: context.spec,
-            ...(stagingPath ? { stagingPath } : {}),
-            workload: context.workload,
+            context: r.volume_context,
+            ...(checked.staging ? { stagingPath: checked.staging } : {}),
           },
-          log.child({ ...context.workload, ...(context.ephemeral ? { ephemeral: true } : {}) }),
+          log,
         );
         return {};
       },
@@ -173,14 +142,14 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
           const parentAt = realParent(path);
           return { path, ...(parentAt ? { parentAt } : {}) };
         } catch (error) {
-          const moved = recordedMoved(publisher, r.volume_id, r.target_path, error);
+          const moved = recordedMoved(volumes, r.volume_id, r.target_path, error);
           if (moved === undefined) throw error;
           return { path: moved, moved: true };
         }
       },
       handle: async (r, log, checked) => {
-        if (checked.moved) await publisher.unpublishMoved(r.volume_id, checked.path, log);
-        else await publisher.unpublish(r.volume_id, checked.path, log, checked.parentAt ? { parentAt: checked.parentAt } : {});
+        if (checked.moved) await volumes.unpublishMoved(r.volume_id, checked.path, log);
+        else await volumes.unpublish(r.volume_id, checked.path, log, checked.parentAt ? { parentAt: checked.parentAt } : {});
         return {};
       },
     }),
@@ -193,7 +162,7 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
         return { path: statsPath(adapter, r.volume_path) };
       },
       handle: async (r, _log, checked) => {
-        const { usage, mounted } = await publisher.usage(r.volume_id, checked.path);
+        const { usage, mounted } = await volumes.usage(r.volume_id, checked.path);
         return {
           usage: [
             { unit: 'BYTES', total: String(usage.bytesTotal), available: String(usage.bytesAvailable), used: String(usage.bytesUsed) },
@@ -216,13 +185,8 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
             assertContextBounds(r.volume_context);
             return { path: adapter.checkStagingPath(r.staging_target_path), capability };
           },
-              handle: async (r, log, checked) => {
-            const capability = checked.capability!;
-            const context = await completed(adapter.parseVolumeContext(r.volume_context));
-            await stager.stage(
-              { volumeId: r.volume_id, stagingPath: checked.path, accessMode: capability.accessMode, spec: context.spec },
-              log.child({ ...context.workload, ...(context.ephemeral ? { ephemeral: true } : {}) }),
-            );
+          handle: async (r, log, checked) => {
+            await volumes.stage({ volumeId: r.volume_id, stagingPath: checked.path, accessMode: checked.capability!.accessMode, context: r.volume_context }, log);
             return {};
           },
         })
@@ -238,8 +202,8 @@ export function nodeService(rpc: RpcHandlerFactory, deps: NodeServiceDeps): Node
             const parentAt = realParent(path);
             return { path, ...(parentAt ? { parentAt } : {}) };
           },
-              handle: async (r, log, checked) => {
-            await stager.unstage(r.volume_id, checked.path, log, checked.parentAt);
+          handle: async (r, log, checked) => {
+            await volumes.unstage(r.volume_id, checked.path, log, checked.parentAt);
             return {};
           },
         })

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { LocalAdapter } from '../../src/adapters/local/local-adapter.js';
 import { NomadAdapter } from '../../src/adapters/nomad/nomad-adapter.js';
 import type { OrchestratorAdapter } from '../../src/core/orchestrator-adapter.js';
-import { VolumePublisher } from '../../src/core/volume-publisher.js';
-import { VolumeStager } from '../../src/core/volume-stager.js';
+import { nodeServices } from '../../src/composition-root.js';
 import { CsiServer } from '../../src/csi/csi-server.js';
 import { nodeService } from '../../src/csi/node-service.js';
 import { identityService } from '../../src/csi/identity-service.js';
@@ -27,7 +26,7 @@ async function nodeOverFakes(t: ExecutionContext, adapter: OrchestratorAdapter) 
   const server = new CsiServer(
     {
       identity: identityService(rpc, { settings: { driverName: 'd', driverVersion: '0', nodeId: 'n', stateDir: dir, viewIdleMs: 0 }, adapter, readiness: new Readiness(fakes.nix, dir, silentLogger) }),
-      node: nodeService(rpc, { publisher: fakes.container.get(VolumePublisher), stager: fakes.container.get(VolumeStager), adapter }),
+      node: nodeService(rpc, { volumes: nodeServices(fakes.container).volumesFor(adapter), adapter }),
     },
     silentLogger,
   );

@@ -2,12 +2,12 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { LocalAdapter } from '../local/local-adapter.js';
 import { AlreadyExistsError } from '../../core/errors.js';
-import type { VolumePublisher } from '../../core/volume-publisher.js';
+import type { NodeVolumes } from '../../core/node-volumes.js';
 import type { HostVolumeRequest } from './host-volume-request.js';
 
-/** What a host volume operation runs against: the node's publisher and the local adapter's path rules. */
+/** What a host volume operation runs against: the node's front door and the local adapter's path rules (the door reads contexts with it too). */
 export interface HostVolumeNode {
-  publisher: VolumePublisher;
+  volumes: NodeVolumes;
   adapter: LocalAdapter;
 }
 
@@ -24,10 +24,7 @@ export interface CreatedHostVolume {
 export async function createHostVolume(node: HostVolumeNode, request: HostVolumeRequest, realiseWaitMs: number): Promise<CreatedHostVolume> {
   // The canonical path the local adapter accepts (the rules of `nixmount publish`).
   const target = node.adapter.checkTargetPath(request.path);
-  const spec = node.adapter.parseVolumeContext(request.context).spec;
-  // The client's volumes dir is Nomad's to name but may not exist yet (its own mkdir plugin creates parents too).
-  await mkdir(dirname(target), { recursive: true, mode: 0o755 });
-  await node.publisher
+  await node.volumes
     .publish({
       volumeId: request.volumeId,
       targetPath: target,
@@ -35,7 +32,11 @@ export async function createHostVolume(node: HostVolumeNode, request: HostVolume
       // Nomad bind-mounts the path into each task itself; nixmount's mount is one per volume.
       accessMode: request.readonly ? 'single-node-reader-only' : 'single-node-writer',
       mountFlags: [],
-      spec,
+      context: request.context,
+      // The client's volumes dir is Nomad's to name but may not exist yet (its own mkdir plugin creates parents too).
+      beforePublish: async () => {
+        await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+      },
       realiseWaitMs,
       // Nomad does not retry a failed create: a create or delete of the same path under way
       // (Nomad's retry after its kill, another plugin name) is waited for, within this call's wait.
@@ -60,5 +61,5 @@ const DELETE_BUSY_WAIT_MS = 30_000;
 /** Delete: absent (never created, or deleted before) is success, as Nomad needs; a CSI volume at the path is refused and stays. */
 export async function deleteHostVolume(node: HostVolumeNode, request: HostVolumeRequest, busyWaitMs = DELETE_BUSY_WAIT_MS): Promise<void> {
   const target = node.adapter.checkTargetPath(request.path);
-  await node.publisher.unpublish(request.volumeId, target, undefined, { whenBusy: { waitMs: busyWaitMs }, origin: 'host-volume' });
+  await node.volumes.unpublish(request.volumeId, target, undefined, { whenBusy: { waitMs: busyWaitMs }, origin: 'host-volume' });
 }

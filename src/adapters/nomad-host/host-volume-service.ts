@@ -1,6 +1,5 @@
-import type { PluginConfig } from '../../composition-root.js';
+import type { NodeServices, PluginConfig } from '../../composition-root.js';
 import { isNixmountError } from '../../core/errors.js';
-import type { VolumePublisher } from '../../core/volume-publisher.js';
 import { physicalRoot } from '../../platform/nix-settings.js';
 import { defaultProtectedDirs } from '../common/paths.js';
 import { LocalAdapter } from '../local/local-adapter.js';
@@ -19,12 +18,10 @@ const MAX_REALISE_WAIT_MS = 60_000;
  * volumes has one view. The operations and path rules are the plugin's own
  * (host-volume-operations, the local adapter), not the CSI adapter's.
  */
-export async function startHostVolumeService(publisher: VolumePublisher, config: PluginConfig): Promise<HostVolumeListener> {
+export async function startHostVolumeService(services: Pick<NodeServices, 'volumesFor'>, config: PluginConfig): Promise<HostVolumeListener> {
   const { settings, nix, logger } = config;
-  const node: HostVolumeNode = {
-    publisher,
-    adapter: new LocalAdapter(settings.nodeId, { protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)) }),
-  };
+  const adapter = new LocalAdapter(settings.nodeId, { protectedDirs: defaultProtectedDirs(settings.stateDir, physicalRoot(nix.storeUri)) });
+  const node: HostVolumeNode = { volumes: services.volumesFor(adapter), adapter };
   const log = logger.child({ component: 'host-volume' });
   return listenHostVolumeSocket(hostVolumeSocketPath(settings.stateDir), (request) => answer(node, nix.storeUri, request, log), log);
 }
