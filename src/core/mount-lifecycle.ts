@@ -197,7 +197,7 @@ export class MountLifecycle {
         throw new FailedPreconditionError(
           `${path} no longer leads to the volume's mount (a directory on it was swapped for a symlink or moved) and its record, from an older nixmount, does not name the mount; ` +
             `it is one of these binds of view ${record.viewKey}: ${candidates.map((mount) => quote(mount.mountPoint)).join(', ')}. ` +
-            'Undo the swap and retry (the unpublish then finds it), or unmount the one that was this volume\'s by hand (umount <mount point>) and retry',
+            'Undo the swap and retry (the unpublish then finds it), or unmount the one that was this volume\'s by hand (umount -R <mount point>, which also takes a bind farm\'s per-path binds below it) and retry',
         );
       }
     }

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { mkdir, readdir, symlink } from 'node:fs/promises';
 import { dirname, join, normalize, resolve } from 'node:path';
 import { capabilityArb, fuzzParameters, pathArb, volumeContextArb, volumeIdArb, type PathPlaces } from '../helpers/fuzz-arbitraries.js';
-import { stateMounts, viewBinds } from '../helpers/node-clean.js';
+import { farmBinds, stateMounts, viewBinds } from '../helpers/node-clean.js';
 import { answer, codeName, publishRequest, recordFiles, safetyNode, type Answer, type SafetyNode } from './safety-node.js';
 
 const ANSWER_WITHIN_MS = 5_000;
@@ -127,10 +127,12 @@ class Fuzzer {
       if (unstaged.code !== status.OK) throw new Error(`${where}: unstage of a successful stage answered ${codeName(unstaged.code)}: ${unstaged.details.slice(0, 300)}`);
     }
 
-    // The read-only bind each live view keeps (what read-only volumes are bound from) is not a stray.
+    // The read-only bind each live view keeps (what read-only volumes are bound from), and a live
+    // bind farm's per-path binds in the view, that kept tree and the keepers' trees, are not strays.
     const views = (await readdir(join(this.node.stateDir, 'views')).catch(() => [] as string[])).filter((name) => !name.startsWith('.'));
     const ours = stateMounts(await this.node.ns.mounts(), [this.node.stateDir]);
-    const kept = viewBinds(ours, [this.node.stateDir], views);
+    const viewKept = viewBinds(ours, [this.node.stateDir], views);
+    const kept = [...viewKept, ...farmBinds(ours, [this.node.stateDir], views, viewKept, this.keepers)];
     const strays = ours.filter((entry) => !this.keepers.includes(entry.mountPoint) && !kept.includes(entry));
     if (strays.length > 0) throw new Error(`${where}: left mounts ${strays.map((entry) => entry.mountPoint).join(', ')}`);
     const records = await recordFiles(this.node.stateDir);

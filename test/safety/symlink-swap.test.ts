@@ -212,10 +212,13 @@ test.serial('a read-only volume whose record names no mount id, its parent swapp
   await dropMountId(lane);
   t.true((await lane.node.serve.launch()).ready);
   swap(lane);
+  // The volume's mount, and below it a bind farm's per-path binds when the view is one.
+  const before = await mountsUnder(lane, `${lane.volumeDir}.orig`);
+  t.is(before[0], `${lane.volumeDir}.orig/mount`);
   const refused = await answer(lane.node.serve, 'NodeUnpublishVolume', { volume_id: 'csi-1', target_path: lane.target });
   t.is(codeName(refused.code), 'FAILED_PRECONDITION', refused.details);
   t.true(refused.details.includes(`${lane.volumeDir}.orig/mount`), `the message names the mount to remove: ${refused.details}`);
-  t.deepEqual(await mountsUnder(lane, `${lane.volumeDir}.orig`), [`${lane.volumeDir}.orig/mount`], 'nothing changed');
+  t.deepEqual(await mountsUnder(lane, `${lane.volumeDir}.orig`), before, 'nothing changed');
   t.is((await recordFiles(lane.node.stateDir)).length, 1, 'the record stays');
   await lane.node.serve.stop();
   unswap(lane);
@@ -240,7 +243,7 @@ test.serial('a read-only volume whose record names no mount id, its parent swapp
   t.is(codeName(refused.code), 'FAILED_PRECONDITION', refused.details);
   const named = `${lane.volumeDir}.orig/mount`;
   t.true(refused.details.includes(named), refused.details);
-  await lane.node.ns.exec('umount', [named]);
+  await lane.node.ns.exec('umount', ['-R', named]);
   const retried = await answer(lane.node.serve, 'NodeUnpublishVolume', { volume_id: 'csi-1', target_path: lane.target });
   t.is(codeName(retried.code), 'OK', retried.details);
   t.deepEqual(await mountsUnder(lane, lane.kubelet), []);

@@ -57,7 +57,7 @@ test('Nix refetches unlocked sources on the same schedule, and at once on --refr
 
 test('node and Nix defaults', (t) => {
   const { settings, nix } = serveSettings([]);
-  t.deepEqual(settings, { driverName: 'nixmount.csi.nixos.dev', driverVersion: packageVersion(), nodeId: hostname(), stateDir: '/var/lib/nixmount', viewIdleMs: 15 * 60_000 });
+  t.deepEqual(settings, { driverName: 'nixmount.csi.nixos.dev', driverVersion: packageVersion(), nodeId: hostname(), stateDir: '/var/lib/nixmount', viewIdleMs: 15 * 60_000, viewMode: 'auto', mountMaxFile: '/proc/sys/fs/mount-max' });
   t.deepEqual(nix, {
     storeUri: '',
     substituters: undefined,

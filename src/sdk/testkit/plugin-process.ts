@@ -107,12 +107,16 @@ export async function startPlugin(specifier: string, options: PluginOptions = {}
       }
     },
     async leftovers(paths = []) {
-      // The read-only bind serve keeps per view (`.mounting/<view>[-<flags>]`) is part of its view,
-      // reported as the view while the view exists; a kept bind without its view is a leftover.
+      // The read-only bind serve keeps per view (`.mounting/<view>[-<flags>]`) and a bind farm's
+      // per-path binds (inside the view and that kept bind) are part of their view, reported as the
+      // view while the view exists; such a mount without its view is a leftover.
       const views = new Set(await entries(join(stateDir, 'views')));
+      const viewOf = (point: string, below: string) => (point.startsWith(`${stateDir}/${below}/`) ? point.slice(stateDir.length + below.length + 2).split('/')[0]! : undefined);
       const keptBind = (point: string) => {
-        const name = point.startsWith(`${stateDir}/.mounting/`) ? point.slice(stateDir.length + '/.mounting/'.length) : undefined;
-        return name !== undefined && views.has(name.split('-')[0]!);
+        const kept = viewOf(point, '.mounting');
+        if (kept !== undefined) return views.has(kept.split('-')[0]!);
+        const view = viewOf(point, 'views');
+        return view !== undefined && views.has(view);
       };
       const left = [
         ...(await mountsBelow(root)).filter((point) => !keptBind(point)).map((point) => `a mount at ${point}`),

@@ -1,7 +1,7 @@
 import { SERVICE_ACCOUNT_DIR } from '../api/in-cluster.js';
-import { SERVICE_ACCOUNT } from './cluster-objects.js';
 import { noted, type ManifestFile } from './manifest-file.js';
-import { commonLabels, type ManifestOptions } from './options.js';
+import { nodePluginRoleFiles, type NodePluginRole } from './node-plugin-role.js';
+import type { ManifestOptions } from './options.js';
 
 /*
  * The optional Kubernetes Events (manifests/events/): a kustomize Component that gives
@@ -16,13 +16,7 @@ const NODE_DAEMONSET = 'nixmount-node';
 /** The component's objects, by path below manifests/ (its patch is applied to daemonset.yaml). */
 export const EVENTS_INSTALL_FILES = [`${EVENTS_DIR}/clusterrole.yaml`, `${EVENTS_DIR}/clusterrolebinding.yaml`] as const;
 
-const labels = () => commonLabels('node-plugin');
 const at = (path: string) => `${EVENTS_DIR}/${path}`;
-
-/** Cluster-wide (pods of every namespace), so named after the install's namespace. */
-function clusterRoleName(options: ManifestOptions): string {
-  return `${options.namespace}-node-events`;
-}
 
 function kustomization(): ManifestFile {
   return {
@@ -40,32 +34,13 @@ function kustomization(): ManifestFile {
   };
 }
 
-function clusterRole(options: ManifestOptions): ManifestFile {
-  return {
-    path: at('clusterrole.yaml'),
-    header: ['What the node plugin may do with Events: post them (create) and count repeats (patch), in any', 'namespace a pod with a nixmount volume runs in. Nothing else: it reads no object.'],
-    object: {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: clusterRoleName(options), labels: labels() },
-      rules: [{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }],
-    },
-  };
-}
-
-function clusterRoleBinding(options: ManifestOptions): ManifestFile {
-  return {
-    path: at('clusterrolebinding.yaml'),
-    header: ['Gives the node plugin\'s ServiceAccount the Events ClusterRole.'],
-    object: {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: clusterRoleName(options), labels: labels() },
-      subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace: options.namespace }],
-      roleRef: { kind: 'ClusterRole', name: clusterRoleName(options), apiGroup: 'rbac.authorization.k8s.io' },
-    },
-  };
-}
+const ROLE: NodePluginRole = {
+  dir: EVENTS_DIR,
+  name: 'node-events',
+  rules: [{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }],
+  roleHeader: ['What the node plugin may do with Events: post them (create) and count repeats (patch), in any', 'namespace a pod with a nixmount volume runs in. Nothing else: it reads no object.'],
+  roleTitle: 'the Events ClusterRole',
+};
 
 const TOKEN_VOLUME = 'kube-api-access';
 
@@ -105,5 +80,5 @@ function daemonSetPatch(): ManifestFile {
 
 /** The files of manifests/events/. */
 export function eventsFiles(options: ManifestOptions): ManifestFile[] {
-  return [kustomization(), clusterRole(options), clusterRoleBinding(options), daemonSetPatch()];
+  return [kustomization(), ...nodePluginRoleFiles(ROLE, options), daemonSetPatch()];
 }

@@ -1,6 +1,6 @@
-import { SERVICE_ACCOUNT } from './cluster-objects.js';
 import type { ManifestFile } from './manifest-file.js';
-import { commonLabels, type ManifestOptions } from './options.js';
+import { nodePluginRoleFiles, type NodePluginRole } from './node-plugin-role.js';
+import type { ManifestOptions } from './options.js';
 
 /*
  * The optional right to read pods (manifests/pod-store-paths/): a kustomize Component for
@@ -13,13 +13,7 @@ export const POD_STORE_PATHS_DIR = 'pod-store-paths';
 
 export const POD_STORE_PATHS_INSTALL_FILES = [`${POD_STORE_PATHS_DIR}/clusterrole.yaml`, `${POD_STORE_PATHS_DIR}/clusterrolebinding.yaml`] as const;
 
-const labels = () => commonLabels('node-plugin');
 const at = (path: string) => `${POD_STORE_PATHS_DIR}/${path}`;
-
-/** Cluster-wide (pods of every namespace), so named after the install's namespace. */
-function clusterRoleName(options: ManifestOptions): string {
-  return `${options.namespace}-node-pod-reader`;
-}
 
 function kustomization(): ManifestFile {
   return {
@@ -32,34 +26,15 @@ function kustomization(): ManifestFile {
   };
 }
 
-function clusterRole(options: ManifestOptions): ManifestFile {
-  return {
-    path: at('clusterrole.yaml'),
-    header: ['What the node plugin may do with pods: get one, to read the store paths its containers name.', 'Not list, not watch: it reads only the pod a volume is published for.'],
-    object: {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: clusterRoleName(options), labels: labels() },
-      rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }],
-    },
-  };
-}
-
-function clusterRoleBinding(options: ManifestOptions): ManifestFile {
-  return {
-    path: at('clusterrolebinding.yaml'),
-    header: ['Gives the node plugin\'s ServiceAccount the pod reader ClusterRole.'],
-    object: {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: clusterRoleName(options), labels: labels() },
-      subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace: options.namespace }],
-      roleRef: { kind: 'ClusterRole', name: clusterRoleName(options), apiGroup: 'rbac.authorization.k8s.io' },
-    },
-  };
-}
+const ROLE: NodePluginRole = {
+  dir: POD_STORE_PATHS_DIR,
+  name: 'node-pod-reader',
+  rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'] }],
+  roleHeader: ['What the node plugin may do with pods: get one, to read the store paths its containers name.', 'Not list, not watch: it reads only the pod a volume is published for.'],
+  roleTitle: 'the pod reader ClusterRole',
+};
 
 /** The files of manifests/pod-store-paths/. */
 export function podStorePathsFiles(options: ManifestOptions): ManifestFile[] {
-  return [kustomization(), clusterRole(options), clusterRoleBinding(options)];
+  return [kustomization(), ...nodePluginRoleFiles(ROLE, options)];
 }
