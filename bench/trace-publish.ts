@@ -10,6 +10,7 @@ import { ClosureSource } from '../src/core/closure-source.js';
 import { MountLifecycle } from '../src/core/mount-lifecycle.js';
 import { DEFAULT_SOURCE_SETTINGS } from '../src/core/source-settings.js';
 import { ViewManager } from '../src/core/view-manager.js';
+import { NodeVolumes } from '../src/core/node-volumes.js';
 import { VolumePublisher } from '../src/core/volume-publisher.js';
 import { CsiClient, mountCapability } from '../src/csi/csi-client.js';
 import { ExecaProcessRunner } from '../src/platform/execa-process-runner.js';
@@ -58,6 +59,7 @@ timeEach(FsVolumeDirs.prototype, ['createTarget', 'removeTarget'], 'FsVolumeDirs
 timeEach(ClosureSource.prototype, ['prepare'], 'ClosureSource');
 timeEach(ViewManager.prototype, ['acquire'], 'ViewManager');
 timeEach(MountLifecycle.prototype, ['attach', 'detach', 'isMounted'], 'MountLifecycle');
+timeEach(NodeVolumes.prototype, ['publish', 'unpublish'], 'NodeVolumes');
 timeEach(VolumePublisher.prototype, ['publish', 'unpublish'], 'VolumePublisher');
 timeEach(NixCliStore.prototype, ['queryClosure', 'writeRegistration', 'addGcRoots', 'removeGcRoots'], 'NixCliStore');
 timeEach(HardlinkViewStore.prototype, ['materialize', 'remove'], 'HardlinkViewStore');
