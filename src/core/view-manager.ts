@@ -244,7 +244,7 @@ export class ViewManager {
         presentation,
         roots,
         paths: closure.map((storePath) => ({ storePath, physicalPath: this.nix.physicalPath(storePath) })),
-        register: (rootDir) => this.nix.writeRegistration(closure, rootDir),
+        register: (rootDir) => this.nix.writeRegistration(closure, rootDir, roots),
       });
     } catch (error) {
       // Roots of a view that never became visible go with it (a restart would drop them too).

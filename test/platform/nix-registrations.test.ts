@@ -85,7 +85,7 @@ test('the store writes a queried closure\'s registration with one --load-db, and
     const nix = new NixCliStore(runner, { storeUri: '', connectTimeoutSec: 2 }, { driverName: 'd', driverVersion: '0', nodeId: 'n', stateDir: '/state', viewIdleMs: 0 });
     t.deepEqual(await nix.queryClosure([A]), { valid: true, closure: [A] });
     const view = join(dir, `view-${refuse}`);
-    await nix.writeRegistration([A], view);
+    await nix.writeRegistration([A], view, [A]);
     t.deepEqual(JSON.parse(await readFile(join(view, 'nix/var/nixmount/closure.json'), 'utf8')).paths, [{ ...infos[0], deriver: null, signatures: [], origin: 'node-store' }]);
     const writes = calls.filter((call) => call.args.includes('--load-db')).map((call) => (call.input ? 'load-db from path-info' : `load-db from ${call.pipeFrom}`));
     t.deepEqual(writes, refuse ? ['load-db from path-info', 'load-db from --dump-db'] : ['load-db from path-info']);
@@ -115,7 +115,7 @@ test('the older way registers a closure of 1,501 paths whose references cross ev
   await mkdir(join(dir, 'view/nix/store'), { recursive: true });
   await execa('cp', ['-a', ...closure, join(dir, 'view/nix/store')]);
   // Never queried through this store: no registration is known, so the older way is taken.
-  await nix.writeRegistration(closure, join(dir, 'view'));
+  await nix.writeRegistration(closure, join(dir, 'view'), [drv]);
   t.deepEqual(loads, ['from 2 --dump-db']);
   const env = { NIX_CONFIG: `${offlineNixEnv.NIX_CONFIG}\ngc-reserved-space = 0` };
   const registered = await execa('nix-store', ['--store', `local?root=${join(dir, 'view')}`, '-qR', drv], { env });
