@@ -16,6 +16,7 @@ import { median, percentile, relativeSpread } from './stats.js';
 import { writePictures } from './pictures.js';
 import { storeInodes } from './tree-usage.js';
 import { measurePresentations, presentationTable, type PresentationResult } from './view-presentations.js';
+import { closureFilesTable, measureClosureFiles, type ClosureFilesPoint } from './closure-files.js';
 
 const USAGE = `usage: node --expose-gc dist/bench/run-bench.js [--full] [--check] [--runs N] [--warm N] [--burst N] [--closures N] [--out DIR] [--cpu-prof DIR]
   --full      adds the 100k-file closure (100 store paths) and 1,000 volumes over 100 views (default: 100 over 10)
@@ -101,6 +102,8 @@ async function main(): Promise<void> {
     const many = await concurrentPublishes(scene, small, small.length);
     step(`view build by presentation: 200 paths of 200 files, hardlinks vs bind farm, ${opts.runs} runs each`);
     const presentations = await measurePresentations({ runs: opts.runs, dir: space.path('presentations') });
+    step(`closure files: sbom.cdx.json vs closure.json for 100 to 10,000 paths, ${opts.runs} runs each`);
+    const closureFiles = await measureClosureFiles({ runs: opts.runs });
     collectGarbage();
     const after = await plugin.residentBytes();
 
@@ -132,7 +135,7 @@ async function main(): Promise<void> {
     plugin = scale.plugin;
     await plugin.stop();
 
-    const missed = await report({ machine, big, small, opts, cold, warm, burst, many, baseline, idle, after, sizes, scale, startMs, presentations });
+    const missed = await report({ machine, big, small, opts, cold, warm, burst, many, baseline, idle, after, sizes, scale, startMs, presentations, closureFiles });
     if (opts.check && missed > 0) process.exitCode = 1;
   } finally {
     await space.close();
@@ -142,6 +145,7 @@ async function main(): Promise<void> {
 interface Results {
   machine: string;
   presentations: PresentationResult;
+  closureFiles: ClosureFilesPoint[];
   big: Closure;
   small: Closure[];
   opts: ReturnType<typeof options>;
@@ -237,6 +241,8 @@ async function report(r: Results): Promise<number> {
     `${targets.length - verdicts.missed}/${targets.length} goals met; ${verdicts.beyondNoise} missed by more than this run's noise`,
     '',
     presentationTable(r.presentations),
+    '',
+    closureFilesTable(r.closureFiles),
   ].join('\n');
   console.log(`\n${text}`);
   if (r.burst.mounted !== r.opts.burst || r.many.mounted !== r.small.length || r.many.viewsBuilt !== r.small.length) {
@@ -245,7 +251,7 @@ async function report(r: Results): Promise<number> {
   await mkdir(r.opts.out, { recursive: true });
   const suffix = r.opts.full ? '-full' : '';
   await writeFile(join(r.opts.out, `results${suffix}.md`), `${text}\n`);
-  await writeFile(join(r.opts.out, `results${suffix}.json`), `${JSON.stringify({ machine: r.machine, opts: r.opts, cold: r.cold, warm: r.warm, burst: r.burst, many: r.many, baseline: r.baseline, idle: r.idle, after: r.after, startMs: r.startMs, presentations: r.presentations, sizes: r.sizes.map((p) => ({ ...p, closure: { files: p.closure.files, paths: p.closure.paths.length, bytes: p.closure.bytes } })), scale: { ...sc, plugin: undefined } }, null, 1)}\n`);
+  await writeFile(join(r.opts.out, `results${suffix}.json`), `${JSON.stringify({ machine: r.machine, opts: r.opts, cold: r.cold, warm: r.warm, burst: r.burst, many: r.many, baseline: r.baseline, idle: r.idle, after: r.after, startMs: r.startMs, presentations: r.presentations, closureFiles: r.closureFiles, sizes: r.sizes.map((p) => ({ ...p, closure: { files: p.closure.files, paths: p.closure.paths.length, bytes: p.closure.bytes } })), scale: { ...sc, plugin: undefined } }, null, 1)}\n`);
   await writePictures(r.opts.out, suffix, { cold: r.cold, warm: r.warm, big: r.big, baseline: r.baseline, sizes: r.sizes, scale: sc, startMs: r.startMs });
   return r.opts.check ? verdicts.beyondNoise : verdicts.missed;
 }

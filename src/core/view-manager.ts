@@ -283,7 +283,7 @@ export class ViewManager {
         presentation,
         roots,
         paths: closure.map((storePath) => ({ storePath, physicalPath: this.nix.physicalPath(storePath) })),
-        register: (rootDir) => this.nix.writeRegistration({ paths: closure, ...(registration ? { registration } : {}) }, rootDir),
+        register: (rootDir) => this.nix.writeRegistration({ paths: closure, ...(registration ? { registration } : {}) }, rootDir, roots),
       });
     } catch (error) {
       // Roots of a view that never became visible go with it (a restart would drop them too).

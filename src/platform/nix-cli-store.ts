@@ -21,6 +21,7 @@ import { nixErrorSummary } from './nix-error-summary.js';
 import { RunningCollector, collectorSocketPath } from './running-collector.js';
 import { PathInfoRegistration, parsePathInfos, type PathInfo } from './nix-registrations.js';
 import { provenanceEntries, SubstitutionOrigins, writeClosureFile } from './closure-provenance.js';
+import { writeSbomFile } from './cyclonedx-sbom.js';
 
 // Every Nix call has a bound, so a hung Nix (a stuck lock, a dead NFS store) fails
 // with a CommandFailedError saying it timed out instead of holding a publish forever.
@@ -188,7 +189,7 @@ export class NixCliStore implements NixStore {
     await this.nix('nix', ['copy', ...from, '--to', uri, ...paths], { timeoutMs: REALISE_TIMEOUT_MS });
   }
 
-  async writeRegistration(closure: Closure, rootDir: string): Promise<void> {
+  async writeRegistration(closure: Closure, rootDir: string, roots: readonly string[]): Promise<void> {
     const { paths } = closure;
     // Only this store's own answer is read; anything else is registered the older way.
     const known = closure.registration instanceof PathInfoRegistration ? closure.registration : undefined;
@@ -196,9 +197,12 @@ export class NixCliStore implements NixStore {
     // Nix opening a database makes it an 8 MiB `reserved` file (space to GC a full disk with);
     // a view's database is never collected, and that file would cost every view 8 MiB of the store's disk.
     const options = { timeoutMs: REGISTER_TIMEOUT_MS, env: { NIX_CONFIG: `${this.env.NIX_CONFIG}\ngc-reserved-space = 0` } };
-    // closure.json comes from the same path-info answer, written beside the database. It is
-    // awaited below; a database that fails first must not leave its failure unhandled.
-    const provenance = this.provenance(paths, known).then((infos) => writeClosureFile(rootDir, provenanceEntries(infos, this.origins)));
+    // closure.json and the SBOM come from the same path-info answer, written beside the database.
+    // They are awaited below; a database that fails first must not leave their failure unhandled.
+    const provenance = this.provenance(paths, known).then(async (infos) => {
+      const entries = provenanceEntries(infos, this.origins);
+      await Promise.all([writeClosureFile(rootDir, entries), writeSbomFile(rootDir, roots, entries)]);
+    });
     provenance.catch(() => undefined);
     // The closure came with the registration its query read (the usual case): one Nix process
     // writes it. Should this Nix refuse what another Nix's path-info said, the older way below

@@ -34,7 +34,7 @@ test('every Nix call of the store has its own bound', async (t) => {
   // The fake's `{}` is no path info, so closure.json is refused (nothing is written); its path-info call was bounded all the same.
   const view = await mkdtemp(join(tmpdir(), 'nixmount-timeouts-'));
   t.teardown(() => rm(view, { recursive: true, force: true }));
-  await t.throwsAsync(nix.writeRegistration({ paths: [APP] }, view), { message: /nix path-info --json/ });
+  await t.throwsAsync(nix.writeRegistration({ paths: [APP] }, view, [APP]), { message: /nix path-info --json/ });
   await nix.push('file:///cache', [APP]);
   await nix.check();
   await nix.evaluateExpression('{}', { mayBuild: false }).catch(() => undefined);

@@ -86,7 +86,7 @@ test('the store writes a queried closure\'s registration with one --load-db, and
     t.deepEqual(answer.closure.paths, [A]);
     t.is(answer.closure.registration?.size, 1);
     const view = join(dir, `view-${refuse}`);
-    await nix.writeRegistration(answer.closure, view);
+    await nix.writeRegistration(answer.closure, view, [A]);
     t.deepEqual(JSON.parse(await readFile(join(view, 'nix/var/nixmount/closure.json'), 'utf8')).paths, [{ ...infos[0], deriver: null, signatures: [], origin: 'node-store' }]);
     const writes = calls.filter((call) => call.args.includes('--load-db')).map((call) => (call.input ? 'load-db from path-info' : `load-db from ${call.pipeFrom}`));
     t.deepEqual(writes, refuse ? ['load-db from path-info', 'load-db from --dump-db'] : ['load-db from path-info']);
@@ -110,13 +110,13 @@ test('the registration travels with the closure, not in the store: another store
   const answer = await asked.queryClosure([A]);
   if (!answer.valid) return t.fail('the closure is valid');
   // What the query read is in the answer: a store that never saw the query registers it the fast way.
-  await new NixCliStore(runner, { storeUri: '', connectTimeoutSec: 2 }, node).writeRegistration(answer.closure, join(dir, 'carried'));
+  await new NixCliStore(runner, { storeUri: '', connectTimeoutSec: 2 }, node).writeRegistration(answer.closure, join(dir, 'carried'), [A]);
   t.deepEqual(loads, ['from path-info']);
   // And the store that asked keeps nothing: the same paths without their registration are asked again.
-  await asked.writeRegistration({ paths: [A] }, join(dir, 'bare'));
+  await asked.writeRegistration({ paths: [A] }, join(dir, 'bare'), [A]);
   t.deepEqual(loads, ['from path-info', 'from 1 --dump-db']);
   // A registration that does not describe every path is not used.
-  await asked.writeRegistration({ paths: [A, B], registration: answer.closure.registration! }, join(dir, 'partial')).catch(() => undefined);
+  await asked.writeRegistration({ paths: [A, B], registration: answer.closure.registration! }, join(dir, 'partial'), [A]).catch(() => undefined);
   t.is(loads.at(-1), 'from 1 --dump-db');
 });
 
@@ -142,7 +142,7 @@ test('the older way registers a closure of 1,501 paths whose references cross ev
   await mkdir(join(dir, 'view/nix/store'), { recursive: true });
   await execa('cp', ['-a', ...closure, join(dir, 'view/nix/store')]);
   // No registration comes with the paths, so the older way is taken.
-  await nix.writeRegistration({ paths: closure }, join(dir, 'view'));
+  await nix.writeRegistration({ paths: closure }, join(dir, 'view'), [drv]);
   t.deepEqual(loads, ['from 2 --dump-db']);
   const env = { NIX_CONFIG: `${offlineNixEnv.NIX_CONFIG}\ngc-reserved-space = 0` };
   const registered = await execa('nix-store', ['--store', `local?root=${join(dir, 'view')}`, '-qR', drv], { env });

@@ -77,11 +77,13 @@ export interface NixStore {
   push(uri: string, paths: readonly string[]): Promise<void>;
   /**
    * Write a Nix database registering exactly `closure.paths` (with their hashes and references) under
-   * `rootDir`/nix/var/nix/db, and beside it `rootDir`/nix/var/nixmount/closure.json: each
-   * path's hashes, size, references, deriver, signatures and where it came from (docs/sources.md).
-   * With the registration its queryClosure answered (the usual case) this costs one Nix process.
+   * `rootDir`/nix/var/nix/db, and beside it `rootDir`/nix/var/nixmount/closure.json (each
+   * path's hashes, size, references, deriver, signatures and where it came from) and
+   * sbom.cdx.json, the same as a CycloneDX SBOM whose top-level component depends on
+   * `roots` (docs/sources.md). With the registration its queryClosure answered (the usual
+   * case) this costs one Nix process.
    */
-  writeRegistration(closure: Closure, rootDir: string): Promise<void>;
+  writeRegistration(closure: Closure, rootDir: string, roots: readonly string[]): Promise<void>;
   /**
    * Keep `roots` (and so their closures) alive in the node store on behalf of `holder`,
    * replacing what `holder` held before — against a garbage collection already under way
