@@ -128,12 +128,12 @@ export class VolumeStager {
     return { viewKey: acquired.key, roots, viewBuilt: acquired.built, alreadyStaged };
   }
 
-  /** What a publish from `stagingPath` mounts; FAILED_PRECONDITION when the volume was not staged there. */
   /** Where the stage records say stage mounts are. */
   stagingPaths(): string[] {
     return this.stages.list().map((record) => record.stagingPath);
   }
 
+  /** What a publish from `stagingPath` mounts; FAILED_PRECONDITION when the volume was not staged there. */
   stagedView(volumeId: string, stagingPath: string): StagedView {
     const record = this.stages.get(volumeKey(stagingPath));
     if (!record || record.volumeId !== volumeId) {
