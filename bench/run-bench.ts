@@ -21,7 +21,8 @@ import { storeInodes } from './tree-usage.js';
 import { measurePresentations, presentationTable, type PresentationResult } from './view-presentations.js';
 
 const USAGE = `usage: node --expose-gc dist/bench/run-bench.js [--full] [--check] [--runs N] [--warm N] [--burst N] [--closures N] [--out DIR] [--cpu-prof DIR]
-  --full      adds the 100k-file closure (100 store paths) and 1,000 volumes over 100 views (default: 100 over 10)
+  --full      adds the 100k-file closure (100 store paths) and 1,000 volumes over 100 views (default: 100 over 10),
+              and 1,000 volumes (default 100) of a 200-path closure on a mount budget that fits 10 bind farms
   --check     exit 1 when a goal is missed by more than the noise this run measured
   --out       where the table, results.json, a /metrics sample and the pictures go (default bench/out of the repository, not committed)
   --runs      cold publishes, cp -al copies and nix-csi volumes each (default 7)
