@@ -2,9 +2,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Closure } from './closures.js';
 import type { BaselineVolume } from './nix-csi-baseline.js';
+import type { BudgetResult, PresentationPoint } from './presentation-scenarios.js';
 import type { ScaleResult, SizePoint } from './scale-scenarios.js';
 import { median, percentile } from './stats.js';
-import { barChart, lineChart } from './svg.js';
+import { barChart, lineChart, type BarGroup } from './svg.js';
 
 export interface PictureData {
   cold: { cold: number[]; copy: number[] };
@@ -85,4 +86,36 @@ export async function writePictures(dir: string, suffix: string, d: PictureData)
     }),
   };
   for (const [name, svg] of Object.entries(pictures)) await writeFile(join(dir, `${name}${suffix}.svg`), svg);
+}
+
+/**
+ * The view presentations: cold and warm read-only publish with hardlink views (before)
+ * and bind farms (the default), next to `cp -al` and a bare bind, the floors of each;
+ * and, when measured, publish with one volume against many on a small mount budget.
+ */
+export async function presentationPictures(dir: string, suffix: string, points: readonly PresentationPoint[], budget?: BudgetResult): Promise<void> {
+  const groups: BarGroup[] = points.flatMap((p): BarGroup[] => {
+    const name = `${p.closure.files >= 1000 ? `${Math.round(p.closure.files / 1000)}k` : p.closure.files} files, ${p.closure.paths} paths`;
+    return [
+      { label: `cold, ${name}`, bars: [
+        { name: 'hardlink view', value: median(p.cold.hardlink) },
+        { name: 'bind farm', value: median(p.cold['bind-farm']) },
+        { name: 'cp -al', value: median(p.copy) },
+      ] },
+      { label: `warm, ${name}`, bars: [
+        { name: 'hardlink view', value: median(p.warm.hardlink) },
+        { name: 'bind farm', value: median(p.warm['bind-farm']) },
+        { name: 'bare mount --bind', value: median(p.bind) },
+      ] },
+    ];
+  });
+  if (budget) {
+    groups.push({ label: `publish, 1 → ${budget.volumes} volumes (${budget.farms} farms)`, bars: [
+      { name: `1 volume (${budget.single.presentation})`, value: median(budget.single.publish) },
+      { name: `${budget.volumes} volumes (${budget.loaded.presentation})`, value: median(budget.loaded.publish) },
+      { name: 'bare mount --bind', value: median(budget.loaded.bind) },
+    ] });
+  }
+  const svg = barChart({ title: 'Read-only publish by view presentation (medians)', yLabel: 'milliseconds (log)', groups, limits: [{ name: 'goal: warm p50 ≤ 5 ms', value: 5 }] });
+  await writeFile(join(dir, `presentations${suffix}.svg`), svg);
 }

@@ -13,13 +13,17 @@ import { PluginProcess } from './plugin-process.js';
 import { formatBytes, formatMs, measurementTable, percent, targetTable, times, type Row, type Target } from './report.js';
 import { scaleScenario, sizePoint, type ScaleResult, type SizePoint } from './scale-scenarios.js';
 import { median, percentile, relativeSpread } from './stats.js';
-import { writePictures } from './pictures.js';
+import { presentationPictures, writePictures } from './pictures.js';
+import { startPresentationPlugins } from './presentation-bench.js';
+import { budgetRows, presentationRows, presentationTargets } from './presentation-report.js';
+import { budgetScenario, presentationPoint, type BudgetResult, type PresentationPoint } from './presentation-scenarios.js';
 import { storeInodes } from './tree-usage.js';
 import { measurePresentations, presentationTable, type PresentationResult } from './view-presentations.js';
 import { closureFilesTable, measureClosureFiles, type ClosureFilesPoint } from './closure-files.js';
 
 const USAGE = `usage: node --expose-gc dist/bench/run-bench.js [--full] [--check] [--runs N] [--warm N] [--burst N] [--closures N] [--out DIR] [--cpu-prof DIR]
-  --full      adds the 100k-file closure (100 store paths) and 1,000 volumes over 100 views (default: 100 over 10)
+  --full      adds the 100k-file closure (100 store paths) and 1,000 volumes over 100 views (default: 100 over 10),
+              and 1,000 volumes (default 100) of a 200-path closure on a mount budget that fits 10 bind farms
   --check     exit 1 when a goal is missed by more than the noise this run measured
   --out       where the table, results.json, a /metrics sample and the pictures go (default bench/out of the repository, not committed)
   --runs      cold publishes, cp -al copies and nix-csi volumes each (default 7)
@@ -78,6 +82,7 @@ async function main(): Promise<void> {
   const sized: Closure[] = [];
   for (const [files, paths] of opts.sizes) sized.push(await buildSizedClosure(files!, paths!));
   const scaleRoots = await buildScaleRoots(opts.scale.views);
+  const wide = await buildSizedClosure(1_000, 200); // the budget's closure: 200 paths (+ a root)
   const nodeStore = await storeInodes([...big.paths, ...sized.flatMap((c) => c.paths)]);
 
   const space = await BenchSpace.create();
@@ -128,6 +133,21 @@ async function main(): Promise<void> {
     // The nix-csi replays before wrote gigabytes (a full copy of the closure per volume):
     // flushed now, or their writeback lands in the middle of the scale scenario's samples.
     await run('sync', []);
+    // Before (--view-mode hardlink) and after (the default auto: bind farms) on the size
+    // curve's closures, each presentation its own plugin; then the mount budget.
+    const by = await startPresentationPlugins(space);
+    const presentationPoints: PresentationPoint[] = [];
+    for (const closure of sized) {
+      step(`presentations: ${closure.files} files in ${closure.paths.length} paths, hardlinks vs bind farm, ${opts.runs} cold, ${Math.min(opts.warm, 30)} warm`);
+      presentationPoints.push(await presentationPoint(by, closure, space.path('scratch'), opts.runs, Math.min(opts.warm, 30)));
+    }
+    for (const { plugin: own } of Object.values(by)) await own.stop();
+    step(`budget: ${opts.scale.volumes} volumes of ${wide.paths.length} paths on a mount budget fitting 10 bind farms`);
+    const maxFile = space.path('mount-max');
+    await writeFile(maxFile, '100000\n');
+    plugin = await PluginProcess.start(space.path('plugin-budget'), [], ['--metrics-address', '127.0.0.1:0', '--mount-max-file', maxFile]);
+    const budget = await budgetScenario(plugin, maxFile, space.path('budget-targets'), space.path('scratch'), wide, opts.scale.volumes, 10, 30);
+    await plugin.stop();
     // A plugin of its own, so its RSS is that of the volumes it holds, not of the scenarios before.
     step(`scale: ${opts.scale.volumes} volumes over ${opts.scale.views} views, a restart, all unpublished`);
     plugin = await PluginProcess.start(space.path('plugin-scale'));
@@ -135,7 +155,7 @@ async function main(): Promise<void> {
     plugin = scale.plugin;
     await plugin.stop();
 
-    const missed = await report({ machine, big, small, opts, cold, warm, burst, many, baseline, idle, after, sizes, scale, startMs, presentations, closureFiles });
+    const missed = await report({ machine, big, small, opts, cold, warm, burst, many, baseline, idle, after, sizes, scale, startMs, presentations, presentationPoints, budget, closureFiles });
     if (opts.check && missed > 0) process.exitCode = 1;
   } finally {
     await space.close();
@@ -146,6 +166,8 @@ interface Results {
   machine: string;
   presentations: PresentationResult;
   closureFiles: ClosureFilesPoint[];
+  presentationPoints: PresentationPoint[];
+  budget: BudgetResult;
   big: Closure;
   small: Closure[];
   opts: ReturnType<typeof options>;
@@ -202,6 +224,8 @@ async function report(r: Results): Promise<number> {
     { measurement: `scale: ${sc.volumes - 1} publishes over ${sc.views} views`, nixmount: `${formatMs(sc.fillMs)} wall`, reference: `${formatMs(sc.fillMs / Math.max(1, sc.volumes - 1))} per volume`, ratio: '' },
     { measurement: `scale: RSS with ${sc.volumes} volumes / after restart (peak)`, nixmount: `${formatBytes(sc.rssLoaded.rss)} / ${formatBytes(sc.rssAfterRestart.rss)} (${formatBytes(Math.max(sc.rssLoaded.peak, sc.rssAfterRestart.peak))})`, reference: '', ratio: '' },
     { measurement: `scale: restart with ${sc.volumes} records to Probe ready`, nixmount: formatMs(sc.restartReadyMs), reference: `empty state ${formatMs(r.startMs)}`, ratio: '' },
+    ...presentationRows(r.presentationPoints),
+    ...budgetRows(r.budget),
   ];
   const large = r.sizes.find((p) => p.closure.paths.length >= 100 && p.closure.files >= 100_000);
   const targets: Target[] = [
@@ -227,6 +251,8 @@ async function report(r: Results): Promise<number> {
     { name: 'files sharing the node store inode', value: share * 100, limit: 100, kind: 'exact', show: (v) => `${v.toFixed(1)}%` },
     { name: `views built by ${r.opts.burst} concurrent publishes`, value: r.burst.viewsBuilt, limit: 1, kind: 'exact', show: String },
     { name: 'plugin RSS idle, metrics on', value: r.idle.rss, limit: 80 * 1024 * 1024, kind: 'max', show: formatBytes },
+    // The size curve's 10k point has its hardlink goal above; bind farms are held to theirs at 1k and ≥ 100k files.
+    ...presentationTargets(r.presentationPoints.filter((p) => p.closure.files < 10_000 || p.closure.files >= 100_000), r.budget),
   ];
   const verdicts = targetTable(targets);
   const smallFiles = r.small.reduce((sum, c) => sum + c.files, 0) / Math.max(1, r.small.length);
@@ -251,8 +277,9 @@ async function report(r: Results): Promise<number> {
   await mkdir(r.opts.out, { recursive: true });
   const suffix = r.opts.full ? '-full' : '';
   await writeFile(join(r.opts.out, `results${suffix}.md`), `${text}\n`);
-  await writeFile(join(r.opts.out, `results${suffix}.json`), `${JSON.stringify({ machine: r.machine, opts: r.opts, cold: r.cold, warm: r.warm, burst: r.burst, many: r.many, baseline: r.baseline, idle: r.idle, after: r.after, startMs: r.startMs, presentations: r.presentations, closureFiles: r.closureFiles, sizes: r.sizes.map((p) => ({ ...p, closure: { files: p.closure.files, paths: p.closure.paths.length, bytes: p.closure.bytes } })), scale: { ...sc, plugin: undefined } }, null, 1)}\n`);
+  await writeFile(join(r.opts.out, `results${suffix}.json`), `${JSON.stringify({ machine: r.machine, opts: r.opts, cold: r.cold, warm: r.warm, burst: r.burst, many: r.many, baseline: r.baseline, idle: r.idle, after: r.after, startMs: r.startMs, presentations: r.presentations, presentationPoints: r.presentationPoints, budget: r.budget, closureFiles: r.closureFiles, sizes: r.sizes.map((p) => ({ ...p, closure: { files: p.closure.files, paths: p.closure.paths.length, bytes: p.closure.bytes } })), scale: { ...sc, plugin: undefined } }, null, 1)}\n`);
   await writePictures(r.opts.out, suffix, { cold: r.cold, warm: r.warm, big: r.big, baseline: r.baseline, sizes: r.sizes, scale: sc, startMs: r.startMs });
+  await presentationPictures(r.opts.out, suffix, r.presentationPoints, r.budget);
   return r.opts.check ? verdicts.beyondNoise : verdicts.missed;
 }
 

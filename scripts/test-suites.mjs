@@ -25,6 +25,8 @@ export const UNIT_TESTS = [
   'dist/test/csi/capability.test.js',
   'dist/test/csi/rpc-handler.test.js',
   'dist/test/settings/**/*.test.js',
+  // The bench's own arithmetic against the core's choice (no mounts).
+  'dist/test/bench/*.test.js',
   // Real processes racing for a state dir's lock (flock(1), util-linux); no root needed.
   'dist/test/state-dir-lock.test.js',
   'dist/test/cli/usage.test.js',
