@@ -9,6 +9,7 @@ export const UNIT_TESTS = [
   'dist/test/platform/controller-records.test.js',
   'dist/test/platform/hardlink-view-store.test.js',
   'dist/test/platform/mountinfo.test.js',
+  'dist/test/platform/proc-mount-budget.test.js',
   'dist/test/platform/nix-realise-output.test.js',
   'dist/test/platform/nix-store-gc.test.js',
   'dist/test/platform/nix-gc-root-dir.test.js',

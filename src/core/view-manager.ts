@@ -52,6 +52,8 @@ export class ViewManager {
   private readonly perView = new KeyedMutex();
   private readonly leases = new Map<string, number>();
   private readonly idleSince = new Map<string, number>();
+  /** The end of the last caller's turn at the mount budget (see choose). */
+  private budgetTurn: Promise<unknown> = Promise.resolve();
   /** Per view, the records holding it (`kind:key`). */
   private readonly holders = new Map<string, Set<string>>();
 
@@ -74,17 +76,19 @@ export class ViewManager {
    * node refuses the mounts) falls back to hardlinks.
    */
   async acquire(prepared: PreparedRoots, options: AcquireOptions = {}): Promise<AcquiredView> {
-    const choice = await this.choose(prepared, options.writable ?? false);
+    const { choice, settle } = await this.choose(prepared, options.writable ?? false);
     let view: AcquiredView;
     try {
       view = await this.acquireAs(prepared, choice.presentation, choice);
     } catch (error) {
+      settle();
       if (!(error instanceof BindFarmUnavailableError) || (this.settings.viewMode ?? 'auto') !== 'auto') throw error;
       this.log.warn({ err: error, paths: prepared.closure.length }, 'bind-farm view could not be built; falling back to hardlinks');
       view = await this.acquireAs(prepared, 'hardlink', { presentation: 'hardlink', reason: 'bind-farm-failed' });
       this.events.emit({ kind: 'view-presentation', presentation: 'hardlink', reason: 'bind-farm-failed' });
       return view;
     }
+    settle();
     this.events.emit({
       kind: 'view-presentation', presentation: choice.presentation, reason: choice.reason,
       ...(choice.needed !== undefined ? { mountsNeeded: choice.needed } : {}),
@@ -93,18 +97,29 @@ export class ViewManager {
     return view;
   }
 
-  /** The presentation for this closure and volume: see choosePresentation for the order. */
-  private async choose(prepared: PreparedRoots, writable: boolean): Promise<PresentationChoice> {
+  /**
+   * The presentation for this closure and volume (see choosePresentation for the order),
+   * and for a bind farm a claim on the mounts it adds, which `settle` ends once they are
+   * made. Readings and claims are taken one caller at a time, so a burst of publishes
+   * deciding at once cannot each count the same free room.
+   */
+  private async choose(prepared: PreparedRoots, writable: boolean): Promise<{ choice: PresentationChoice; settle: () => void }> {
     const mode = this.settings.viewMode ?? 'auto';
     const paths = prepared.closure.length;
-    if (mode === 'hardlink' || writable) return choosePresentation({ mode, writable, paths, farmExists: false });
+    const unclaimed = () => undefined;
+    if (mode === 'hardlink' || writable) return { choice: choosePresentation({ mode, writable, paths, farmExists: false }), settle: unclaimed };
     const farmExists = await this.views.exists(viewKey(prepared.roots, prepared.closure, 'bind-farm'));
-    const count = await this.budget.count();
-    const choice = choosePresentation({ mode, writable, paths, farmExists, count });
-    if (choice.reason === 'over-budget') {
-      this.log.warn({ paths, mountsNeeded: choice.needed, mountsAvailable: choice.available, mountMax: count.max, mountsUsed: count.used }, 'a bind farm would exceed the mount budget; the volume gets a hardlink view');
-    }
-    return choice;
+    const turn = this.budgetTurn.then(async () => {
+      const count = await this.budget.count();
+      const choice = choosePresentation({ mode, writable, paths, farmExists, count });
+      if (choice.reason === 'over-budget') {
+        this.log.warn({ paths, mountsNeeded: choice.needed, mountsAvailable: choice.available, mountMax: count.max, mountsUsed: count.used }, 'a bind farm would exceed the mount budget; the volume gets a hardlink view');
+      }
+      const settle = choice.presentation === 'bind-farm' && choice.needed ? this.budget.claim(choice.needed) : unclaimed;
+      return { choice, settle };
+    });
+    this.budgetTurn = turn.catch(() => undefined);
+    return turn;
   }
 
   private async acquireAs(prepared: PreparedRoots, presentation: Presentation, choice: Pick<PresentationChoice, 'presentation'> & { reason: string }): Promise<AcquiredView> {

@@ -15,7 +15,7 @@ function setup(options: { used?: number; max?: number; viewMode?: 'auto' | 'bind
   const fakes = createTestContainer({ settings: options.viewMode ? { viewMode: options.viewMode } : {} });
   fakes.nix.add(LIB).add(APP, [LIB]);
   const count = { max: options.max ?? 100_000, used: options.used ?? 0 };
-  fakes.container.rebind(MountBudget).toConstantValue({ count: () => Promise.resolve(count) });
+  fakes.container.rebind(MountBudget).toConstantValue({ count: () => Promise.resolve(count), claim: () => () => undefined });
   const events: NodeEvent[] = [];
   fakes.container.get<NodeEvents>(NodeEvents).subscribe((event) => events.push(event));
   return { publisher: fakes.container.get(VolumePublisher), fakes, count, events };
@@ -80,7 +80,38 @@ test('auto falls back to hardlinks when the node refuses a farm\'s mounts; bind-
 
 test('--view-mode hardlink never reads the mount budget', async (t) => {
   const { publisher, fakes } = setup({ viewMode: 'hardlink' });
-  fakes.container.rebind(MountBudget).toConstantValue({ count: () => Promise.reject(new Error('read')) });
+  fakes.container.rebind(MountBudget).toConstantValue({ count: () => Promise.reject(new Error('read')), claim: () => () => undefined });
   const published = await publisher.publish(request('/t/1'));
   t.is(fakes.views.views.get(published.viewKey)?.presentation, 'hardlink');
+});
+
+test('a burst of publishes deciding on one reading cannot spend the same room twice: claims count until their mounts can be seen', async (t) => {
+  const fakes = createTestContainer();
+  const apps = [1, 2, 3, 4, 5].map((n) => `/nix/store/${String(n).repeat(32)}-app${n}`);
+  for (const app of apps) fakes.nix.add(app);
+  // Room for exactly two one-path farms (8 mounts each: farm 2, kept tree 3, the volume 3) above the headroom of 100.
+  let claimed = 0;
+  const reading = { max: 1_000, used: 1_000 - 100 - 16 };
+  // One reading shared by every caller, as a reused one is: all resume together once it is in.
+  const shared = new Promise((resolve) => setTimeout(resolve, 20));
+  fakes.container.rebind(MountBudget).toConstantValue({
+    count: async () => {
+      await shared;
+      return { max: reading.max, used: reading.used + claimed };
+    },
+    // The fake table never shows the mounts, so a settled claim keeps counting.
+    claim: (mounts: number) => {
+      claimed += mounts;
+      return () => undefined;
+    },
+  });
+  const events: NodeEvent[] = [];
+  fakes.container.get<NodeEvents>(NodeEvents).subscribe((event) => events.push(event));
+  const publisher = fakes.container.get(VolumePublisher);
+  const published = await Promise.all(apps.map((app, n) => publisher.publish({ ...request(`/t/${n}`), volumeId: `vol-${n}`, spec: { ...emptySpec(), storePaths: [app] } })));
+  const kinds = published.map((volume) => fakes.views.views.get(volume.viewKey)?.presentation);
+  t.is(kinds.filter((kind) => kind === 'bind-farm').length, 2, kinds.join(', '));
+  t.is(kinds.filter((kind) => kind === 'hardlink').length, 3);
+  t.is(claimed, 16);
+  t.deepEqual(presentations(events).sort(), ['bind-farm/fits-budget', 'bind-farm/fits-budget', 'hardlink/over-budget', 'hardlink/over-budget', 'hardlink/over-budget']);
 });

@@ -59,7 +59,7 @@ export function createTestContainer(options: TestContainerOptions = {}): TestCon
     bind(ViewStore).toConstantValue(fakes.views);
     bind(Mounter).toConstantValue(fakes.mounter);
     // An empty node with Linux's default fs.mount-max: every read-only closure fits a bind farm.
-    bind(MountBudget).toConstantValue({ count: () => Promise.resolve({ max: 100_000, used: 0 }) });
+    bind(MountBudget).toConstantValue({ count: () => Promise.resolve({ max: 100_000, used: 0 }), claim: () => () => undefined });
     bind(VolumeDirs).toConstantValue(fakes.dirs);
     bind(VolumeState).toConstantValue(fakes.state);
     bind(StageState).toConstantValue(fakes.stages);
