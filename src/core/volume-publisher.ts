@@ -1,5 +1,5 @@
 import { inject, injectable } from 'inversify';
-import { AlreadyExistsError, FailedPreconditionError, NotFoundError, failureFacts } from './errors.js';
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError, UnavailableError, failureFacts } from './errors.js';
 import { ClosureSource } from './closure-source.js';
 import { READER_MODES } from './access-modes.js';
 import { Clock } from './ports/clock.js';
@@ -59,12 +59,29 @@ export class VolumePublisher {
   async publish(request: PublishRequest, log: Logger = this.log): Promise<PublishResult> {
     const asked = performance.now();
     const claim = mountClaims.publish(request.targetPath, request.stagingPath);
-    return this.locks.run(claim, `publish of volume ${quote(request.volumeId)}`, request.whenBusy ?? 'refuse', () => {
+    return this.locks.run(claim, `publish of volume ${quote(request.volumeId)}`, request.whenBusy ?? 'refuse', async () => {
       // A caller's own deadline counts the time spent waiting for the path.
       const waited = performance.now() - asked;
       const realiseWaitMs = request.realiseWaitMs === undefined || waited < 1 ? request.realiseWaitMs : Math.max(1, request.realiseWaitMs - waited);
-      return this.publishLocked({ ...request, ...(realiseWaitMs === undefined ? {} : { realiseWaitMs }) }, log);
+      this.refuseIfLate(request, 'not started');
+      const result = await this.publishLocked({ ...request, ...(realiseWaitMs === undefined ? {} : { realiseWaitMs }) }, log);
+      if (request.answerBy !== undefined && !result.alreadyPublished && this.clock.now().getTime() > request.answerBy) {
+        // Still under the path's lock: no other call saw the volume this one made.
+        await this.unpublishLocked(request.volumeId, request.targetPath, request.origin ?? 'csi', log);
+        this.refuseIfLate(request, 'made too late, and undone');
+      }
+      return result;
     });
+  }
+
+  /** UNAVAILABLE once the caller's answer-by time has passed (see PublishRequest.answerBy). */
+  private refuseIfLate(request: PublishRequest, what: string): void {
+    if (request.answerBy === undefined) return;
+    const late = this.clock.now().getTime() - request.answerBy;
+    if (late < 0) return;
+    throw new UnavailableError(
+      `volume ${quote(request.volumeId)} at ${request.targetPath}: ${what}, ${(late / 1000).toFixed(1)} s after the caller stopped waiting for the answer; nothing of it is left: ask again`,
+    );
   }
 
   private async publishLocked(request: PublishRequest, log: Logger): Promise<PublishResult> {

@@ -20,8 +20,13 @@ export function hostVolumeSocketPath(stateDir: string): string {
 export interface DelegatedRequest {
   operation: 'create' | 'delete';
   env: Record<string, string>;
-  /** How long serve may wait for the closure before answering "not ready" (Nomad's deadline, minus the rest of the work). */
-  realiseWaitMs: number;
+  /**
+   * Epoch ms after which serve begins nothing for this request (it may have waited in
+   * serve's queue, or serve was stopped), and by which it answers; a create it finishes
+   * later is undone (see host-volume-deadlines). The plugin stops waiting soon after.
+   */
+  startBy: number;
+  answerBy: number;
   /** The store the plugin's node config names: serve refuses to act for a config that disagrees with it. */
   store: string;
 }
