@@ -6,6 +6,7 @@ import { BenchSpace } from './bench-space.js';
 import { run } from './commands.js';
 import { buildBigClosure, buildScaleRoots, buildSizedClosure, buildSmallClosures, type Closure } from './closures.js';
 import { CsiVolumes } from './csi-volumes.js';
+import { fingerprintTable, measureFingerprint, type FingerprintResult } from './host-volume-fingerprint.js';
 import { describeMachine } from './machine.js';
 import { nixCsiVolume, type BaselineVolume } from './nix-csi-baseline.js';
 import { coldVsCopy, concurrentPublishes, warmVsBind, type Scene } from './nixmount-scenarios.js';
@@ -101,6 +102,8 @@ async function main(): Promise<void> {
     const many = await concurrentPublishes(scene, small, small.length);
     step(`view build by presentation: 200 paths of 200 files, hardlinks vs bind farm, ${opts.runs} runs each`);
     const presentations = await measurePresentations({ runs: opts.runs, dir: space.path('presentations') });
+    step('host volume fingerprint: the wrapper vs Node, 100 calls each, idle and with every core busy');
+    const fingerprint = await measureFingerprint({ runs: 100 });
     collectGarbage();
     const after = await plugin.residentBytes();
 
@@ -132,7 +135,7 @@ async function main(): Promise<void> {
     plugin = scale.plugin;
     await plugin.stop();
 
-    const missed = await report({ machine, big, small, opts, cold, warm, burst, many, baseline, idle, after, sizes, scale, startMs, presentations });
+    const missed = await report({ machine, big, small, opts, cold, warm, burst, many, baseline, idle, after, sizes, scale, startMs, presentations, fingerprint });
     if (opts.check && missed > 0) process.exitCode = 1;
   } finally {
     await space.close();
@@ -142,6 +145,7 @@ async function main(): Promise<void> {
 interface Results {
   machine: string;
   presentations: PresentationResult;
+  fingerprint: FingerprintResult;
   big: Closure;
   small: Closure[];
   opts: ReturnType<typeof options>;
@@ -223,6 +227,8 @@ async function report(r: Results): Promise<number> {
     { name: 'files sharing the node store inode', value: share * 100, limit: 100, kind: 'exact', show: (v) => `${v.toFixed(1)}%` },
     { name: `views built by ${r.opts.burst} concurrent publishes`, value: r.burst.viewsBuilt, limit: 1, kind: 'exact', show: String },
     { name: 'plugin RSS idle, metrics on', value: r.idle.rss, limit: 80 * 1024 * 1024, kind: 'max', show: formatBytes },
+    // Nomad kills fingerprint at 1 s and silently drops the plugin: a tenth of that, on a node with every core busy.
+    { name: 'host volume fingerprint p99, every core busy', value: percentile(r.fingerprint.loaded.wrapper, 99), limit: 100, kind: 'max', show: formatMs, noise: relativeSpread(r.fingerprint.loaded.wrapper) },
   ];
   const verdicts = targetTable(targets);
   const smallFiles = r.small.reduce((sum, c) => sum + c.files, 0) / Math.max(1, r.small.length);
@@ -237,6 +243,8 @@ async function report(r: Results): Promise<number> {
     `${targets.length - verdicts.missed}/${targets.length} goals met; ${verdicts.beyondNoise} missed by more than this run's noise`,
     '',
     presentationTable(r.presentations),
+    '',
+    fingerprintTable(r.fingerprint),
   ].join('\n');
   console.log(`\n${text}`);
   if (r.burst.mounted !== r.opts.burst || r.many.mounted !== r.small.length || r.many.viewsBuilt !== r.small.length) {
@@ -245,7 +253,7 @@ async function report(r: Results): Promise<number> {
   await mkdir(r.opts.out, { recursive: true });
   const suffix = r.opts.full ? '-full' : '';
   await writeFile(join(r.opts.out, `results${suffix}.md`), `${text}\n`);
-  await writeFile(join(r.opts.out, `results${suffix}.json`), `${JSON.stringify({ machine: r.machine, opts: r.opts, cold: r.cold, warm: r.warm, burst: r.burst, many: r.many, baseline: r.baseline, idle: r.idle, after: r.after, startMs: r.startMs, presentations: r.presentations, sizes: r.sizes.map((p) => ({ ...p, closure: { files: p.closure.files, paths: p.closure.paths.length, bytes: p.closure.bytes } })), scale: { ...sc, plugin: undefined } }, null, 1)}\n`);
+  await writeFile(join(r.opts.out, `results${suffix}.json`), `${JSON.stringify({ machine: r.machine, opts: r.opts, cold: r.cold, warm: r.warm, burst: r.burst, many: r.many, baseline: r.baseline, idle: r.idle, after: r.after, startMs: r.startMs, presentations: r.presentations, fingerprint: r.fingerprint, sizes: r.sizes.map((p) => ({ ...p, closure: { files: p.closure.files, paths: p.closure.paths.length, bytes: p.closure.bytes } })), scale: { ...sc, plugin: undefined } }, null, 1)}\n`);
   await writePictures(r.opts.out, suffix, { cold: r.cold, warm: r.warm, big: r.big, baseline: r.baseline, sizes: r.sizes, scale: sc, startMs: r.startMs });
   return r.opts.check ? verdicts.beyondNoise : verdicts.missed;
 }

@@ -405,7 +405,7 @@ test.serial('host volumes and CSI volumes keep apart in serve\'s records: a host
   const refusedDelete = await n.client.delete(csi, csiPath);
   t.not(refusedDelete.exitCode, 0, 'the host volume plugin does not remove a CSI volume');
   t.regex(refusedDelete.nomadError ?? '', new RegExp(`${csiPath} holds a CSI volume \\(${csi.id}\\), not a Nomad host volume; nixmount's host volume plugin does not remove it`));
-  t.deepEqual(await mountsBelow(n.volumesDir), [csiPath], 'the CSI volume stays mounted');
+  t.deepEqual(await volumeMountsBelow(n.volumesDir), [csiPath], 'the CSI volume stays mounted');
   const refusedCreate = await n.client.create(csi);
   t.not(refusedCreate.exitCode, 0);
   t.regex(refusedCreate.nomadError ?? '', /holds a CSI volume/);
@@ -419,7 +419,7 @@ test.serial('host volumes and CSI volumes keep apart in serve\'s records: a host
   t.regex(refusedUnpublish.details, new RegExp(`${hostPath} holds a Nomad host volume \\(${host.id}\\), not a CSI volume; delete it with Nomad \\(nomad volume delete\\)`));
   const refusedPublish = await serve.client.code('node', 'NodePublishVolume', { volume_id: host.id, target_path: hostPath, volume_capability: mountCapability(), readonly: true, volume_context: context });
   t.is(refusedPublish.code, 9, refusedPublish.details);
-  t.deepEqual((await mountsBelow(n.volumesDir)).sort(), [csiPath, hostPath].sort(), 'both volumes stand');
+  t.deepEqual((await volumeMountsBelow(n.volumesDir)).sort(), [csiPath, hostPath].sort(), 'both volumes stand');
 
   // Each side removes its own.
   assertOk(t, await n.client.delete(host, hostPath));
