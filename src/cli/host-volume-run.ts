@@ -42,6 +42,8 @@ async function nodeSettings(config: Record<string, string>) {
  * what it left, so the same call completes.
  */
 export async function operate(request: HostVolumeRequest, config: Record<string, string>, deadlines: HostVolumeDeadlines): Promise<Answer> {
+  // A call that queued past its start-by time touches nothing, not even the state dir.
+  refuseIfLate(request, deadlines);
   // Checked before the state dir is touched: a bad volume leaves nothing behind. The node
   // config's source policy holds on both routes (a serve applies its own as well).
   const { checkSourcePolicy } = await import('../core/source-settings.js');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { readVolumeSpec } from '../../../src/adapters/nomad/tooling/volume-spec-file.js';
 import { mountsBelow } from '../../helpers/mounts.js';
-import { buildFixture, copyToChrootStore, FIXTURES, FIXTURES_DIR, type Fixture } from '../../helpers/nix.js';
+import { buildFixture, copyToChrootStore, FIXTURES, FIXTURES_DIR, nixEnv, type Fixture } from '../../helpers/nix.js';
 import { tempDir } from '../../helpers/temp.js';
 import { JOBS_DIR } from '../nomad/shipped-jobs.js';
 import { startGatedCache } from '../../helpers/gated-cache.js';
@@ -13,6 +13,7 @@ import { assertClosureAt, volumeMountsBelow, assertFailed, assertNothingLeft, as
 import { OPERATION_TIMEOUT_MS } from './nomad-host-client.js';
 import { wrapperScript } from '../../../src/cli/host-volume-wrapper.js';
 import { packageVersion } from '../../../src/settings/version.js';
+import { START_BY_MS } from '../../../src/adapters/nomad-host/host-volume-deadlines.js';
 
 // Serial: each test runs the real plugin, Nix and mounts, and the fingerprint test
 // runs under Nomad's 1-second limit, which a dozen concurrent creates would distort.
@@ -331,4 +332,19 @@ test.serial('a volumes dir that does not exist yet is created for the first volu
   assertOk(t, await n.client.delete(req, path));
   t.true((await stat(n.volumesDir)).isDirectory());
   await assertNothingLeft(t, n);
+});
+
+test.serial('a create whose wrapper started more than 45 s ago (queued that long) begins nothing: refused at once, nothing left', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const n = await node(t);
+  const req = request({ paths: fixture.root });
+  const startedAt = String(Math.floor((Date.now() - START_BY_MS - 1_000) / 1000));
+  const call = await execa('node', [CLI, 'host-volume', '--config', join(n.dir, 'host-volume.json'), '--started-at', startedAt, 'create'], {
+    env: { ...nixEnv, DHV_OPERATION: 'create', DHV_VOLUMES_DIR: n.volumesDir, DHV_VOLUME_ID: req.id, DHV_PARAMETERS: JSON.stringify(req.parameters) },
+    reject: false,
+  });
+  t.is(call.exitCode, 1, call.stderr);
+  t.regex(JSON.parse(call.stdout).error as string, /^the create could not begin within 45 s of the plugin's start .*; nothing was done: run it again$/);
+  await assertNothingLeft(t, n);
+  t.false(await exists(n.stateDir), 'the state dir was not even made');
 });
