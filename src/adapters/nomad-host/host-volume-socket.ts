@@ -150,8 +150,9 @@ async function serveOne(
     started();
     answer = await handle(request);
   }
-  // The plugin may be gone (killed by Nomad at its deadline): the answer then goes nowhere, and the
-  // operation stands; Nomad's next create finds the volume made (idempotent), a delete removes it.
+  // The plugin may be gone (it stopped waiting at its answer-by time): a create finished after the
+  // time the request named was undone by the publisher; one finished in time is answered 2 s before the
+  // plugin stops waiting (host-volume-deadlines), so it is gone only if the plugin was killed.
   if (socket.destroyed) return;
   socket.end(`${JSON.stringify(answer)}\n`);
   // A peer that never closes its side (a person's `nc -U`) must not keep the connection open.
