@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import type { HostVolumeRequest } from '../adapters/nomad-host/host-volume-request.js';
-import { realiseWaitMs, serveDeadlines, START_BY_MS, UNDO_MS, type HostVolumeDeadlines } from '../adapters/nomad-host/host-volume-deadlines.js';
+import { NOMAD_KILL_MS, realiseWaitMs, serveDeadlines, START_BY_MS, UNDO_MS, type HostVolumeDeadlines } from '../adapters/nomad-host/host-volume-deadlines.js';
 import { AbortedError } from '../core/errors.js';
 import { parseUserContext } from '../core/volume-context.js';
 import { optionsOf, parseCommandLine } from '../settings/command-line.js';
@@ -135,7 +135,7 @@ function refuseIfLate(request: HostVolumeRequest, deadlines: HostVolumeDeadlines
 function notReady(error: Error, kept: string): Error {
   // The work dies with this process (in-process) or goes on in serve; either way a retry picks it up.
   return new Error(
-    `the closure was not ready within Nomad's 60-second limit for a plugin (${error.message.replace(/; the work continues.*$/, '')}); ` +
+    `the closure was not ready within Nomad's ${NOMAD_KILL_MS / 1000}-second limit for a plugin (${error.message.replace(/; the work continues.*$/, '')}); ` +
       `${kept}: run the create again, or copy the closure to the node first (nix copy)`,
   );
 }
