@@ -6,6 +6,7 @@ import { BenchSpace } from './bench-space.js';
 import { run } from './commands.js';
 import { buildBigClosure, buildScaleRoots, buildSizedClosure, buildSmallClosures, type Closure } from './closures.js';
 import { CsiVolumes } from './csi-volumes.js';
+import { fingerprintTable, measureFingerprint, type FingerprintResult } from './host-volume-fingerprint.js';
 import { describeMachine } from './machine.js';
 import { nixCsiVolume, type BaselineVolume } from './nix-csi-baseline.js';
 import { coldVsCopy, concurrentPublishes, warmVsBind, type Scene } from './nixmount-scenarios.js';
@@ -109,6 +110,8 @@ async function main(): Promise<void> {
     const presentations = await measurePresentations({ runs: opts.runs, dir: space.path('presentations') });
     step(`closure files: sbom.cdx.json vs closure.json for 100 to 10,000 paths, ${opts.runs} runs each`);
     const closureFiles = await measureClosureFiles({ runs: opts.runs });
+    step('host volume fingerprint: the wrapper vs Node, 100 calls each, idle and with every core busy');
+    const fingerprint = await measureFingerprint({ runs: 100 });
     collectGarbage();
     const after = await plugin.residentBytes();
 
@@ -155,7 +158,7 @@ async function main(): Promise<void> {
     plugin = scale.plugin;
     await plugin.stop();
 
-    const missed = await report({ machine, big, small, opts, cold, warm, burst, many, baseline, idle, after, sizes, scale, startMs, presentations, presentationPoints, budget, closureFiles });
+    const missed = await report({ machine, big, small, opts, cold, warm, burst, many, baseline, idle, after, sizes, scale, startMs, presentations, presentationPoints, budget, closureFiles, fingerprint });
     if (opts.check && missed > 0) process.exitCode = 1;
   } finally {
     await space.close();
@@ -168,6 +171,7 @@ interface Results {
   closureFiles: ClosureFilesPoint[];
   presentationPoints: PresentationPoint[];
   budget: BudgetResult;
+  fingerprint: FingerprintResult;
   big: Closure;
   small: Closure[];
   opts: ReturnType<typeof options>;
@@ -253,6 +257,8 @@ async function report(r: Results): Promise<number> {
     { name: 'plugin RSS idle, metrics on', value: r.idle.rss, limit: 80 * 1024 * 1024, kind: 'max', show: formatBytes },
     // The size curve's 10k point has its hardlink goal above; bind farms are held to theirs at 1k and ≥ 100k files.
     ...presentationTargets(r.presentationPoints.filter((p) => p.closure.files < 10_000 || p.closure.files >= 100_000), r.budget),
+    // Nomad kills fingerprint at 1 s and silently drops the plugin: a tenth of that, on a node with every core busy.
+    { name: 'host volume fingerprint p99, every core busy', value: percentile(r.fingerprint.loaded.wrapper, 99), limit: 100, kind: 'max', show: formatMs, noise: relativeSpread(r.fingerprint.loaded.wrapper) },
   ];
   const verdicts = targetTable(targets);
   const smallFiles = r.small.reduce((sum, c) => sum + c.files, 0) / Math.max(1, r.small.length);
@@ -269,6 +275,7 @@ async function report(r: Results): Promise<number> {
     presentationTable(r.presentations),
     '',
     closureFilesTable(r.closureFiles),
+    fingerprintTable(r.fingerprint),
   ].join('\n');
   console.log(`\n${text}`);
   if (r.burst.mounted !== r.opts.burst || r.many.mounted !== r.small.length || r.many.viewsBuilt !== r.small.length) {
@@ -277,7 +284,7 @@ async function report(r: Results): Promise<number> {
   await mkdir(r.opts.out, { recursive: true });
   const suffix = r.opts.full ? '-full' : '';
   await writeFile(join(r.opts.out, `results${suffix}.md`), `${text}\n`);
-  await writeFile(join(r.opts.out, `results${suffix}.json`), `${JSON.stringify({ machine: r.machine, opts: r.opts, cold: r.cold, warm: r.warm, burst: r.burst, many: r.many, baseline: r.baseline, idle: r.idle, after: r.after, startMs: r.startMs, presentations: r.presentations, presentationPoints: r.presentationPoints, budget: r.budget, closureFiles: r.closureFiles, sizes: r.sizes.map((p) => ({ ...p, closure: { files: p.closure.files, paths: p.closure.paths.length, bytes: p.closure.bytes } })), scale: { ...sc, plugin: undefined } }, null, 1)}\n`);
+  await writeFile(join(r.opts.out, `results${suffix}.json`), `${JSON.stringify({ machine: r.machine, opts: r.opts, cold: r.cold, warm: r.warm, burst: r.burst, many: r.many, baseline: r.baseline, idle: r.idle, after: r.after, startMs: r.startMs, presentations: r.presentations, presentationPoints: r.presentationPoints, budget: r.budget, closureFiles: r.closureFiles, fingerprint: r.fingerprint, sizes: r.sizes.map((p) => ({ ...p, closure: { files: p.closure.files, paths: p.closure.paths.length, bytes: p.closure.bytes } })), scale: { ...sc, plugin: undefined } }, null, 1)}\n`);
   await writePictures(r.opts.out, suffix, { cold: r.cold, warm: r.warm, big: r.big, baseline: r.baseline, sizes: r.sizes, scale: sc, startMs: r.startMs });
   await presentationPictures(r.opts.out, suffix, r.presentationPoints, r.budget);
   return r.opts.check ? verdicts.beyondNoise : verdicts.missed;

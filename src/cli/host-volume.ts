@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
-import { hostVolumeRequest, parseOperation } from '../adapters/nomad-host/host-volume-request.js';
+import { fingerprintAnswer, hostVolumeRequest, parseOperation } from '../adapters/nomad-host/host-volume-request.js';
+import { pluginDeadlines, type HostVolumeDeadlines } from '../adapters/nomad-host/host-volume-deadlines.js';
 import { readHostVolumeConfig } from '../adapters/nomad-host/host-volume-config.js';
 import { packageVersion } from '../settings/version.js';
-import type { Budget } from './host-volume-run.js';
 
 /**
  * `nixmount host-volume <fingerprint|create|delete>`: nixmount as a Nomad dynamic host
@@ -20,21 +20,22 @@ const USAGE = `usage: nixmount host-volume [--config FILE] <fingerprint|create|d
 // Nomad runs plugins with no PATH at all; Nix, mount and setpriv are looked up in it.
 const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/nix/var/nix/profiles/default/bin:/run/current-system/sw/bin';
 
-// Nomad kills create and delete at 60 s (SIGKILL: no rollback, and a failed create is
-// never deleted by Nomad). nixmount gives up on its own well before, counted from when
-// the wrapper started (before it queued), so a slow substitution fails cleanly.
-const BUDGET_MS = 50_000;
-
 /** One line, bounded: Nomad prints it inside its own error message. */
 export function oneLine(message: string): string {
   const line = message.split('\n').map((part) => part.trim()).filter((part) => part.length > 0).join(' | ');
   return line.length <= 2000 ? line : `${line.slice(0, 2000)}… (${line.length - 2000} more characters)`;
 }
 
-/** The wrapper passes when it started (epoch seconds), before it queued for the lock. */
-function budgetFrom(startedAt: string | undefined): Budget {
-  const started = startedAt !== undefined && /^\d+$/.test(startedAt) ? Number(startedAt) * 1000 : Date.now() - process.uptime() * 1000;
-  return { deadline: started + BUDGET_MS };
+/**
+ * The wrapper passes when it started (epoch seconds), before it queued for the lock, so
+ * the budgets count Nomad's clock (see host-volume-deadlines). The wrapper ran before
+ * this process: a later or malformed value (a clock stepped back, a hand-typed flag)
+ * counts as this process's start, which never lengthens the budget.
+ */
+function deadlinesFrom(startedAt: string | undefined): HostVolumeDeadlines {
+  const processStart = Date.now() - process.uptime() * 1000;
+  const given = startedAt !== undefined && /^\d{1,12}$/.test(startedAt) ? Number(startedAt) * 1000 : undefined;
+  return pluginDeadlines(given, processStart);
 }
 
 async function install(argv: string[]): Promise<void> {
@@ -74,12 +75,12 @@ export async function hostVolume(argv: string[]): Promise<void> {
       allowPositionals: true,
       strict: true,
     });
-    const budget = budgetFrom(values['started-at']);
+    const deadlines = deadlinesFrom(values['started-at']);
     const op = parseOperation(positionals, process.env);
     operation = op;
     if (op === 'fingerprint') {
-      // Nomad gives fingerprint 5 seconds and no other variable: no state, no config.
-      process.stdout.write(`${JSON.stringify({ version: packageVersion() })}\n`);
+      // The wrapper answers this itself (Nomad allows it 1 s); here for a plugin run without it. No state, no config.
+      process.stdout.write(fingerprintAnswer(packageVersion()));
       return;
     }
     process.env.PATH ??= FALLBACK_PATH;
@@ -92,7 +93,7 @@ export async function hostVolume(argv: string[]): Promise<void> {
       // Nomad's cleanup after a failed state save passes its volumes dir here (see hostVolumeRequest).
       process.stderr.write(`nixmount host-volume delete: DHV_CREATED_PATH ${request.createdPath} is not ${request.path}; only the latter is this volume's\n`);
     }
-    const answer = await operate(request, config, budget);
+    const answer = await operate(request, config, deadlines);
     if (op === 'create') process.stdout.write(`${JSON.stringify(answer)}\n`);
   } catch (error) {
     const message = oneLine(error instanceof Error ? error.message : String(error));

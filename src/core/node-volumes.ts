@@ -30,6 +30,8 @@ export interface PublishCall {
   realiseWaitMs?: number;
   /** A busy target or staging path: refused (ABORTED) unless given. */
   whenBusy?: WhenBusy;
+  /** When the caller stops waiting for the answer (see PublishRequest.answerBy). */
+  answerBy?: number;
   origin?: VolumeOrigin;
   /**
    * Run once the request is accepted (its context read), under the path locks, before
@@ -98,6 +100,7 @@ export class NodeVolumes {
           ...(stagingPath ? { stagingPath } : {}),
           workload: context.workload,
           ...(realiseWaitMs === undefined ? {} : { realiseWaitMs }),
+          ...(call.answerBy === undefined ? {} : { answerBy: call.answerBy }),
           ...(call.origin ? { origin: call.origin } : {}),
         },
         callLog,

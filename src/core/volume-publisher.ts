@@ -1,5 +1,5 @@
 import { inject, injectable } from 'inversify';
-import { AlreadyExistsError, FailedPreconditionError, NotFoundError, failureFacts } from './errors.js';
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError, UnavailableError, failureFacts } from './errors.js';
 import { ClosureSource } from './closure-source.js';
 import { READER_MODES } from './access-modes.js';
 import { Clock } from './ports/clock.js';
@@ -12,6 +12,7 @@ import { claimed, mayActOn, otherOrigin } from './record-origin.js';
 import { MountLifecycle, recordWriter, type RecordWriter } from './mount-lifecycle.js';
 import type { WhenBusy } from './path-locks.js';
 import { ViewManager, type AcquiredView } from './view-manager.js';
+import { quote } from './quote.js';
 import { volumeKey } from './view-key.js';
 import { VolumeStager } from './volume-stager.js';
 import { specFingerprint } from './volume-spec.js';
@@ -59,9 +60,30 @@ export class VolumePublisher {
 
   /**
    * Publishes, and tells the node's listeners how it went (see NodeEvents). The caller
-   * holds the path locks of mountClaims.publish (NodeVolumes.publish takes them).
+   * holds the path locks of mountClaims.publish (NodeVolumes.publish takes them), so a
+   * volume made after the caller's answer-by time is undone before any other call sees it.
    */
   async publish(request: PublishRequest, log: Logger = this.log): Promise<PublishResult> {
+    this.refuseIfLate(request, 'not started');
+    const result = await this.publishInTime(request, log);
+    if (request.answerBy !== undefined && !result.alreadyPublished && this.clock.now().getTime() > request.answerBy) {
+      await this.unpublishOnce(request.volumeId, request.targetPath, request.origin ?? 'csi', log);
+      this.refuseIfLate(request, 'made too late, and undone');
+    }
+    return result;
+  }
+
+  /** UNAVAILABLE once the caller's answer-by time has passed (see PublishRequest.answerBy). */
+  private refuseIfLate(request: PublishRequest, what: string): void {
+    if (request.answerBy === undefined) return;
+    const late = this.clock.now().getTime() - request.answerBy;
+    if (late < 0) return;
+    throw new UnavailableError(
+      `volume ${quote(request.volumeId)} at ${request.targetPath}: ${what}, ${(late / 1000).toFixed(1)} s after the caller stopped waiting for the answer; nothing of it is left: ask again`,
+    );
+  }
+
+  private async publishInTime(request: PublishRequest, log: Logger): Promise<PublishResult> {
     const started = performance.now();
     const workload = request.workload ?? {};
     const phase = phaseTimer();

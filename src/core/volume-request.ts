@@ -39,6 +39,13 @@ export interface PublishRequest {
   realiseWaitMs?: number;
   /** Who publishes (recorded; see VolumeOrigin); CSI unless given. */
   origin?: VolumeOrigin;
+  /**
+   * Epoch ms after which the caller no longer waits for this answer (a Nomad host
+   * volume's plugin, which has told Nomad the create failed by then). A publish that
+   * would begin later is refused; one that made the volume later is undone, so nothing
+   * stays that its caller was told does not exist.
+   */
+  answerBy?: number;
 }
 
 /** What NodeStageVolume left for the publishes from one staging path. */

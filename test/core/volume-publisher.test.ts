@@ -306,3 +306,34 @@ test('a closure is rooted before its view is built, and one a garbage collection
   t.deepEqual([...fakes.nix.gcRoots.values()], [[APP]], 'only the first volume\'s roots');
   t.false(fakes.state.records.has('vol-/t/collected'));
 });
+
+test('a publish whose caller\'s answer-by time has passed is not started: UNAVAILABLE, no view built, nothing left', async (t) => {
+  const { publisher, fakes } = setup();
+  const late = request('/t/late', [APP], { answerBy: fakes.clock.now().getTime() - 1 });
+  const error = await t.throwsAsync(publisher.publish(late), { instanceOf: UnavailableError });
+  t.regex(error!.message, /^volume "vol-\/t\/late" at \/t\/late: not started, 0\.0 s after the caller stopped waiting for the answer; nothing of it is left: ask again$/);
+  t.is(fakes.views.materializeCalls, 0);
+  nothingLeft(t, fakes);
+});
+
+test('a publish that made its volume after the caller\'s answer-by time undoes it before answering: UNAVAILABLE, nothing left; one in time stands', async (t) => {
+  const { publisher, fakes } = setup();
+  const bind = fakes.mounter.bindReadOnly.bind(fakes.mounter);
+  let stall = 0;
+  // The mount is where the time goes (a node swapping, a stopped process resumed).
+  fakes.mounter.bindReadOnly = async (...args: Parameters<typeof bind>) => {
+    await bind(...args);
+    fakes.clock.advance(stall);
+  };
+  stall = 5_000;
+  const answerBy = fakes.clock.now().getTime() + 2_000;
+  const error = await t.throwsAsync(publisher.publish(request('/t/slow', [APP], { answerBy })), { instanceOf: UnavailableError });
+  t.regex(error!.message, /made too late, and undone, 3\.0 s after the caller stopped waiting/);
+  nothingLeft(t, fakes);
+
+  stall = 1_000;
+  const result = await publisher.publish(request('/t/slow', [APP], { answerBy: fakes.clock.now().getTime() + 2_000 }));
+  t.false(result.alreadyPublished);
+  t.is(fakes.mounter.mounts.size, 1);
+  t.is(fakes.state.records.size, 1);
+});

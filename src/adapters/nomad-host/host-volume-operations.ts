@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import type { LocalAdapter } from '../local/local-adapter.js';
 import { AlreadyExistsError } from '../../core/errors.js';
 import type { NodeVolumes } from '../../core/node-volumes.js';
+import { busyWaitMs, realiseWaitMs, type HostVolumeDeadlines } from './host-volume-deadlines.js';
 import type { HostVolumeRequest } from './host-volume-request.js';
 
 /** What a host volume operation runs against: the node's front door and the local adapter's path rules (the door reads contexts with it too). */
@@ -21,7 +22,8 @@ export interface CreatedHostVolume {
  * named. The same code runs in the plugin's own process and in a `nixmount serve` that
  * owns the state dir, so both routes keep one set of rules.
  */
-export async function createHostVolume(node: HostVolumeNode, request: HostVolumeRequest, realiseWaitMs: number): Promise<CreatedHostVolume> {
+export async function createHostVolume(node: HostVolumeNode, request: HostVolumeRequest, deadlines: HostVolumeDeadlines): Promise<CreatedHostVolume> {
+  const waitMs = realiseWaitMs(deadlines, Date.now());
   // The canonical path the local adapter accepts (the rules of `nixmount publish`).
   const target = node.adapter.checkTargetPath(request.path);
   await node.volumes
@@ -37,10 +39,12 @@ export async function createHostVolume(node: HostVolumeNode, request: HostVolume
       beforePublish: async () => {
         await mkdir(dirname(target), { recursive: true, mode: 0o755 });
       },
-      realiseWaitMs,
+      realiseWaitMs: waitMs,
       // Nomad does not retry a failed create: a create or delete of the same path under way
       // (Nomad's retry after its kill, another plugin name) is waited for, within this call's wait.
-      whenBusy: { waitMs: realiseWaitMs },
+      whenBusy: { waitMs },
+      // The plugin tells Nomad "failed" at this time: a volume made later would be one Nomad never deletes.
+      answerBy: deadlines.answerBy,
       // A CSI volume at this path (or of this id) is not this host volume's to reuse or replace.
       origin: 'host-volume',
     })
@@ -55,11 +59,13 @@ export async function createHostVolume(node: HostVolumeNode, request: HostVolume
   return { path: target, bytes: 0 };
 }
 
-// How long a delete waits for an operation under way on its path, unless told (well inside Nomad's 60 s).
-const DELETE_BUSY_WAIT_MS = 30_000;
-
-/** Delete: absent (never created, or deleted before) is success, as Nomad needs; a CSI volume at the path is refused and stays. */
-export async function deleteHostVolume(node: HostVolumeNode, request: HostVolumeRequest, busyWaitMs = DELETE_BUSY_WAIT_MS): Promise<void> {
+/**
+ * Delete: absent (never created, or deleted before) is success, as Nomad needs; a CSI
+ * volume at the path is refused and stays. An operation under way on the path is waited
+ * for until the answer-by time; a delete that finishes later stands (Nomad's next delete
+ * of the volume finds it gone, which is success).
+ */
+export async function deleteHostVolume(node: HostVolumeNode, request: HostVolumeRequest, deadlines: HostVolumeDeadlines): Promise<void> {
   const target = node.adapter.checkTargetPath(request.path);
-  await node.volumes.unpublish(request.volumeId, target, undefined, { whenBusy: { waitMs: busyWaitMs }, origin: 'host-volume' });
+  await node.volumes.unpublish(request.volumeId, target, undefined, { whenBusy: { waitMs: busyWaitMs(deadlines, Date.now()) }, origin: 'host-volume' });
 }

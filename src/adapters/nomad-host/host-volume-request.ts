@@ -11,6 +11,15 @@ import { InvalidArgumentError } from '../../core/errors.js';
 export const HOST_VOLUME_OPERATIONS = ['fingerprint', 'create', 'delete'] as const;
 export type HostVolumeOperation = (typeof HOST_VOLUME_OPERATIONS)[number];
 
+/**
+ * What `fingerprint` prints: the version Nomad shows as the node's
+ * `plugins.host_volume.<plugin_id>.version` attribute. The wrapper prints the same line
+ * from the version it was installed with, without starting Node.
+ */
+export function fingerprintAnswer(version: string): string {
+  return `${JSON.stringify({ version })}\n`;
+}
+
 /** The one parameter that is not a volume-context key: "false" asks for a writable overlay. */
 export const READ_ONLY_PARAMETER = 'readOnly';
 

@@ -1,15 +1,12 @@
 import type { NodeServices, PluginConfig } from '../../composition-root.js';
-import { isNixmountError } from '../../core/errors.js';
+import { InvalidArgumentError, UnavailableError, isNixmountError } from '../../core/errors.js';
 import { physicalRoot } from '../../platform/nix-settings.js';
 import { defaultProtectedDirs } from '../common/paths.js';
 import { LocalAdapter } from '../local/local-adapter.js';
+import { boundedDeadlines } from './host-volume-deadlines.js';
 import { createHostVolume, deleteHostVolume, type HostVolumeNode } from './host-volume-operations.js';
 import { hostVolumeRequest } from './host-volume-request.js';
 import { hostVolumeSocketPath, listenHostVolumeSocket, type DelegatedAnswer, type HostVolumeListener } from './host-volume-socket.js';
-
-// What serve grants one delegated create to wait for its closure, or any operation to wait for its path, whatever the plugin asks.
-const MIN_REALISE_WAIT_MS = 1_000;
-const MAX_REALISE_WAIT_MS = 60_000;
 
 /**
  * Serve's half of the host volume plugin: while `nixmount serve` owns a state dir, the
@@ -38,14 +35,18 @@ async function answer(node: HostVolumeNode, storeUri: string, raw: unknown, log:
     }
     const request = hostVolumeRequest(given.operation, given.env);
     const opLog = log.child({ operation: request.operation, volumeId: request.volumeId });
-    // Also bounds the wait for another operation on the same path (see host-volume-operations).
-    const waitMs = Math.min(MAX_REALISE_WAIT_MS, Math.max(MIN_REALISE_WAIT_MS, given.realiseWaitMs));
+    const deadlines = boundedDeadlines(given, Date.now());
+    // Read late (serve stopped, or busy): the plugin has told Nomad the call failed, or is about to.
+    const late = Date.now() - deadlines.startBy;
+    if (late >= 0) {
+      throw new UnavailableError(`the ${request.operation} of host volume ${request.volumeId} reached nixmount serve ${(late / 1000).toFixed(1)} s after its last start time; not started: run it again`);
+    }
     if (request.operation === 'create') {
-      const created = await createHostVolume(node, request, waitMs);
+      const created = await createHostVolume(node, request, deadlines);
       opLog.info({ path: created.path }, 'host volume created');
       return { ok: true, ...created };
     }
-    await deleteHostVolume(node, request, waitMs);
+    await deleteHostVolume(node, request, deadlines);
     opLog.info({ path: request.path }, 'host volume deleted');
     return { ok: true };
   } catch (error) {
@@ -58,12 +59,25 @@ function storeName(uri: string): string {
   return uri === '' ? 'the default store' : `store "${uri}"`;
 }
 
-function checkShape(raw: unknown): { operation: 'create' | 'delete'; env: Record<string, string>; realiseWaitMs: number; store: string } {
-  const request = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-  const { operation, env, realiseWaitMs, store } = request;
-  const envOk = typeof env === 'object' && env !== null && Object.values(env).every((value) => typeof value === 'string');
-  if ((operation !== 'create' && operation !== 'delete') || !envOk || typeof realiseWaitMs !== 'number' || typeof store !== 'string') {
-    throw new Error('a host volume request needs operation ("create" or "delete"), env (strings), realiseWaitMs and store');
+const SHAPE = 'a host volume request is a JSON object with operation ("create" or "delete"), env (an object of strings), startBy and answerBy (epoch milliseconds) and store (a string)';
+
+/** The request line, whatever was sent: anything but the plugin's shape is INVALID_ARGUMENT naming what is wrong. */
+function checkShape(raw: unknown): { operation: 'create' | 'delete'; env: Record<string, string>; startBy: number; answerBy: number; store: string } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new InvalidArgumentError(`${SHAPE}; got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : `a ${typeof raw}`}`);
   }
-  return { operation, env: env as Record<string, string>, realiseWaitMs, store };
+  const { operation, env, startBy, answerBy, store } = raw as Record<string, unknown>;
+  const bad = (key: string) => new InvalidArgumentError(`${SHAPE}; its "${key}" is ${describe((raw as Record<string, unknown>)[key])}`);
+  if (operation !== 'create' && operation !== 'delete') throw bad('operation');
+  if (typeof env !== 'object' || env === null || Array.isArray(env) || !Object.values(env).every((value) => typeof value === 'string')) throw bad('env');
+  if (typeof startBy !== 'number' || !Number.isFinite(startBy)) throw bad('startBy');
+  if (typeof answerBy !== 'number' || !Number.isFinite(answerBy)) throw bad('answerBy');
+  if (typeof store !== 'string') throw bad('store');
+  return { operation, env: env as Record<string, string>, startBy, answerBy, store };
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= 64 ? text : `${text.slice(0, 64)}… (${text.length} characters)`;
 }

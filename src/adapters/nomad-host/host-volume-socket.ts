@@ -20,8 +20,13 @@ export function hostVolumeSocketPath(stateDir: string): string {
 export interface DelegatedRequest {
   operation: 'create' | 'delete';
   env: Record<string, string>;
-  /** How long serve may wait for the closure before answering "not ready" (Nomad's deadline, minus the rest of the work). */
-  realiseWaitMs: number;
+  /**
+   * Epoch ms after which serve begins nothing for this request (it may have waited in
+   * serve's queue, or serve was stopped), and by which it answers; a create it finishes
+   * later is undone (see host-volume-deadlines). The plugin stops waiting soon after.
+   */
+  startBy: number;
+  answerBy: number;
   /** The store the plugin's node config names: serve refuses to act for a config that disagrees with it. */
   store: string;
 }
@@ -145,8 +150,9 @@ async function serveOne(
     started();
     answer = await handle(request);
   }
-  // The plugin may be gone (killed by Nomad at its deadline): the answer then goes nowhere, and the
-  // operation stands; Nomad's next create finds the volume made (idempotent), a delete removes it.
+  // The plugin may be gone (it stopped waiting at its answer-by time): a create finished after the
+  // time the request named was undone by the publisher; one finished in time is answered 2 s before the
+  // plugin stops waiting (host-volume-deadlines), so it is gone only if the plugin was killed.
   if (socket.destroyed) return;
   socket.end(`${JSON.stringify(answer)}\n`);
   // A peer that never closes its side (a person's `nc -U`) must not keep the connection open.

@@ -4,16 +4,19 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { readVolumeSpec } from '../../../src/adapters/nomad/tooling/volume-spec-file.js';
 import { mountsBelow } from '../../helpers/mounts.js';
-import { buildFixture, copyToChrootStore, FIXTURES, FIXTURES_DIR, type Fixture } from '../../helpers/nix.js';
+import { buildFixture, copyToChrootStore, FIXTURES, FIXTURES_DIR, nixEnv, type Fixture } from '../../helpers/nix.js';
 import { tempDir } from '../../helpers/temp.js';
 import { JOBS_DIR } from '../nomad/shipped-jobs.js';
 import { startGatedCache } from '../../helpers/gated-cache.js';
 import { CLI } from '../../helpers/serve-process.js';
 import { assertClosureAt, volumeMountsBelow, assertFailed, assertNothingLeft, assertOk, entries, exists, node, request } from './host-volume-node.js';
 import { OPERATION_TIMEOUT_MS } from './nomad-host-client.js';
+import { wrapperScript } from '../../../src/cli/host-volume-wrapper.js';
+import { packageVersion } from '../../../src/settings/version.js';
+import { START_BY_MS } from '../../../src/adapters/nomad-host/host-volume-deadlines.js';
 
 // Serial: each test runs the real plugin, Nix and mounts, and the fingerprint test
-// measures Nomad's 5-second limit, which a dozen concurrent creates would distort.
+// runs under Nomad's 1-second limit, which a dozen concurrent creates would distort.
 const SPEC = 'host-volume-hello.volume.hcl';
 
 /** The shipped spec's parameters with its (machine-specific) store path replaced by the fixture's root. */
@@ -22,14 +25,52 @@ async function shippedParameters(fixture: Fixture): Promise<Record<string, strin
   return Object.fromEntries(Object.entries(spec.parameters).map(([key, value]) => [key, value.startsWith('/nix/store/') ? fixture.root : value]));
 }
 
-test.serial('fingerprint: the version JSON, with nothing but DHV_OPERATION, well within 5 s', async (t) => {
+test.serial('fingerprint: the version JSON, with nothing but DHV_OPERATION, within Nomad\'s 1 s', async (t) => {
   const n = await node(t);
-  const started = Date.now();
   const call = await n.client.fingerprint();
   assertOk(t, call);
-  t.true(Date.now() - started < 5_000);
+  t.false(call.killed, 'answered before Nomad\'s 1-second context ran out');
   t.regex(String(call.json?.version), /^\d+\.\d+\.\d+$/, 'a version hashicorp/go-version parses');
   t.false(await exists(n.stateDir), 'fingerprint touches no state');
+});
+
+test.serial('fingerprint is the wrapper\'s own: it answers with node unrunnable, byte for byte what `nixmount host-volume fingerprint` prints; anything else fingerprint-like still goes to nixmount', async (t) => {
+  const dir = await tempDir(t, 'nixmount-hostvol-fp-');
+  const wrapper = join(dir, 'nixmount');
+  // A wrapper whose node cannot start: only an answer from the shell itself gets through.
+  await writeFile(wrapper, wrapperScript({ name: 'nixmount', path: '/usr/bin:/bin' }, join(dir, 'no-such-node'), CLI), { mode: 0o755 });
+  const viaShell = await execa(wrapper, ['fingerprint'], { env: { DHV_OPERATION: 'fingerprint' }, extendEnv: false, cwd: '/', reject: false, stripFinalNewline: false });
+  const viaNode = await execa('node', [CLI, 'host-volume', 'fingerprint'], { env: { DHV_OPERATION: 'fingerprint' }, extendEnv: false, cwd: '/', stripFinalNewline: false });
+  t.is(viaShell.exitCode, 0, viaShell.stderr);
+  t.is(viaShell.stdout, viaNode.stdout, 'the same bytes, newline included');
+  t.is(viaNode.stdout, `${JSON.stringify({ version: packageVersion() })}\n`);
+  t.is(viaShell.stderr, '');
+  // Nomad's fingerprint sets DHV_OPERATION; without it (a person trying the plugin) the answer is the same.
+  t.is((await execa(wrapper, ['fingerprint'], { env: {}, extendEnv: false, cwd: '/' , stripFinalNewline: false })).stdout, viaNode.stdout);
+  // Not the plain call: nixmount refuses it with its usage (here: node cannot start, so not 0 either way).
+  for (const [args, env] of [[['fingerprint', 'extra'], { DHV_OPERATION: 'fingerprint' }], [['fingerprint'], { DHV_OPERATION: 'create' }]] as const) {
+    const refused = await execa(wrapper, [...args], { env, extendEnv: false, cwd: '/', reject: false });
+    t.not(refused.exitCode, 0, `${args.join(' ')} with DHV_OPERATION=${env.DHV_OPERATION}`);
+    t.not(refused.stdout, viaNode.stdout.trimEnd());
+  }
+  const contradicted = await execa('node', [CLI, 'host-volume', 'fingerprint'], { env: { DHV_OPERATION: 'create' }, extendEnv: false, cwd: '/', reject: false });
+  t.is(contradicted.exitCode, 2);
+  t.regex(JSON.parse(contradicted.stdout).error as string, /the argument says "fingerprint" but DHV_OPERATION says "create"/);
+});
+
+test.serial('a reinstall after an upgrade updates the version the wrapper answers fingerprint with', async (t) => {
+  const n = await node(t);
+  const wrapper = n.client.executable;
+  const installed = await readFile(wrapper, 'utf8');
+  // What an older nixmount wrote: the same wrapper with its version.
+  const older = wrapperScript({ name: 'nixmount', path: '/usr/bin:/bin', config: join(n.dir, 'host-volume.json'), lockFile: join(n.dir, 'plugin.lock') }, process.execPath, CLI, '0.0.1');
+  await writeFile(wrapper, older, { mode: 0o755 });
+  t.deepEqual((await n.client.fingerprint()).json, { version: '0.0.1' });
+  await execa('node', [CLI, 'host-volume', 'install', '--plugin-dir', n.client.pluginDir, '--config', join(n.dir, 'host-volume.json'), '--lock-file', join(n.dir, 'plugin.lock')]);
+  const upgraded = await n.client.fingerprint();
+  assertOk(t, upgraded);
+  t.deepEqual(upgraded.json, { version: packageVersion() });
+  t.is(await readFile(wrapper, 'utf8'), installed, 'the same wrapper as a fresh install');
 });
 
 test.serial('create, retried create, delete, delete again: the closure read-only at DHV_VOLUMES_DIR/DHV_VOLUME_ID, then nothing left', async (t) => {
@@ -291,4 +332,19 @@ test.serial('a volumes dir that does not exist yet is created for the first volu
   assertOk(t, await n.client.delete(req, path));
   t.true((await stat(n.volumesDir)).isDirectory());
   await assertNothingLeft(t, n);
+});
+
+test.serial('a create whose wrapper started more than 45 s ago (queued that long) begins nothing: refused at once, nothing left', async (t) => {
+  const fixture = await buildFixture('hostvol');
+  const n = await node(t);
+  const req = request({ paths: fixture.root });
+  const startedAt = String(Math.floor((Date.now() - START_BY_MS - 1_000) / 1000));
+  const call = await execa('node', [CLI, 'host-volume', '--config', join(n.dir, 'host-volume.json'), '--started-at', startedAt, 'create'], {
+    env: { ...nixEnv, DHV_OPERATION: 'create', DHV_VOLUMES_DIR: n.volumesDir, DHV_VOLUME_ID: req.id, DHV_PARAMETERS: JSON.stringify(req.parameters) },
+    reject: false,
+  });
+  t.is(call.exitCode, 1, call.stderr);
+  t.regex(JSON.parse(call.stdout).error as string, /^the create could not begin within 45 s of the plugin's start .*; nothing was done: run it again$/);
+  await assertNothingLeft(t, n);
+  t.false(await exists(n.stateDir), 'the state dir was not even made');
 });

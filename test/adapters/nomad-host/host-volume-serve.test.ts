@@ -13,6 +13,7 @@ import { startGatedCache } from '../../helpers/gated-cache.js';
 import { CLI, startServeProcess } from '../../helpers/serve-process.js';
 import { tempDir } from '../../helpers/temp.js';
 import { goJson, OPERATION_TIMEOUT_MS } from './nomad-host-client.js';
+import { START_BY_MS } from '../../../src/adapters/nomad-host/host-volume-deadlines.js';
 import { assertClosureAt, volumeMountsBelow, assertFailed, assertNothingLeft, assertOk, entries, exists, node, request, type Node } from './host-volume-node.js';
 
 /**
@@ -334,10 +335,16 @@ test.serial('a host volume plugin connection that never sends its request (nc -U
   await assertNothingLeft(t, n);
 });
 
-/** `nixmount host-volume --config C create|delete` run directly (no wrapper, so no wrapper flock), as Nomad's env gives it. */
-function directCall(n: Node, operation: 'create' | 'delete', id: string, parameters: Record<string, string>) {
+/**
+ * `nixmount host-volume --config C create|delete` run directly (no wrapper, so no wrapper
+ * flock), as Nomad's env gives it. `startedAtMs` is the `--started-at` the wrapper would
+ * pass: one in the past is a wrapper that queued that long, which leaves the call less of
+ * Nomad's minute (how a test reaches the deadlines without waiting them out).
+ */
+function directCall(n: Node, operation: 'create' | 'delete', id: string, parameters: Record<string, string>, startedAtMs?: number) {
   const path = join(n.volumesDir, id);
-  return execa('node', [CLI, 'host-volume', '--config', join(n.dir, 'host-volume.json'), operation], {
+  const startedAt = startedAtMs === undefined ? [] : ['--started-at', String(Math.floor(startedAtMs / 1000))];
+  return execa('node', [CLI, 'host-volume', '--config', join(n.dir, 'host-volume.json'), ...startedAt, operation], {
     env: {
       ...nixEnv,
       DHV_OPERATION: operation,
@@ -418,6 +425,127 @@ test.serial('host volumes and CSI volumes keep apart in serve\'s records: a host
   assertOk(t, await n.client.delete(host, hostPath));
   t.is((await serve.client.code('node', 'NodeUnpublishVolume', { volume_id: csi.id, target_path: csiPath })).code, 0);
   t.deepEqual(await mountsBelow(n.volumesDir), []);
+  await serve.stop();
+  await assertNothingLeft(t, n);
+});
+
+// A wrapper that started this long ago leaves the call 5 s before its start-by time and 10 s before its answer-by time.
+const QUEUED_MS = START_BY_MS - 5_000;
+
+/** Waits (bounded) until serve's host volume service has logged the outcome of an operation on `volumeId`; what it logged is the test's to assert. */
+async function loggedAbout(serve: ServeNode, volumeId: string): Promise<string[]> {
+  const outcomes = () => serve.logged(volumeId, 30).filter((line) => line.component === 'host-volume').map((line) => line.raw);
+  for (let i = 0; i < 600 && outcomes().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  return outcomes();
+}
+
+test.serial('serve stalled (SIGSTOP) past the plugin\'s deadline: the plugin answers "did not answer" in time, and serve, running again (SIGCONT), does not start the create it was sent: nothing left', async (t) => {
+  const fixture = await buildFixture('hostvol-serve');
+  const n = await node(t);
+  const serve = await ServeNode.start(t, { dir: n.dir, stateDir: n.stateDir });
+  const pid = serve.pid!;
+  const id = `stalled-${process.pid}`;
+  process.kill(pid, 'SIGSTOP');
+  t.teardown(() => {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // gone already
+    }
+  });
+  const call = await directCall(n, 'create', id, { paths: fixture.root }, Date.now() - QUEUED_MS);
+  t.is(call.exitCode, 1, call.stderr);
+  t.regex(JSON.parse(call.stdout).error as string, /the nixmount serve at .* did not answer within \d+ s/);
+  t.deepEqual(await mountsBelow(n.volumesDir), [], 'nothing made while serve was stopped');
+
+  process.kill(pid, 'SIGCONT');
+  const said = await loggedAbout(serve, id);
+  t.is(said.length, 1, said.join('\n'));
+  t.regex(said[0] ?? '', /"msg":"host volume operation failed"/);
+  t.regex(said[0] ?? '', new RegExp(`the create of host volume ${id} reached nixmount serve \\d+\\.\\d s after its last start time; not started`));
+  t.deepEqual(await mountsBelow(n.dir), [], 'no mount');
+  t.deepEqual(await entries(n.volumesDir), [], 'no volume directory');
+  t.deepEqual(await entries(join(n.stateDir, 'volumes')), [], 'no record');
+  t.deepEqual(await entries(join(n.stateDir, 'views')), [], 'no view');
+
+  // serve is well: the same create, asked in time, is made.
+  const again = await directCall(n, 'create', id, { paths: fixture.root });
+  t.is(again.exitCode, 0, again.stderr);
+  t.deepEqual(JSON.parse(again.stdout) as unknown, { path: join(n.volumesDir, id), bytes: 0 });
+  t.is((await directCall(n, 'delete', id, {})).exitCode, 0);
+  t.is(await serve.stop(), 0);
+  await assertNothingLeft(t, n);
+});
+
+test.serial('a delegated create that serve finishes after its answer-by time (held in its view build until the plugin gave up) is undone: no mount, record, directory or view', async (t) => {
+  const fixture = await buildFixture('hostvol-serve-late');
+  const n = await node(t);
+  const wrappers = await CrashWrappers.create(n.dir, n.stateDir);
+  const serve = await ServeNode.start(t, { dir: n.dir, stateDir: n.stateDir, pathPrefix: wrappers.binDir, args: ['--view-mode', 'hardlink'] });
+  const id = `late-${process.pid}`;
+  // Hardlink views: the build's first cp is where serve is held (a bind-farm view spawns no cp).
+  await wrappers.arm({ command: 'cp', n: 1, when: 'pause' });
+  t.teardown(() => wrappers.resume());
+  const call = await directCall(n, 'create', id, { paths: fixture.root }, Date.now() - QUEUED_MS);
+  t.is(call.exitCode, 1, `${call.stdout} ${call.stderr}`);
+  t.regex(JSON.parse(call.stdout).error as string, /the nixmount serve at .* did not answer within \d+ s/);
+  t.regex(await readFile(join(wrappers.ctl, 'paused'), 'utf8').catch(() => ''), /^cp 1$/m, 'serve had begun the create: it waited in the view build');
+
+  wrappers.resume();
+  const said = await loggedAbout(serve, id);
+  await wrappers.disarm();
+  t.is(said.length, 1, said.join('\n'));
+  t.regex(said[0] ?? '', /"msg":"host volume operation failed"/);
+  t.regex(said[0] ?? '', /made too late, and undone, \d+\.\d s after the caller stopped waiting for the answer; nothing of it is left/);
+  t.true((await wrappers.calls()).some((call) => call.command === 'umount2(2)'), 'the mount made was taken back');
+  t.is(await serve.stop(), 0);
+  await assertNothingLeft(t, n);
+});
+
+/** One raw line to serve's host volume socket, and its answer. */
+async function askRaw(socketPath: string, line: string): Promise<Record<string, unknown>> {
+  const socket = connect(socketPath);
+  socket.setEncoding('utf8');
+  let text = '';
+  socket.on('data', (chunk: string) => (text += chunk));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => socket.write(`${line}\n`));
+    socket.once('close', () => resolve());
+    socket.once('error', reject);
+  });
+  return JSON.parse(text.split('\n')[0]!) as Record<string, unknown>;
+}
+
+test.serial('a host volume request line that is JSON but not the plugin\'s object (null, an array, a number, a string, keys missing or of the wrong type) is INVALID_ARGUMENT naming what is wrong; serve goes on', async (t) => {
+  const n = await node(t);
+  const serve = await startServe(t, n);
+  const socketPath = join(n.stateDir, 'host-volume', 'plugin.sock');
+  for (let i = 0; i < 100 && !(await exists(socketPath)); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  const now = Date.now();
+  const good = { operation: 'create', env: { DHV_VOLUMES_DIR: n.volumesDir, DHV_VOLUME_ID: 'x' }, startBy: now + 45_000, answerBy: now + 50_000, store: '' };
+  const cases: Array<[string, RegExp]> = [
+    ['null', /; got null$/],
+    ['[1,2]', /; got an array$/],
+    ['42', /; got a number$/],
+    ['"create"', /; got a string$/],
+    ['{}', /its "operation" is missing$/],
+    [JSON.stringify({ ...good, operation: 'resize' }), /its "operation" is "resize"$/],
+    [JSON.stringify({ ...good, env: null }), /its "env" is null$/],
+    [JSON.stringify({ ...good, env: { DHV_VOLUME_ID: 7 } }), /its "env" is \{"DHV_VOLUME_ID":7\}$/],
+    [JSON.stringify({ ...good, startBy: 'soon' }), /its "startBy" is "soon"$/],
+    [JSON.stringify({ ...good, answerBy: undefined }), /its "answerBy" is missing$/],
+    [JSON.stringify({ ...good, answerBy: null }), /its "answerBy" is null$/],
+    [JSON.stringify({ ...good, store: 1 }), /its "store" is 1$/],
+  ];
+  for (const [line, pattern] of cases) {
+    const answer = await askRaw(socketPath, line);
+    t.is(answer.ok, false, line);
+    t.is(answer.kind, 'InvalidArgument', line);
+    t.regex(String(answer.message), /^a host volume request is a JSON object with operation/, line);
+    t.regex(String(answer.message), pattern, line);
+  }
+  t.deepEqual(await entries(n.volumesDir), []);
+  t.deepEqual(await entries(join(n.stateDir, 'volumes')), []);
   await serve.stop();
   await assertNothingLeft(t, n);
 });

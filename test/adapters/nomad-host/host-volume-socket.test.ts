@@ -15,7 +15,7 @@ import {
 } from '../../../src/adapters/nomad-host/host-volume-socket.js';
 import { RecordingLogger } from '../../helpers/recording-logger.js';
 
-const REQUEST: DelegatedRequest = { operation: 'create', env: { DHV_VOLUMES_DIR: '/v', DHV_VOLUME_ID: 'a' }, realiseWaitMs: 40_000, store: '' };
+const REQUEST: DelegatedRequest = { operation: 'create', env: { DHV_VOLUMES_DIR: '/v', DHV_VOLUME_ID: 'a' }, startBy: Date.now() + 45_000, answerBy: Date.now() + 50_000, store: '' };
 
 async function stateDir(t: import('ava').ExecutionContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'nixmount-hv-socket-'));

@@ -1,12 +1,14 @@
 import { execa } from 'execa';
+import { NOMAD_FINGERPRINT_LIMIT_MS, NOMAD_KILL_MS } from '../../../src/adapters/nomad-host/host-volume-deadlines.js';
 
 /**
  * Replays how a Nomad client (≥ 1.10, client/hostvolumemanager) runs an external
  * host volume plugin: `<plugin_dir>/<plugin_id> <operation>`, an environment holding
  * only the DHV_* variables (no PATH, no HOME), the agent's working directory (`/`
- * under systemd), SIGKILL at the deadline (5 s for fingerprint, 60 s for create and
- * delete), JSON read from stdout, and on a non-zero exit the `error` of that JSON
- * (when there is one) appended to Nomad's own message.
+ * under systemd), SIGKILL at the deadline (1 s for fingerprint, from
+ * client/fingerprint/dynamic_host_volumes.go; 60 s for create and delete, from
+ * client/host_volume_endpoint.go), JSON read from stdout, and on a non-zero exit the
+ * `error` of that JSON (when there is one) appended to Nomad's own message.
  */
 export interface HostVolumeCall {
   exitCode: number | undefined;
@@ -28,8 +30,8 @@ export interface CreateRequest {
   capacityMaxBytes?: number;
 }
 
-export const FINGERPRINT_TIMEOUT_MS = 5_000;
-export const OPERATION_TIMEOUT_MS = 60_000;
+export const FINGERPRINT_TIMEOUT_MS = NOMAD_FINGERPRINT_LIMIT_MS;
+export const OPERATION_TIMEOUT_MS = NOMAD_KILL_MS;
 export const AGENT_CWD = '/';
 
 /** Go's json.Marshal of a map[string]string: keys sorted, <, > and & escaped. */
