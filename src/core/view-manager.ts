@@ -107,6 +107,13 @@ export class ViewManager {
       await this.perView.run(key, async () => {
         if (!(await this.views.exists(key))) {
           built = true;
+          if ((await this.views.list()).includes(key)) {
+            // Its directory is there but not complete: its files were removed from under it
+            // (the state dir's content wiped) while volumes may still be mounted from it. It is
+            // made whole in place, and the read-only bind kept for it is made again after.
+            this.log.warn({ view: key }, 'view lost its files (was the state directory\'s content removed?); making it whole again in place');
+            await this.mounter.releaseView(key);
+          }
           await this.build(key, roots, closure, choice);
         }
         this.rooted.remember(prepared, key);
