@@ -206,6 +206,29 @@ export class ViewManager {
     }
   }
 
+  /**
+   * Drops the GC roots of views whose directories are gone while this process runs (the
+   * state dir's content removed from under it): nothing would ever collect them. A view
+   * being built has its roots before its directory is in place, and a lease: it is skipped.
+   * Answers the holders whose roots were dropped.
+   */
+  async dropRootsOfVanishedViews(): Promise<string[]> {
+    const dropped: string[] = [];
+    for (const holder of await this.nix.gcRootHolders()) {
+      // A call in flight holds it (perhaps building it, under its mutex): not waited for.
+      if ((this.leases.get(holder) ?? 0) > 0) continue;
+      await this.perView.run(holder, async () => {
+        if ((this.leases.get(holder) ?? 0) > 0 || (await this.views.list()).includes(holder)) return;
+        this.rooted.forgetView(holder);
+        this.idleSince.delete(holder);
+        await this.nix.removeGcRoots(holder);
+        dropped.push(holder);
+      });
+    }
+    if (dropped.length > 0) this.log.warn({ holders: dropped }, 'removed GC roots whose view is gone');
+    return dropped;
+  }
+
   /** Removes `key` now if nobody holds it (used to undo a failed publish that built it). */
   collectIfUnheld(key: string): Promise<boolean> {
     return this.removeIfUnheld(key);
