@@ -182,8 +182,8 @@ class E2e {
   /** A pod that stays up and keeps the volume mounted. */
   async startResident(label: string, readOnly: boolean): Promise<string> {
     const name = `${label}-${++this.made}`;
-    await this.apply(podYaml(name, { readOnly, command: ['/bin/sh', '-c', 'exec sleep 100000'], attributes: { paths: this.fixture.root }, restartPolicy: 'Always' }));
     const started = Date.now();
+    await this.apply(podYaml(name, { readOnly, command: ['/bin/sh', '-c', 'exec sleep 100000'], attributes: { paths: this.fixture.root }, restartPolicy: 'Always' }));
     await this.cluster.kubectl(['wait', '--for=condition=Ready', `pod/${name}`, '-n', APPS, '--timeout=180s'], { timeoutMs: 200_000 });
     note(`pod ${name} (${readOnly ? 'read-only' : 'read-write'}): applied to Ready in ${seconds(started)}`);
     this.resident.push(name);
@@ -400,6 +400,19 @@ async function main(): Promise<number> {
       const { containerId } = await t.pluginPod();
       const wiped = await execa('rm', ['-rf', STATE_DIR], { reject: false });
       note(`rm -rf ${STATE_DIR}: exit ${wiped.exitCode}, ${wiped.stderr.split('\n').filter(Boolean).length} entries it could not remove (mount points of live volumes)`);
+      // What it cannot give back it says: one error naming the wipe, the records written back
+      // from memory, and the read-write volume whose overlay directory (its writes) went with it.
+      const wipedAt = Date.now();
+      const report = await waitFor('the plugin\'s report of the wipe', async () => {
+        for (const line of (await t.pluginLog()).split('\n')) {
+          if (line.includes('content was removed under the running plugin')) return JSON.parse(line) as { volumesRewritten: number; lockTakenAgain: boolean; readWriteVolumesWithoutOverlayDir?: string[] };
+        }
+        return undefined;
+      }, 60_000, 2000);
+      note(`plugin: wipe reported after ${seconds(wipedAt)}`);
+      const targets = await t.residentTargets();
+      check(report.volumesRewritten === targets.length && report.lockTakenAgain, `the report: ${JSON.stringify(report)}`);
+      check(JSON.stringify(report.readWriteVolumesWithoutOverlayDir) === JSON.stringify([targets[1]]), `read-write volumes named as lost: ${JSON.stringify(report.readWriteVolumesWithoutOverlayDir)}; the residents: ${targets.join(', ')}`);
       await t.afterFault();
       const restarted = (await t.pluginPod()).containerId !== containerId;
       note(`the plugin container ${restarted ? 'was restarted' : 'kept running'}`);
