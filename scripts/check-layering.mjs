@@ -62,7 +62,7 @@ const FLOORS = [
   // What differs per orchestrator, the SDK over it, the CSI server.
   ['src/adapters/', 'src/sdk/', 'src/csi/'],
   // A running plugin put together (the Nomad host volume service runs the pipeline itself).
-  ['src/composition-root.ts', 'src/plugin-services.ts', 'src/plugin-metrics.ts', 'src/running-plugin.ts', 'src/state-dir-lock.ts', 'src/owner-temps.ts', 'src/adapters/nomad-host/host-volume-service.ts'],
+  ['src/composition-root.ts', 'src/plugin-services.ts', 'src/plugin-metrics.ts', 'src/running-plugin.ts', 'src/state-dir-lock.ts', 'src/state-dir-watch.ts', 'src/owner-temps.ts', 'src/adapters/nomad-host/host-volume-service.ts'],
   // Every option, and its translation into the settings the composition root binds.
   ['src/settings/'],
   // The commands and what only a command loads.

@@ -8,6 +8,7 @@ import type { PluginMetrics } from './plugin-metrics.js';
 import { runsNode, startServices, type PluginMode } from './plugin-services.js';
 import type { ListenAddress } from './settings/listen-address.js';
 import { canonicalStateDir, lockStateDir } from './state-dir-lock.js';
+import { StateDirWatch } from './state-dir-watch.js';
 
 /**
  * A running `nixmount serve`, in any mode (node, controller or monolith): state
@@ -15,6 +16,7 @@ import { canonicalStateDir, lockStateDir } from './state-dir-lock.js';
  */
 export class RunningPlugin {
   private gcTimer?: NodeJS.Timeout;
+  private stateDirWatch?: StateDirWatch;
   private storeGc?: StoreGarbageCollector;
   /** Present when serving --metrics-address. */
   metrics?: PluginMetrics;
@@ -47,6 +49,7 @@ export class RunningPlugin {
       plugin.metrics = metrics;
       if (runsNode(mode)) {
         plugin.scheduleGc(config);
+        plugin.stateDirWatch = await StateDirWatch.start(config.settings.stateDir, services, config.logger);
         plugin.storeGc = services.storeGc;
         plugin.storeGc.start();
         // CSI volumes do not depend on it: a state dir that cannot hold the socket costs host volumes only.
@@ -64,6 +67,7 @@ export class RunningPlugin {
 
   async stop(graceMs?: number): Promise<void> {
     clearInterval(this.gcTimer);
+    this.stateDirWatch?.stop();
     this.storeGc?.stop();
     this.services.cachePusher.stop();
     await this.metrics?.stop();

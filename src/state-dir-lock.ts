@@ -66,6 +66,28 @@ export async function lockStateDir(stateDir: string): Promise<() => Promise<void
 }
 
 /**
+ * Takes the lock of a state directory whose `owner.lock` was removed under its owner (its
+ * content wiped): a new file, locked and named in `owner.pid` as at start. False when another
+ * process got the new file's lock first. The descriptor stays open until this process exits.
+ */
+export async function relockStateDir(stateDir: string): Promise<boolean> {
+  await mkdir(stateDir, { recursive: true });
+  const fd = await openFd(join(stateDir, 'owner.lock'), 'a', 0o644);
+  if (!takeFlock(fd, stateDir)) {
+    await closeFd(fd).catch(() => undefined);
+    return false;
+  }
+  const temp = join(stateDir, `.owner.pid.${randomBytes(6).toString('hex')}`);
+  try {
+    await writeFile(temp, `${process.pid}\n`);
+    await rename(temp, join(stateDir, 'owner.pid'));
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+  return true;
+}
+
+/**
  * flock(2) on `fd` without waiting; false when another holds it. Node has no flock, so
  * flock(1) locks the open file description it is handed as fd 3 and exits: the lock
  * stays with that description, which only this process keeps open (Node opens files

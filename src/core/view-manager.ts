@@ -132,6 +132,13 @@ export class ViewManager {
       await this.perView.run(key, async () => {
         if (!(await this.views.exists(key))) {
           built = true;
+          if ((await this.views.list()).includes(key)) {
+            // Its directory is there but not complete: its files were removed from under it
+            // (the state dir's content wiped) while volumes may still be mounted from it. It is
+            // made whole in place, and the read-only bind kept for it is made again after.
+            this.log.warn({ view: key }, 'view lost its files (was the state directory\'s content removed?); making it whole again in place');
+            await this.mounter.releaseView(key);
+          }
           await this.build(key, prepared, choice);
         }
         this.rooted.remember(prepared, key);
@@ -250,6 +257,29 @@ export class ViewManager {
         }),
       );
     }
+  }
+
+  /**
+   * Drops the GC roots of views whose directories are gone while this process runs (the
+   * state dir's content removed from under it): nothing would ever collect them. A view
+   * being built has its roots before its directory is in place, and a lease: it is skipped.
+   * Answers the holders whose roots were dropped.
+   */
+  async dropRootsOfVanishedViews(): Promise<string[]> {
+    const dropped: string[] = [];
+    for (const holder of await this.nix.gcRootHolders()) {
+      // A call in flight holds it (perhaps building it, under its mutex): not waited for.
+      if ((this.leases.get(holder) ?? 0) > 0) continue;
+      await this.perView.run(holder, async () => {
+        if ((this.leases.get(holder) ?? 0) > 0 || (await this.views.list()).includes(holder)) return;
+        this.rooted.forgetView(holder);
+        this.idleSince.delete(holder);
+        await this.nix.removeGcRoots(holder);
+        dropped.push(holder);
+      });
+    }
+    if (dropped.length > 0) this.log.warn({ holders: dropped }, 'removed GC roots whose view is gone');
+    return dropped;
   }
 
   /** Removes `key` now if nobody holds it (used to undo a failed publish that built it). */

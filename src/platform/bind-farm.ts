@@ -91,6 +91,35 @@ export async function unmountBindFarm(helper: MountHelper, viewDir: string): Pro
 }
 
 /**
+ * The first half of making a damaged farm whole again in `viewDir` (its marker and files
+ * removed, its store directories left where they are mount points): the marker is written
+ * again, the farm's binds in this namespace come off (its store directory is a read-only
+ * bind of itself while they are up), and every mount point it lacks is made. The caller
+ * writes the database, then binds with repairBindFarm.
+ */
+export async function restoreBindFarm(helper: MountHelper, viewDir: string, physicalPaths: readonly string[]): Promise<void> {
+  if (physicalPaths.length === 0) return;
+  const marker: Marker = { storeDir: dirname(physicalPaths[0]!) };
+  await writeFile(join(viewDir, BIND_FARM_MARKER), `${JSON.stringify(marker)}\n`);
+  await unmountBindFarm(helper, viewDir);
+  const store = join(viewDir, 'nix/store');
+  await mkdir(store, { recursive: true });
+  for (let i = 0; i < physicalPaths.length; i += MKDIR_PARALLEL) {
+    await Promise.all(
+      physicalPaths.slice(i, i + MKDIR_PARALLEL).map(async (source) => {
+        const target = join(store, basename(source));
+        if (await lstat(target).then(() => true, () => false)) return;
+        const stats = await lstat(source);
+        if (stats.isSymbolicLink()) return symlink(await readlink(source), target);
+        if (stats.isDirectory()) await mkdir(target);
+        else await writeFile(target, '', { flag: 'wx', mode: 0o444 });
+      }),
+    );
+  }
+  await mkdir(join(store, '.links'), { recursive: true });
+}
+
+/**
  * Binds again what a complete farm lost (a reboot, or a new mount namespace after the
  * plugin's container restarted, takes every bind and leaves the directories): answers
  * how many store paths were bound again. A view whose farm is whole costs one reading

@@ -3,10 +3,10 @@ import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/pr
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { inject, injectable } from 'inversify';
-import { FailedPreconditionError, CommandFailedError } from '../core/errors.js';
+import { FailedPreconditionError, CommandFailedError, UnavailableError } from '../core/errors.js';
 import { ProcessRunner } from './process-runner.js';
 import { MountHelper } from './mount-helper.js';
-import { buildBindFarm, isBindFarm, repairBindFarm, unmountBindFarm } from './bind-farm.js';
+import { buildBindFarm, isBindFarm, repairBindFarm, restoreBindFarm, unmountBindFarm } from './bind-farm.js';
 import { StoreLinkNamespace } from './store-link-namespace.js';
 import type { SweepResult, ViewContents, ViewStore } from '../core/ports/view-store.js';
 import { NodeSettings } from '../core/settings.js';
@@ -55,15 +55,28 @@ export class HardlinkViewStore implements ViewStore {
     return join(this.dir, key, 'nix');
   }
 
+  /**
+   * A complete view: its directory, and its `nix/var/result`, which every view has from
+   * before it becomes visible. A directory without it lost its files from under it (its
+   * state dir's contents removed while volumes were mounted from it): not used as it is,
+   * but made whole again by the next materialize (see repairInPlace).
+   */
   async exists(key: string): Promise<boolean> {
     try {
-      return (await lstat(join(this.dir, key))).isDirectory();
+      return (await lstat(join(this.dir, key))).isDirectory() && (await lstat(join(this.nixDir(key), 'var/result')).then(() => true, () => false));
     } catch {
       return false;
     }
   }
 
+  /** A view directory is there, but not complete. */
+  private async damaged(key: string): Promise<boolean> {
+    const isDir = await lstat(join(this.dir, key)).then((stats) => stats.isDirectory(), () => false);
+    return isDir && !(await this.exists(key));
+  }
+
   async materialize(key: string, contents: ViewContents): Promise<void> {
+    if (await this.damaged(key)) return this.repairInPlace(key, contents);
     const building = join(this.dir, `${BUILDING}${key}-${randomBytes(4).toString('hex')}`);
     const store = join(building, 'nix/store');
     const farm = contents.presentation === 'bind-farm';
@@ -98,6 +111,32 @@ export class HardlinkViewStore implements ViewStore {
       const unmounted = !farm || renamed || (await unmountBindFarm(this.helper, building).then(() => true, () => false));
       if (unmounted) await rm(building, { recursive: true, force: true });
       this.busy.delete(building);
+    }
+  }
+
+  /**
+   * Makes a damaged view whole in its own directory, which live volumes may still be
+   * mounted from (a bind farm's store directories survive a wipe as the mount points of
+   * those volumes' copies): in place, so those mounts stay provably the view's. Its binds
+   * in this namespace come off, the mount points, Nix database and farm are made again,
+   * and `nix/var/result` last, which makes the view complete. A hardlink view cannot be
+   * relinked under an overlay that may use it: that publish waits until it is unused.
+   */
+  private async repairInPlace(key: string, contents: ViewContents): Promise<void> {
+    const dir = join(this.dir, key);
+    if (contents.presentation !== 'bind-farm') {
+      throw new UnavailableError(`view ${key} lost its files (${dir} is incomplete: was the state directory's content removed?) and may still be used by a mounted volume; it is rebuilt once those volumes are unpublished`);
+    }
+    this.busy.add(dir);
+    try {
+      await restoreBindFarm(this.helper, dir, contents.paths.map((path) => path.physicalPath));
+      await rm(join(dir, 'nix/var'), { recursive: true, force: true });
+      await mkdir(join(dir, 'nix/var'));
+      await contents.register(dir);
+      await repairBindFarm(this.helper, dir);
+      await this.linkResult(join(dir, 'nix/var/result'), contents.roots);
+    } finally {
+      this.busy.delete(dir);
     }
   }
 

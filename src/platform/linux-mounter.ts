@@ -71,8 +71,16 @@ export class LinuxMounter implements Mounter {
     const tree = await isBindFarm(dirname(source));
     for (let attempt = 1; ; attempt++) {
       const bind = await this.readOnly.ensure(viewKey, source, extraFlags, tree);
-      if (tree) await this.helper.bindTree(bind.path, target.at);
-      else await this.helper.bind(bind.path, target.at);
+      try {
+        if (tree) await this.helper.bindTree(bind.path, target.at);
+        else await this.helper.bind(bind.path, target.at);
+      } catch (error) {
+        // The kept bind went behind our back (its directory removed with the state dir's
+        // contents): made again once, instead of failing every publish of the view from now on.
+        if (attempt === 2 || (await this.readOnly.isStillMounted(viewKey, extraFlags))) throw error;
+        this.readOnly.forget(viewKey, extraFlags);
+        continue;
+      }
       // Proven, not assumed: the target shows the view's root, read-only. Had the kept
       // bind been unmounted behind our back, the target got its empty scratch directory.
       if (await showsReadOnly(target.path, bind.mount)) return;

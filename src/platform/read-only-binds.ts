@@ -62,6 +62,15 @@ export class ReadOnlyBinds {
     });
   }
 
+  /** Whether the bind this process made for `viewKey` and `extraFlags` is still the mount at its point. */
+  async isStillMounted(viewKey: string, extraFlags: readonly string[]): Promise<boolean> {
+    const name = bindName(viewKey, extraFlags);
+    const known = this.made.get(name);
+    if (!known) return false;
+    const here = await pathMount(join(this.scratchDir, name)).catch(() => undefined);
+    return here !== undefined && here.mountId === known.mountId;
+  }
+
   /** The bind at `name` is no longer trusted (a target bound from it did not show the view). */
   forget(viewKey: string, extraFlags: readonly string[]): void {
     this.made.delete(bindName(viewKey, extraFlags));

@@ -43,3 +43,33 @@ test('the view is registered with the registration its own closure query answere
   t.deepEqual(closure.paths, [LIB, APP].sort());
   t.deepEqual(closure.registration, { size: 2, answer: 1 });
 });
+
+test('views gone from under a running node (its state dir wiped) lose their GC roots; a view being built keeps its own', async (t) => {
+  const fakes = createTestContainer({ settings: { viewIdleMs: 60_000 } });
+  fakes.nix.add(LIB).add(APP, [LIB]);
+  const publisher = fakes.container.get(VolumePublisher);
+  const views = fakes.container.get(ViewManager);
+  const { viewKey } = await publishAt(publisher, '/t/1');
+  t.deepEqual(await views.dropRootsOfVanishedViews(), [], 'a view that is there keeps its roots');
+  t.true(fakes.nix.gcRoots.has(viewKey));
+
+  fakes.views.views.delete(viewKey); // its directory removed behind the node's back
+  // A build under way: roots first, the view's directory only once it is renamed into place.
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const materialize = fakes.views.materialize.bind(fakes.views);
+  fakes.views.materialize = async (key, contents) => {
+    await gate;
+    return materialize(key, contents);
+  };
+  const building = publisher.publish({ volumeId: '/t/2', targetPath: '/t/2', readonly: true, accessMode: 'multi-node-reader-only', mountFlags: [], spec: { ...emptySpec(), storePaths: [LIB] } });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const buildingKey = [...fakes.nix.gcRoots.keys()].find((key) => key !== viewKey);
+  t.truthy(buildingKey, 'the view being built has its roots already');
+
+  t.deepEqual(await views.dropRootsOfVanishedViews(), [viewKey]);
+  t.false(fakes.nix.gcRoots.has(viewKey));
+  release();
+  await building;
+  t.true(fakes.nix.gcRoots.has(buildingKey!), 'the view being built kept its roots');
+});

@@ -16,8 +16,10 @@ export interface Cluster {
   kubectl(args: string[], options?: { input?: string; reject?: boolean; timeoutMs?: number }): Promise<{ stdout: string; stderr: string; exitCode: number }>;
   /** Runs `$CTR args…` (containerd of the cluster, namespace k8s.io). */
   ctr(args: string[]): Promise<string>;
-  up(): Promise<void>;
-  down(): Promise<void>;
+  /** up.sh; `extraEnv` e.g. K8S_KEEP_STATE=1 (etcd's data kept: the same pods come back). */
+  up(extraEnv?: Record<string, string>): Promise<void>;
+  /** down.sh; `extraEnv` e.g. K8S_DOWN_FAST=1 (no pod deleted first: everything just stops). */
+  down(extraEnv?: Record<string, string>): Promise<void>;
   /** Stops one of up.sh's daemons (kubelet, containerd…) and starts it again with its command line. */
   restart(name: string): Promise<void>;
 }
@@ -61,11 +63,11 @@ export async function findCluster(): Promise<Cluster | string> {
     livenessProbeImage: env.LIVENESSPROBE_IMAGE!,
     kubectl: (args, options = {}) => shell(env.KUBECTL!, args, options.input, options.reject ?? true, options.timeoutMs),
     ctr: async (args) => (await shell(env.CTR!, args)).stdout,
-    up: async () => {
-      await execa('bash', [join(dir, 'up.sh')], { env, stdio: 'inherit', timeout: 300_000 });
+    up: async (extraEnv = {}) => {
+      await execa('bash', [join(dir, 'up.sh')], { env: { ...env, ...extraEnv }, stdio: 'inherit', timeout: 300_000 });
     },
-    down: async () => {
-      await execa('bash', [join(dir, 'down.sh')], { env, stdio: 'inherit', reject: false, timeout: 300_000 });
+    down: async (extraEnv = {}) => {
+      await execa('bash', [join(dir, 'down.sh')], { env: { ...env, ...extraEnv }, stdio: 'inherit', reject: false, timeout: 300_000 });
     },
     restart: async (name) => {
       const lines = (await readFile(pidsFile, 'utf8')).split('\n').filter(Boolean);

@@ -1,12 +1,14 @@
 // `npm run test:e2e`: the nixmount image as a DaemonSet on a real single-node Kubernetes
 // (NIXMOUNT_E2E_K8S), pods mounting closures from it, and the cluster's own faults, each
 // followed by the same three checks. One `ok N name` / `not ok N name` line per scenario.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { parseAllDocuments, stringify } from 'yaml';
 import { assertNodeClean } from '../helpers/node-clean.js';
 import { nixEnv } from '../helpers/nix.js';
+import { parseMountInfo } from '../../src/platform/mountinfo.js';
 import { findCluster, type Cluster } from './cluster.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -25,18 +27,34 @@ interface Fixture {
 let passed = 0;
 let failed = 0;
 let counter = 0;
+/** Times measured during the running scenario, printed under its `ok` line (never asserted). */
+let notes: string[] = [];
+
+function note(line: string): void {
+  notes.push(line);
+}
+
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
+}
 
 async function scenario(name: string, body: () => Promise<void>): Promise<boolean> {
   const number = ++counter;
   const started = Date.now();
+  notes = [];
+  const printNotes = () => {
+    for (const line of notes) console.log(`#   ${line}`);
+  };
   try {
     await body();
     passed++;
-    console.log(`ok ${number} ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    console.log(`ok ${number} ${name} (${seconds(started)})`);
+    printNotes();
     return true;
   } catch (error) {
     failed++;
     console.log(`not ok ${number} ${name}`);
+    printNotes();
     for (const line of String(error instanceof Error ? (error.stack ?? error.message) : error).split('\n').slice(0, 12)) console.log(`#   ${line}`);
     return false;
   }
@@ -120,6 +138,10 @@ class E2e {
   private resident: string[] = [];
   private made = 0;
 
+  get residentNames(): readonly string[] {
+    return this.resident;
+  }
+
   constructor(
     readonly cluster: Cluster,
     readonly fixture: Fixture,
@@ -140,6 +162,7 @@ class E2e {
   /** A one-shot pod whose entrypoint is the closure's program; answers its log. */
   async runOnce(label: string, options: Partial<PodOptions> = {}): Promise<string> {
     const name = `${label}-${++this.made}`;
+    const started = Date.now();
     await this.apply(podYaml(name, { command: [`${this.fixture.root}/bin/hello`], attributes: { paths: this.fixture.root }, ...options }));
     try {
       await waitFor(`pod ${name} Succeeded`, async () => {
@@ -149,6 +172,7 @@ class E2e {
       }, 180_000, 2000).catch(async (error: Error) => {
         throw new Error(`${error.message}; its events: ${await this.describe(name)}`);
       });
+      note(`pod ${name}: applied to Succeeded in ${seconds(started)}`);
       return (await this.cluster.kubectl(['logs', '-n', APPS, name])).stdout.trim();
     } finally {
       await this.cluster.kubectl(['delete', 'pod', '-n', APPS, name, '--wait=true', '--timeout=120s'], { reject: false });
@@ -158,10 +182,30 @@ class E2e {
   /** A pod that stays up and keeps the volume mounted. */
   async startResident(label: string, readOnly: boolean): Promise<string> {
     const name = `${label}-${++this.made}`;
+    const started = Date.now();
     await this.apply(podYaml(name, { readOnly, command: ['/bin/sh', '-c', 'exec sleep 100000'], attributes: { paths: this.fixture.root }, restartPolicy: 'Always' }));
     await this.cluster.kubectl(['wait', '--for=condition=Ready', `pod/${name}`, '-n', APPS, '--timeout=180s'], { timeoutMs: 200_000 });
+    note(`pod ${name} (${readOnly ? 'read-only' : 'read-write'}): applied to Ready in ${seconds(started)}`);
     this.resident.push(name);
     return name;
+  }
+
+  /**
+   * Deletes the resident pods and waits until kubelet has torn their volumes down (their pod
+   * directories gone) and the node holds nothing of them; then starts fresh ones in their place.
+   */
+  async replaceResidents(): Promise<void> {
+    const old = [...this.resident];
+    const uids: string[] = [];
+    for (const name of old) uids.push((await this.cluster.kubectl(['get', 'pod', '-n', APPS, name, '-o', 'jsonpath={.metadata.uid}'])).stdout);
+    for (const name of old) await this.cluster.kubectl(['delete', 'pod', '-n', APPS, name, '--wait=true', '--timeout=120s'], { timeoutMs: 150_000 });
+    this.resident = [];
+    await waitFor('the old resident pods\' directories removed by kubelet', async () => uids.every((uid) => !existsSync(join(this.cluster.kubeletRoot, 'pods', uid))), 180_000, 2000).catch(async (error: Error) => {
+      const left = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8')).filter((entry) => uids.some((uid) => entry.mountPoint.includes(uid)));
+      throw new Error(`${error.message}; mounts left there: ${left.map((entry) => `${entry.mountPoint} (${entry.fsType} ${entry.root})`).join(', ') || 'none'}`);
+    });
+    await this.nothingStale();
+    for (const name of old) await this.startResident(name.replace(/-\d+$/, ''), !name.startsWith('resident-rw'));
   }
 
   /** A resident pod that is gone (force-deleted): no longer checked. */
@@ -197,15 +241,32 @@ class E2e {
     return targets;
   }
 
-  async pluginPod(): Promise<{ name: string; containerId: string }> {
+  async pluginPod(): Promise<{ name: string; containerId: string; image: string }> {
     return waitFor('the nixmount node pod Ready', async () => {
       const { stdout } = await this.cluster.kubectl(['get', 'pods', '-n', NAMESPACE, '-l', 'app.kubernetes.io/component=node-plugin', '-o', 'json']);
       const pods = (JSON.parse(stdout) as { items: any[] }).items.filter((pod) => !pod.metadata.deletionTimestamp);
       const ready = pods.find((pod) => (pod.status.containerStatuses ?? []).length === 3 && pod.status.containerStatuses.every((status: any) => status.ready));
       if (!ready) return undefined;
       const id = ready.status.containerStatuses.find((status: any) => status.name === 'nixmount').containerID as string;
-      return { name: ready.metadata.name as string, containerId: id.replace(/^containerd:\/\//, '') };
+      const image = ready.spec.containers.find((container: any) => container.name === 'nixmount').image as string;
+      return { name: ready.metadata.name as string, containerId: id.replace(/^containerd:\/\//, ''), image };
     }, 240_000, 2000);
+  }
+
+  /** Waits for a Ready plugin pod whose nixmount container is not `previous`; notes how long since `since`. */
+  async pluginRestarted(previous: string, since: number): Promise<{ name: string; containerId: string; image: string }> {
+    const now = await waitFor('the nixmount container replaced and Ready', async () => {
+      const pod = await this.pluginPod();
+      return pod.containerId !== previous && pod;
+    }, 240_000, 1000);
+    note(`plugin: fault to a new container 3/3 Ready in ${seconds(since)}`);
+    return now;
+  }
+
+  /** The nixmount container's log (of its current run), for what the plugin reports. */
+  async pluginLog(): Promise<string> {
+    const { name } = await this.pluginPod();
+    return (await this.cluster.kubectl(['logs', '-n', NAMESPACE, name, '-c', 'nixmount'], { timeoutMs: 60_000 })).stdout;
   }
 
   /** No mount, record, view, GC root or overlay without an owner, read in the plugin's own mount namespace. */
@@ -292,14 +353,30 @@ async function main(): Promise<number> {
       await t.afterFault();
     });
     await scenario('chaos: the plugin pod deleted (the DaemonSet recreates it)', async () => {
-      const { name } = await t.pluginPod();
+      const { name, containerId } = await t.pluginPod();
+      const started = Date.now();
       await cluster.kubectl(['delete', 'pod', '-n', NAMESPACE, name, '--wait=true', '--timeout=120s']);
+      await t.pluginRestarted(containerId, started);
       await t.afterFault();
     });
     await scenario('chaos: the plugin container killed with SIGKILL', async () => {
       const { containerId } = await t.pluginPod();
+      const started = Date.now();
       await cluster.ctr(['tasks', 'kill', '--signal', 'SIGKILL', containerId]);
-      await waitFor('the nixmount container restarted', async () => (await t.pluginPod()).containerId !== containerId, 180_000, 2000);
+      await t.pluginRestarted(containerId, started);
+      await t.afterFault();
+    });
+    await scenario('chaos: a rolling update of the DaemonSet to a new image tag, volumes live', async () => {
+      const before = await t.pluginPod();
+      // The same image under a second tag: the DaemonSet's template changes, so the controller
+      // replaces the pod (maxUnavailable 1) exactly as for a new release.
+      const rolled = `${before.image}-rolled`;
+      await cluster.ctr(['images', 'tag', '--force', before.image, rolled]);
+      const started = Date.now();
+      await t.apply(await manifests(cluster, rolled));
+      await cluster.kubectl(['rollout', 'status', 'daemonset/nixmount-node', '-n', NAMESPACE, '--timeout=240s'], { timeoutMs: 260_000 });
+      const after = await t.pluginRestarted(before.containerId, started);
+      check(after.name !== before.name && after.image === rolled, `after the rollout the plugin pod is ${after.name} (${after.image}); before it was ${before.name} (${before.image})`);
       await t.afterFault();
     });
     await scenario('chaos: kubelet restarted', async () => {
@@ -312,6 +389,35 @@ async function main(): Promise<number> {
     });
     await scenario('chaos: csi.sock deleted under the running plugin', async () => {
       await execa('rm', ['-f', join(cluster.kubeletRoot, 'plugins', DRIVER, 'csi.sock')]);
+      await t.afterFault();
+    });
+    await scenario('chaos: the plugin\'s state dir wiped (rm -rf on the node) while volumes are live', async () => {
+      // In the node's own mount namespace nothing is mounted below the state dir (the views' binds
+      // are private to the plugin's), so this rm cannot reach into a mount such as the store: it
+      // removes what the kernel lets it and leaves the directories live volumes are mounted on.
+      const below = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8')).filter((entry) => entry.mountPoint === STATE_DIR || entry.mountPoint.startsWith(`${STATE_DIR}/`));
+      check(below.length === 0, `mounts below ${STATE_DIR} in the node's namespace: ${below.map((entry) => entry.mountPoint).join(', ')}`);
+      const { containerId } = await t.pluginPod();
+      const wiped = await execa('rm', ['-rf', STATE_DIR], { reject: false });
+      note(`rm -rf ${STATE_DIR}: exit ${wiped.exitCode}, ${wiped.stderr.split('\n').filter(Boolean).length} entries it could not remove (mount points of live volumes)`);
+      // What it cannot give back it says: one error naming the wipe, the records written back
+      // from memory, and the read-write volume whose overlay directory (its writes) went with it.
+      const wipedAt = Date.now();
+      const report = await waitFor('the plugin\'s report of the wipe', async () => {
+        for (const line of (await t.pluginLog()).split('\n')) {
+          if (line.includes('content was removed under the running plugin')) return JSON.parse(line) as { volumesRewritten: number; lockTakenAgain: boolean; readWriteVolumesWithoutOverlayDir?: string[] };
+        }
+        return undefined;
+      }, 60_000, 2000);
+      note(`plugin: wipe reported after ${seconds(wipedAt)}`);
+      const targets = await t.residentTargets();
+      check(report.volumesRewritten === targets.length && report.lockTakenAgain, `the report: ${JSON.stringify(report)}`);
+      check(JSON.stringify(report.readWriteVolumesWithoutOverlayDir) === JSON.stringify([targets[1]]), `read-write volumes named as lost: ${JSON.stringify(report.readWriteVolumesWithoutOverlayDir)}; the residents: ${targets.join(', ')}`);
+      await t.afterFault();
+      const restarted = (await t.pluginPod()).containerId !== containerId;
+      note(`the plugin container ${restarted ? 'was restarted' : 'kept running'}`);
+      // The volumes whose records went with the wipe still unpublish: nothing of them is left.
+      await t.replaceResidents();
       await t.afterFault();
     });
     await scenario('chaos: a pod force-deleted (--grace-period=0 --force)', async () => {
@@ -327,6 +433,31 @@ async function main(): Promise<number> {
     });
     await scenario('chaos: containerd restarted', async () => {
       await cluster.restart('containerd');
+      await t.afterFault();
+    });
+    await scenario('chaos: the node rebooted (every component stopped, every mount under the kubelet root gone, all started again)', async () => {
+      const { containerId } = await t.pluginPod();
+      const poweredOff = Math.floor(Date.now() / 1000) * 1000;
+      // K8S_DOWN_FAST: no pod is deleted first; containers are killed, mounts dropped, as a power cut does.
+      await cluster.down({ K8S_DOWN_FAST: '1' });
+      const left = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8')).filter((entry) => [cluster.kubeletRoot, STATE_DIR].some((dir) => entry.mountPoint === dir || entry.mountPoint.startsWith(`${dir}/`)));
+      check(left.length === 0, `mounts a reboot would have taken: ${left.map((entry) => entry.mountPoint).join(', ')}`);
+      const started = Date.now();
+      // K8S_KEEP_STATE: etcd keeps its data, so the same pods come back on the node.
+      await cluster.up({ K8S_KEEP_STATE: '1' });
+      note(`cluster up again in ${seconds(started)}`);
+      await t.pluginRestarted(containerId, started);
+      // Until kubelet reports again, the API server still shows the pods as they were before.
+      for (const name of t.residentNames) {
+        await waitFor(`resident pod ${name} running again since the reboot`, async () => {
+          const { stdout } = await cluster.kubectl(['get', 'pod', '-n', APPS, name, '-o', 'json']);
+          const pod = JSON.parse(stdout) as { status: { conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ state: { running?: { startedAt: string } } }> } };
+          const since = pod.status.containerStatuses?.[0]?.state.running?.startedAt;
+          const ready = pod.status.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True');
+          return ready && since !== undefined && Date.parse(since) >= poweredOff;
+        }, 240_000, 2000);
+      }
+      note(`resident pods running again ${seconds(started)} after power-on`);
       await t.afterFault();
     });
     return finish();

@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
-import { cp, lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readMountInfo } from '../../src/platform/mountinfo.js';
 import { buildFixture } from '../helpers/nix.js';
@@ -113,6 +113,38 @@ test.serial('a read-only volume is a bind farm: one read-only bind per store pat
   await node.unpublish('v1', target);
   t.deepEqual(await mountsBelow(node.dir), [], 'no mount left: not at the target, not in the view, not the kept tree');
   t.deepEqual(await readdir(join(node.stateDir, 'views')), [], 'the view was collected (--view-idle 0)');
+});
+
+test.serial('the state dir\'s files removed under a live read-only volume: the next publish makes the farm whole in place, the live one keeps reading', async (t) => {
+  const fixture = await buildFixture('-bind-farm');
+  const node = await serve(t);
+  const live = await node.publish('v1', 'a', fixture.root);
+  const [key] = (await readdir(join(node.stateDir, 'views'))).filter((entry) => !entry.startsWith('.'));
+  const view = join(node.stateDir, 'views', key!);
+  // What `rm -rf <state dir>` in the node's own namespace leaves the plugin: every file and
+  // every directory that is no mount point there (the farm's store directories are, as the
+  // mount points of the live volume's copies), and the kept bind, which the kernel detaches
+  // when its directory goes in another namespace. Done here by hand, in the plugin's namespace.
+  await execa('umount', ['--lazy', join(node.stateDir, '.mounting', key!)]);
+  await execa('rm', ['-rf', join(node.stateDir, '.mounting'), join(node.stateDir, 'volumes'), join(view, 'bind-farm'), join(view, 'nix/var')]);
+
+  const again = await node.publish('v2', 'b', fixture.root);
+  t.deepEqual(await storeOf(again), fixture.closure, 'the new volume shows the whole closure');
+  t.deepEqual(
+    (await mountPointsBelow(again)).map((entry) => entry.mountPoint).sort(),
+    [join(again, 'store'), ...fixture.closure.map((path) => join(again, 'store', path.slice('/nix/store/'.length)))].sort(),
+    'the new volume is the farm\'s tree again, one bind per store path',
+  );
+  t.true((await sharesInodes(t, again, fixture.closure)) > 0);
+  t.true((await lstat(join(again, 'var/nix/db/db.sqlite'))).isFile(), 'its Nix database is back');
+  t.is(await readlink(join(again, 'var/result')).catch(() => 'no result'), fixture.root, 'nix/var/result names the root again');
+  t.true((await stat(join(view, 'bind-farm'))).isFile(), 'the view is marked a bind farm again');
+  t.deepEqual(await storeOf(live), fixture.closure, 'the live volume still shows its closure');
+  t.true((await sharesInodes(t, live, fixture.closure)) > 0);
+
+  await node.unpublish('v2', again);
+  await node.unpublish('v1', live);
+  t.deepEqual(await mountsBelow(join(node.dir, 'pods')), [], 'both volumes unmounted, the one whose record was removed too');
 });
 
 test.serial('a read-write volume of the same closure gets a hardlink view of its own (an overlay lower does not reach into mounts)', async (t) => {
