@@ -125,11 +125,14 @@ export async function spawnChild(file: string, args: readonly string[], options:
     if (code !== 0 || source.error) {
       failedSource = index;
       sourceFailure = { code: code ?? -1, error: source.error };
-      child.kill('SIGTERM');
+      // SIGKILL, and no end of input: a consumer told SIGTERM may still see EOF first and
+      // commit the partial input (nix-store --load-db checks for interrupts only later).
+      child.kill('SIGKILL');
+      child.stdin?.destroy();
       break;
     }
   }
-  if (sources.length > 0) child.stdin!.end();
+  if (sources.length > 0 && !sourceFailure) child.stdin!.end();
   const code = await closed;
   clearTimeout(timer);
   const startError = main.error ?? sourceFailure?.error;
