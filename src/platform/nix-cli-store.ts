@@ -94,6 +94,11 @@ export class NixCliStore implements NixStore {
     // `path-info --recursive` answers both questions when every root is valid (the usual
     // case), and what registering the closure in a view needs, handed back with it (see
     // PathInfoRegistration); only a failure costs a second process to say which roots are missing.
+    // A collection under way keeps the roots asked about (and their closures) from now to
+    // its end: a publish loses the race only to deletions before it began, not to those
+    // while it reads, checks and links. What keeps a view's closure for good is still
+    // addGcRoots, and the check after it (a collection may start in between).
+    await this.collector.protect(roots);
     const registration = await this.pathInfoClosure(roots);
     if (registration) return { valid: true, closure: { paths: registration.paths(), registration } };
     const missing = await this.missingPaths(roots);

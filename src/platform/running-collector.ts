@@ -21,8 +21,10 @@ export function collectorSocketPath(storeRoot: string): string {
  * their temporary roots there): one store path per line, each answered with `1`, kept
  * alive with its closure for the rest of that collection.
  *
- * Call `protect` after the permanent roots exist: a collection that has not opened its
- * socket yet reads the roots after it does, so nothing listening means nothing to tell.
+ * What it guarantees needs `protect` after the permanent roots exist: a collection that
+ * has not opened its socket yet reads the roots after it does, so nothing listening means
+ * nothing to tell. Called earlier (before a closure is read), it only narrows the window
+ * in which a collection under way can take the closure from a publish.
  */
 export class RunningCollector {
   constructor(private readonly socketPath: string) {}
