@@ -37,7 +37,7 @@ export class RunningPlugin {
     try {
       const services = composeNode(config);
       const rpc = new RpcHandlerFactory(config.logger, services.events);
-      const server = new CsiServer(await startServices(mode, services, config, rpc), config.logger);
+      const server = new CsiServer(await startServices(mode, services, config, rpc), config.logger, services.events);
       // Before the socket: a plugin that answers Probe serves its metrics, and a taken port fails the start cleanly.
       // Loaded only when asked for: prom-client is memory a plugin without metrics does not carry.
       const metrics = metricsAddress ? await (await import('./plugin-metrics.js')).startPluginMetrics(services, config, mode, metricsAddress) : undefined;

@@ -1,7 +1,8 @@
 import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from '../core/ports/logger.js';
 import { csiProto } from './proto.js';
-import { watchRefusedStreams } from './refused-streams.js';
+import { REFUSED_STREAM_MESSAGE, watchRefusedStreams } from './refused-streams.js';
+import type { NodeEvents } from '../core/ports/node-events.js';
 import { prepareSocket, socketPath } from './socket-endpoint.js';
 
 export interface CsiServices {
@@ -18,6 +19,8 @@ export class CsiServer {
   constructor(
     services: CsiServices,
     private readonly log: Logger,
+    /** Where a client the server refuses is reported (for the orchestrator's own events). */
+    private readonly events?: NodeEvents,
   ) {
     const csi = csiProto().csi.v1;
     this.server.addService(csi.Identity.service, services.identity);
@@ -31,7 +34,7 @@ export class CsiServer {
     await new Promise<void>((resolve, reject) => {
       this.server.bindAsync(`unix://${path}`, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve()));
     });
-    watchRefusedStreams(this.server, this.log);
+    watchRefusedStreams(this.server, this.log, { onRefused: () => this.events?.emit({ kind: 'calls-refused', message: REFUSED_STREAM_MESSAGE }) });
     this.path = path;
     this.log.info({ endpoint: `unix://${path}` }, 'CSI server listening');
     return path;

@@ -23,16 +23,22 @@ export const REFUSED_STREAM_MESSAGE =
  * Checked when the client closes the connection, and on a timer for clients that keep it
  * open and retry (Nomad keeps one connection per plugin).
  */
-export function watchRefusedStreams(grpcServer: Server, log: Logger, intervalMs = 5_000): void {
+export interface RefusedStreamsOptions {
+  /** Called after the log line, once per connection that had a call refused. */
+  onRefused?: () => void;
+  intervalMs?: number;
+}
+
+export function watchRefusedStreams(grpcServer: Server, log: Logger, { onRefused = () => undefined, intervalMs = 5_000 }: RefusedStreamsOptions = {}): void {
   const servers = http2ServersOf(grpcServer);
   if (!servers) {
     log.warn('cannot watch HTTP/2 connections for refused calls (grpc-js internals changed); old orchestrators will fail silently');
     return;
   }
-  for (const server of servers) server.on('session', (session) => watchSession(session, log, intervalMs));
+  for (const server of servers) server.on('session', (session) => watchSession(session, log, onRefused, intervalMs));
 }
 
-function watchSession(session: ServerHttp2Session, log: Logger, intervalMs: number): void {
+function watchSession(session: ServerHttp2Session, log: Logger, onRefused: () => void, intervalMs: number): void {
   let highestSeen = 0;
   let suspect = 0;
   let reported = false;
@@ -47,6 +53,7 @@ function watchSession(session: ServerHttp2Session, log: Logger, intervalMs: numb
     if (reported) return;
     reported = true;
     log.error({ streamId, callsHandled: highestSeen === 0 ? 0 : (highestSeen + 1) / 2 }, REFUSED_STREAM_MESSAGE);
+    onRefused();
   };
   // A stream id seen unhandled at two ticks in a row is refused, not a header block still arriving.
   const timer = setInterval(() => {

@@ -61,7 +61,8 @@ test('a Nomad older than 1.3 keeps its connection open and retries: reported onc
   await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
   t.teardown(() => server.forceShutdown());
   const logger = new RecordingLogger();
-  watchRefusedStreams(server, logger, 50);
+  let reports = 0;
+  watchRefusedStreams(server, logger, { intervalMs: 50, onRefused: () => reports++ });
 
   const session = connect('http://localhost', { createConnection: () => connectSocket(socket) });
   t.teardown(() => session.destroy());
@@ -78,4 +79,5 @@ test('a Nomad older than 1.3 keeps its connection open and retries: reported onc
   t.true(await until(() => logger.count(REFUSED_STREAM_MESSAGE) === 1), 'reported while the connection stays open');
   await new Promise((r) => setTimeout(r, 300));
   t.is(logger.count(REFUSED_STREAM_MESSAGE), 1, 'once per connection, not once per retry');
+  t.is(reports, 1, 'reported to the listener (the Kubernetes Event on the node) as often as logged');
 });

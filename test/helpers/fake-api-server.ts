@@ -27,7 +27,7 @@ const REASON = /^[A-Z][A-Za-z]+$/;
  * A loopback HTTPS server answering the two Event calls and a GET of a pod the way kube-apiserver does, and
  * checking what it checks: the TLS certificate of the cluster CA, the bearer token, the
  * path and verb, the content type, and the core/v1 Event schema (legacy form: metadata
- * name/namespace, involvedObject of a Pod in the same namespace, reason, type Normal|Warning,
+ * name/namespace, involvedObject of a Pod in the same namespace or of a Node in `default`, reason, type Normal|Warning,
  * source, count and RFC 3339 timestamps). A POST of an existing name is 409; a PATCH of an
  * unknown one is 404. Its TLS certificate is made for the test with openssl (IP SAN 127.0.0.1).
  */
@@ -162,8 +162,14 @@ function eventProblem(event: any, pathNamespace: string): string | undefined {
   const { metadata, involvedObject: object } = event;
   if (typeof metadata?.name !== 'string' || !DNS_SUBDOMAIN.test(metadata.name) || metadata.name.length > 253) return 'metadata.name';
   if (metadata.namespace !== pathNamespace) return 'metadata.namespace does not match the request namespace';
-  if (object?.apiVersion !== 'v1' || object.kind !== 'Pod' || typeof object.name !== 'string' || object.name === '') return 'involvedObject must name a v1 Pod';
-  if (object.namespace !== metadata.namespace) return 'involvedObject.namespace does not match event.namespace';
+  if (object?.apiVersion !== 'v1' || (object.kind !== 'Pod' && object.kind !== 'Node') || typeof object.name !== 'string' || object.name === '') {
+    return 'involvedObject must name a v1 Pod or Node';
+  }
+  // A cluster-scoped object's Events may live only in the empty or the `default` namespace.
+  if (object.namespace === undefined || object.namespace === '') {
+    if (object.kind === 'Pod') return 'involvedObject.namespace: a Pod has one';
+    if (metadata.namespace !== 'default') return 'involvedObject.namespace does not match event.namespace';
+  } else if (object.kind === 'Node' || object.namespace !== metadata.namespace) return 'involvedObject.namespace does not match event.namespace';
   if (object.uid !== undefined && typeof object.uid !== 'string') return 'involvedObject.uid';
   if (typeof event.reason !== 'string' || !REASON.test(event.reason) || event.reason.length > 128) return 'reason';
   if (event.type !== 'Normal' && event.type !== 'Warning') return 'type must be Normal or Warning';

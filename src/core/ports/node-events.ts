@@ -75,6 +75,12 @@ export type NodeEvent =
     }
   | { kind: 'view-removed'; viewKey: string }
   | { kind: 'store-gc'; outcome: 'ok' | 'failed' | 'timeout'; bytesFreed: number; seconds: number; trigger: 'periodic' | 'realise' | 'command' }
+  /**
+   * The orchestrator's client speaks to the plugin in a way its server refuses before any
+   * handler runs (an old kubelet's or Nomad's HTTP/2 headers): no call of it reaches the
+   * node, so nothing else reports it. At most once per client connection.
+   */
+  | { kind: 'calls-refused'; message: string }
   /** One CSI call answered, with its gRPC code name (OK, NOT_FOUND…). */
   | { kind: 'rpc'; method: string; code: string; seconds: number };
 

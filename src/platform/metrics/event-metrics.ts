@@ -54,6 +54,7 @@ export function eventMetrics(metrics: NodeMetrics, now: () => number = Date.now)
         if (event.outcome === 'ok') metrics.gcLastSuccess.set(now() / 1000);
         break;
       case 'realise-progress':
+      case 'calls-refused':
         break; // for Kubernetes Events; the in-flight gauge is read at scrape time
     }
   };

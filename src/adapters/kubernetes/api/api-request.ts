@@ -5,6 +5,8 @@ import type { ApiServer } from './in-cluster.js';
 const REQUEST_TIMEOUT_MS = 10_000;
 /** Bytes of an error answer kept for the log. */
 const ERROR_BODY_BYTES = 300;
+/** Bytes of an answer read at most unless the call says otherwise: a created Event comes back whole (~2 KiB). */
+const ANSWER_BYTES = 64 * 1024;
 
 /** The API server refused or failed a request. */
 export class ApiError extends Error {
@@ -35,7 +37,7 @@ export interface ApiCall {
 export async function apiRequest(server: ApiServer, call: ApiCall): Promise<string> {
   const token = (await readFile(server.tokenFile, 'utf8')).trim();
   const payload = call.body === undefined ? undefined : Buffer.from(JSON.stringify(call.body));
-  const maxBytes = call.maxBytes ?? ERROR_BODY_BYTES;
+  const maxBytes = call.maxBytes ?? ANSWER_BYTES;
   const what = `${call.method} ${call.path}`;
   return new Promise<string>((resolve, reject) => {
     const req = request(
@@ -71,6 +73,8 @@ export async function apiRequest(server: ApiServer, call: ApiCall): Promise<stri
           if (tooLong) reject(new ApiError(0, `${what}: the answer is longer than ${maxBytes} bytes`));
         });
         response.on('end', () => {
+          // Destroyed for its length with the rest already read, the answer still ends: 'close' rejects it.
+          if (tooLong) return;
           const status = response.statusCode ?? 0;
           const text = Buffer.concat(chunks).toString('utf8');
           if (status >= 200 && status < 300) return resolve(text);

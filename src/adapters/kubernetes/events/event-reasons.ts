@@ -15,8 +15,18 @@ export interface PodEvent {
   message: string;
 }
 
+/** One Event to post on this node's Node object: what only the node can see, about no pod. */
+export interface NodeObjectEvent {
+  node: string;
+  reason: NodeEventReason;
+  type: 'Warning';
+  message: string;
+}
+
 export const EVENT_REASONS = ['NixRealising', 'VolumePublished', 'NixRealiseFailed', 'ClosureNotFound', 'SourceDenied', 'InvalidVolume'] as const;
 export type EventReason = (typeof EVENT_REASONS)[number];
+export const NODE_EVENT_REASONS = ['CsiCallsRefused'] as const;
+export type NodeEventReason = (typeof NODE_EVENT_REASONS)[number];
 
 /** kubectl shows a message whole; the events.k8s.io API caps a note at 1 KiB, so nixmount does too. */
 export const MESSAGE_LIMIT = 1024;
@@ -33,6 +43,18 @@ const FIXES = {
   buildFailed: 'Fix: repair the derivation (the end of its build log is above), or build it elsewhere and push it to a cache the node substitutes from.',
   realiseFailed: 'Fix: check that the node reaches its substituters (nixmount doctor on the node); kubelet retries the mount.',
 } as const;
+
+// Kubernetes is the orchestrator here, so the core's message (which names Nomad's versions too) is said for kubelet.
+const CALLS_REFUSED =
+  "kubelet's CSI calls to nixmount on this node are refused before they reach the plugin (HTTP/2 PROTOCOL_ERROR): " +
+  "kubelet before Kubernetes 1.26 sends the socket's path as the :authority, which Node.js's HTTP/2 rejects, so no " +
+  'nixmount volume can mount here and pods wait in ContainerCreating. Fix: upgrade kubelet on this node to 1.26 or later.';
+
+/** The Event a node event becomes on the Node object, if any. */
+export function nodeObjectEventFor(event: NodeEvent, node: string): NodeObjectEvent | undefined {
+  if (event.kind !== 'calls-refused') return undefined;
+  return { node, reason: 'CsiCallsRefused', type: 'Warning', message: CALLS_REFUSED };
+}
 
 /** The pod named in a workload (`pod` = "namespace/name", `podUid`); none without a namespace. */
 export function podOf(workload: Workload): PodRef | undefined {

@@ -1,6 +1,33 @@
 import type { Logger } from '../../../core/ports/logger.js';
 import { ApiError, type CoreEvent, type EventSink } from './events-api.js';
-import type { PodEvent } from './event-reasons.js';
+import type { NodeObjectEvent, PodEvent } from './event-reasons.js';
+
+/** What the recorder posts: an Event on a pod, or on this node's Node object. */
+export type RecordedEvent = PodEvent | NodeObjectEvent;
+
+// Events about cluster-scoped objects live in `default`, where kubelet puts a Node's own.
+const NODE_EVENTS_NAMESPACE = 'default';
+
+/** Where an Event goes, the object it names, and how the log names it. */
+function subjectOf(event: RecordedEvent): { namespace: string; name: string; involvedObject: CoreEvent['involvedObject']; label: string; key: string } {
+  if ('node' in event) {
+    return {
+      namespace: NODE_EVENTS_NAMESPACE,
+      name: event.node,
+      involvedObject: { apiVersion: 'v1', kind: 'Node', name: event.node, uid: event.node },
+      label: `node ${event.node}`,
+      key: `node/${event.node}`,
+    };
+  }
+  const { pod } = event;
+  return {
+    namespace: pod.namespace,
+    name: pod.name,
+    involvedObject: { apiVersion: 'v1', kind: 'Pod', name: pod.name, namespace: pod.namespace, ...(pod.uid ? { uid: pod.uid } : {}) },
+    label: `${pod.namespace}/${pod.name}`,
+    key: `${pod.namespace}/${pod.name}/${pod.uid ?? ''}`,
+  };
+}
 
 export interface RecorderOptions {
   /** Who reports: the node name (source.host, reportingInstance). */
@@ -29,7 +56,7 @@ export const DEFAULT_RECORDER_OPTIONS = {
 /** One pod and reason: the Event posted for it, and what is not posted yet. */
 interface Entry {
   key: string;
-  event: PodEvent;
+  event: RecordedEvent;
   /** metadata.name once the Event exists. */
   name?: string;
   count: number;
@@ -54,7 +81,7 @@ function eventName(podName: string, at: Date): string {
 }
 
 /**
- * Posts Events on pods, aggregated and rate limited per pod and reason, as client-go's event
+ * Posts Events on pods (and on this node), aggregated and rate limited per object and reason, as client-go's event
  * correlator does: the first occurrence creates an Event; a repeat PATCHes its count,
  * lastTimestamp and message, at most once per `minIntervalMs` (repeats in between fold into
  * one call). Calls run one at a time from a bounded queue. Best-effort: a failed call is
@@ -76,10 +103,10 @@ export class EventRecorder {
     private readonly log: Logger,
   ) {}
 
-  record(event: PodEvent): void {
+  record(event: RecordedEvent): void {
     if (this.stopped) return;
     const now = this.options.now();
-    const key = `${event.pod.namespace}/${event.pod.name}/${event.pod.uid ?? ''}\0${event.reason}`;
+    const key = `${subjectOf(event).key}\0${event.reason}`;
     let entry = this.entries.get(key);
     if (entry && now.getTime() - entry.last.getTime() > this.options.eventTtlMs && !entry.queued && !entry.timer) {
       this.entries.delete(key);
@@ -168,12 +195,13 @@ export class EventRecorder {
   }
 
   private async send(entry: Entry): Promise<void> {
-    const { pod, reason, type, message } = entry.event;
+    const { reason, type, message } = entry.event;
+    const subject = subjectOf(entry.event);
     const count = entry.count;
     try {
       if (entry.name) {
         try {
-          await this.sink.repeat(pod.namespace, entry.name, { count, lastTimestamp: timestamp(entry.last), message });
+          await this.sink.repeat(subject.namespace, entry.name, { count, lastTimestamp: timestamp(entry.last), message });
           return;
         } catch (error) {
           // Gone (expired after an hour, or deleted): start a new Event, as client-go does.
@@ -181,12 +209,12 @@ export class EventRecorder {
           entry.name = undefined;
         }
       }
-      const name = eventName(pod.name, entry.first);
+      const name = eventName(subject.name, entry.first);
       const event: CoreEvent = {
         apiVersion: 'v1',
         kind: 'Event',
-        metadata: { name, namespace: pod.namespace },
-        involvedObject: { apiVersion: 'v1', kind: 'Pod', name: pod.name, namespace: pod.namespace, ...(pod.uid ? { uid: pod.uid } : {}) },
+        metadata: { name, namespace: subject.namespace },
+        involvedObject: subject.involvedObject,
         reason,
         message,
         type,
@@ -200,7 +228,7 @@ export class EventRecorder {
       await this.sink.create(event);
       entry.name = name;
     } catch (error) {
-      this.log.warn({ err: error, pod: `${pod.namespace}/${pod.name}`, reason }, 'Kubernetes Events: posting an event failed; the volume is not affected');
+      this.log.warn({ err: error, about: subject.label, reason }, 'Kubernetes Events: posting an event failed; the volume is not affected');
     }
   }
 }

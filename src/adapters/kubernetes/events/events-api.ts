@@ -8,7 +8,8 @@ export interface CoreEvent {
   apiVersion: 'v1';
   kind: 'Event';
   metadata: { name: string; namespace: string };
-  involvedObject: { apiVersion: 'v1'; kind: 'Pod'; name: string; namespace: string; uid?: string };
+  /** A pod, or a Node (cluster-scoped: no namespace; kubelet's uid for it is its name). */
+  involvedObject: { apiVersion: 'v1'; kind: 'Pod'; name: string; namespace: string; uid?: string } | { apiVersion: 'v1'; kind: 'Node'; name: string; uid: string };
   reason: string;
   message: string;
   type: 'Normal' | 'Warning';

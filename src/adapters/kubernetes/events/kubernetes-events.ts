@@ -1,7 +1,7 @@
 import type { Logger } from '../../../core/ports/logger.js';
 import type { NodeEvents } from '../../../core/ports/node-events.js';
 import { EventRecorder, DEFAULT_RECORDER_OPTIONS, type RecorderOptions } from './event-recorder.js';
-import { podEventFor } from './event-reasons.js';
+import { nodeObjectEventFor, podEventFor } from './event-reasons.js';
 import { EventsApi, type EventSink } from './events-api.js';
 import { inClusterApiServer, SERVICE_ACCOUNT_DIR } from '../api/in-cluster.js';
 
@@ -19,8 +19,8 @@ export interface KubernetesEvents {
 }
 
 /**
- * `serve --kubernetes-events`: turns the node's events into core/v1 Events on the pods
- * (see event-reasons.ts). Returns undefined, having logged why, when the API server cannot
+ * `serve --kubernetes-events`: turns the node's events into core/v1 Events on the pods,
+ * and on the Node for what concerns no pod (see event-reasons.ts). Returns undefined, having logged why, when the API server cannot
  * be reached from here: Events are an extra, never a reason for the node plugin not to run.
  */
 export async function startKubernetesEvents(hub: NodeEvents, options: KubernetesEventsOptions): Promise<KubernetesEvents | undefined> {
@@ -39,8 +39,8 @@ export async function startKubernetesEvents(hub: NodeEvents, options: Kubernetes
     options.log,
   );
   const unsubscribe = hub.subscribe((event) => {
-    const podEvent = podEventFor(event);
-    if (podEvent) recorder.record(podEvent);
+    const recorded = podEventFor(event) ?? nodeObjectEventFor(event, options.nodeName);
+    if (recorded) recorder.record(recorded);
   });
   options.log.info({ node: options.nodeName }, 'posting Kubernetes Events on pods');
   return {

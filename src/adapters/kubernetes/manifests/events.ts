@@ -38,7 +38,10 @@ const ROLE: NodePluginRole = {
   dir: EVENTS_DIR,
   name: 'node-events',
   rules: [{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }],
-  roleHeader: ['What the node plugin may do with Events: post them (create) and count repeats (patch), in any', 'namespace a pod with a nixmount volume runs in. Nothing else: it reads no object.'],
+  roleHeader: [
+    'What the node plugin may do with Events: post them (create) and count repeats (patch), in any',
+    'namespace a pod with a nixmount volume runs in, and in `default` for its Node\'s own. Nothing else: it reads no object.',
+  ],
   roleTitle: 'the Events ClusterRole',
 };
 

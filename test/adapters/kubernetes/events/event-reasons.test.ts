@@ -1,5 +1,5 @@
 import test from 'ava';
-import { MESSAGE_LIMIT, podEventFor, podOf, volumeName } from '../../../../src/adapters/kubernetes/events/event-reasons.js';
+import { MESSAGE_LIMIT, nodeObjectEventFor, podEventFor, podOf, volumeName } from '../../../../src/adapters/kubernetes/events/event-reasons.js';
 import type { NodeEvent } from '../../../../src/core/ports/node-events.js';
 
 const WORKLOAD = { pod: 'shop/web-0', podUid: '6f1c7f5e-0000-4000-8000-000000000001', serviceAccount: 'default' };
@@ -99,4 +99,13 @@ test('pod and volume names are read from the workload and kubelet\'s target path
   t.is(volumeName('/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/tools/mount'), 'tools');
   t.is(volumeName('/srv/x/target'), 'target');
   t.is(volumeName(undefined), undefined);
+});
+
+test('CsiCallsRefused: refused calls become a Warning on the Node saying which kubelet works; no other node event does', (t) => {
+  const event = nodeObjectEventFor({ kind: 'calls-refused', message: 'the core says why' }, 'worker-1');
+  t.like(event, { node: 'worker-1', type: 'Warning', reason: 'CsiCallsRefused' });
+  t.regex(event!.message, /upgrade kubelet on this node to 1\.26 or later/);
+  t.true(event!.message.length <= MESSAGE_LIMIT);
+  t.is(podEventFor({ kind: 'calls-refused', message: 'm' }), undefined);
+  t.is(nodeObjectEventFor(failed({ reason: 'InvalidArgument' }), 'worker-1'), undefined);
 });
