@@ -321,7 +321,11 @@ async function main(): Promise<number> {
       await waitFor('CSINode registration', async () => {
         const { stdout } = await cluster.kubectl(['get', 'csinode', cluster.nodeName, '-o', 'jsonpath={.spec.drivers[*].name}'], { reject: false });
         return stdout.split(' ').includes(DRIVER);
-      }, 120_000, 2000);
+      }, 120_000, 2000).catch(async (error: Error) => {
+        // A kubelet the plugin cannot serve (one before 1.26) is named on its Node: what the user sees is the failure's reason.
+        const refusal = await nodeEvent(cluster, 'CsiCallsRefused');
+        throw new Error(refusal ? `${error.message}; the Node's Warning Event CsiCallsRefused says: ${refusal}` : error.message);
+      });
     });
     if (!installed || !e2e) return finish();
     const t = e2e;
@@ -463,6 +467,21 @@ async function main(): Promise<number> {
     return finish();
   } finally {
     await cluster.down();
+  }
+}
+
+/** The message of the newest Event with `reason` on the node's Node object, if any. */
+async function nodeEvent(cluster: Cluster, reason: string): Promise<string | undefined> {
+  const { stdout } = await cluster.kubectl(
+    ['get', 'events', '-n', 'default', '--field-selector', `involvedObject.kind=Node,involvedObject.name=${cluster.nodeName},reason=${reason}`, '-o', 'json'],
+    { reject: false },
+  );
+  try {
+    const items = (JSON.parse(stdout) as { items?: { message?: string; count?: number }[] }).items ?? [];
+    const last = items.at(-1);
+    return last?.message ? `${last.message} (count ${last.count ?? 1})` : undefined;
+  } catch {
+    return undefined;
   }
 }
 
