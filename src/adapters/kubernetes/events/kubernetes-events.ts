@@ -20,8 +20,9 @@ export interface KubernetesEvents {
 
 /**
  * `serve --kubernetes-events`: turns the node's events into core/v1 Events on the pods,
- * and on the Node for what concerns no pod (see event-reasons.ts). Returns undefined, having logged why, when the API server cannot
- * be reached from here: Events are an extra, never a reason for the node plugin not to run.
+ * and on the Node for what concerns no pod (see event-reasons.ts). Returns undefined,
+ * having logged why, when the API server cannot be reached from here: Events are an
+ * extra, never a reason for the node plugin not to run.
  */
 export async function startKubernetesEvents(hub: NodeEvents, options: KubernetesEventsOptions): Promise<KubernetesEvents | undefined> {
   let sink = options.sink;
@@ -42,7 +43,7 @@ export async function startKubernetesEvents(hub: NodeEvents, options: Kubernetes
     const recorded = podEventFor(event) ?? nodeObjectEventFor(event, options.nodeName);
     if (recorded) recorder.record(recorded);
   });
-  options.log.info({ node: options.nodeName }, 'posting Kubernetes Events on pods');
+  options.log.info({ node: options.nodeName }, 'posting Kubernetes Events on pods and on the Node');
   return {
     recorder,
     stop() {
