@@ -15,7 +15,7 @@ export interface SplitContext {
  * unknown key, even inside the adapter's own prefix (`beehive.io/wrokload`), then falls to
  * the user half and is refused by name with INVALID_ARGUMENT, like any other unknown key,
  * rather than silently ignored. Recognise a whole prefix only where the orchestrator
- * itself adds keys over its releases and no user can write there (kubelet's
+ * itself adds keys over its releases, in a prefix reserved to it (kubelet's
  * `csi.storage.k8s.io/`), and declare it in `OrchestratorReplay.openKeyPrefixes` so the
  * test kit checks it that way (docs/adapters.md, "Volume context keys").
  */
