@@ -42,6 +42,8 @@ export const UNIT_TESTS = [
   'dist/test/adapters/nomad/nomad-cli.test.js',
   'dist/test/sdk/sdk-surface.test.js',
   'dist/test/sdk/testkit-contract.test.js',
+  // npm's own list of the package's files (npm pack --dry-run), against what docs/adapters.md and the exports name.
+  'dist/test/sdk/package-files.test.js',
   // The Docker Swarm adapter's package (sdk-examples/): its import check and the kit's contract checks.
   'sdk-examples/docker-swarm/dist/test/imports.test.js',
   'dist/test/adapters/module/adapter-module.test.js',

@@ -79,7 +79,7 @@ export class NodeVolumes {
   async publish(call: PublishCall, log: Logger = this.parts.log): Promise<PublishResult> {
     const context = await this.readContext(call);
     const stagingPath = this.stagingPathOf(call.stagingPath);
-    const callLog = log.child({ ...context.workload, ...(context.ephemeral ? { ephemeral: true } : {}) });
+    const callLog = log.child(workloadFields(context));
     const fingerprint = specFingerprint(context.spec);
     const asked = performance.now();
     const claim = mountClaims.publish(call.targetPath, stagingPath);
@@ -135,7 +135,7 @@ export class NodeVolumes {
   async stage(call: StageCall, log: Logger = this.parts.log): Promise<StageResult> {
     if (!this.adapter.supportsStaging) throw this.noStaging(call.stagingPath);
     const context = await completed(this.adapter.parseVolumeContext(call.context));
-    const callLog = log.child({ ...context.workload, ...(context.ephemeral ? { ephemeral: true } : {}) });
+    const callLog = log.child(workloadFields(context));
     const fingerprint = specFingerprint(context.spec);
     return this.parts.locks.run(mountClaims.stage(call.stagingPath), `stage of volume ${quote(call.volumeId)}`, 'refuse', () =>
       this.parts.stager.stage({ volumeId: call.volumeId, stagingPath: call.stagingPath, accessMode: call.accessMode, spec: context.spec, specFingerprint: fingerprint }, callLog),
@@ -187,4 +187,16 @@ export class NodeVolumes {
 /** The parsed context with its spec completed by the orchestrator where the adapter does that. */
 async function completed(parsed: ParsedVolumeContext): Promise<ParsedVolumeContext> {
   return parsed.completeSpec ? { ...parsed, spec: await parsed.completeSpec() } : parsed;
+}
+
+/**
+ * The log fields of who asked: the adapter's `workload` under the one key `workload`, so no
+ * name an adapter chooses (`level`, `msg`, `volumeId`, `target`…) can shadow a field of
+ * serve's own in a call's log lines.
+ */
+function workloadFields(context: ParsedVolumeContext): Record<string, unknown> {
+  return {
+    ...(Object.keys(context.workload).length > 0 ? { workload: context.workload } : {}),
+    ...(context.ephemeral ? { ephemeral: true } : {}),
+  };
 }

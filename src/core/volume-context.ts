@@ -5,7 +5,10 @@ import { quote, utf8Length } from './quote.js';
 import { parseStorePathList } from './store-path.js';
 import { emptySpec, type VolumeSpec } from './volume-spec.js';
 
-/** Keys a user may write in a volume context; adapters strip their orchestrator's own keys first. */
+/**
+ * Keys a user may write in a volume context (besides a system key such as x86_64-linux).
+ * Adapters strip their orchestrator's own keys first and hand these on unchanged.
+ */
 export const USER_KEYS = ['paths', 'expression', 'flakeRef'] as const;
 
 // A Nix system double such as x86_64-linux or aarch64-darwin.
@@ -18,7 +21,10 @@ export function isSystemKey(key: string): boolean {
 /**
  * Refuses a volume context over the limits (each key ≤ 1 KiB, all keys and values
  * ≤ 64 KiB) with INVALID_ARGUMENT naming the limit. Checked on the whole context as the
- * orchestrator sent it, before any key is read.
+ * orchestrator sent it, before any key is read: serve does so on every publish and stage
+ * before an adapter sees the context, and `parseUserContext` again on the user keys, so
+ * an adapter need not call it; it is there for an adapter's own tools (checking a
+ * context before it is submitted), with `field` naming where the context came from.
  */
 export function assertContextBounds(context: Readonly<Record<string, string>>, field = 'volume_context'): void {
   let total = 0;

@@ -29,7 +29,12 @@ export interface NodeIdentity {
 
 /** What `parseVolumeContext` answers. */
 export interface ParsedVolumeContext {
-  /** The user's keys read into a spec: what `parseUserContext` returns for them. */
+  /**
+   * The user's keys read into a spec: exactly what `parseUserContext` returns for them. The
+   * user keys (`paths`, `expression`, `flakeRef`, a system such as `x86_64-linux`) reach it
+   * unchanged: an adapter removes only its orchestrator's own keys, never renames, rewrites,
+   * defaults or drops a user key (the test kit's "user keys" check).
+   */
   spec: VolumeSpec;
   /**
    * The volume's lifetime is its workload's (Kubernetes inline volumes). Reported in the
@@ -60,7 +65,14 @@ export interface OrchestratorAdapter {
    * staging path FAILED_PRECONDITION (kubelet never stages inline volumes).
    */
   readonly supportsStaging: boolean;
-  /** Reads a CSI volume context (user keys plus the orchestrator's own) into a spec. */
+  /**
+   * Reads a CSI volume context (user keys plus the orchestrator's own) into a spec. The
+   * orchestrator's keys are the ones it adds itself (identity of the workload, flags of its
+   * own); every other key is the user's and goes unchanged to `parseUserContext` (usually
+   * through `parseUserKeys`), which refuses an unknown one by name. An unknown key inside
+   * the orchestrator's own prefix is refused the same way (see `splitContext`). Serve has
+   * checked the context's bounds (`assertContextBounds`) before this is called.
+   */
   parseVolumeContext(context: Readonly<Record<string, string>>): ParsedVolumeContext;
   /**
    * Who asked, read from a context whose user keys may be refused (so that a refusal can

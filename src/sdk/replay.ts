@@ -48,11 +48,25 @@ export type ReplayStep =
 export interface ReplayVolume {
   /** A volume id that the kit chose (unique per run). */
   readonly volumeId: string;
-  /** The user's keys (what a person wrote in the orchestrator's volume definition). */
+  /**
+   * The user's keys (what a person wrote in the orchestrator's volume definition). The
+   * steps' `volumeContext` carries them unchanged, with the orchestrator's own keys (those
+   * it sends in every real request, e.g. kubelet's `csi.storage.k8s.io/pod.name`) added:
+   * the kit's "orchestrator keys" check reads them from there.
+   */
   readonly userContext: Readonly<Record<string, string>>;
 }
 
 export interface OrchestratorReplay {
+  /**
+   * Optional: prefixes under which the orchestrator itself adds keys this adapter does not
+   * know and must ignore, because the orchestrator adds more over its releases (kubelet's
+   * `csi.storage.k8s.io/`: `serviceAccount.tokens` came with tokenRequests). Say it only of
+   * a prefix reserved to the orchestrator itself. The kit checks that an unknown key under such a prefix
+   * changes nothing; under every other prefix of the replay's own keys it checks that an
+   * unknown key is refused by name (INVALID_ARGUMENT), as any other unknown key is.
+   */
+  readonly openKeyPrefixes?: readonly string[];
   /**
    * The adapter options that make the adapter accept the paths this replay uses, all
    * below `root` (an empty directory the kit made on the store's file system).

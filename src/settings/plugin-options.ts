@@ -64,7 +64,9 @@ export const PLUGIN_OPTIONS = {
   },
   adapterOption: texts({
     flag: 'adapter-option', arg: 'NAME=VALUE',
-    help: 'an option of the adapter (repeatable), also read from NIXMOUNT_ADAPTER_<NAME>; the adapter declares which it takes',
+    help:
+      'an option of the adapter (repeatable), also read from NIXMOUNT_ADAPTER_<NAME> (upper case, - as _); the adapter declares which it takes: ' +
+      'the built-in ones are listed in their sections below (also as flags), a module\'s in its `options` (its docs); a name it does not declare is refused with the names it takes',
     commands: ['serve', 'doctor'], section: 'plugin',
   }),
   kubernetesEvents: flag({

@@ -7,6 +7,7 @@ import { NodeEvents, type NodeEvent } from '../../src/core/ports/node-events.js'
 import { parseUserContext } from '../../src/core/volume-context.js';
 import type { VolumeSpec } from '../../src/core/volume-spec.js';
 import { Deferred } from '../helpers/fakes.js';
+import { RecordingLogger } from '../helpers/recording-logger.js';
 import { createTestContainer } from '../helpers/test-container.js';
 
 // The node's one front door: the CSI node service, `nixmount publish` and the host volume
@@ -114,4 +115,16 @@ test('the door holds the path locks for the whole call: a second call on a busy 
   t.is(before, 1);
   t.deepEqual(await volumes.unpublish('vol-/t/slow', '/t/slow'), { wasPublished: true });
   t.deepEqual({ records: fakes.state.records.size, mounts: fakes.mounter.mounts.size }, { records: 0, mounts: 0 });
+});
+
+test('the adapter\'s workload is logged under the one field `workload`, so its names never shadow serve\'s own fields', async (t) => {
+  const { volumes } = setup();
+  const log = new RecordingLogger([], { volumeId: 'vol-/t/9' });
+  await volumes.publish(call('/t/9', { paths: APP, pod: 'ns/p' }), log);
+  const published = log.records.find((record) => record.message === 'volume published');
+  t.like(published?.fields, { volumeId: 'vol-/t/9', workload: { pod: 'ns/p' } });
+  t.false('pod' in (published?.fields ?? {}));
+  const quiet = new RecordingLogger();
+  await volumes.publish(call('/t/10', { paths: APP }), quiet);
+  t.false('workload' in (quiet.records.find((record) => record.message === 'volume published')?.fields ?? { workload: 'missing' }), 'no workload, no field');
 });

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkContract, runReplay } from '../../src/sdk/testkit/index.js';
+import { CONTRACT_CHECKS, checkContract, runReplay } from '../../src/sdk/testkit/index.js';
 import { fencedBlocks, readDoc, REPO } from '../docs/markdown.js';
 import { mountsBelow } from '../helpers/mounts.js';
 import { buildFixture, nixEnv } from '../helpers/nix.js';
@@ -30,7 +30,7 @@ async function examplePackage(t: import('ava').ExecutionContext): Promise<string
 test('the docs\' whole adapter passes every contract check given a node id it accepts', async (t) => {
   const adapter = await examplePackage(t);
   const results = await checkContract(adapter, { nodeId: 'cell-1' });
-  t.is(results.length, 16);
+  t.is(results.length, CONTRACT_CHECKS.length);
 });
 
 test('the docs\' whole adapter publishes a real closure through serve in the kit\'s replay and leaves nothing', async (t) => {

@@ -4,6 +4,7 @@ import { CONTRACT_CHECKS, KitFailure, checkContract, contractChecks } from '../.
 import { registerAdapterKit } from '../../src/sdk/testkit/ava.js';
 import { localModule } from '../../src/adapters/local/adapter-module.js';
 import { FIXTURES } from '../helpers/nix.js';
+import { parseUserKeys } from '../../src/sdk/context.js';
 
 // The shipped adapters pass the kit exactly as a third party's would: loaded by path, as
 // `serve --adapter-module` loads them (no root, no Nix: the contract checks only).
@@ -40,7 +41,7 @@ test('a deliberately broken adapter fails the contract, each check saying what t
 
 test('checkContract throws one readable KitFailure listing every failed check', async (t) => {
   const error = await t.throwsAsync(checkContract(`${FIXTURES}adapters/broken.mjs`), { instanceOf: KitFailure });
-  t.true(error!.message.startsWith(`the adapter "${FIXTURES}adapters/broken.mjs" fails 12 of the kit's 16 contract checks:\n  ✗ user keys\n      - {"x86_64-linux"`), error!.message);
+  t.true(error!.message.startsWith(`the adapter "${FIXTURES}adapters/broken.mjs" fails 12 of the kit's 17 contract checks:\n  ✗ user keys\n      - {"x86_64-linux"`), error!.message);
   t.deepEqual(error!.failed.map((check) => check.name), [
     'user keys', 'unknown keys refused by name', 'a context naming no closure refused', 'node identity and topology', 'staging semantics and call order',
     'target paths: canonical forms', 'target paths: refusals', 'target paths: symlinks', 'target paths: protected directories',
@@ -85,4 +86,51 @@ test('a non-staging adapter whose checkStagingPath checks nothing fails the stag
   t.true(results['staging paths: symlinks']!.length > 0);
   t.is(results['staging paths: protected directories']!.length, 2);
   t.deepEqual(results['staging paths: canonical forms'], [], 'which staging paths a non-staging adapter accepts is its own affair');
+});
+
+/** A module whose orchestrator adds `hive.io/workload`; its adapter recognises its keys by `isHiveKey`, its replay declares `openKeyPrefixes`. */
+function hiveModule(isHiveKey: (key: string) => boolean, openKeyPrefixes?: readonly string[]) {
+  return {
+    ...localModule,
+    create(context: Parameters<typeof localModule.create>[0]) {
+      const adapter = localModule.create(context);
+      return Object.assign(Object.create(Object.getPrototypeOf(adapter)), adapter, {
+        parseVolumeContext: (volumeContext: Record<string, string>) => ({
+          spec: parseUserKeys(volumeContext, isHiveKey),
+          ephemeral: false,
+          workload: volumeContext['hive.io/workload'] ? { workload: volumeContext['hive.io/workload'] } : {},
+        }),
+      });
+    },
+    replay: {
+      ...localModule.replay!,
+      ...(openKeyPrefixes ? { openKeyPrefixes } : {}),
+      steps: (root: string, volume: Parameters<NonNullable<typeof localModule.replay>['steps']>[1]) =>
+        localModule.replay!.steps(root, volume).map((step) => (step.kind === 'publish' ? { ...step, volumeContext: { ...step.volumeContext, 'hive.io/workload': 'web' } } : step)),
+    },
+  };
+}
+
+const PREFIX_CHECK = 'unknown keys in the orchestrator\'s prefixes refused by name';
+
+test('an adapter that ignores every key under its orchestrator\'s prefix fails the prefix check, naming the key it let through', async (t) => {
+  const lax = Object.fromEntries((await contractChecks(hiveModule((key) => key.startsWith('hive.io/')))).map((result) => [result.name, result.problems]));
+  t.is(lax[PREFIX_CHECK]!.length, 1);
+  t.regex(lax[PREFIX_CHECK]![0]!, /^"hive\.io\/nixmount-kit-unknown-key" beside the replay's context .*\(its prefix is not in replay\.openKeyPrefixes\): expected a refusal \(InvalidArgument\), but it returned /);
+  t.deepEqual(Object.entries(lax).filter(([name, problems]) => name !== PREFIX_CHECK && problems.length > 0), [], 'only the prefix check catches it');
+});
+
+test('an adapter that recognises exactly its orchestrator\'s keys passes the prefix check; one whose replay declares the prefix open must ignore unknown keys there', async (t) => {
+  const strict = await contractChecks(hiveModule((key) => key === 'hive.io/workload'));
+  t.deepEqual(strict.filter((result) => result.problems.length > 0), []);
+  const open = await contractChecks(hiveModule((key) => key.startsWith('hive.io/'), ['hive.io/']));
+  t.deepEqual(open.filter((result) => result.problems.length > 0), []);
+  const openButRefusing = Object.fromEntries((await contractChecks(hiveModule((key) => key === 'hive.io/workload', ['hive.io/']))).map((result) => [result.name, result.problems]));
+  t.is(openButRefusing[PREFIX_CHECK]!.length, 1);
+  t.regex(openButRefusing[PREFIX_CHECK]![0]!, /\(its prefix is open, replay\.openKeyPrefixes\): expected it to change nothing, but it threw InvalidArgument: unknown volume context key "hive\.io\/nixmount-kit-unknown-key"/);
+});
+
+test('a replay whose openKeyPrefixes is not a list of prefixes does not fit the SDK', async (t) => {
+  const results = await contractChecks({ ...localModule, replay: { ...localModule.replay!, openKeyPrefixes: 'hive.io/' as unknown as string[] } });
+  t.deepEqual(results[0]!.problems, ['replay.openKeyPrefixes must be an array of non-empty prefixes such as "csi.storage.k8s.io/", not string']);
 });

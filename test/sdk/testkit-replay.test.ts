@@ -1,6 +1,6 @@
 import test from 'ava';
 import { fileURLToPath } from 'node:url';
-import { KitFailure, runReplay } from '../../src/sdk/testkit/index.js';
+import { buildKitClosure, closureOf, KitFailure, runReplay } from '../../src/sdk/testkit/index.js';
 import { mountsBelow } from '../helpers/mounts.js';
 import { buildFixture, FIXTURES, nixEnv } from '../helpers/nix.js';
 import { tempDir } from '../helpers/temp.js';
@@ -31,4 +31,15 @@ test('the replay of the broken adapter fails readably, names what was left, and 
   ]);
   t.regex(error!.message, /^the replay of the adapter module ".*broken\.mjs":\n {2}✗ replay: nothing left\n/);
   t.deepEqual(await mountsBelow(dir), [], 'the kit unmounted what the broken replay left');
+});
+
+test('the closure expression the package ships builds offline, and the replay publishes it', async (t) => {
+  const closure = await buildKitClosure({ env: nixEnv });
+  t.regex(closure, /^\/nix\/store\/[0-9a-z]{32}-nixmount-kit-app$/);
+  const dir = await tempDir(t, 'nixmount-kit-');
+  const module = fileURLToPath(new URL('../../src/adapters/local/adapter-module.js', import.meta.url));
+  const report = await runReplay(module, { closure, env: nixEnv, dir });
+  t.is(report.publishedPaths, 2);
+  t.is((await closureOf(closure, nixEnv)).length, 2);
+  t.deepEqual(await mountsBelow(dir), []);
 });

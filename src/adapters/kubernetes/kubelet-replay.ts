@@ -1,6 +1,6 @@
 import type { OrchestratorReplay, ReplayStep } from '../../sdk/replay.js';
 import { kubeletTargetPath } from './kubelet-paths.js';
-import { POD_INFO_KEYS } from './pod-info.js';
+import { KUBELET_KEY_PREFIX, POD_INFO_KEYS } from './pod-info.js';
 
 /**
  * kubelet with an inline ephemeral volume in two pods (docs/kubernetes.md):
@@ -9,6 +9,8 @@ import { POD_INFO_KEYS } from './pod-info.js';
  * keys, and at pod deletion NodeUnpublishVolume and removal of the pod's directories.
  */
 export const kubeletReplay: OrchestratorReplay = {
+  // kubelet's own namespace, reserved to it, which grows with Kubernetes releases (see splitVolumeContext).
+  openKeyPrefixes: [KUBELET_KEY_PREFIX],
   options: (root) => ({ 'kubelet-dir': `${root}/var/lib/kubelet` }),
   steps(root, volume) {
     const kubeletDir = `${root}/var/lib/kubelet`;

@@ -53,6 +53,10 @@ export function adapterModuleProblems(value: unknown): string[] {
   if (module.replay !== undefined) {
     const replay = module.replay as Record<string, unknown>;
     if (typeof replay.options !== 'function' || typeof replay.steps !== 'function') problems.push('replay must have the functions options(root) and steps(root, volume)');
+    const open = replay.openKeyPrefixes;
+    if (open !== undefined && (!Array.isArray(open) || !open.every((prefix) => typeof prefix === 'string' && prefix !== ''))) {
+      problems.push(`replay.openKeyPrefixes must be an array of non-empty prefixes such as "csi.storage.k8s.io/", not ${Array.isArray(open) ? JSON.stringify(open) : typeOf(open)}`);
+    }
   }
   return problems;
 }

@@ -20,6 +20,7 @@ export const CONTRACT_CHECKS = [
   'user keys',
   'orchestrator keys',
   'unknown keys refused by name',
+  'unknown keys in the orchestrator\'s prefixes refused by name',
   'a context naming no closure refused',
   'node identity and topology',
   'staging semantics and call order',
@@ -44,6 +45,35 @@ const USER_CONTEXTS: ReadonlyArray<Record<string, string>> = [
   { expression: 'import ./closure.nix {}' },
   { flakeRef: 'github:example/flake#package' },
 ];
+
+/**
+ * The prefixes of the orchestrator's own keys in the replay's contexts (each key up to its
+ * last `/`; a key without one has none): an unknown key under one is refused by name like
+ * any other unknown key, a user's typo inside the orchestrator's namespace included,
+ * unless the replay declares the prefix open (the orchestrator adds keys there over its
+ * releases), where such a key must change nothing.
+ */
+function prefixProblems(adapter: OrchestratorAdapter, sent: ReadonlyArray<Readonly<Record<string, string>>>, open: readonly string[]): string[] {
+  const problems: string[] = [];
+  for (const context of sent) {
+    const prefixes = new Set(Object.keys(context).filter((key) => key.includes('/')).map((key) => key.slice(0, key.lastIndexOf('/') + 1)));
+    for (const prefix of prefixes) {
+      const key = `${prefix}nixmount-kit-unknown-key`;
+      const what = `${JSON.stringify(key)} beside the replay's context ${JSON.stringify(context)}`;
+      const outcome = attempt(() => adapter.parseVolumeContext({ ...context, [key]: 'x' }));
+      if (!open.some((given) => key.startsWith(given))) {
+        problems.push(...expectRefusal(outcome, ['InvalidArgument'], `${what} (its prefix is not in replay.openKeyPrefixes)`, `"${key}"`));
+        continue;
+      }
+      const expected = attempt(() => adapter.parseVolumeContext(context));
+      if (!('returned' in outcome)) problems.push(`${what} (its prefix is open, replay.openKeyPrefixes): expected it to change nothing, but it ${describe(outcome)}`);
+      else if ('returned' in expected && JSON.stringify((outcome.returned as { spec?: unknown }).spec) !== JSON.stringify((expected.returned as { spec?: unknown }).spec)) {
+        problems.push(`${what} (its prefix is open, replay.openKeyPrefixes): it changed the spec to ${JSON.stringify((outcome.returned as { spec?: unknown }).spec)}`);
+      }
+    }
+  }
+  return problems;
+}
 
 /** Loads `module` when it is a specifier (a path or package name, as `serve --adapter-module` takes it). */
 export async function resolveModule(module: AdapterModule | string): Promise<unknown> {
@@ -149,6 +179,7 @@ export async function contractChecks(module: AdapterModule | string, options: Ki
         fail('unknown keys refused by name', expectRefusal(attempt(() => adapter.parseVolumeContext({ ...context, [key]: 'x' })), ['InvalidArgument'], `${JSON.stringify(key)} beside ${JSON.stringify(context)}`, `"${key}"`));
       }
     }
+    fail('unknown keys in the orchestrator\'s prefixes refused by name', prefixProblems(adapter, sent, adapterModule.replay.openKeyPrefixes ?? []));
     fail('a context naming no closure refused', expectRefusal(attempt(() => adapter.parseVolumeContext({})), ['InvalidArgument'], 'the empty context'));
 
     const first = attempt(() => adapter.nodeIdentity());
