@@ -1,7 +1,7 @@
 import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from '../core/ports/logger.js';
 import { csiProto } from './proto.js';
-import { REFUSED_STREAM_MESSAGE, watchRefusedStreams } from './refused-streams.js';
+import { watchRefusedStreams } from './refused-streams.js';
 import type { NodeEvents } from '../core/ports/node-events.js';
 import { prepareSocket, socketPath } from './socket-endpoint.js';
 
@@ -34,7 +34,7 @@ export class CsiServer {
     await new Promise<void>((resolve, reject) => {
       this.server.bindAsync(`unix://${path}`, ServerCredentials.createInsecure(), (error) => (error ? reject(error) : resolve()));
     });
-    watchRefusedStreams(this.server, this.log, { onRefused: () => this.events?.emit({ kind: 'calls-refused', message: REFUSED_STREAM_MESSAGE }) });
+    watchRefusedStreams(this.server, this.log, { onRefused: () => this.events?.emit({ kind: 'calls-refused' }) });
     this.path = path;
     this.log.info({ endpoint: `unix://${path}` }, 'CSI server listening');
     return path;

@@ -80,7 +80,7 @@ export type NodeEvent =
    * handler runs (an old kubelet's or Nomad's HTTP/2 headers): no call of it reaches the
    * node, so nothing else reports it. At most once per client connection.
    */
-  | { kind: 'calls-refused'; message: string }
+  | { kind: 'calls-refused' }
   /** One CSI call answered, with its gRPC code name (OK, NOT_FOUND…). */
   | { kind: 'rpc'; method: string; code: string; seconds: number };
 

@@ -44,7 +44,7 @@ const FIXES = {
   realiseFailed: 'Fix: check that the node reaches its substituters (nixmount doctor on the node); kubelet retries the mount.',
 } as const;
 
-// Kubernetes is the orchestrator here, so the core's message (which names Nomad's versions too) is said for kubelet.
+// Said for kubelet: the plugin's log line names Nomad's versions too.
 const CALLS_REFUSED =
   "kubelet's CSI calls to nixmount on this node are refused before they reach the plugin (HTTP/2 PROTOCOL_ERROR): " +
   "kubelet before Kubernetes 1.26 sends the socket's path as the :authority, which Node.js's HTTP/2 rejects, so no " +
