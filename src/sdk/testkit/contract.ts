@@ -9,7 +9,7 @@ import { parseUserContext } from '../../core/volume-context.js';
 import type { AdapterModule } from '../adapter-module.js';
 import type { ReplayStep } from '../replay.js';
 import { canonicalForms, protectedDirs, refusals, symlinks, type PathKind } from './contract-paths.js';
-import { attempt, describe, expectRefusal } from './errors-seen.js';
+import { attempt, describe, expectRefusal, type Outcome } from './errors-seen.js';
 import { KitFailure, type CheckResult, type KitOptions } from './kit-types.js';
 import { stagingProblems } from './staging-order.js';
 
@@ -65,14 +65,18 @@ function prefixProblems(adapter: OrchestratorAdapter, sent: ReadonlyArray<Readon
         problems.push(...expectRefusal(outcome, ['InvalidArgument'], `${what} (its prefix is not in replay.openKeyPrefixes)`, `"${key}"`));
         continue;
       }
-      const expected = attempt(() => adapter.parseVolumeContext(context));
-      if (!('returned' in outcome)) problems.push(`${what} (its prefix is open, replay.openKeyPrefixes): expected it to change nothing, but it ${describe(outcome)}`);
-      else if ('returned' in expected && JSON.stringify((outcome.returned as { spec?: unknown }).spec) !== JSON.stringify((expected.returned as { spec?: unknown }).spec)) {
-        problems.push(`${what} (its prefix is open, replay.openKeyPrefixes): it changed the spec to ${JSON.stringify((outcome.returned as { spec?: unknown }).spec)}`);
-      }
+      const expected = specOf(attempt(() => adapter.parseVolumeContext(context)));
+      const spec = specOf(outcome);
+      if (spec === undefined) problems.push(`${what} (its prefix is open, replay.openKeyPrefixes): expected it to change nothing, but it ${describe(outcome)}`);
+      else if (expected !== undefined && spec !== expected) problems.push(`${what} (its prefix is open, replay.openKeyPrefixes): it changed the spec to ${spec}`);
     }
   }
   return problems;
+}
+
+/** The spec a parse returned, as JSON (`undefined` when it returned none); undefined when it threw. */
+function specOf(outcome: Outcome): string | undefined {
+  return 'returned' in outcome ? (JSON.stringify((outcome.returned as { spec?: unknown }).spec) ?? 'undefined') : undefined;
 }
 
 /** Loads `module` when it is a specifier (a path or package name, as `serve --adapter-module` takes it). */
@@ -151,10 +155,9 @@ export async function contractChecks(module: AdapterModule | string, options: Ki
     for (const context of USER_CONTEXTS) {
       const outcome = attempt(() => adapter.parseVolumeContext(context));
       const expected = parseUserContext(context);
-      if (!('returned' in outcome)) fail('user keys', [`${JSON.stringify(context)}: ${describe(outcome)}`]);
-      else if (JSON.stringify((outcome.returned as { spec?: unknown }).spec) !== JSON.stringify(expected)) {
-        fail('user keys', [`${JSON.stringify(context)}: the spec is ${JSON.stringify((outcome.returned as { spec?: unknown }).spec)}, not ${JSON.stringify(expected)} (parseUserContext's)`]);
-      }
+      const spec = specOf(outcome);
+      if (spec === undefined) fail('user keys', [`${JSON.stringify(context)}: ${describe(outcome)}`]);
+      else if (spec !== JSON.stringify(expected)) fail('user keys', [`${JSON.stringify(context)}: the spec is ${spec}, not ${JSON.stringify(expected)} (parseUserContext's)`]);
     }
 
     const sent = steps.flatMap((step) => (step.kind === 'stage' || step.kind === 'publish' ? [step.volumeContext] : []));
